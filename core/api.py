@@ -1,0 +1,136 @@
+"""Core API endpoints: health, readiness, who am I, and the audit log (read only)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+from pathlib import Path
+
+import marshmallow as ma
+import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Blueprint as FlaskBlueprint
+from flask import current_app, jsonify
+from flask_smorest import Blueprint
+
+from core.auth import PERMISSIONS, current_principal, requires
+from core.extensions import db
+from core.models import AuditEvent
+
+health = FlaskBlueprint("health", __name__)
+me_api = Blueprint("me_api", __name__, url_prefix="/api/v1/me", description="The caller")
+audit_api = Blueprint("audit_api", __name__, url_prefix="/api/v1/audit-events", description="The audit log")
+
+
+@health.route("/healthz")
+def healthz():
+    """200 when the database answers, 503 when it does not."""
+    try:
+        db.session.execute(sa.text("SELECT 1"))
+    except sa.exc.DBAPIError:
+        db.session.rollback()
+        return jsonify(status="unavailable", database="unreachable"), 503
+    return jsonify(status="ok", database="reachable")
+
+
+def migration_heads() -> set[str]:
+    """The head revisions of the migration scripts shipped with this code."""
+    directory = current_app.extensions["migrate"].directory
+    script = ScriptDirectory.from_config(_alembic_config(directory))
+    return set(script.get_heads())
+
+
+def _alembic_config(directory: str):
+    """A minimal Alembic config pointing at the migrations folder."""
+    from alembic.config import Config
+
+    config = Config(str(Path(directory) / "alembic.ini"))
+    config.set_main_option("script_location", directory)
+    return config
+
+
+@health.route("/readyz")
+def readyz():
+    """200 when the database is at the latest migration, 503 otherwise."""
+    try:
+        with db.engine.connect() as connection:
+            current = set(MigrationContext.configure(connection).get_current_heads())
+    except sa.exc.DBAPIError:
+        return jsonify(status="unavailable", database="unreachable"), 503
+    expected = migration_heads()
+    if current != expected:
+        return jsonify(status="migrations pending", current=sorted(current), expected=sorted(expected)), 503
+    return jsonify(status="ready", revision=sorted(current))
+
+
+class MeSchema(ma.Schema):
+    """The authenticated caller."""
+
+    kind = ma.fields.String()
+    label = ma.fields.String()
+    role = ma.fields.String()
+    permissions = ma.fields.List(ma.fields.String())
+
+
+@me_api.route("")
+@me_api.response(200, MeSchema)
+@requires("read")
+def me():
+    """Who the token belongs to and what it may do."""
+    principal = current_principal()
+    return {"kind": principal.kind, "label": principal.label, "role": principal.role.value,
+            "permissions": sorted(PERMISSIONS[principal.role])}
+
+
+class AuditEventSchema(ma.Schema):
+    """One audit log event."""
+
+    id = ma.fields.Integer()
+    occurred_at = ma.fields.DateTime()
+    actor_type = ma.fields.String()
+    actor_id = ma.fields.String(allow_none=True)
+    actor_label = ma.fields.String()
+    action = ma.fields.String()
+    object_type = ma.fields.String(allow_none=True)
+    object_id = ma.fields.String(allow_none=True)
+    summary = ma.fields.Dict()
+    origin = ma.fields.String(allow_none=True)
+
+
+class AuditQuerySchema(ma.Schema):
+    """Filters for the audit log."""
+
+    action = ma.fields.String()
+    actor = ma.fields.String(metadata={"description": "Actor label, e.g. an e-mail"})
+    object_type = ma.fields.String()
+    object_id = ma.fields.String()
+    since = ma.fields.AwareDateTime(default_timezone=UTC)
+    until = ma.fields.AwareDateTime(default_timezone=UTC)
+
+
+@audit_api.route("")
+@audit_api.arguments(AuditQuerySchema, location="query")
+@audit_api.response(200, AuditEventSchema(many=True))
+@audit_api.paginate()
+@requires("read")
+def list_audit_events(filters, pagination_parameters):
+    """The audit log, newest first, with filters."""
+    query = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
+    for name, column in (("action", AuditEvent.action), ("actor", AuditEvent.actor_label),
+                         ("object_type", AuditEvent.object_type), ("object_id", AuditEvent.object_id)):
+        if filters.get(name):
+            query = query.where(column == filters[name])
+    if filters.get("since"):
+        query = query.where(AuditEvent.occurred_at >= filters["since"])
+    if filters.get("until"):
+        query = query.where(AuditEvent.occurred_at < filters["until"])
+    page = pagination_parameters
+    page.item_count = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    return db.session.scalars(query.limit(page.page_size).offset((page.page - 1) * page.page_size)).all()
+
+
+def init_app(app, api) -> None:
+    """Register health checks and the core API blueprints."""
+    app.register_blueprint(health)
+    api.register_blueprint(me_api)
+    api.register_blueprint(audit_api)

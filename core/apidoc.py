@@ -1,0 +1,112 @@
+"""The /api/v1 framework: flask-smorest with munibill's one error shape.
+
+Every API error is ``{"errors": {"field": ["message"]}}``; errors that are not
+about one field use the key ``_request``. The OpenAPI document is served at
+/api/v1/openapi.json and browsed at /api/v1/docs with Swagger UI served by the
+app itself (no outside CDN).
+"""
+
+from __future__ import annotations
+
+import marshmallow as ma
+import swagger_ui_bundle
+from flask import Blueprint, send_from_directory
+from flask_smorest import Api
+from werkzeug.exceptions import HTTPException
+
+API_PREFIX = "/api/v1"
+REQUEST_KEY = "_request"
+
+
+class ErrorSchema(ma.Schema):
+    """The body of every API error."""
+
+    errors = ma.fields.Dict(
+        keys=ma.fields.String(),
+        values=ma.fields.List(ma.fields.String()),
+        required=True,
+        metadata={"description": "Messages by field; `_request` for the request as a whole"},
+    )
+
+
+_LOCATIONS = {"json", "query", "form", "headers", "files", "view_args", "path", "cookies"}
+
+
+def _flatten(messages, prefix: str = "") -> dict[str, list[str]]:
+    """Turn webargs/marshmallow messages into {"field.sub": [message, ...]}."""
+    if isinstance(messages, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            key = str(key)
+            if not prefix and key in _LOCATIONS:
+                name = ""
+            elif key == "_schema":
+                name = prefix
+            else:
+                name = f"{prefix}.{key}" if prefix else key
+            for field, texts in _flatten(value, name).items():
+                flat.setdefault(field, []).extend(texts)
+        return flat
+    texts = messages if isinstance(messages, (list, tuple)) else [messages]
+    return {prefix or REQUEST_KEY: [str(text) for text in texts]}
+
+
+def error_body(error: HTTPException) -> dict:
+    """The JSON body for an HTTP error raised in the API."""
+    data = getattr(error, "data", None) or {}
+    messages = data.get("errors") or data.get("messages")
+    if messages:
+        return {"errors": _flatten(messages)}
+    message = data.get("message") or error.description or error.name
+    return {"errors": {REQUEST_KEY: [message]}}
+
+
+class MunibillApi(Api):
+    """flask-smorest's Api with munibill's error shape and locally served docs."""
+
+    ERROR_SCHEMA = ErrorSchema
+
+    def _register_error_handlers(self):
+        """Leave error handling to core.errors, which knows API from HTML."""
+
+    def register_blueprint(self, blp, **options):
+        """Register an API blueprint; the API authenticates by token, so CSRF does not apply."""
+        super().register_blueprint(blp, **options)
+        self._app.extensions["csrf"].exempt(blp)
+
+    def _register_doc_blueprint(self):
+        """Register the spec routes plus the Swagger UI assets served locally."""
+        super()._register_doc_blueprint()
+        assets = Blueprint("swagger_ui_assets", __name__)
+        folder = swagger_ui_bundle.swagger_ui_path
+
+        @assets.route(f"{API_PREFIX}/docs/assets/<path:filename>")
+        def swagger_asset(filename: str):
+            """Serve a Swagger UI file from the installed bundle."""
+            return send_from_directory(folder, filename, max_age=86400)
+
+        self._app.register_blueprint(assets)
+
+
+API_SETTINGS = {
+    "API_TITLE": "munibill",
+    "API_VERSION": "v1",
+    "OPENAPI_VERSION": "3.0.3",
+    "OPENAPI_URL_PREFIX": API_PREFIX,
+    "OPENAPI_JSON_PATH": "openapi.json",
+    "OPENAPI_SWAGGER_UI_PATH": "docs",
+    "OPENAPI_SWAGGER_UI_URL": f"{API_PREFIX}/docs/assets/",
+    "API_SPEC_OPTIONS": {
+        "info": {
+            "description": (
+                "munibill's JSON API. Authenticate with `Authorization: Bearer <token>` "
+                "(create one with `munibill tokens create`). Errors are always "
+                '`{"errors": {"field": ["message"]}}`.'
+            )
+        },
+        "components": {
+            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
+        },
+        "security": [{"bearerAuth": []}],
+    },
+}

@@ -1,0 +1,100 @@
+"""The declarative base, its naming convention and shared column types."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+#: Primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
+ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+intpk = Annotated[int, mapped_column(ID_TYPE, primary_key=True)]
+
+
+def utcnow() -> datetime:
+    """Return the current time as an aware UTC datetime."""
+    return datetime.now(UTC)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """A timestamp stored in UTC and always read back as an aware UTC datetime.
+
+    SQLite keeps no time zone and PostgreSQL returns the session's zone; this
+    type gives both the same value, which the ledger's hash chain relies on.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        """Refuse naive datetimes and store UTC."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value, dialect):
+        """Return an aware UTC datetime."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+
+
+def enum_column(enum_cls, name: str, **kwargs) -> sa.Enum:
+    """A portable enum stored as its string values with a named CHECK constraint."""
+    return sa.Enum(
+        enum_cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        validate_strings=True,
+        length=24,
+        values_callable=lambda cls: [member.value for member in cls],
+        **kwargs,
+    )
+
+
+class Base(DeclarativeBase):
+    """Base class of every model: one metadata with the naming convention."""
+
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+
+
+class AppendOnly:
+    """Marks a model whose rows are never updated or deleted (ledger, audit log)."""
+
+
+class AppendOnlyViolation(RuntimeError):
+    """Code tried to change or remove an append-only row."""
+
+
+@sa.event.listens_for(Session, "before_flush")
+def _refuse_changes_to_append_only(session: Session, _context, _instances) -> None:
+    """Refuse to flush an update or delete of an AppendOnly row."""
+    for obj in session.deleted:
+        if isinstance(obj, AppendOnly):
+            raise AppendOnlyViolation(f"{type(obj).__name__} rows are never deleted")
+    for obj in session.dirty:
+        if isinstance(obj, AppendOnly) and session.is_modified(obj, include_collections=False):
+            raise AppendOnlyViolation(f"{type(obj).__name__} rows are never changed")
+
+
+class CreatedAtMixin:
+    """Adds a created_at timestamp set on insert."""
+
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)

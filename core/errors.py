@@ -1,0 +1,68 @@
+"""Error handling: JSON of one shape under /api/v1, friendly HTML pages elsewhere.
+
+A database that cannot be reached answers 503 ("temporarily unavailable"),
+never a 500 with a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, render_template, request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+
+from core.apidoc import API_PREFIX, error_body
+from core.extensions import db
+
+log = logging.getLogger(__name__)
+
+
+def _wants_json() -> bool:
+    """API paths, and clients that ask only for JSON, get JSON errors."""
+    if request.path.startswith(API_PREFIX + "/") or request.path in {"/healthz", "/readyz"}:
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+def _respond(error: HTTPException):
+    """Render an HTTP error as JSON or HTML."""
+    headers = {}
+    data = getattr(error, "data", None) or {}
+    if "headers" in data:
+        headers.update(data["headers"])
+    if error.code == 401 and _wants_json():
+        headers.setdefault("WWW-Authenticate", 'Bearer realm="munibill"')
+    if _wants_json():
+        return error_body(error), error.code, headers
+    template = "errors/error.html"
+    return render_template(template, error=error), error.code, headers
+
+
+def handle_http_exception(error: HTTPException):
+    """Every HTTPException (400-599) goes through here."""
+    return _respond(error)
+
+
+def handle_database_unavailable(error: DBAPIError):
+    """A lost database connection is a 503, and the session is reset for the next request."""
+    log.error("database unavailable: %s", error.__class__.__name__)
+    db.session.rollback()
+    return _respond(ServiceUnavailable("The service is temporarily unavailable. Try again shortly."))
+
+
+def handle_unexpected(error: Exception):
+    """Log an unexpected error once and answer a plain 500."""
+    if isinstance(error, HTTPException):
+        return _respond(error)
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    db.session.rollback()
+    return _respond(InternalServerError("Something went wrong on our side. It has been logged."))
+
+
+def init_app(app: Flask) -> None:
+    """Register the error handlers."""
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(Exception, handle_unexpected)

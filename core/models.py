@@ -1,0 +1,98 @@
+"""Staff users, API tokens and the audit log."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from core.db import AppendOnly, Base, CreatedAtMixin, UTCDateTime, enum_column, intpk, utcnow
+
+
+class Role(enum.StrEnum):
+    """What a staff member or an API token may do (see docs/roles.md)."""
+
+    CLERK = "clerk"
+    SUPERVISOR = "supervisor"
+    AUDITOR = "auditor"
+    ADMIN = "admin"
+
+
+class StaffUser(UserMixin, CreatedAtMixin, Base):
+    """A municipal employee who signs in to the staff console."""
+
+    __tablename__ = "staff_user"
+
+    id: Mapped[intpk]
+    #: Stored lower-cased; the sign-in name.
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "staff_role"))
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    #: Consecutive failed sign-ins since the last success.
+    failed_logins: Mapped[int] = mapped_column(default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (sa.CheckConstraint("email = lower(email)", name="email_lower"),)
+
+    @property
+    def is_active(self) -> bool:
+        """Flask-Login: a deactivated user cannot sign in."""
+        return self.active
+
+    def __repr__(self) -> str:
+        return f"<StaffUser {self.email} {self.role}>"
+
+
+class ApiToken(CreatedAtMixin, Base):
+    """A bearer token for an integration, scoped to one role, hashed at rest."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[intpk]
+    name: Mapped[str] = mapped_column(sa.String(120))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "token_role"))
+    #: The public part of the token, used to find it.
+    prefix: Mapped[str] = mapped_column(sa.String(16), unique=True)
+    #: SHA-256 of the whole token; the token itself is shown once and never stored.
+    token_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("staff_user.id"))
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    created_by: Mapped[StaffUser | None] = relationship()
+
+    def usable(self, now: datetime) -> bool:
+        """True when neither revoked nor expired."""
+        if self.revoked_at is not None:
+            return False
+        return self.expires_at is None or self.expires_at > now
+
+
+class AuditEvent(AppendOnly, Base):
+    """One row per state-changing action: who, when, what, from where. Append-only."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[intpk]
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
+    #: user, token, job, resident or system.
+    actor_type: Mapped[str] = mapped_column(sa.String(16))
+    actor_id: Mapped[str | None] = mapped_column(sa.String(64))
+    actor_label: Mapped[str] = mapped_column(sa.String(254))
+    #: A dotted verb, e.g. "account.update" or "user.login_failed".
+    action: Mapped[str] = mapped_column(sa.String(64), index=True)
+    object_type: Mapped[str | None] = mapped_column(sa.String(64))
+    object_id: Mapped[str | None] = mapped_column(sa.String(64))
+    #: {"before": {...}, "after": {...}} or other facts about the action.
+    summary: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    #: Where the action came from: an IP address, "cli" or "scheduler".
+    origin: Mapped[str | None] = mapped_column(sa.String(64))
+
+    __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)

@@ -1,0 +1,159 @@
+"""Settings read from the environment (and an optional .env file).
+
+Every variable is documented in docs/configuration.md. The same code runs in
+development, tests and production; only these values differ.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import secrets
+from collections.abc import Mapping
+from datetime import timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from core.money import ROUNDING_RULES
+
+#: Secret keys that must never reach production.
+_DEFAULT_SECRETS = {"", "dev", "change-me", "changeme", "secret", "development"}
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; the message names the variable."""
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """Read a yes/no variable."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise ConfigError(f"{name} must be true or false, not {raw!r}")
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    """Read a whole-number variable."""
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def normalize_database_url(url: str) -> str:
+    """Use psycopg 3 for postgresql:// URLs."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _development_secret(instance_path: Path) -> str:
+    """Generate a random key once and keep it under instance/."""
+    key_file = instance_path / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key)
+    return key
+
+
+def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
+    """Build the Flask config from environment variables; raise ConfigError if wrong."""
+    environment = env.get("MUNIBILL_ENV", "development")
+    if environment not in {"development", "production", "test"}:
+        raise ConfigError(f"MUNIBILL_ENV must be development, production or test, not {environment!r}")
+    production = environment == "production"
+
+    secret = env.get("SECRET_KEY", "")
+    if production and (secret.lower() in _DEFAULT_SECRETS or len(secret) < 32):
+        raise ConfigError("SECRET_KEY must be set to a random value of at least 32 characters in production")
+    if not secret:
+        secret = _development_secret(instance_path)
+
+    access_code_key = env.get("ACCESS_CODE_KEY", "")
+    if production and len(access_code_key) < 32:
+        raise ConfigError("ACCESS_CODE_KEY must be set to a random value of at least 32 characters in production")
+    if not access_code_key:
+        access_code_key = hmac.new(secret.encode(), b"munibill access codes", hashlib.sha256).hexdigest()
+
+    default_db = f"sqlite:///{instance_path / 'munibill.db'}"
+    database_url = normalize_database_url(env.get("DATABASE_URL") or default_db)
+    if production and database_url.startswith("sqlite"):
+        raise ConfigError("DATABASE_URL must point at PostgreSQL in production, not SQLite")
+
+    timezone = env.get("MUNICIPALITY_TIMEZONE", "America/Chicago")
+    try:
+        ZoneInfo(timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"MUNICIPALITY_TIMEZONE {timezone!r} is not a known time zone") from None
+    rounding = env.get("ROUNDING_RULE", "half_up")
+    if rounding not in ROUNDING_RULES:
+        raise ConfigError(f"ROUNDING_RULE must be one of {', '.join(ROUNDING_RULES)}, not {rounding!r}")
+    currency = env.get("CURRENCY", "usd").lower()
+    if currency != "usd":
+        raise ConfigError(f"CURRENCY {currency!r} is not supported; munibill bills in usd")
+
+    public_url = env.get("PUBLIC_BASE_URL", "http://127.0.0.1:5000").rstrip("/")
+    secure_cookies = _bool(env, "SECURE_COOKIES", production or public_url.startswith("https://"))
+    smtp_port = _int(env, "SMTP_PORT", 587)
+
+    return {
+        "MUNIBILL_ENV": environment,
+        "SECRET_KEY": secret,
+        "ACCESS_CODE_KEY": access_code_key.encode(),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "PUBLIC_BASE_URL": public_url,
+        # Stripe: localstripe and api.stripe.com differ only in these.
+        "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""),
+        "STRIPE_PUBLISHABLE_KEY": env.get("STRIPE_PUBLISHABLE_KEY", ""),
+        "STRIPE_WEBHOOK_SECRET": env.get("STRIPE_WEBHOOK_SECRET", ""),
+        "STRIPE_API_BASE": env.get("STRIPE_API_BASE", "https://api.stripe.com"),
+        "STRIPE_JS_URL": env.get("STRIPE_JS_URL", "https://js.stripe.com/v3/"),
+        # E-mail: with no SMTP_HOST, messages go to instance/outbox as .eml files.
+        "SMTP_HOST": env.get("SMTP_HOST", ""),
+        "SMTP_PORT": smtp_port,
+        "SMTP_USER": env.get("SMTP_USER", ""),
+        "SMTP_PASSWORD": env.get("SMTP_PASSWORD", ""),
+        "SMTP_STARTTLS": _bool(env, "SMTP_STARTTLS", smtp_port == 587),
+        "MAIL_FROM": env.get("MAIL_FROM", "billing@example.org"),
+        "OUTBOX_DIR": env.get("OUTBOX_DIR") or str(instance_path / "outbox"),
+        # The municipality.
+        "MUNICIPALITY_NAME": env.get("MUNICIPALITY_NAME", "City of Maple Falls"),
+        "MUNICIPALITY_ADDRESS": env.get(
+            "MUNICIPALITY_ADDRESS", "100 Main Street, Maple Falls, WI 54901"
+        ),
+        "MUNICIPALITY_PHONE": env.get("MUNICIPALITY_PHONE", "(920) 555-0100"),
+        "MUNICIPALITY_WEBSITE": env.get("MUNICIPALITY_WEBSITE", public_url),
+        "MUNICIPALITY_TIMEZONE": timezone,
+        "CURRENCY": currency,
+        "ROUNDING_RULE": rounding,
+        # Sign-in and sessions.
+        "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5),
+        "LOGIN_LOCKOUT_MINUTES": _int(env, "LOGIN_LOCKOUT_MINUTES", 15),
+        "SESSION_COOKIE_SECURE": secure_cookies,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "munibill_session",
+        "REMEMBER_COOKIE_SECURE": secure_cookies,
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_int(env, "STAFF_SESSION_HOURS", 8)),
+        "WTF_CSRF_TIME_LIMIT": None,
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "PREFERRED_URL_SCHEME": "https" if secure_cookies else "http",
+    }

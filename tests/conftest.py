@@ -1,0 +1,247 @@
+"""Fixtures: a migrated database (SQLite by default, PostgreSQL with TEST_DATABASE_URL),
+a fresh app per test, a clean database after every test, and helpers to sign in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from datetime import date
+from pathlib import Path
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+
+# Tests never read a developer's .env file.
+os.environ["MUNIBILL_DOTENV"] = os.devnull
+
+from core import create_app  # noqa: E402
+from core.audit import Actor  # noqa: E402
+from core.auth import create_api_token, create_staff_user  # noqa: E402
+from core.db import Base  # noqa: E402
+from core.extensions import db  # noqa: E402
+from core.settings import normalize_database_url  # noqa: E402
+
+TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
+PASSWORD = "correct horse battery staple"
+#: Tables whose rows the first migration seeds; restored after every test.
+REFERENCE_TABLES = ("gl_account", "service_kind", "ledger_head")
+CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def pytest_report_header(config):
+    """Say which database the suite runs on."""
+    if TEST_DATABASE_URL:
+        return f"database: {sa.make_url(normalize_database_url(TEST_DATABASE_URL)).render_as_string()}"
+    return "database: SQLite (set TEST_DATABASE_URL to run on PostgreSQL)"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Tests marked postgres skip, with a reason, unless the suite runs on PostgreSQL."""
+    if TEST_DATABASE_URL.startswith(("postgres://", "postgresql")):
+        return
+    skip = pytest.mark.skip(reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql://...")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def test_settings(database_url: str, instance: Path) -> dict:
+    """The config a test app is built with."""
+    return {
+        "TESTING": True,
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "RATELIMIT_ENABLED": False,
+        "ENV": {
+            "MUNIBILL_ENV": "test",
+            "SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests",
+            "DATABASE_URL": database_url,
+            "OUTBOX_DIR": str(instance / "outbox"),
+        },
+    }
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """The database every test runs against; PostgreSQL must answer if it is configured."""
+    if not TEST_DATABASE_URL:
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'munibill-test.db'}"
+    url = normalize_database_url(TEST_DATABASE_URL)
+    engine = sa.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT 1"))
+    except sa.exc.OperationalError as error:
+        pytest.exit(f"TEST_DATABASE_URL is set but the database does not answer: {error}", returncode=3)
+    finally:
+        engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def reference_rows(database_url, tmp_path_factory) -> dict[str, list[dict]]:
+    """Migrate the test database from empty once; remember the seeded rows."""
+    instance = tmp_path_factory.mktemp("instance")
+    app = create_app(test_settings(database_url, instance))
+    with app.app_context():
+        _drop_everything(db.engine)
+        flask_migrate.upgrade()
+        with db.engine.connect() as connection:
+            rows = {
+                name: [dict(r._mapping) for r in connection.execute(sa.select(Base.metadata.tables[name]))]
+                for name in REFERENCE_TABLES
+            }
+        db.engine.dispose()
+    return rows
+
+
+def _drop_everything(engine: sa.Engine) -> None:
+    """Start from an empty database, whatever an earlier run left."""
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(sa.text("DROP SCHEMA public CASCADE"))
+            connection.execute(sa.text("CREATE SCHEMA public"))
+        else:
+            meta = sa.MetaData()
+            meta.reflect(connection)
+            meta.drop_all(connection)
+            connection.execute(sa.text("DROP TABLE IF EXISTS alembic_version"))
+
+
+def reset_database(engine: sa.Engine, reference_rows: dict[str, list[dict]]) -> None:
+    """Empty every table and put back the rows the migration seeded."""
+    tables = Base.metadata.sorted_tables
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            names = ", ".join(f'"{t.name}"' for t in tables)
+            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+        else:
+            for table in reversed(tables):
+                connection.execute(table.delete())
+        for table in tables:
+            rows = reference_rows.get(table.name)
+            if rows:
+                connection.execute(table.insert(), rows)
+        if engine.dialect.name == "postgresql":
+            connection.execute(sa.text(
+                "SELECT setval(pg_get_serial_sequence('gl_account', 'id'), (SELECT max(id) FROM gl_account))"
+            ))
+
+
+@pytest.fixture
+def instance(tmp_path) -> Path:
+    """A private instance folder for one test."""
+    folder = tmp_path / "instance"
+    folder.mkdir()
+    return folder
+
+
+@pytest.fixture
+def app(database_url, reference_rows, instance, monkeypatch):
+    """A fresh app per test on the migrated database, cleaned afterwards."""
+    monkeypatch.setenv("MUNIBILL_INSTANCE_PATH", str(instance))
+    app = create_app(test_settings(database_url, instance))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        reset_database(db.engine, reference_rows)
+        db.engine.dispose()
+
+
+@pytest.fixture
+def ctx(app):
+    """An app context, for tests that call services directly."""
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def session(ctx):
+    """The database session of the app context."""
+    return db.session
+
+
+@pytest.fixture
+def client(app):
+    """A test client."""
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    """A CLI runner for `munibill` commands."""
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def make_staff(app):
+    """Create a staff user with a role; returns the e-mail (the password is PASSWORD)."""
+
+    def make(role: str, email: str | None = None) -> str:
+        email = email or f"{role}-{uuid.uuid4().hex[:6]}@example.org"
+        with app.app_context():
+            create_staff_user(db.session, Actor.system("test"), email=email, name=role.title(), role=role,
+                              password=PASSWORD)
+            db.session.commit()
+        return email
+
+    return make
+
+
+@pytest.fixture
+def api_headers(app):
+    """Authorization headers for an API token of a role."""
+
+    def make(role: str) -> dict[str, str]:
+        with app.app_context():
+            _token, secret = create_api_token(db.session, Actor.system("test"), name=f"test {role}", role=role)
+            db.session.commit()
+        return {"Authorization": f"Bearer {secret}"}
+
+    return make
+
+
+def csrf_token(html: str) -> str:
+    """The CSRF token of the first form on a page."""
+    match = CSRF_RE.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+def sign_in(client, email: str, password: str = PASSWORD):
+    """Sign in through the real form, CSRF token included; returns the response."""
+    page = client.get("/login")
+    return client.post("/login", data={"email": email, "password": password,
+                                       "csrf_token": csrf_token(page.get_data(as_text=True))})
+
+
+@pytest.fixture
+def signed_in(client, make_staff):
+    """A client signed in with a given role."""
+
+    def make(role: str):
+        response = sign_in(client, make_staff(role))
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return make
+
+
+def account_data(**overrides) -> dict:
+    """Valid data for a new account."""
+    data = {
+        "holder_name": "Maria Olson",
+        "mail_street": "412 Oak Street",
+        "mail_city": "Maple Falls",
+        "mail_state": "WI",
+        "mail_zip": "54901-2231",
+        "email": "maria.olson@example.org",
+        "language": "en",
+    }
+    data.update(overrides)
+    return data
+
+
+TODAY = date(2026, 11, 26)
