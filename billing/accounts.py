@@ -30,8 +30,17 @@ _STD_B32 = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
 #: A fast, salted hash is enough: codes carry 50 random bits and lookups are rate limited.
 _CODE_HASH_METHOD = "pbkdf2:sha256:1000"
 EDITABLE_FIELDS = (
-    "holder_name", "mail_street", "mail_street2", "mail_city", "mail_state", "mail_zip",
-    "email", "phone", "language", "paperless", "status",
+    "holder_name",
+    "mail_street",
+    "mail_street2",
+    "mail_city",
+    "mail_state",
+    "mail_zip",
+    "email",
+    "phone",
+    "language",
+    "paperless",
+    "status",
 )
 
 
@@ -78,20 +87,26 @@ def snapshot(account: Account) -> dict[str, Any]:
     return {name: getattr(account, name) for name in EDITABLE_FIELDS}
 
 
-def create_account(session: Session, actor: Actor, data: dict[str, Any], *, code_key: bytes) -> tuple[Account, str]:
+def create_account(
+    session: Session, actor: Actor, data: dict[str, Any], *, code_key: bytes
+) -> tuple[Account, str]:
     """Open a billing account; returns it with its access code (to print or tell the holder)."""
     if data.get("email"):
         data = {**data, "email": data["email"].strip().lower()}
     number = new_account_number(session)
     code = derive_access_code(code_key, number, 1)
-    account = Account(number=number, access_code_hash=hash_access_code(code), access_code_version=1, **data)
+    account = Account(
+        number=number, access_code_hash=hash_access_code(code), access_code_version=1, **data
+    )
     session.add(account)
     session.flush()
     record(session, actor, "account.create", account, after={"number": number, **snapshot(account)})
     return account, code
 
 
-def update_account(session: Session, actor: Actor, account: Account, data: dict[str, Any]) -> Account:
+def update_account(
+    session: Session, actor: Actor, account: Account, data: dict[str, Any]
+) -> Account:
     """Change an account's contact details or status; audits what changed."""
     unknown = set(data) - set(EDITABLE_FIELDS)
     if unknown:
@@ -108,13 +123,17 @@ def update_account(session: Session, actor: Actor, account: Account, data: dict[
     return account
 
 
-def reissue_access_code(session: Session, actor: Actor, account: Account, *, code_key: bytes) -> str:
+def reissue_access_code(
+    session: Session, actor: Actor, account: Account, *, code_key: bytes
+) -> str:
     """Retire the account's access code and issue a new one."""
     account.access_code_version += 1
     code = derive_access_code(code_key, account.number, account.access_code_version)
     account.access_code_hash = hash_access_code(code)
     session.flush()
-    record(session, actor, "account.access_code_reissued", account, version=account.access_code_version)
+    record(
+        session, actor, "account.access_code_reissued", account, version=account.access_code_version
+    )
     return code
 
 
@@ -125,6 +144,13 @@ def find_account(session: Session, number: str) -> Account | None:
 
 
 __all__ = [
-    "AccountError", "AccountStatus", "Language", "check_access_code", "create_account",
-    "derive_access_code", "find_account", "reissue_access_code", "update_account",
+    "AccountError",
+    "AccountStatus",
+    "Language",
+    "check_access_code",
+    "create_account",
+    "derive_access_code",
+    "find_account",
+    "reissue_access_code",
+    "update_account",
 ]

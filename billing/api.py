@@ -24,10 +24,15 @@ from billing.schemas import (
 from core.auth import request_actor, requires
 from core.extensions import db
 
-accounts_api = Blueprint("accounts_api", __name__, url_prefix="/api/v1/accounts",
-                         description="Billing accounts")
-ledger_api = Blueprint("ledger_api", __name__, url_prefix="/api/v1/ledger",
-                       description="The general ledger (read only)")
+accounts_api = Blueprint(
+    "accounts_api", __name__, url_prefix="/api/v1/accounts", description="Billing accounts"
+)
+ledger_api = Blueprint(
+    "ledger_api",
+    __name__,
+    url_prefix="/api/v1/ledger",
+    description="The general ledger (read only)",
+)
 
 
 def _account_or_404(number: str) -> Account:
@@ -48,12 +53,18 @@ def list_accounts(filters, pagination_parameters):
     query = sa.select(Account).order_by(Account.number)
     if filters.get("q"):
         text = filters["q"].strip()
-        query = query.where(sa.or_(Account.number.startswith(text), Account.holder_name.ilike(f"%{text}%")))
+        query = query.where(
+            sa.or_(Account.number.startswith(text), Account.holder_name.ilike(f"%{text}%"))
+        )
     if filters.get("status"):
         query = query.where(Account.status == filters["status"])
-    pagination_parameters.item_count = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
+    pagination_parameters.item_count = db.session.scalar(
+        sa.select(sa.func.count()).select_from(query.subquery())
+    )
     page = pagination_parameters
-    return db.session.scalars(query.limit(page.page_size).offset((page.page - 1) * page.page_size)).all()
+    return db.session.scalars(
+        query.limit(page.page_size).offset((page.page - 1) * page.page_size)
+    ).all()
 
 
 @accounts_api.route("", methods=["POST"])
@@ -66,9 +77,8 @@ def create_account(data):
         db.session, request_actor(), data, code_key=current_app.config["ACCESS_CODE_KEY"]
     )
     db.session.commit()
-    body = NewAccountSchema().dump(account)
-    body["access_code"] = code
-    return body
+    shown = {name: getattr(account, name) for name in AccountSchema().fields}
+    return {**shown, "access_code": code}
 
 
 @accounts_api.route("/<number>")

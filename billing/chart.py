@@ -36,15 +36,19 @@ def gl_by_category(session: Session, category: GLCategory) -> list[GLAccount]:
     """The active accounts of one category, by code."""
     return list(
         session.scalars(
-            sa.select(GLAccount).where(GLAccount.category == category, GLAccount.active).order_by(GLAccount.code)
+            sa.select(GLAccount)
+            .where(GLAccount.category == category, GLAccount.active)
+            .order_by(GLAccount.code)
         )
     )
 
 
 def _next_code(session: Session, prefix: str) -> str:
     """The next free code "<prefix>NN" within a block of the chart."""
-    codes = session.scalars(sa.select(GLAccount.code).where(GLAccount.code.like(f"{prefix}%"))).all()
-    used = {int(c[len(prefix):]) for c in codes if c[len(prefix):].isdigit()}
+    codes = session.scalars(
+        sa.select(GLAccount.code).where(GLAccount.code.like(f"{prefix}%"))
+    ).all()
+    used = {int(c[len(prefix) :]) for c in codes if c[len(prefix) :].isdigit()}
     candidates = [*range(10, 100, 10), *range(11, 100)]
     number = next((n for n in candidates if n not in used), None)
     if number is None:
@@ -52,42 +56,77 @@ def _next_code(session: Session, prefix: str) -> str:
     return f"{prefix}{number:02d}"
 
 
-def add_service_kind(session: Session, actor: Actor, *, code: str, name: str, metered: bool) -> ServiceKind:
+def add_service_kind(
+    session: Session, actor: Actor, *, code: str, name: str, metered: bool
+) -> ServiceKind:
     """Define a billed service with its own receivable and revenue accounts."""
     code = code.strip().lower()
     if not code.replace("_", "").isalnum():
         raise ChartError(f"service code {code!r} may hold only letters, digits and _")
     if session.get(ServiceKind, code) is not None:
         raise ChartError(f"service {code} already exists")
-    receivable = GLAccount(code=_next_code(session, "11"), name=f"Receivable - {name}",
-                           type=GLType.ASSET, category=GLCategory.RECEIVABLE)
-    revenue = GLAccount(code=_next_code(session, "40"), name=f"Revenue - {name}",
-                        type=GLType.REVENUE, category=GLCategory.REVENUE)
+    receivable = GLAccount(
+        code=_next_code(session, "11"),
+        name=f"Receivable - {name}",
+        type=GLType.ASSET,
+        category=GLCategory.RECEIVABLE,
+    )
+    revenue = GLAccount(
+        code=_next_code(session, "40"),
+        name=f"Revenue - {name}",
+        type=GLType.REVENUE,
+        category=GLCategory.REVENUE,
+    )
     session.add_all([receivable, revenue])
     session.flush()
-    kind = ServiceKind(code=code, name=name, metered=metered,
-                       receivable_gl_id=receivable.id, revenue_gl_id=revenue.id)
+    kind = ServiceKind(
+        code=code,
+        name=name,
+        metered=metered,
+        receivable_gl_id=receivable.id,
+        revenue_gl_id=revenue.id,
+    )
     session.add(kind)
     session.flush()
-    record(session, actor, "service_kind.create", object_type="ServiceKind", object_id=code,
-           after={"name": name, "receivable": receivable.code, "revenue": revenue.code})
+    record(
+        session,
+        actor,
+        "service_kind.create",
+        object_type="ServiceKind",
+        object_id=code,
+        after={"name": name, "receivable": receivable.code, "revenue": revenue.code},
+    )
     return kind
 
 
-def add_jurisdiction(session: Session, actor: Actor, *, code: str, name: str, kind: str) -> TaxingJurisdiction:
+def add_jurisdiction(
+    session: Session, actor: Actor, *, code: str, name: str, kind: str
+) -> TaxingJurisdiction:
     """Add a taxing body with the liability account for the tax collected on its behalf."""
     code = code.strip().lower()
     if session.get(TaxingJurisdiction, code) is not None:
         raise ChartError(f"jurisdiction {code} already exists")
     if kind not in {"city", "county", "school", "special", "state"}:
-        raise ChartError(f"jurisdiction kind must be city, county, school, special or state, not {kind!r}")
-    liability = GLAccount(code=_next_code(session, "21"), name=f"Tax collected for {name}",
-                          type=GLType.LIABILITY, category=GLCategory.TAX_COLLECTED)
+        raise ChartError(
+            f"jurisdiction kind must be city, county, school, special or state, not {kind!r}"
+        )
+    liability = GLAccount(
+        code=_next_code(session, "21"),
+        name=f"Tax collected for {name}",
+        type=GLType.LIABILITY,
+        category=GLCategory.TAX_COLLECTED,
+    )
     session.add(liability)
     session.flush()
     jurisdiction = TaxingJurisdiction(code=code, name=name, kind=kind, liability_gl_id=liability.id)
     session.add(jurisdiction)
     session.flush()
-    record(session, actor, "jurisdiction.create", object_type="TaxingJurisdiction", object_id=code,
-           after={"name": name, "kind": kind, "liability": liability.code})
+    record(
+        session,
+        actor,
+        "jurisdiction.create",
+        object_type="TaxingJurisdiction",
+        object_id=code,
+        after={"name": name, "kind": kind, "liability": liability.code},
+    )
     return jurisdiction

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 import click
 import sqlalchemy as sa
 from flask import Flask, current_app
@@ -13,6 +11,7 @@ from billing import ledger as ledger_service
 from billing.models import Account
 from core.extensions import db
 from core.money import format_cents
+from core.settings import municipal_today
 
 ledger = click.Group("ledger", help="The general ledger.")
 demo = click.Group("demo", help="The demo town.")
@@ -37,27 +36,41 @@ def ledger_trial_balance(as_of) -> None:
     report = ledger_service.trial_balance(db.session, as_of.date() if as_of else None)
     click.echo(f"{'code':<8}{'account':<40}{'debits':>16}{'credits':>16}")
     for row in report.rows:
-        click.echo(f"{row.code:<8}{row.name[:39]:<40}{format_cents(row.debit_cents):>16}"
-                   f"{format_cents(row.credit_cents):>16}")
-    click.echo(f"{'':<8}{'total':<40}{format_cents(report.total_debit_cents):>16}"
-               f"{format_cents(report.total_credit_cents):>16}")
+        click.echo(
+            f"{row.code:<8}{row.name[:39]:<40}{format_cents(row.debit_cents):>16}"
+            f"{format_cents(row.credit_cents):>16}"
+        )
+    click.echo(
+        f"{'':<8}{'total':<40}{format_cents(report.total_debit_cents):>16}"
+        f"{format_cents(report.total_credit_cents):>16}"
+    )
 
 
 @demo.command("load")
 @click.option("--if-empty", is_flag=True, help="Do nothing when accounts already exist.")
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
-              help="The demo's today (default: today).")
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="The demo's today (default: today).",
+)
 @with_appcontext
 def demo_load(if_empty: bool, as_of) -> None:
     """Create the demo town: accounts, parcels, service points, readings and staff users."""
     from billing.demo import DEMO_PASSWORD, STAFF, load_demo
+
     if db.session.scalar(sa.select(sa.func.count()).select_from(Account)):
         if if_empty:
             click.echo("The database already holds accounts; the demo town was not loaded.")
             return
-        raise click.ClickException("The database already holds accounts; the demo loads only into an empty one.")
-    summary = load_demo(db.session, as_of=as_of.date() if as_of else date.today(),
-                        code_key=current_app.config["ACCESS_CODE_KEY"])
+        raise click.ClickException(
+            "The database already holds accounts; the demo loads only into an empty one."
+        )
+    summary = load_demo(
+        db.session,
+        as_of=as_of.date() if as_of else municipal_today(current_app.config),
+        code_key=current_app.config["ACCESS_CODE_KEY"],
+    )
     db.session.commit()
     click.echo(f"Loaded the demo town: {summary}.")
     click.echo("Staff sign-in (password for all: " + DEMO_PASSWORD + "):")

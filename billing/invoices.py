@@ -16,7 +16,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing.ledger import Posting, post_entry
-from billing.models import Account, GLAccount, Invoice, InvoiceKind, InvoiceLine, InvoiceStatus, LineCategory
+from billing.models import (
+    Account,
+    GLAccount,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    LineCategory,
+)
 from billing.numbering import next_number
 from core.audit import Actor, record
 
@@ -43,7 +51,9 @@ class LineDraft:
     parcel_id: int | None = None
 
 
-def _check(lines: list[LineDraft], issue_date: date, due_date: date, period: tuple[date, date]) -> int:
+def _check(
+    lines: list[LineDraft], issue_date: date, due_date: date, period: tuple[date, date]
+) -> int:
     """Validate the drafts; return the total."""
     if not lines:
         raise InvoiceError("an invoice needs at least one line")
@@ -93,29 +103,56 @@ def post_invoice(
     """Number, store and post an invoice; flushes, never commits."""
     total = _check(lines, issue_date, due_date, (period_start, period_end))
     codes = {line.gl_code for line in lines}
-    gl_ids = dict(session.execute(sa.select(GLAccount.code, GLAccount.id).where(GLAccount.code.in_(codes))).all())
+    gl_ids = dict(
+        session.execute(
+            sa.select(GLAccount.code, GLAccount.id).where(GLAccount.code.in_(codes))
+        ).all()
+    )
     missing = codes - gl_ids.keys()
     if missing:
         raise InvoiceError(f"GL account {sorted(missing)[0]} does not exist")
     number = f"{issue_date.year}-{next_number(session, 'invoice', issue_date.year):06d}"
     invoice = Invoice(
-        number=number, account=account, kind=kind, period_start=period_start, period_end=period_end,
-        issue_date=issue_date, due_date=due_date, status=InvoiceStatus.OPEN if total else InvoiceStatus.PAID,
-        total_cents=total, balance_cents=total, replaces_id=replaces.id if replaces else None,
+        number=number,
+        account=account,
+        kind=kind,
+        period_start=period_start,
+        period_end=period_end,
+        issue_date=issue_date,
+        due_date=due_date,
+        status=InvoiceStatus.OPEN if total else InvoiceStatus.PAID,
+        total_cents=total,
+        balance_cents=total,
+        replaces_id=replaces.id if replaces else None,
     )
     invoice.lines = [
-        InvoiceLine(position=i, description=l.description, category=l.category, quantity=l.quantity,
-                    unit=l.unit, unit_rate=l.unit_rate, amount_cents=l.amount_cents,
-                    gl_account_id=gl_ids[l.gl_code], service_point_id=l.service_point_id,
-                    parcel_id=l.parcel_id)
-        for i, l in enumerate(lines, start=1)
+        InvoiceLine(
+            position=i,
+            description=draft.description,
+            category=draft.category,
+            quantity=draft.quantity,
+            unit=draft.unit,
+            unit_rate=draft.unit_rate,
+            amount_cents=draft.amount_cents,
+            gl_account_id=gl_ids[draft.gl_code],
+            service_point_id=draft.service_point_id,
+            parcel_id=draft.parcel_id,
+        )
+        for i, draft in enumerate(lines, start=1)
     ]
     session.add(invoice)
     session.flush()
     postings = _postings(account.id, lines)
     if postings:
-        post_entry(session, postings, entry_date=issue_date, source_type="invoice", source_id=number,
-                   actor=actor, memo=f"Invoice {number} for account {account.number}")
+        post_entry(
+            session,
+            postings,
+            entry_date=issue_date,
+            source_type="invoice",
+            source_id=number,
+            actor=actor,
+            memo=f"Invoice {number} for account {account.number}",
+        )
     record(session, actor, "invoice.post", invoice, after={"number": number, "total_cents": total})
     return invoice
 

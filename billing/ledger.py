@@ -15,7 +15,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from billing.chain import GENESIS, EntryFacts, LineFacts, entry_hash, is_balanced
-from billing.models import Account, GLAccount, GLCategory, GLType, JournalEntry, JournalLine, LedgerHead
+from billing.models import (
+    Account,
+    GLAccount,
+    GLCategory,
+    GLType,
+    JournalEntry,
+    JournalLine,
+    LedgerHead,
+)
 from core.audit import Actor
 from core.db import utcnow
 
@@ -84,7 +92,9 @@ def _account_numbers(session: Session, ids: Iterable[int]) -> dict[int, str]:
     wanted = set(ids)
     if not wanted:
         return {}
-    rows = dict(session.execute(sa.select(Account.id, Account.number).where(Account.id.in_(wanted))).all())
+    rows = dict(
+        session.execute(sa.select(Account.id, Account.number).where(Account.id.in_(wanted))).all()
+    )
     missing = wanted - rows.keys()
     if missing:
         raise LedgerError(f"billing account id {min(missing)} does not exist")
@@ -119,7 +129,9 @@ def post_entry(
     """Post one balanced journal entry in the caller's transaction and return it."""
     _validate(postings)
     gl_ids = _gl_ids(session, (p.gl_code for p in postings))
-    numbers = _account_numbers(session, (p.account_id for p in postings if p.account_id is not None))
+    numbers = _account_numbers(
+        session, (p.account_id for p in postings if p.account_id is not None)
+    )
     seq, prev_hash = _advance_head(session)
     facts = EntryFacts(
         seq=seq,
@@ -138,18 +150,34 @@ def post_entry(
     )
     digest = entry_hash(facts)
     entry = JournalEntry(
-        seq=seq, entry_date=entry_date, posted_at=facts.posted_at, source_type=source_type,
-        source_id=facts.source_id, memo=memo, actor_type=actor.kind, actor_id=actor.id,
-        actor_label=actor.label, reverses=reverses, prev_hash=prev_hash, hash=digest,
+        seq=seq,
+        entry_date=entry_date,
+        posted_at=facts.posted_at,
+        source_type=source_type,
+        source_id=facts.source_id,
+        memo=memo,
+        actor_type=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        reverses=reverses,
+        prev_hash=prev_hash,
+        hash=digest,
     )
     entry.lines = [
-        JournalLine(position=i, gl_account_id=gl_ids[p.gl_code], account_id=p.account_id,
-                    debit_cents=p.debit_cents, credit_cents=p.credit_cents)
+        JournalLine(
+            position=i,
+            gl_account_id=gl_ids[p.gl_code],
+            account_id=p.account_id,
+            debit_cents=p.debit_cents,
+            credit_cents=p.credit_cents,
+        )
         for i, p in enumerate(postings, start=1)
     ]
     session.add(entry)
     session.execute(
-        sa.update(LedgerHead).where(LedgerHead.id == 1).values(head_hash=digest)
+        sa.update(LedgerHead)
+        .where(LedgerHead.id == 1)
+        .values(head_hash=digest)
         .execution_options(synchronize_session=False)
     )
     session.flush()
@@ -164,13 +192,22 @@ def reverse_entry(
         raise LedgerError(f"entry {entry.seq} has already been reversed")
     codes = dict(session.execute(sa.select(GLAccount.id, GLAccount.code)).all())
     postings = [
-        Posting(codes[line.gl_account_id], debit_cents=line.credit_cents,
-                credit_cents=line.debit_cents, account_id=line.account_id)
+        Posting(
+            codes[line.gl_account_id],
+            debit_cents=line.credit_cents,
+            credit_cents=line.debit_cents,
+            account_id=line.account_id,
+        )
         for line in entry.lines
     ]
     return post_entry(
-        session, postings, entry_date=entry_date, source_type=entry.source_type,
-        source_id=entry.source_id, actor=actor, memo=memo or f"Reversal of entry {entry.seq}",
+        session,
+        postings,
+        entry_date=entry_date,
+        source_type=entry.source_type,
+        source_id=entry.source_id,
+        actor=actor,
+        memo=memo or f"Reversal of entry {entry.seq}",
         reverses=entry,
     )
 
@@ -192,9 +229,16 @@ class VerifyReport:
 
 
 _ENTRY_COLUMNS = (
-    JournalEntry.id, JournalEntry.seq, JournalEntry.prev_hash, JournalEntry.hash,
-    JournalEntry.entry_date, JournalEntry.posted_at, JournalEntry.source_type,
-    JournalEntry.source_id, JournalEntry.memo, JournalEntry.actor_label,
+    JournalEntry.id,
+    JournalEntry.seq,
+    JournalEntry.prev_hash,
+    JournalEntry.hash,
+    JournalEntry.entry_date,
+    JournalEntry.posted_at,
+    JournalEntry.source_type,
+    JournalEntry.source_id,
+    JournalEntry.memo,
+    JournalEntry.actor_label,
 )
 
 
@@ -214,8 +258,13 @@ def _entries_in_order(session: Session, batch: int) -> Iterator[tuple[sa.Row, En
             return
         lines: dict[int, list[LineFacts]] = defaultdict(list)
         rows = session.execute(
-            sa.select(JournalLine.entry_id, GLAccount.code, Account.number, JournalLine.debit_cents,
-                      JournalLine.credit_cents)
+            sa.select(
+                JournalLine.entry_id,
+                GLAccount.code,
+                Account.number,
+                JournalLine.debit_cents,
+                JournalLine.credit_cents,
+            )
             .join(GLAccount, GLAccount.id == JournalLine.gl_account_id)
             .outerjoin(Account, Account.id == JournalLine.account_id)
             .where(JournalLine.entry_id.in_([e.id for e in entries]))
@@ -224,11 +273,20 @@ def _entries_in_order(session: Session, batch: int) -> Iterator[tuple[sa.Row, En
         for entry_id, *line in rows:
             lines[entry_id].append(LineFacts(*line))
         for entry in entries:
-            yield entry, EntryFacts(
-                seq=entry.seq, prev_hash=entry.prev_hash, entry_date=entry.entry_date,
-                posted_at=entry.posted_at, source_type=entry.source_type,
-                source_id=entry.source_id, memo=entry.memo, actor=entry.actor_label,
-                reverses_seq=entry.reverses_seq, lines=tuple(lines[entry.id]),
+            yield (
+                entry,
+                EntryFacts(
+                    seq=entry.seq,
+                    prev_hash=entry.prev_hash,
+                    entry_date=entry.entry_date,
+                    posted_at=entry.posted_at,
+                    source_type=entry.source_type,
+                    source_id=entry.source_id,
+                    memo=entry.memo,
+                    actor=entry.actor_label,
+                    reverses_seq=entry.reverses_seq,
+                    lines=tuple(lines[entry.id]),
+                ),
             )
         last_seq = entries[-1].seq
 
@@ -246,7 +304,9 @@ def verify_chain(session: Session, batch: int = 2000) -> VerifyReport:
     for entry, facts in _entries_in_order(session, batch):
         expected_seq = report.length + 1
         if entry.seq != expected_seq:
-            report.problem = f"entry {expected_seq} is missing (the next entry found is {_describe(entry)})"
+            report.problem = (
+                f"entry {expected_seq} is missing (the next entry found is {_describe(entry)})"
+            )
             report.bad_seq = expected_seq
             return report
         problem = None
@@ -304,7 +364,9 @@ def gl_balance(session: Session, code: str, as_of: date | None = None) -> int:
     return _signed(gl.type, int(debits), int(credits))
 
 
-def _account_balance(session: Session, account_id: int, category: GLCategory, as_of: date | None) -> int:
+def _account_balance(
+    session: Session, account_id: int, category: GLCategory, as_of: date | None
+) -> int:
     """Net debits minus credits on one billing account's lines of one GL category."""
     query = (
         _sums(as_of)
@@ -379,5 +441,6 @@ def trial_balance(session: Session, as_of: date | None = None) -> TrialBalance:
         .order_by(GLAccount.code)
     ).all()
     return TrialBalance(
-        as_of, [TrialBalanceRow(r.code, r.name, r.type, int(r.debits), int(r.credits)) for r in rows]
+        as_of,
+        [TrialBalanceRow(r.code, r.name, r.type, int(r.debits), int(r.credits)) for r in rows],
     )

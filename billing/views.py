@@ -8,6 +8,7 @@ from flask_login import login_required
 from flask_wtf import FlaskForm
 from marshmallow import ValidationError
 from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 
 from billing import accounts as account_service
 from billing import ledger
@@ -31,7 +32,9 @@ class ContactForm(FlaskForm):
     mail_zip = StringField("ZIP or ZIP+4")
     email = EmailField("E-mail")
     phone = StringField("Phone")
-    language = SelectField("Language", choices=[("en", "English"), ("es", "Español")])
+    language = SelectField(
+        "Language", choices=[SelectChoice("en", "English"), SelectChoice("es", "Español")]
+    )
     paperless = BooleanField("Paperless")
 
 
@@ -51,7 +54,9 @@ def index():
     q = request.args.get("q", "").strip()
     query = sa.select(Account).order_by(Account.number)
     if q:
-        query = query.where(sa.or_(Account.number.startswith(q), Account.holder_name.ilike(f"%{q}%")))
+        query = query.where(
+            sa.or_(Account.number.startswith(q), Account.holder_name.ilike(f"%{q}%"))
+        )
     accounts = db.session.scalars(query.limit(PAGE_SIZE)).all()
     return render_template("staff/accounts.html", accounts=accounts, q=q)
 
@@ -63,10 +68,14 @@ def detail(number: str):
     """One account: contact details, balance from the ledger, invoices."""
     account = _account_or_404(number)
     invoices = db.session.scalars(
-        sa.select(Invoice).where(Invoice.account_id == account.id).order_by(Invoice.issue_date.desc())
+        sa.select(Invoice)
+        .where(Invoice.account_id == account.id)
+        .order_by(Invoice.issue_date.desc())
     ).all()
     return render_template(
-        "staff/account.html", account=account, invoices=invoices,
+        "staff/account.html",
+        account=account,
+        invoices=invoices,
         receivable=ledger.account_receivable(db.session, account.id),
         credit=ledger.account_credit(db.session, account.id),
     )
@@ -80,7 +89,9 @@ def edit(number: str):
     account = _account_or_404(number)
     form = ContactForm(obj=account)
     if form.validate_on_submit():
-        submitted = {name: form[name].data for name in account_service.EDITABLE_FIELDS if name in form}
+        submitted = {
+            name: form[name].data for name in account_service.EDITABLE_FIELDS if name in form
+        }
         try:
             data = AccountUpdateSchema().load(submitted)
         except ValidationError as error:
@@ -92,7 +103,9 @@ def edit(number: str):
         db.session.commit()
         flash("The account was updated.")
         return redirect(url_for("accounts.detail", number=account.number))
-    return render_template("staff/account_edit.html", account=account, form=form), 400 if form.errors else 200
+    return render_template(
+        "staff/account_edit.html", account=account, form=form
+    ), 400 if form.errors else 200
 
 
 def init_app(app) -> None:

@@ -19,7 +19,9 @@ from core.models import AuditEvent
 
 health = FlaskBlueprint("health", __name__)
 me_api = Blueprint("me_api", __name__, url_prefix="/api/v1/me", description="The caller")
-audit_api = Blueprint("audit_api", __name__, url_prefix="/api/v1/audit-events", description="The audit log")
+audit_api = Blueprint(
+    "audit_api", __name__, url_prefix="/api/v1/audit-events", description="The audit log"
+)
 
 
 @health.route("/healthz")
@@ -59,7 +61,9 @@ def readyz():
         return jsonify(status="unavailable", database="unreachable"), 503
     expected = migration_heads()
     if current != expected:
-        return jsonify(status="migrations pending", current=sorted(current), expected=sorted(expected)), 503
+        return jsonify(
+            status="migrations pending", current=sorted(current), expected=sorted(expected)
+        ), 503
     return jsonify(status="ready", revision=sorted(current))
 
 
@@ -78,8 +82,12 @@ class MeSchema(ma.Schema):
 def me():
     """Who the token belongs to and what it may do."""
     principal = current_principal()
-    return {"kind": principal.kind, "label": principal.label, "role": principal.role.value,
-            "permissions": sorted(PERMISSIONS[principal.role])}
+    return {
+        "kind": principal.kind,
+        "label": principal.label,
+        "role": principal.role.value,
+        "permissions": sorted(PERMISSIONS[principal.role]),
+    }
 
 
 class AuditEventSchema(ma.Schema):
@@ -116,8 +124,12 @@ class AuditQuerySchema(ma.Schema):
 def list_audit_events(filters, pagination_parameters):
     """The audit log, newest first, with filters."""
     query = sa.select(AuditEvent).order_by(AuditEvent.id.desc())
-    for name, column in (("action", AuditEvent.action), ("actor", AuditEvent.actor_label),
-                         ("object_type", AuditEvent.object_type), ("object_id", AuditEvent.object_id)):
+    for name, column in (
+        ("action", AuditEvent.action),
+        ("actor", AuditEvent.actor_label),
+        ("object_type", AuditEvent.object_type),
+        ("object_id", AuditEvent.object_id),
+    ):
         if filters.get(name):
             query = query.where(column == filters[name])
     if filters.get("since"):
@@ -126,7 +138,9 @@ def list_audit_events(filters, pagination_parameters):
         query = query.where(AuditEvent.occurred_at < filters["until"])
     page = pagination_parameters
     page.item_count = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    return db.session.scalars(query.limit(page.page_size).offset((page.page - 1) * page.page_size)).all()
+    return db.session.scalars(
+        query.limit(page.page_size).offset((page.page - 1) * page.page_size)
+    ).all()
 
 
 def init_app(app, api) -> None:

@@ -104,9 +104,7 @@ API_SETTINGS = {
                 '`{"errors": {"field": ["message"]}}`.'
             )
         },
-        "components": {
-            "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}
-        },
+        "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer"}}},
         "security": [{"bearerAuth": []}],
     },
 }

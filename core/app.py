@@ -23,8 +23,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     """Create the munibill app from the environment (and test_config, in tests)."""
     load_dotenv(os.environ.get("MUNIBILL_DOTENV", ".env"), override=False)
     instance = os.environ.get("MUNIBILL_INSTANCE_PATH") or str(Path.cwd() / "instance")
-    app = Flask("munibill", root_path=str(Path(__file__).resolve().parent),
-                instance_path=str(Path(instance).resolve()))
+    app = Flask(
+        "munibill",
+        root_path=str(Path(__file__).resolve().parent),
+        instance_path=str(Path(instance).resolve()),
+    )
     settings_env = dict(os.environ)
     if test_config:
         settings_env.update({k: str(v) for k, v in test_config.get("ENV", {}).items()})
@@ -44,7 +47,9 @@ def create_app(test_config: dict | None = None) -> Flask:
 def configure_logging(app: Flask) -> None:
     """Log to stderr at INFO; never log request bodies (they may hold secrets)."""
     if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
 
 
 def register_extensions(app: Flask) -> None:

@@ -35,7 +35,7 @@ PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.ADMIN: frozenset({"read", "write", "approve", "admin"}),
 }
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-TOKEN_PREFIX = "mbt"
+TOKEN_PREFIX = "mbt"  # noqa: S105 - the public marker of munibill tokens
 MIN_PASSWORD_LENGTH = 12
 
 
@@ -91,16 +91,27 @@ def create_staff_user(
 
 
 def authenticate(
-    session: Session, email: str, password: str, *, origin: str | None, now: datetime,
-    max_failures: int, lockout: timedelta,
+    session: Session,
+    email: str,
+    password: str,
+    *,
+    origin: str | None,
+    now: datetime,
+    max_failures: int,
+    lockout: timedelta,
 ) -> StaffUser:
     """Check a sign-in; count failures and lock the user after max_failures in a row."""
     user = session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
     failure = AuthError("The e-mail or password is not correct.")
     if user is None:
         check_password_hash(_DUMMY_HASH, password)  # same work whether the user exists or not
-        record(session, Actor("anonymous", None, email[:254], origin), "user.login_failed",
-               object_type="StaffUser", reason="unknown e-mail")
+        record(
+            session,
+            Actor("anonymous", None, email[:254], origin),
+            "user.login_failed",
+            object_type="StaffUser",
+            reason="unknown e-mail",
+        )
         raise failure
     actor = Actor("user", str(user.id), user.email, origin)
     if user.locked_until is not None and user.locked_until > now:
@@ -134,14 +145,25 @@ def _hash_token(token: str) -> str:
 
 
 def create_api_token(
-    session: Session, actor: Actor, *, name: str, role: Role | str,
-    created_by: StaffUser | None = None, expires_at: datetime | None = None,
+    session: Session,
+    actor: Actor,
+    *,
+    name: str,
+    role: Role | str,
+    created_by: StaffUser | None = None,
+    expires_at: datetime | None = None,
 ) -> tuple[ApiToken, str]:
     """Create a token; returns the row and the secret, which is shown once."""
     prefix = secrets.token_hex(4)
     secret = f"{TOKEN_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
-    token = ApiToken(name=name, role=Role(role), prefix=prefix, token_hash=_hash_token(secret),
-                     created_by=created_by, expires_at=expires_at)
+    token = ApiToken(
+        name=name,
+        role=Role(role),
+        prefix=prefix,
+        token_hash=_hash_token(secret),
+        created_by=created_by,
+        expires_at=expires_at,
+    )
     session.add(token)
     session.flush()
     record(session, actor, "token.create", token, after={"name": name, "role": token.role})
@@ -150,7 +172,7 @@ def create_api_token(
 
 def find_api_token(session: Session, secret: str, now: datetime) -> ApiToken | None:
     """The usable token matching the secret, or None."""
-    parts = secret.split("_")
+    parts = secret.split("_", 2)
     if len(parts) != 3 or parts[0] != TOKEN_PREFIX:
         return None
     token = session.scalar(sa.select(ApiToken).where(ApiToken.prefix == parts[1]))

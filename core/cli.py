@@ -31,8 +31,13 @@ def _create_app() -> Flask:
         sys.exit(2)
 
 
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False,
-             set_debug_flag=False, load_dotenv=False)
+@click.group(
+    cls=FlaskGroup,
+    create_app=_create_app,
+    add_version_option=False,
+    set_debug_flag=False,
+    load_dotenv=False,
+)
 def main() -> None:
     """munibill: billing and tax collection for a municipality."""
 
@@ -58,8 +63,9 @@ def users_create(email: str, name: str, role: str, password_stdin: bool) -> None
     """Create a staff user; asks for the password (or reads it from stdin)."""
     password = _read_password(password_stdin)
     try:
-        user = create_staff_user(db.session, OPERATOR, email=email, name=name or email, role=role,
-                                 password=password)
+        user = create_staff_user(
+            db.session, OPERATOR, email=email, name=name or email, role=role, password=password
+        )
     except AuthError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
@@ -95,12 +101,16 @@ def users_unlock(email: str) -> None:
 @tokens.command("create")
 @click.option("--name", required=True, help="What the token is for.")
 @click.option("--role", type=click.Choice([r.value for r in Role]), required=True)
-@click.option("--days", type=click.IntRange(1, 3650), default=None, help="Expire after this many days.")
+@click.option(
+    "--days", type=click.IntRange(1, 3650), default=None, help="Expire after this many days."
+)
 @with_appcontext
 def tokens_create(name: str, role: str, days: int | None) -> None:
     """Create an API token and print it once."""
     expires = utcnow() + timedelta(days=days) if days else None
-    _token, secret = create_api_token(db.session, OPERATOR, name=name, role=role, expires_at=expires)
+    _token, secret = create_api_token(
+        db.session, OPERATOR, name=name, role=role, expires_at=expires
+    )
     db.session.commit()
     click.echo(secret)
 

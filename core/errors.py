@@ -28,10 +28,8 @@ def _wants_json() -> bool:
 
 def _respond(error: HTTPException):
     """Render an HTTP error as JSON or HTML."""
-    headers = {}
     data = getattr(error, "data", None) or {}
-    if "headers" in data:
-        headers.update(data["headers"])
+    headers = dict(data.get("headers") or {})
     if error.code == 401 and _wants_json():
         headers.setdefault("WWW-Authenticate", 'Bearer realm="munibill"')
     if _wants_json():
@@ -49,7 +47,9 @@ def handle_database_unavailable(error: DBAPIError):
     """A lost database connection is a 503, and the session is reset for the next request."""
     log.error("database unavailable: %s", error.__class__.__name__)
     db.session.rollback()
-    return _respond(ServiceUnavailable("The service is temporarily unavailable. Try again shortly."))
+    return _respond(
+        ServiceUnavailable("The service is temporarily unavailable. Try again shortly.")
+    )
 
 
 def handle_unexpected(error: Exception):

@@ -11,7 +11,7 @@ import hmac
 import os
 import secrets
 from collections.abc import Mapping
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -73,20 +73,28 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
     """Build the Flask config from environment variables; raise ConfigError if wrong."""
     environment = env.get("MUNIBILL_ENV", "development")
     if environment not in {"development", "production", "test"}:
-        raise ConfigError(f"MUNIBILL_ENV must be development, production or test, not {environment!r}")
+        raise ConfigError(
+            f"MUNIBILL_ENV must be development, production or test, not {environment!r}"
+        )
     production = environment == "production"
 
     secret = env.get("SECRET_KEY", "")
     if production and (secret.lower() in _DEFAULT_SECRETS or len(secret) < 32):
-        raise ConfigError("SECRET_KEY must be set to a random value of at least 32 characters in production")
+        raise ConfigError(
+            "SECRET_KEY must be set to a random value of at least 32 characters in production"
+        )
     if not secret:
         secret = _development_secret(instance_path)
 
     access_code_key = env.get("ACCESS_CODE_KEY", "")
     if production and len(access_code_key) < 32:
-        raise ConfigError("ACCESS_CODE_KEY must be set to a random value of at least 32 characters in production")
+        raise ConfigError(
+            "ACCESS_CODE_KEY must be set to a random value of at least 32 characters in production"
+        )
     if not access_code_key:
-        access_code_key = hmac.new(secret.encode(), b"munibill access codes", hashlib.sha256).hexdigest()
+        access_code_key = hmac.new(
+            secret.encode(), b"munibill access codes", hashlib.sha256
+        ).hexdigest()
 
     default_db = f"sqlite:///{instance_path / 'munibill.db'}"
     database_url = normalize_database_url(env.get("DATABASE_URL") or default_db)
@@ -100,7 +108,9 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         raise ConfigError(f"MUNICIPALITY_TIMEZONE {timezone!r} is not a known time zone") from None
     rounding = env.get("ROUNDING_RULE", "half_up")
     if rounding not in ROUNDING_RULES:
-        raise ConfigError(f"ROUNDING_RULE must be one of {', '.join(ROUNDING_RULES)}, not {rounding!r}")
+        raise ConfigError(
+            f"ROUNDING_RULE must be one of {', '.join(ROUNDING_RULES)}, not {rounding!r}"
+        )
     currency = env.get("CURRENCY", "usd").lower()
     if currency != "usd":
         raise ConfigError(f"CURRENCY {currency!r} is not supported; munibill bills in usd")
@@ -157,3 +167,8 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "RATELIMIT_HEADERS_ENABLED": True,
         "PREFERRED_URL_SCHEME": "https" if secure_cookies else "http",
     }
+
+
+def municipal_today(config: Mapping) -> date:
+    """Today's date in the municipality's time zone (the default as-of date of commands)."""
+    return datetime.now(ZoneInfo(config["MUNICIPALITY_TIMEZONE"])).date()

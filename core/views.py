@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
@@ -30,7 +39,12 @@ class LoginForm(FlaskForm):
 
 def _safe_next(target: str | None) -> str:
     """Only follow a ?next= that stays on this site."""
-    if target and not urlsplit(target).netloc and target.startswith("/") and not target.startswith("//"):
+    if (
+        target
+        and not urlsplit(target).netloc
+        and target.startswith("/")
+        and not target.startswith("//")
+    ):
         return target
     return url_for("staff.home")
 
@@ -45,8 +59,12 @@ def login():
         config = current_app.config
         try:
             user = authenticate(
-                db.session, form.email.data, form.password.data, origin=request.remote_addr,
-                now=utcnow(), max_failures=config["LOGIN_MAX_FAILURES"],
+                db.session,
+                form.email.data,
+                form.password.data,
+                origin=request.remote_addr,
+                now=utcnow(),
+                max_failures=config["LOGIN_MAX_FAILURES"],
                 lockout=timedelta(minutes=config["LOGIN_LOCKOUT_MINUTES"]),
             )
         except AuthError as error:
@@ -96,5 +114,7 @@ def init_app(app) -> None:
     @app.context_processor
     def inject_globals():
         """Values every template may use."""
-        return {"municipality_name": current_app.config["MUNICIPALITY_NAME"],
-                "principal": current_principal()}
+        return {
+            "municipality_name": current_app.config["MUNICIPALITY_NAME"],
+            "principal": current_principal(),
+        }

@@ -28,13 +28,17 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery staple"
 #: Tables whose rows the first migration seeds; restored after every test.
 REFERENCE_TABLES = ("gl_account", "service_kind", "ledger_head")
-CSRF_RE = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+CSRF_RE = re.compile(
+    r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
+)
 
 
 def pytest_report_header(config):
     """Say which database the suite runs on."""
     if TEST_DATABASE_URL:
-        return f"database: {sa.make_url(normalize_database_url(TEST_DATABASE_URL)).render_as_string()}"
+        return (
+            f"database: {sa.make_url(normalize_database_url(TEST_DATABASE_URL)).render_as_string()}"
+        )
     return "database: SQLite (set TEST_DATABASE_URL to run on PostgreSQL)"
 
 
@@ -48,7 +52,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-def test_settings(database_url: str, instance: Path) -> dict:
+def app_settings(database_url: str, instance: Path) -> dict:
     """The config a test app is built with."""
     return {
         "TESTING": True,
@@ -74,7 +78,9 @@ def database_url(tmp_path_factory) -> str:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except sa.exc.OperationalError as error:
-        pytest.exit(f"TEST_DATABASE_URL is set but the database does not answer: {error}", returncode=3)
+        pytest.exit(
+            f"TEST_DATABASE_URL is set but the database does not answer: {error}", returncode=3
+        )
     finally:
         engine.dispose()
     return url
@@ -84,13 +90,16 @@ def database_url(tmp_path_factory) -> str:
 def reference_rows(database_url, tmp_path_factory) -> dict[str, list[dict]]:
     """Migrate the test database from empty once; remember the seeded rows."""
     instance = tmp_path_factory.mktemp("instance")
-    app = create_app(test_settings(database_url, instance))
+    app = create_app(app_settings(database_url, instance))
     with app.app_context():
         _drop_everything(db.engine)
         flask_migrate.upgrade()
         with db.engine.connect() as connection:
             rows = {
-                name: [dict(r._mapping) for r in connection.execute(sa.select(Base.metadata.tables[name]))]
+                name: [
+                    dict(r._mapping)
+                    for r in connection.execute(sa.select(Base.metadata.tables[name]))
+                ]
                 for name in REFERENCE_TABLES
             }
         db.engine.dispose()
@@ -125,9 +134,11 @@ def reset_database(engine: sa.Engine, reference_rows: dict[str, list[dict]]) -> 
             if rows:
                 connection.execute(table.insert(), rows)
         if engine.dialect.name == "postgresql":
-            connection.execute(sa.text(
-                "SELECT setval(pg_get_serial_sequence('gl_account', 'id'), (SELECT max(id) FROM gl_account))"
-            ))
+            connection.execute(
+                sa.text(
+                    "SELECT setval(pg_get_serial_sequence('gl_account', 'id'), (SELECT max(id) FROM gl_account))"
+                )
+            )
 
 
 @pytest.fixture
@@ -142,7 +153,7 @@ def instance(tmp_path) -> Path:
 def app(database_url, reference_rows, instance, monkeypatch):
     """A fresh app per test on the migrated database, cleaned afterwards."""
     monkeypatch.setenv("MUNIBILL_INSTANCE_PATH", str(instance))
-    app = create_app(test_settings(database_url, instance))
+    app = create_app(app_settings(database_url, instance))
     yield app
     with app.app_context():
         db.session.remove()
@@ -182,8 +193,14 @@ def make_staff(app):
     def make(role: str, email: str | None = None) -> str:
         email = email or f"{role}-{uuid.uuid4().hex[:6]}@example.org"
         with app.app_context():
-            create_staff_user(db.session, Actor.system("test"), email=email, name=role.title(), role=role,
-                              password=PASSWORD)
+            create_staff_user(
+                db.session,
+                Actor.system("test"),
+                email=email,
+                name=role.title(),
+                role=role,
+                password=PASSWORD,
+            )
             db.session.commit()
         return email
 
@@ -196,7 +213,9 @@ def api_headers(app):
 
     def make(role: str) -> dict[str, str]:
         with app.app_context():
-            _token, secret = create_api_token(db.session, Actor.system("test"), name=f"test {role}", role=role)
+            _token, secret = create_api_token(
+                db.session, Actor.system("test"), name=f"test {role}", role=role
+            )
             db.session.commit()
         return {"Authorization": f"Bearer {secret}"}
 
@@ -213,8 +232,14 @@ def csrf_token(html: str) -> str:
 def sign_in(client, email: str, password: str = PASSWORD):
     """Sign in through the real form, CSRF token included; returns the response."""
     page = client.get("/login")
-    return client.post("/login", data={"email": email, "password": password,
-                                       "csrf_token": csrf_token(page.get_data(as_text=True))})
+    return client.post(
+        "/login",
+        data={
+            "email": email,
+            "password": password,
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+        },
+    )
 
 
 @pytest.fixture
@@ -245,3 +270,16 @@ def account_data(**overrides) -> dict:
 
 
 TODAY = date(2026, 11, 26)
+
+
+@pytest.fixture
+def session_account(app) -> str:
+    """One account in the database; returns its number."""
+    from billing.accounts import create_account
+
+    with app.app_context():
+        account, _code = create_account(
+            db.session, Actor.system("test"), account_data(), code_key=app.config["ACCESS_CODE_KEY"]
+        )
+        db.session.commit()
+        return account.number

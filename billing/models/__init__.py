@@ -20,7 +20,14 @@ from billing.models.invoices import (
     LineCategory,
     NumberSeries,
 )
-from billing.models.ledger import GLAccount, GLCategory, GLType, JournalEntry, JournalLine, LedgerHead
+from billing.models.ledger import (
+    GLAccount,
+    GLCategory,
+    GLType,
+    JournalEntry,
+    JournalLine,
+    LedgerHead,
+)
 
 __all__ = [
     "Account",

@@ -51,7 +51,9 @@ class Account(CreatedAtMixin, Base):
     mail_zip: Mapped[str] = mapped_column(sa.String(10), index=True)
     email: Mapped[str | None] = mapped_column(sa.String(254), index=True)
     phone: Mapped[str | None] = mapped_column(sa.String(32))
-    language: Mapped[Language] = mapped_column(enum_column(Language, "account_language"), default=Language.EN)
+    language: Mapped[Language] = mapped_column(
+        enum_column(Language, "account_language"), default=Language.EN
+    )
     paperless: Mapped[bool] = mapped_column(default=False)
     #: Hash of the quick-pay access code printed on notices (docs/accounts.md).
     access_code_hash: Mapped[str] = mapped_column(sa.String(255))
@@ -141,9 +143,13 @@ class ParcelValuation(Base):
 
     __table_args__ = (
         sa.UniqueConstraint("parcel_id", "tax_year"),
-        sa.CheckConstraint("market_value_cents IS NULL OR market_value_cents >= 0", name="market_value_not_negative"),
         sa.CheckConstraint(
-            "assessed_value_cents IS NULL OR assessed_value_cents >= 0", name="assessed_value_not_negative"
+            "market_value_cents IS NULL OR market_value_cents >= 0",
+            name="market_value_not_negative",
+        ),
+        sa.CheckConstraint(
+            "assessed_value_cents IS NULL OR assessed_value_cents >= 0",
+            name="assessed_value_not_negative",
         ),
         sa.CheckConstraint(
             "market_value_cents IS NOT NULL OR assessed_value_cents IS NOT NULL", name="has_a_value"
@@ -183,8 +189,12 @@ class ServicePoint(CreatedAtMixin, Base):
         # The pair is the target of MeterReading's composite foreign key.
         sa.UniqueConstraint("id", "installed_on", name="uq_service_point_id_installed_on"),
         sa.CheckConstraint("dwelling_units >= 1", name="dwelling_units_positive"),
-        sa.CheckConstraint("dial_digits IS NULL OR dial_digits BETWEEN 3 AND 12", name="dial_digits_range"),
-        sa.CheckConstraint("removed_on IS NULL OR removed_on >= installed_on", name="removed_after_installed"),
+        sa.CheckConstraint(
+            "dial_digits IS NULL OR dial_digits BETWEEN 3 AND 12", name="dial_digits_range"
+        ),
+        sa.CheckConstraint(
+            "removed_on IS NULL OR removed_on >= installed_on", name="removed_after_installed"
+        ),
     )
 
 
@@ -200,7 +210,9 @@ class MeterReading(Base):
     read_on: Mapped[date]
     #: The register value in the meter's unit; whole numbers only.
     reading: Mapped[int] = mapped_column(sa.BigInteger)
-    kind: Mapped[ReadingKind] = mapped_column(enum_column(ReadingKind, "reading_kind"), default=ReadingKind.ACTUAL)
+    kind: Mapped[ReadingKind] = mapped_column(
+        enum_column(ReadingKind, "reading_kind"), default=ReadingKind.ACTUAL
+    )
     #: Who or what recorded it: a user's e-mail, an import file, "estimate".
     recorded_by: Mapped[str] = mapped_column(sa.String(254))
     note: Mapped[str | None] = mapped_column(sa.String(200))

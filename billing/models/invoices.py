@@ -74,9 +74,7 @@ class Invoice(CreatedAtMixin, Base):
         sa.CheckConstraint("balance_cents <= total_cents", name="balance_within_total"),
         sa.CheckConstraint("period_end >= period_start", name="period_in_order"),
         sa.CheckConstraint("due_date >= issue_date", name="due_after_issue"),
-        sa.CheckConstraint(
-            "status <> 'paid' OR balance_cents = 0", name="paid_means_nothing_owed"
-        ),
+        sa.CheckConstraint("status <> 'paid' OR balance_cents = 0", name="paid_means_nothing_owed"),
         # NOTE: one live invoice per account, kind and period: a billing run
         # that is rerun cannot bill the same period twice. A voided invoice
         # steps aside for its reissue.

@@ -117,9 +117,7 @@ class JournalLine(AppendOnly, Base):
     __table_args__ = (
         sa.UniqueConstraint("entry_id", "position"),
         sa.CheckConstraint("debit_cents >= 0 AND credit_cents >= 0", name="amounts_not_negative"),
-        sa.CheckConstraint(
-            "(debit_cents = 0) <> (credit_cents = 0)", name="exactly_one_side"
-        ),
+        sa.CheckConstraint("(debit_cents = 0) <> (credit_cents = 0)", name="exactly_one_side"),
     )
 
 

@@ -6,7 +6,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from core.money import MoneyError, dollars_to_cents, format_cents, parse_dollars, split_cents, split_evenly, to_cents
+from core.money import (
+    MoneyError,
+    dollars_to_cents,
+    format_cents,
+    parse_dollars,
+    split_cents,
+    split_evenly,
+    to_cents,
+)
 
 
 @pytest.mark.parametrize(
@@ -65,8 +73,10 @@ def test_split_by_weights_uses_largest_remainder():
 
 
 @given(
-    total=st.integers(min_value=-10**12, max_value=10**12),
-    weights=st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=12).filter(any),
+    total=st.integers(min_value=-(10**12), max_value=10**12),
+    weights=st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=12).filter(
+        any
+    ),
 )
 def test_split_parts_always_add_up_to_the_total(total, weights):
     parts = split_cents(total, weights)

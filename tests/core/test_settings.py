@@ -56,7 +56,11 @@ def test_development_keeps_one_random_key_under_instance(tmp_path):
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("MUNICIPALITY_TIMEZONE", "Mars/Olympus"), ("ROUNDING_RULE", "bankers"), ("SMTP_PORT", "twenty-five")],
+    [
+        ("MUNICIPALITY_TIMEZONE", "Mars/Olympus"),
+        ("ROUNDING_RULE", "bankers"),
+        ("SMTP_PORT", "twenty-five"),
+    ],
 )
 def test_a_wrong_value_is_named(tmp_path, name, value):
     with pytest.raises(ConfigError, match=name):
@@ -64,11 +68,17 @@ def test_a_wrong_value_is_named(tmp_path, name, value):
 
 
 def test_the_command_refuses_to_start_with_one_clear_line(tmp_path):
-    env = {**os.environ, **GOOD_PRODUCTION, "MUNIBILL_DOTENV": os.devnull,
-           "MUNIBILL_INSTANCE_PATH": str(tmp_path)}
+    env = {
+        **os.environ,
+        **GOOD_PRODUCTION,
+        "MUNIBILL_DOTENV": os.devnull,
+        "MUNIBILL_INSTANCE_PATH": str(tmp_path),
+    }
     env.pop("SECRET_KEY")
     munibill = Path(sys.executable).parent / "munibill"
-    result = subprocess.run([str(munibill), "routes"], env=env, capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [str(munibill), "routes"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode != 0
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr

@@ -1,0 +1,52 @@
+# munibill: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test install install-dev lint format bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+# Installs (again) whenever pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## make run: install, migrate the embedded SQLite database, load the demo town once, serve it.
+run: $(VENV)/.installed
+	$(BIN)/munibill db upgrade
+	$(BIN)/munibill demo load --if-empty
+	@echo ""
+	@echo "munibill is serving the demo town at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@echo "Staff sign-in at http://$(HOST):$(PORT)/login with the logins listed above."
+	@echo "API reference at http://$(HOST):$(PORT)/api/v1/docs"
+	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - wsgi:app
+
+## make test: install with the dev tools and run the whole suite (PostgreSQL too with TEST_DATABASE_URL).
+test: $(VENV)/.installed-dev
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(VENV)/.installed-dev
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: $(VENV)/.installed-dev
+	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,59 @@
+"""Migrations build the schema from empty on SQLite and PostgreSQL and match the models."""
+
+import uuid
+
+import flask_migrate
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from core import create_app
+from core.db import Base
+from core.extensions import db
+from tests.conftest import app_settings
+
+
+@pytest.fixture
+def empty_database_url(database_url, tmp_path):
+    """A new, empty database on the same server as the test database."""
+    url = sa.make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = f"munibill_migrations_{uuid.uuid4().hex[:8]}"
+    admin = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def test_migrations_upgrade_from_empty_and_match_the_models(empty_database_url, tmp_path):
+    app = create_app(app_settings(empty_database_url, tmp_path))
+    with app.app_context():
+        flask_migrate.upgrade()
+        with db.engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, Base.metadata)
+            tables = set(sa.inspect(connection).get_table_names())
+            codes = (
+                connection.execute(sa.text("SELECT code FROM gl_account ORDER BY code"))
+                .scalars()
+                .all()
+            )
+            services = connection.execute(sa.text("SELECT code FROM service_kind")).scalars().all()
+        assert differences == []
+        assert set(Base.metadata.tables) <= tables
+        assert {"1000", "1010", "1020", "1100", "2000", "2010", "4500", "5000", "5100"} <= set(
+            codes
+        )
+        assert set(services) == {"water", "sewer", "trash", "stormwater"}
+
+        flask_migrate.downgrade(revision="base")
+        with db.engine.connect() as connection:
+            assert set(sa.inspect(connection).get_table_names()) <= {"alembic_version"}
+        flask_migrate.upgrade()
+        db.engine.dispose()
