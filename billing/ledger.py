@@ -75,9 +75,8 @@ def _validate(postings: Sequence[Posting]) -> None:
 def _gl_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
     """Map GL codes to ids; refuse unknown or inactive accounts."""
     wanted = set(codes)
-    rows = session.execute(
-        sa.select(GLAccount.code, GLAccount.id, GLAccount.active).where(GLAccount.code.in_(wanted))
-    ).all()
+    gl = GLAccount.__table__
+    rows = session.execute(sa.select(gl.c.code, gl.c.id, gl.c.active).where(gl.c.code.in_(wanted))).all()
     found = {code: (gl_id, active) for code, gl_id, active in rows}
     for code in sorted(wanted):
         if code not in found:
@@ -105,12 +104,9 @@ def _advance_head(session: Session) -> tuple[int, str]:
     """Claim the next position in the chain; the row lock orders concurrent postings."""
     # NOTE: an UPDATE (not a SELECT) comes first so that PostgreSQL locks the
     # row and SQLite takes its write lock before the head is read.
+    head = LedgerHead.__table__
     length, head_hash = session.execute(
-        sa.update(LedgerHead)
-        .where(LedgerHead.id == 1)
-        .values(length=LedgerHead.length + 1)
-        .returning(LedgerHead.length, LedgerHead.head_hash)
-        .execution_options(synchronize_session=False)
+        head.update().where(head.c.id == 1).values(length=head.c.length + 1).returning(head.c.length, head.c.head_hash)
     ).one()
     return length, head_hash
 
@@ -174,12 +170,8 @@ def post_entry(
         for i, p in enumerate(postings, start=1)
     ]
     session.add(entry)
-    session.execute(
-        sa.update(LedgerHead)
-        .where(LedgerHead.id == 1)
-        .values(head_hash=digest)
-        .execution_options(synchronize_session=False)
-    )
+    head = LedgerHead.__table__
+    session.execute(head.update().where(head.c.id == 1).values(head_hash=digest))
     session.flush()
     return entry
 

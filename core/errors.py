@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, render_template, request
-from sqlalchemy.exc import DBAPIError, OperationalError
-from werkzeug.exceptions import HTTPException, InternalServerError, ServiceUnavailable
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from werkzeug.exceptions import Conflict, HTTPException, InternalServerError, ServiceUnavailable
 
 from core.apidoc import API_PREFIX, error_body
 from core.extensions import db
@@ -52,6 +52,13 @@ def handle_database_unavailable(error: DBAPIError):
     )
 
 
+def handle_conflict(error: IntegrityError):
+    """A unique or check constraint refused the change: 409, and nothing was written."""
+    log.warning("constraint refused a change: %s", error.orig.__class__.__name__)
+    db.session.rollback()
+    return _respond(Conflict("This change conflicts with the current data and was not made."))
+
+
 def handle_unexpected(error: Exception):
     """Log an unexpected error once and answer a plain 500."""
     if isinstance(error, HTTPException):
@@ -65,4 +72,5 @@ def init_app(app: Flask) -> None:
     """Register the error handlers."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_unavailable)
+    app.register_error_handler(IntegrityError, handle_conflict)
     app.register_error_handler(Exception, handle_unexpected)

@@ -146,3 +146,15 @@ def test_an_unknown_api_path_is_a_json_404(client):
     response = client.get("/api/v1/nothing-here")
     assert response.status_code == 404
     assert "errors" in response.get_json()
+
+
+def test_a_change_the_database_refuses_is_a_409_and_writes_nothing(app, client, api_headers, session_account):
+    with app.app_context():  # a damaged number series would hand out the same number again
+        db.session.execute(sa.text("UPDATE number_series SET last_number = 0 WHERE series = 'account'"))
+        db.session.commit()
+    response = client.post("/api/v1/accounts", json=account_data(holder_name="Second"), headers=api_headers("clerk"))
+    assert response.status_code == 409
+    assert response.get_json()["errors"]["_request"]
+    with app.app_context():
+        assert db.session.scalar(sa.text("SELECT count(*) FROM account")) == 1
+        assert db.session.scalar(sa.text("SELECT count(*) FROM audit_event WHERE action = 'account.create'")) == 1
