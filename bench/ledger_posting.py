@@ -35,7 +35,9 @@ ACTOR = Actor.job("bench")
 
 def fresh_app(url: str, instance: Path):
     """An app on an empty, migrated database."""
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "ENV": {"DATABASE_URL": url, "SECRET_KEY": "b" * 40}})
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "ENV": {"DATABASE_URL": url, "SECRET_KEY": "b" * 40}}
+    )
     with app.app_context():
         if db.engine.dialect.name == "postgresql":
             with db.engine.begin() as connection:
@@ -49,8 +51,14 @@ def measure_posting(app, entries: int) -> float:
     with app.app_context():
         start = time.perf_counter()
         for n in range(entries):
-            post_entry(db.session, [debit("1010", n + 1), credit("4010", n + 1)], entry_date=DAY,
-                       source_type="payment", source_id=str(n), actor=ACTOR)
+            post_entry(
+                db.session,
+                [debit("1010", n + 1), credit("4010", n + 1)],
+                entry_date=DAY,
+                source_type="payment",
+                source_id=str(n),
+                actor=ACTOR,
+            )
             db.session.commit()
         elapsed = time.perf_counter() - start
         assert verify_chain(db.session).length == entries
@@ -64,19 +72,40 @@ def measure_baseline(app, entries: int) -> float:
         offset = 10_000_000
         now = utcnow()
         entry_rows = [
-            {"id": offset + n, "seq": offset + n, "entry_date": DAY, "posted_at": now, "source_type": "payment",
-             "source_id": str(n), "memo": "", "actor_type": "job", "actor_id": "bench", "actor_label": "job:bench",
-             "prev_hash": f"{offset + n:064d}", "hash": f"{offset + n + 1:064d}"}
+            {
+                "id": offset + n,
+                "seq": offset + n,
+                "entry_date": DAY,
+                "posted_at": now,
+                "source_type": "payment",
+                "source_id": str(n),
+                "memo": "",
+                "actor_type": "job",
+                "actor_id": "bench",
+                "actor_label": "job:bench",
+                "prev_hash": f"{offset + n:064d}",
+                "hash": f"{offset + n + 1:064d}",
+            }
             for n in range(entries)
         ]
         line_rows = [
             row
             for n in range(entries)
             for row in (
-                {"entry_id": offset + n, "position": 1, "gl_account_id": gl["1010"], "debit_cents": n + 1,
-                 "credit_cents": 0},
-                {"entry_id": offset + n, "position": 2, "gl_account_id": gl["4010"], "debit_cents": 0,
-                 "credit_cents": n + 1},
+                {
+                    "entry_id": offset + n,
+                    "position": 1,
+                    "gl_account_id": gl["1010"],
+                    "debit_cents": n + 1,
+                    "credit_cents": 0,
+                },
+                {
+                    "entry_id": offset + n,
+                    "position": 2,
+                    "gl_account_id": gl["4010"],
+                    "debit_cents": 0,
+                    "credit_cents": n + 1,
+                },
             )
         ]
         start = time.perf_counter()

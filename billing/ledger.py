@@ -76,7 +76,9 @@ def _gl_ids(session: Session, codes: Iterable[str]) -> dict[str, int]:
     """Map GL codes to ids; refuse unknown or inactive accounts."""
     wanted = set(codes)
     gl = GLAccount.__table__
-    rows = session.execute(sa.select(gl.c.code, gl.c.id, gl.c.active).where(gl.c.code.in_(wanted))).all()
+    rows = session.execute(
+        sa.select(gl.c.code, gl.c.id, gl.c.active).where(gl.c.code.in_(wanted))
+    ).all()
     found = {code: (gl_id, active) for code, gl_id, active in rows}
     for code in sorted(wanted):
         if code not in found:
@@ -106,7 +108,10 @@ def _advance_head(session: Session) -> tuple[int, str]:
     # row and SQLite takes its write lock before the head is read.
     head = LedgerHead.__table__
     length, head_hash = session.execute(
-        head.update().where(head.c.id == 1).values(length=head.c.length + 1).returning(head.c.length, head.c.head_hash)
+        head.update()
+        .where(head.c.id == 1)
+        .values(length=head.c.length + 1)
+        .returning(head.c.length, head.c.head_hash)
     ).one()
     return length, head_hash
 

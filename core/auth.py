@@ -259,6 +259,9 @@ def guard_current_request(app, session: Session) -> None:
     if request.path.startswith(API_PREFIX + "/"):
         g.api_request = True  # the API never trusts the session cookie
         principal = load_token_principal(session)
+        public = request.path.startswith((f"{API_PREFIX}/docs", f"{API_PREFIX}/openapi.json"))
+        if principal is None and not public:
+            abort(401, description="Send an API token: Authorization: Bearer <token>.")
     else:
         principal = current_principal()
     view = app.view_functions.get(request.endpoint or "")

@@ -142,19 +142,39 @@ def test_readyz_says_migrations_are_pending_when_the_database_is_behind(app, cli
             db.session.commit()
 
 
-def test_an_unknown_api_path_is_a_json_404(client):
-    response = client.get("/api/v1/nothing-here")
+def test_an_unknown_api_path_is_a_json_404(client, api_headers):
+    assert (
+        client.get("/api/v1/nothing-here").status_code == 401
+    )  # nothing is revealed without a token
+    response = client.get("/api/v1/nothing-here", headers=api_headers("auditor"))
     assert response.status_code == 404
     assert "errors" in response.get_json()
 
 
-def test_a_change_the_database_refuses_is_a_409_and_writes_nothing(app, client, api_headers, session_account):
+def test_a_change_the_database_refuses_is_a_409_and_writes_nothing(
+    app, client, api_headers, session_account
+):
     with app.app_context():  # a damaged number series would hand out the same number again
-        db.session.execute(sa.text("UPDATE number_series SET last_number = 0 WHERE series = 'account'"))
+        db.session.execute(
+            sa.text("UPDATE number_series SET last_number = 0 WHERE series = 'account'")
+        )
         db.session.commit()
-    response = client.post("/api/v1/accounts", json=account_data(holder_name="Second"), headers=api_headers("clerk"))
+    response = client.post(
+        "/api/v1/accounts", json=account_data(holder_name="Second"), headers=api_headers("clerk")
+    )
     assert response.status_code == 409
     assert response.get_json()["errors"]["_request"]
     with app.app_context():
         assert db.session.scalar(sa.text("SELECT count(*) FROM account")) == 1
-        assert db.session.scalar(sa.text("SELECT count(*) FROM audit_event WHERE action = 'account.create'")) == 1
+        assert (
+            db.session.scalar(
+                sa.text("SELECT count(*) FROM audit_event WHERE action = 'account.create'")
+            )
+            == 1
+        )
+
+
+def test_an_anonymous_request_is_refused_before_its_body_is_read(client):
+    response = client.post("/api/v1/accounts", json={"mail_zip": "bad"})
+    assert response.status_code == 401
+    assert "mail_zip" not in response.get_json()["errors"]
