@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import random
 from datetime import date, timedelta
+from pathlib import Path
 
+import yaml
 from sqlalchemy.orm import Session
 
 from billing.accounts import create_account
-from billing.chart import add_jurisdiction
 from billing.models import (
+    InvoiceKind,
     Language,
     MeterReading,
     Parcel,
@@ -21,8 +23,12 @@ from billing.models import (
     ReadingKind,
     ServicePoint,
 )
+from billing.rules import load_levy, load_penalty_rules, load_rate_plan
+from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
 from core.auth import create_staff_user
+
+RULES = Path(__file__).parent / "demo_rules"
 
 DEMO_PASSWORD = "maple-falls-demo"  # noqa: S105 - printed by `make run` for the demo town
 STAFF = [
@@ -30,12 +36,6 @@ STAFF = [
     ("supervisor@example.org", "supervisor", "Sam Supervisor"),
     ("clerk@example.org", "clerk", "Casey Clerk"),
     ("auditor@example.org", "auditor", "Ari Auditor"),
-]
-JURISDICTIONS = [
-    ("city", "City of Maple Falls", "city"),
-    ("county", "Lakeshore County", "county"),
-    ("school", "Maple Falls Area School District", "school"),
-    ("library", "Maple Falls Library District", "special"),
 ]
 FIRST = [
     "James",
@@ -106,6 +106,9 @@ BUSINESSES = [
 CITY, STATE = "Maple Falls", "WI"
 ACCOUNTS = 50
 INSTALLED = date(2015, 4, 1)
+#: Meters that show a billing run's exceptions: a missed read and a leak.
+MISSING_READ_METER = "W-000013"
+LEAKING_METER = "W-000021"
 #: Gallons a household uses per month, by calendar month (summer watering).
 SEASON = {
     1: 0.9,
@@ -166,88 +169,153 @@ def _household(rng: random.Random, index: int) -> dict:
 def _readings(
     rng: random.Random, point: ServicePoint, ends: list[date], business: bool
 ) -> list[MeterReading]:
-    """Monthly reads with seasonal use; one meter is close to rolling over."""
+    """Monthly reads with seasonal use; one meter rolls over, one leaks, one was missed last month."""
     limit = 10**point.dial_digits
     register = limit - 12_000 if point.meter_id == "W-000007" else rng.randint(100_000, 900_000)
     base = rng.randint(9_000, 30_000) if business else rng.randint(2_500, 6_500)
     reads = []
-    for read_on in ends:
-        reads.append(
-            MeterReading(
-                service_point=point,
-                read_on=read_on,
-                reading=register,
-                kind=ReadingKind.ACTUAL,
-                recorded_by="demo meter route",
+    for position, read_on in enumerate(ends):
+        missed = position == len(ends) - 1 and point.meter_id == MISSING_READ_METER
+        if not missed:
+            reads.append(
+                MeterReading(
+                    service_point=point,
+                    read_on=read_on,
+                    reading=register,
+                    kind=ReadingKind.ACTUAL,
+                    recorded_by="demo meter route",
+                )
             )
-        )
-        register = (register + int(base * SEASON[read_on.month] * rng.uniform(0.85, 1.15))) % limit
+        leak = 6 if position == len(ends) - 2 and point.meter_id == LEAKING_METER else 1
+        register = (
+            register + leak * int(base * SEASON[read_on.month] * rng.uniform(0.85, 1.15))
+        ) % limit
     return reads
 
 
+def _rules(session: Session, actor: Actor, as_of: date) -> dict[str, int]:
+    """Load the demo tariffs, penalty rules and last year's levy; returns plan ids by service."""
+    plans = {}
+    for service in ("water", "sewer", "trash"):
+        plan = load_rate_plan(
+            session, actor, yaml.safe_load((RULES / f"{service}.yaml").read_text())
+        )
+        plans[service] = plan.id
+    load_penalty_rules(session, actor, yaml.safe_load((RULES / "penalties.yaml").read_text()))
+    levy = yaml.safe_load((RULES / "levy.yaml").read_text())
+    # NOTE: Wisconsin bills a tax year in December, payable January 31 and July 31 of the next year.
+    levy["tax_year"] = as_of.year - 1
+    levy["installments"] = [{"due": date(as_of.year, 1, 31)}, {"due": date(as_of.year, 7, 31)}]
+    load_levy(session, actor, levy)
+    return plans
+
+
+def _parcel(rng: random.Random, index: int, account, details: dict, as_of: date) -> Parcel:
+    """The account's home or business parcel with two years of values."""
+    business = index % 10 == 9
+    market = rng.randint(900, 4_200) * 100_00 * (3 if business else 1)
+    flags = (
+        []
+        if business
+        else rng.choice([[], [], ["homestead"], ["homestead", "senior"], ["homestead", "veteran"]])
+    )
+    parcel = Parcel(
+        parcel_number=f"251-{index + 1:04d}-00",
+        situs_street=details["mail_street"],
+        situs_city=CITY,
+        situs_zip=details["mail_zip"],
+        property_class="commercial" if business else "residential",
+        owner_account=account,
+        exemption_flags=flags,
+    )
+    parcel.valuations = [
+        ParcelValuation(
+            tax_year=year, market_value_cents=value, assessed_value_cents=value * 95 // 100
+        )
+        for year, value in ((as_of.year - 1, market * 97 // 100), (as_of.year, market))
+    ]
+    return parcel
+
+
+def _service_points(
+    account, index: int, details: dict, plans: dict[str, int]
+) -> list[ServicePoint]:
+    """Water (metered), sewer (on the water meter) and, for homes, trash."""
+    business = index % 10 == 9
+    address = {
+        "service_street": details["mail_street"],
+        "service_city": CITY,
+        "service_zip": details["mail_zip"][:5],
+        "installed_on": INSTALLED,
+        "account": account,
+    }
+    water = ServicePoint(
+        service_kind="water",
+        meter_id=f"W-{index:06d}",
+        meter_size='1"' if business else '5/8"',
+        dial_digits=7,
+        meter_unit="gallons",
+        rate_plan_id=plans["water"],
+        **address,
+    )
+    sewer = ServicePoint(
+        service_kind="sewer", rate_plan_id=plans["sewer"], usage_from=water, **address
+    )
+    points = [water, sewer]
+    if not business:
+        points.append(ServicePoint(service_kind="trash", rate_plan_id=plans["trash"], **address))
+    return points
+
+
+def _post_runs(session: Session, actor: Actor, as_of: date, ends: list[date]) -> int:
+    """Bill last year's property tax and the two most recent utility months, as the clerks would."""
+    options = RunOptions()
+    posted = 0
+    tax = open_run(
+        session,
+        actor,
+        kind=InvoiceKind.TAX,
+        cycle=str(as_of.year - 1),
+        issue_date=date(as_of.year - 1, 12, 10),
+        due_date=date(as_of.year, 1, 31),
+    )
+    post_run(session, tax, actor, options)
+    posted += tax.invoices_posted
+    for end in ends[-2:]:
+        issue = end + timedelta(days=1)
+        run = open_run(
+            session,
+            actor,
+            kind=InvoiceKind.UTILITY,
+            cycle=end.strftime("%Y-%m"),
+            issue_date=issue,
+            due_date=issue + timedelta(days=21),
+        )
+        post_run(session, run, actor, options)
+        posted += run.invoices_posted
+    return posted
+
+
 def load_demo(session: Session, *, as_of: date, code_key: bytes) -> str:
-    """Create the town; returns a one-line summary."""
+    """Create the town and bill it; returns a one-line summary."""
     rng = random.Random(54901)
     actor = Actor.system("demo loader")
     for email, role, name in STAFF:
         create_staff_user(session, actor, email=email, name=name, role=role, password=DEMO_PASSWORD)
-    for code, name, kind in JURISDICTIONS:
-        add_jurisdiction(session, actor, code=code, name=name, kind=kind)
+    plans = _rules(session, actor, as_of)
     ends = month_ends(as_of, 14)  # 14 reads give 13 months of consumption
     readings = 0
     for index in range(ACCOUNTS):
         details = _household(rng, index)
-        business = index % 10 == 9
         account, _code = create_account(session, actor, details, code_key=code_key)
-        street, zip_code = details["mail_street"], details["mail_zip"]
-        market = rng.randint(900, 4_200) * 100_00 * (3 if business else 1)
-        parcel = Parcel(
-            parcel_number=f"251-{index + 1:04d}-00",
-            situs_street=street,
-            situs_city=CITY,
-            situs_zip=zip_code,
-            property_class="commercial" if business else "residential",
-            owner_account=account,
-            exemption_flags=[]
-            if business
-            else rng.choice(
-                [[], [], ["homestead"], ["homestead", "senior"], ["homestead", "veteran"]]
-            ),
-        )
-        parcel.valuations = [
-            ParcelValuation(
-                tax_year=year, market_value_cents=value, assessed_value_cents=value * 95 // 100
-            )
-            for year, value in ((as_of.year - 1, market * 97 // 100), (as_of.year, market))
-        ]
-        session.add(parcel)
-        address = {"service_street": street, "service_city": CITY, "service_zip": zip_code[:5]}
-        water = ServicePoint(
-            account=account,
-            service_kind="water",
-            meter_id=f"W-{index:06d}",
-            meter_size='1"' if business else '5/8"',
-            dial_digits=7,
-            meter_unit="gallons",
-            dwelling_units=1,
-            installed_on=INSTALLED,
-            **address,
-        )
-        sewer = ServicePoint(
-            account=account, service_kind="sewer", installed_on=INSTALLED, **address
-        )
-        points = [water, sewer]
-        if not business:
-            points.append(
-                ServicePoint(
-                    account=account, service_kind="trash", installed_on=INSTALLED, **address
-                )
-            )
+        session.add(_parcel(rng, index, account, details, as_of))
+        points = _service_points(account, index, details, plans)
         session.add_all(points)
-        session.add_all(reads := _readings(rng, water, ends, business))
+        session.add_all(reads := _readings(rng, points[0], ends, index % 10 == 9))
         readings += len(reads)
     session.flush()
+    invoices = _post_runs(session, actor, as_of, ends)
     return (
-        f"{ACCOUNTS} accounts, {ACCOUNTS} parcels, {len(JURISDICTIONS)} taxing jurisdictions, "
-        f"{readings} meter readings from {ends[0]} to {ends[-1]}, {len(STAFF)} staff users"
+        f"{ACCOUNTS} accounts and parcels, {readings} meter readings from {ends[0]} to {ends[-1]}, "
+        f"{invoices} invoices posted, {len(STAFF)} staff users"
     )

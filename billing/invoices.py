@@ -20,6 +20,7 @@ from billing.models import (
     Account,
     GLAccount,
     Invoice,
+    InvoiceCharge,
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
@@ -49,6 +50,8 @@ class LineDraft:
     unit_rate: Decimal | None = None
     service_point_id: int | None = None
     parcel_id: int | None = None
+    #: What produced it, e.g. "plan:water-res@2026-01-01:blocks" (InvoiceLine.source).
+    source: str | None = None
 
 
 def _check(
@@ -72,7 +75,7 @@ def _check(
     return total
 
 
-def _postings(account_id: int, lines: list[LineDraft]) -> list[Posting]:
+def invoice_postings(account_id: int, lines: list[LineDraft]) -> list[Posting]:
     """Debit receivables, credit revenue or liabilities, netted per GL account."""
     net: dict[tuple[str, int | None], int] = defaultdict(int)
     for line in lines:
@@ -99,6 +102,7 @@ def post_invoice(
     due_date: date,
     lines: list[LineDraft],
     replaces: Invoice | None = None,
+    parcel_id: int | None = None,
 ) -> Invoice:
     """Number, store and post an invoice; flushes, never commits."""
     total = _check(lines, issue_date, due_date, (period_start, period_end))
@@ -124,6 +128,7 @@ def post_invoice(
         total_cents=total,
         balance_cents=total,
         replaces_id=replaces.id if replaces else None,
+        parcel_id=parcel_id,
     )
     invoice.lines = [
         InvoiceLine(
@@ -137,12 +142,13 @@ def post_invoice(
             gl_account_id=gl_ids[draft.gl_code],
             service_point_id=draft.service_point_id,
             parcel_id=draft.parcel_id,
+            source=draft.source,
         )
         for i, draft in enumerate(lines, start=1)
     ]
     session.add(invoice)
     session.flush()
-    postings = _postings(account.id, lines)
+    postings = invoice_postings(account.id, lines)
     if postings:
         post_entry(
             session,
@@ -155,6 +161,24 @@ def post_invoice(
         )
     record(session, actor, "invoice.post", invoice, after={"number": number, "total_cents": total})
     return invoice
+
+
+def refresh_status(session: Session, invoice: Invoice) -> InvoiceStatus:
+    """Set open, partially paid or paid from what is still owed (principal and unwaived charges)."""
+    if invoice.status in (InvoiceStatus.VOID, InvoiceStatus.WRITTEN_OFF):
+        return invoice.status
+    charges_owed = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(InvoiceCharge.balance_cents), 0)).where(
+            InvoiceCharge.invoice_id == invoice.id, InvoiceCharge.waived_at.is_(None)
+        )
+    )
+    if invoice.balance_cents == 0 and charges_owed == 0:
+        invoice.status = InvoiceStatus.PAID
+    elif invoice.balance_cents < invoice.total_cents:
+        invoice.status = InvoiceStatus.PARTIALLY_PAID
+    else:
+        invoice.status = InvoiceStatus.OPEN
+    return invoice.status
 
 
 def invoices_not_matching_lines(session: Session) -> list[str]:

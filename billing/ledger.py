@@ -181,6 +181,109 @@ def post_entry(
     return entry
 
 
+@dataclass(frozen=True)
+class EntrySpec:
+    """One entry of a bulk posting."""
+
+    postings: Sequence[Posting]
+    entry_date: date
+    source_type: str
+    source_id: str | None
+    memo: str = ""
+
+
+def post_entries(
+    session: Session,
+    specs: Sequence[EntrySpec],
+    *,
+    actor: Actor,
+    account_numbers: dict[int, str] | None = None,
+) -> list[int]:
+    """Post many balanced entries with a handful of statements (billing runs); returns their ids.
+
+    The same validation and the same hash chain as post_entry; all or nothing
+    within the caller's transaction.
+    """
+    if not specs:
+        return []
+    for spec in specs:
+        _validate(spec.postings)
+    gl_ids = _gl_ids(session, {p.gl_code for spec in specs for p in spec.postings})
+    wanted = {p.account_id for spec in specs for p in spec.postings if p.account_id is not None}
+    numbers = (
+        account_numbers
+        if account_numbers is not None and wanted <= account_numbers.keys()
+        else (_account_numbers(session, wanted))
+    )
+    head = LedgerHead.__table__
+    last_seq, prev_hash = session.execute(
+        head.update()
+        .where(head.c.id == 1)
+        .values(length=head.c.length + len(specs))
+        .returning(head.c.length, head.c.head_hash)
+    ).one()
+    posted_at = utcnow()
+    entry_rows = []
+    for offset, spec in enumerate(specs):
+        seq = last_seq - len(specs) + 1 + offset
+        facts = EntryFacts(
+            seq=seq,
+            prev_hash=prev_hash,
+            entry_date=spec.entry_date,
+            posted_at=posted_at,
+            source_type=spec.source_type,
+            source_id=spec.source_id,
+            memo=spec.memo,
+            actor=actor.label,
+            reverses_seq=None,
+            lines=tuple(
+                LineFacts(p.gl_code, numbers.get(p.account_id), p.debit_cents, p.credit_cents)
+                for p in spec.postings
+            ),
+        )
+        digest = entry_hash(facts)
+        entry_rows.append(
+            {
+                "seq": seq,
+                "entry_date": spec.entry_date,
+                "posted_at": posted_at,
+                "source_type": spec.source_type,
+                "source_id": spec.source_id,
+                "memo": spec.memo,
+                "actor_type": actor.kind,
+                "actor_id": actor.id,
+                "actor_label": actor.label,
+                "reverses_id": None,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    table = JournalEntry.__table__
+    ids = (
+        session.execute(
+            table.insert().returning(table.c.id, sort_by_parameter_order=True), entry_rows
+        )
+        .scalars()
+        .all()
+    )
+    line_rows = [
+        {
+            "entry_id": entry_id,
+            "position": position,
+            "gl_account_id": gl_ids[p.gl_code],
+            "account_id": p.account_id,
+            "debit_cents": p.debit_cents,
+            "credit_cents": p.credit_cents,
+        }
+        for entry_id, spec in zip(ids, specs, strict=True)
+        for position, p in enumerate(spec.postings, start=1)
+    ]
+    session.execute(JournalLine.__table__.insert(), line_rows)
+    session.execute(head.update().where(head.c.id == 1).values(head_hash=prev_hash))
+    return list(ids)
+
+
 def reverse_entry(
     session: Session, entry: JournalEntry, *, actor: Actor, entry_date: date, memo: str
 ) -> JournalEntry:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -10,7 +9,12 @@ from billing.models import NumberSeries
 
 
 def next_number(session: Session, series: str, year: int = 0) -> int:
-    """Claim the next number of a series in the caller's transaction.
+    """Claim the next number of a series in the caller's transaction."""
+    return reserve_numbers(session, series, year, 1).start
+
+
+def reserve_numbers(session: Session, series: str, year: int, count: int) -> range:
+    """Claim `count` consecutive numbers of a series in the caller's transaction.
 
     The row lock taken by the UPDATE holds other transactions until this one
     commits or rolls back, so committed numbers never skip.
@@ -22,10 +26,11 @@ def next_number(session: Session, series: str, year: int = 0) -> int:
         .values(series=series, year=year, last_number=0)
         .on_conflict_do_nothing(index_elements=["series", "year"])
     )
-    return session.execute(
-        sa.update(NumberSeries)
-        .where(NumberSeries.series == series, NumberSeries.year == year)
-        .values(last_number=NumberSeries.last_number + 1)
-        .returning(NumberSeries.last_number)
-        .execution_options(synchronize_session=False)
+    table = NumberSeries.__table__
+    last = session.execute(
+        table.update()
+        .where(table.c.series == series, table.c.year == year)
+        .values(last_number=table.c.last_number + count)
+        .returning(table.c.last_number)
     ).scalar_one()
+    return range(last - count + 1, last + 1)

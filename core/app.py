@@ -92,6 +92,7 @@ def configure_engine(engine: sa.Engine) -> None:
 def register_blueprints(app: Flask) -> None:
     """Register the HTML blueprints and the API blueprints of every package."""
     from billing import api as billing_api
+    from billing import api_billing
     from billing import views as billing_views
     from core import api as core_api
     from core import views as core_views
@@ -100,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     billing_views.init_app(app)
     core_api.init_app(app, api)
     billing_api.init_app(app, api)
+    api_billing.init_app(app, api)
 
 
 def register_request_hooks(app: Flask) -> None:
@@ -117,7 +119,9 @@ def register_request_hooks(app: Flask) -> None:
 def register_commands(app: Flask) -> None:
     """Register every package's Flask CLI group."""
     from billing import cli as billing_cli
+    from billing import cli_billing
     from core import cli as core_cli
 
     core_cli.init_app(app)
     billing_cli.init_app(app)
+    cli_billing.init_app(app)

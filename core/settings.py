@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from datetime import date, datetime, timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -46,6 +47,18 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
+
+
+def _decimal(env: Mapping[str, str], name: str, default: str) -> Decimal:
+    """Read a positive decimal variable."""
+    raw = env.get(name) or default
+    try:
+        value = Decimal(raw)
+    except InvalidOperation:
+        raise ConfigError(f"{name} must be a number, not {raw!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise ConfigError(f"{name} must be a positive number, not {raw!r}")
+    return value
 
 
 def normalize_database_url(url: str) -> str:
@@ -150,6 +163,9 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "MUNICIPALITY_TIMEZONE": timezone,
         "CURRENCY": currency,
         "ROUNDING_RULE": rounding,
+        "UTILITY_DUE_DAYS": _int(env, "UTILITY_DUE_DAYS", 21),
+        "USAGE_SPIKE_MULTIPLE": _decimal(env, "USAGE_SPIKE_MULTIPLE", "3"),
+        "BILLING_BATCH_SIZE": _int(env, "BILLING_BATCH_SIZE", 1000),
         # Sign-in and sessions.
         "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int(env, "LOGIN_LOCKOUT_MINUTES", 15),

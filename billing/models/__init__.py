@@ -13,12 +13,17 @@ from billing.models.accounts import (
     TaxingJurisdiction,
 )
 from billing.models.invoices import (
+    CreditMemo,
     Invoice,
+    InvoiceCharge,
+    InvoiceInstallment,
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
     LineCategory,
     NumberSeries,
+    Settlement,
+    SettlementKind,
 )
 from billing.models.ledger import (
     GLAccount,
@@ -28,10 +33,22 @@ from billing.models.ledger import (
     JournalLine,
     LedgerHead,
 )
+from billing.models.rules import PenaltyRuleSet, RatePlan, TaxYearLevy
+from billing.models.runs import BillingRun, RunStatus
 
 __all__ = [
     "Account",
     "AccountStatus",
+    "BillingRun",
+    "CreditMemo",
+    "InvoiceCharge",
+    "InvoiceInstallment",
+    "PenaltyRuleSet",
+    "RatePlan",
+    "RunStatus",
+    "Settlement",
+    "SettlementKind",
+    "TaxYearLevy",
     "GLAccount",
     "GLCategory",
     "GLType",

@@ -177,10 +177,15 @@ class ServicePoint(CreatedAtMixin, Base):
     #: The register's unit, e.g. gallons, cubic feet, HCF.
     meter_unit: Mapped[str | None] = mapped_column(sa.String(16))
     dwelling_units: Mapped[int] = mapped_column(default=1)
+    #: The tariff this point is billed on; none means "no rate plan" in a billing run's exceptions.
+    rate_plan_id: Mapped[int | None] = mapped_column(sa.ForeignKey("rate_plan.id"))
+    #: An unmetered service billed on another point's usage (sewer on the water meter).
+    usage_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_point.id"))
     installed_on: Mapped[date]
     removed_on: Mapped[date | None]
 
     account: Mapped[Account] = relationship(back_populates="service_points")
+    usage_from: Mapped[ServicePoint | None] = relationship(remote_side="ServicePoint.id")
     readings: Mapped[list[MeterReading]] = relationship(
         back_populates="service_point", order_by="MeterReading.read_on"
     )

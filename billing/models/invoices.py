@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import enum
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing.models.accounts import Account
-from core.db import Base, CreatedAtMixin, enum_column, intpk
+from core.db import Base, CreatedAtMixin, UTCDateTime, enum_column, intpk
 
 
 class InvoiceKind(enum.StrEnum):
@@ -62,10 +62,21 @@ class Invoice(CreatedAtMixin, Base):
     balance_cents: Mapped[int] = mapped_column(sa.BigInteger)
     #: The invoice this one reissues after a void.
     replaces_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice.id"), unique=True)
+    billing_run_id: Mapped[int | None] = mapped_column(sa.ForeignKey("billing_run.id"), index=True)
+    #: The parcel a tax invoice bills.
+    parcel_id: Mapped[int | None] = mapped_column(sa.ForeignKey("parcel.id"), index=True)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    void_reason: Mapped[str | None] = mapped_column(sa.String(500))
 
     account: Mapped[Account] = relationship()
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"
+    )
+    installments: Mapped[list[InvoiceInstallment]] = relationship(
+        back_populates="invoice", order_by="InvoiceInstallment.number", cascade="all, delete-orphan"
+    )
+    charges: Mapped[list[InvoiceCharge]] = relationship(
+        back_populates="invoice", order_by="InvoiceCharge.id"
     )
 
     __table_args__ = (
@@ -75,18 +86,27 @@ class Invoice(CreatedAtMixin, Base):
         sa.CheckConstraint("period_end >= period_start", name="period_in_order"),
         sa.CheckConstraint("due_date >= issue_date", name="due_after_issue"),
         sa.CheckConstraint("status <> 'paid' OR balance_cents = 0", name="paid_means_nothing_owed"),
-        # NOTE: one live invoice per account, kind and period: a billing run
-        # that is rerun cannot bill the same period twice. A voided invoice
-        # steps aside for its reissue.
+        sa.CheckConstraint("kind <> 'tax' OR parcel_id IS NOT NULL", name="tax_has_a_parcel"),
+        # NOTE: one live invoice per account and period for utilities, per parcel
+        # and tax year for taxes: a billing run that is rerun cannot bill the
+        # same period twice. A voided invoice steps aside for its reissue.
         sa.Index(
-            "uq_invoice_account_kind_period",
+            "uq_invoice_utility_period",
             "account_id",
-            "kind",
             "period_start",
             "period_end",
             unique=True,
-            sqlite_where=sa.text("status <> 'void'"),
-            postgresql_where=sa.text("status <> 'void'"),
+            sqlite_where=sa.text("kind = 'utility' AND status <> 'void'"),
+            postgresql_where=sa.text("kind = 'utility' AND status <> 'void'"),
+        ),
+        sa.Index(
+            "uq_invoice_tax_parcel_period",
+            "parcel_id",
+            "period_start",
+            "period_end",
+            unique=True,
+            sqlite_where=sa.text("kind = 'tax' AND status <> 'void'"),
+            postgresql_where=sa.text("kind = 'tax' AND status <> 'void'"),
         ),
     )
 
@@ -114,10 +134,114 @@ class InvoiceLine(Base):
     gl_account_id: Mapped[int] = mapped_column(sa.ForeignKey("gl_account.id"))
     service_point_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_point.id"))
     parcel_id: Mapped[int | None] = mapped_column(sa.ForeignKey("parcel.id"))
+    #: What produced it: "plan:<code>@<version date>:<component>", "levy:<year>:<jurisdiction>", ...
+    source: Mapped[str | None] = mapped_column(sa.String(120))
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 
     __table_args__ = (sa.UniqueConstraint("invoice_id", "position"),)
+
+
+class InvoiceInstallment(Base):
+    """One installment of a tax invoice; the leftover cents sit on the first."""
+
+    __tablename__ = "invoice_installment"
+
+    id: Mapped[intpk]
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    number: Mapped[int]
+    due_date: Mapped[date]
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    balance_cents: Mapped[int] = mapped_column(sa.BigInteger)
+
+    invoice: Mapped[Invoice] = relationship(back_populates="installments")
+
+    __table_args__ = (
+        sa.UniqueConstraint("invoice_id", "number"),
+        sa.CheckConstraint("number BETWEEN 1 AND 12", name="number_range"),
+        sa.CheckConstraint("amount_cents >= 0", name="amount_not_negative"),
+        sa.CheckConstraint(
+            "balance_cents >= 0 AND balance_cents <= amount_cents", name="balance_within_amount"
+        ),
+    )
+
+
+class InvoiceCharge(CreatedAtMixin, Base):
+    """A penalty or interest charge assessed on an invoice after it was posted.
+
+    The invoice itself never changes; its charges are documents of their own,
+    assessed at most once per rule and period.
+    """
+
+    __tablename__ = "invoice_charge"
+
+    id: Mapped[intpk]
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    #: 0 for the invoice as a whole, else the installment the charge is on.
+    installment_number: Mapped[int] = mapped_column(default=0)
+    rule_id: Mapped[str] = mapped_column(sa.String(40))
+    #: The period the charge is for, e.g. "once" or "2027-03"; stable across reruns.
+    period_key: Mapped[str] = mapped_column(sa.String(24))
+    category: Mapped[LineCategory] = mapped_column(enum_column(LineCategory, "charge_category"))
+    description: Mapped[str] = mapped_column(sa.String(200))
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    balance_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    assessed_on: Mapped[date]
+    #: Set when a supervisor waives the charge (it is reversed in the ledger).
+    waived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    invoice: Mapped[Invoice] = relationship(back_populates="charges")
+
+    __table_args__ = (
+        sa.UniqueConstraint("invoice_id", "installment_number", "rule_id", "period_key"),
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            "balance_cents >= 0 AND balance_cents <= amount_cents", name="balance_within_amount"
+        ),
+    )
+
+
+class SettlementKind(enum.StrEnum):
+    """What reduced an invoice's balance."""
+
+    CREDIT_APPLIED = "credit_applied"
+    CREDIT_MEMO = "credit_memo"
+    PAYMENT = "payment"
+    WRITE_OFF = "write_off"
+
+
+class Settlement(CreatedAtMixin, Base):
+    """One reduction of what an invoice owes (principal, an installment or a charge), dated."""
+
+    __tablename__ = "settlement"
+
+    id: Mapped[intpk]
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    installment_number: Mapped[int] = mapped_column(default=0)
+    charge_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice_charge.id"))
+    kind: Mapped[SettlementKind] = mapped_column(enum_column(SettlementKind, "settlement_kind"))
+    #: The document behind it: a credit memo number, a payment id, ...
+    source_id: Mapped[str | None] = mapped_column(sa.String(64))
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    settled_on: Mapped[date]
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+
+class CreditMemo(CreatedAtMixin, Base):
+    """An adjustment that lowers what an invoice owes, with a reason; supervisor only."""
+
+    __tablename__ = "credit_memo"
+
+    id: Mapped[intpk]
+    number: Mapped[str] = mapped_column(sa.String(24), unique=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    issued_on: Mapped[date]
+    issued_by: Mapped[str] = mapped_column(sa.String(254))
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
 
 
 class NumberSeries(Base):

@@ -1,0 +1,301 @@
+"""Supervisor corrections of posted invoices: void and reissue, credit memos.
+
+A posted invoice's lines never change. A void reverses its journal entries
+(and those of its penalties) and lets a corrected invoice be issued for the
+same period, referencing the old one; a credit memo lowers what is owed, with
+a reason, and posts its own entry.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, aliased
+
+from billing import chart
+from billing.drafts import tax_batch, tax_context, utility_batch, utility_context
+from billing.invoices import LineDraft, post_invoice
+from billing.ledger import Posting, post_entry, reverse_entry
+from billing.models import (
+    CreditMemo,
+    GLAccount,
+    Invoice,
+    InvoiceCharge,
+    InvoiceInstallment,
+    InvoiceKind,
+    InvoiceStatus,
+    JournalEntry,
+    Parcel,
+    ServiceKind,
+    Settlement,
+    SettlementKind,
+)
+from billing.numbering import next_number
+from billing.rules import levy_spec
+from core.audit import Actor, record
+from core.db import utcnow
+from core.money import split_cents
+
+
+class AdjustmentError(ValueError):
+    """A correction that cannot be made; nothing was changed."""
+
+
+def _require_reason(reason: str) -> str:
+    """Every correction states why."""
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise AdjustmentError("reason: say why (at least 5 characters)")
+    return reason
+
+
+def void_invoice(
+    session: Session, actor: Actor, invoice: Invoice, *, reason: str, on: date
+) -> Invoice:
+    """Void an invoice that nothing was paid or credited on; reverse its ledger entries."""
+    reason = _require_reason(reason)
+    if invoice.status == InvoiceStatus.VOID:
+        raise AdjustmentError(f"invoice {invoice.number} is already void")
+    blocking = session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Settlement)
+        .where(
+            Settlement.invoice_id == invoice.id,
+            Settlement.kind.in_(
+                [SettlementKind.PAYMENT, SettlementKind.CREDIT_MEMO, SettlementKind.WRITE_OFF]
+            ),
+        )
+    )
+    if blocking:
+        raise AdjustmentError(
+            f"invoice {invoice.number} has payments or credits applied; refund or reverse them first"
+        )
+    reversed_ids = set(
+        session.scalars(
+            sa.select(JournalEntry.reverses_id).where(JournalEntry.reverses_id.is_not(None))
+        )
+    )
+    entries = session.scalars(
+        sa.select(JournalEntry)
+        .where(
+            JournalEntry.source_type.in_(["invoice", "penalty"]),
+            JournalEntry.source_id == invoice.number,
+            JournalEntry.reverses_id.is_(None),
+        )
+        .order_by(JournalEntry.seq)
+    ).all()
+    for entry in entries:
+        if entry.id not in reversed_ids:
+            reverse_entry(
+                session,
+                entry,
+                actor=actor,
+                entry_date=on,
+                memo=f"Void of invoice {invoice.number}: {reason}",
+            )
+    now = utcnow()
+    for charge in session.scalars(
+        sa.select(InvoiceCharge).where(InvoiceCharge.invoice_id == invoice.id)
+    ):
+        charge.balance_cents, charge.waived_at = 0, charge.waived_at or now
+    for installment in invoice.installments:
+        installment.balance_cents = 0
+    before = {"status": invoice.status, "balance_cents": invoice.balance_cents}
+    invoice.status, invoice.balance_cents, invoice.voided_at, invoice.void_reason = (
+        InvoiceStatus.VOID,
+        0,
+        now,
+        reason,
+    )
+    session.flush()
+    record(
+        session,
+        actor,
+        "invoice.void",
+        invoice,
+        before=before,
+        after={"status": "void"},
+        reason=reason,
+    )
+    return invoice
+
+
+def reissue_invoice(
+    session: Session,
+    actor: Actor,
+    old: Invoice,
+    *,
+    lines: list[LineDraft],
+    issue_date: date,
+    due_date: date,
+) -> Invoice:
+    """Issue the corrected invoice for a voided one's period, referencing it."""
+    if old.status != InvoiceStatus.VOID:
+        raise AdjustmentError(f"invoice {old.number} must be voided before it is reissued")
+    new = post_invoice(
+        session,
+        actor,
+        account=old.account,
+        kind=old.kind,
+        period_start=old.period_start,
+        period_end=old.period_end,
+        issue_date=issue_date,
+        due_date=due_date,
+        lines=lines,
+        replaces=old,
+        parcel_id=old.parcel_id,
+    )
+    record(session, actor, "invoice.reissue", new, replaces=old.number)
+    return new
+
+
+def _memo_postings(session: Session, invoice: Invoice, amount: int) -> list[Posting]:
+    """Debit the lines' revenue or liability accounts in proportion, credit their receivables."""
+    receivable_of = _receivables(session)
+    codes = dict(session.execute(sa.select(GLAccount.id, GLAccount.code)).all())
+    positive = [line for line in invoice.lines if line.amount_cents > 0]
+    parts = split_cents(amount, [line.amount_cents for line in positive])
+    debits: dict[str, int] = defaultdict(int)
+    credits: dict[str, int] = defaultdict(int)
+    for line, cents in zip(positive, parts, strict=True):
+        code = codes[line.gl_account_id]
+        debits[code] += cents
+        credits[receivable_of.get(code, "1100")] += cents
+    postings = [Posting(code, debit_cents=c) for code, c in sorted(debits.items()) if c]
+    postings += [
+        Posting(code, credit_cents=c, account_id=invoice.account_id)
+        for code, c in sorted(credits.items())
+        if c
+    ]
+    return postings
+
+
+def _receivables(session: Session) -> dict[str, str]:
+    """Revenue GL code -> the receivable GL code of the same service."""
+    revenue, receivable = aliased(GLAccount), aliased(GLAccount)
+    rows = session.execute(
+        sa.select(revenue.code, receivable.code)
+        .join(ServiceKind, ServiceKind.revenue_gl_id == revenue.id)
+        .join(receivable, receivable.id == ServiceKind.receivable_gl_id)
+    ).all()
+    return dict(rows)
+
+
+def issue_credit_memo(
+    session: Session, actor: Actor, invoice: Invoice, *, amount_cents: int, reason: str, on: date
+) -> CreditMemo:
+    """Lower what an invoice owes by amount_cents, with a reason; posts its ledger entry."""
+    reason = _require_reason(reason)
+    if not isinstance(amount_cents, int) or amount_cents <= 0:
+        raise AdjustmentError("amount_cents: must be a positive whole number of cents")
+    if invoice.status == InvoiceStatus.VOID:
+        raise AdjustmentError(f"invoice {invoice.number} is void")
+    if amount_cents > invoice.balance_cents:
+        raise AdjustmentError(
+            f"amount_cents: {amount_cents} is more than the {invoice.balance_cents} still owed"
+        )
+    number = f"CM-{on.year}-{next_number(session, 'credit_memo', on.year):06d}"
+    memo = CreditMemo(
+        number=number,
+        invoice_id=invoice.id,
+        amount_cents=amount_cents,
+        reason=reason,
+        issued_on=on,
+        issued_by=actor.label,
+    )
+    session.add(memo)
+    remaining = amount_cents
+    for installment in invoice.installments:
+        take = min(remaining, installment.balance_cents)
+        if take:
+            installment.balance_cents -= take
+            remaining -= take
+            session.add(
+                Settlement(
+                    invoice_id=invoice.id,
+                    installment_number=installment.number,
+                    kind=SettlementKind.CREDIT_MEMO,
+                    source_id=number,
+                    amount_cents=take,
+                    settled_on=on,
+                )
+            )
+    if not invoice.installments:
+        session.add(
+            Settlement(
+                invoice_id=invoice.id,
+                kind=SettlementKind.CREDIT_MEMO,
+                source_id=number,
+                amount_cents=amount_cents,
+                settled_on=on,
+            )
+        )
+    invoice.balance_cents -= amount_cents
+    invoice.status = (
+        InvoiceStatus.PAID if invoice.balance_cents == 0 else InvoiceStatus.PARTIALLY_PAID
+    )
+    post_entry(
+        session,
+        _memo_postings(session, invoice, amount_cents),
+        entry_date=on,
+        source_type="credit_memo",
+        source_id=number,
+        actor=actor,
+        memo=f"Credit memo {number} on invoice {invoice.number}: {reason}",
+    )
+    record(
+        session,
+        actor,
+        "credit_memo.issue",
+        memo,
+        invoice=invoice.number,
+        amount_cents=amount_cents,
+        reason=reason,
+    )
+    return memo
+
+
+def recompute_and_reissue(
+    session: Session,
+    actor: Actor,
+    old: Invoice,
+    *,
+    issue_date: date,
+    due_date: date,
+    rounding: str,
+    spike_multiple,
+) -> Invoice:
+    """Reissue a voided invoice from the data as it is now (corrected reads, values or plans)."""
+    if old.kind == InvoiceKind.TAX:
+        spec = levy_spec(session, old.period_start.year)
+        if spec is None:
+            raise AdjustmentError(f"no levy is loaded for tax year {old.period_start.year}")
+        batch = tax_batch(
+            session,
+            [session.get(Parcel, old.parcel_id)],
+            tax_context(session, spec, rounding, chart.TAX_RECEIVABLE),
+        )
+    else:
+        ctx = utility_context(
+            session,
+            period_start=old.period_start,
+            period_end=old.period_end,
+            rounding=rounding,
+            spike_multiple=spike_multiple,
+        )
+        batch = utility_batch(session, [old.account], ctx)
+    if not batch.drafts:
+        notes = "; ".join(e["note"] for e in batch.exceptions) or "nothing to bill"
+        raise AdjustmentError(f"invoice {old.number} cannot be recomputed: {notes}")
+    draft = batch.drafts[0]
+    new = reissue_invoice(
+        session, actor, old, lines=draft.lines, issue_date=issue_date, due_date=due_date
+    )
+    for number, due, cents in draft.installments:
+        new.installments.append(
+            InvoiceInstallment(number=number, due_date=due, amount_cents=cents, balance_cents=cents)
+        )
+    session.flush()
+    return new

@@ -1,0 +1,47 @@
+"""The municipality's billing rules as data: rate plans, tax levies, penalty rules."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, CreatedAtMixin, UTCDateTime, intpk, utcnow
+
+
+class RatePlan(CreatedAtMixin, Base):
+    """A utility tariff with its dated versions (docs/rates.md)."""
+
+    __tablename__ = "rate_plan"
+
+    id: Mapped[intpk]
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    service_kind: Mapped[str] = mapped_column(sa.ForeignKey("service_kind.code"))
+    #: The plan's pricing unit code (gal, kgal, cf, hcf, ccf, m3; docs/rates.md); empty when unmetered.
+    unit: Mapped[str | None] = mapped_column(sa.String(24))
+    #: The canonical plan document, every version included.
+    document: Mapped[dict] = mapped_column(sa.JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class TaxYearLevy(Base):
+    """The levies, assessment ratios, exemptions and installments of one tax year (docs/tax.md)."""
+
+    __tablename__ = "tax_year_levy"
+
+    tax_year: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
+    document: Mapped[dict] = mapped_column(sa.JSON)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class PenaltyRuleSet(Base):
+    """One loaded set of penalty and interest rules; the newest version applies (docs/penalties.md)."""
+
+    __tablename__ = "penalty_rule_set"
+
+    version: Mapped[intpk]
+    document: Mapped[dict] = mapped_column(sa.JSON)
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    loaded_by: Mapped[str] = mapped_column(sa.String(254))

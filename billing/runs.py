@@ -1,0 +1,294 @@
+"""Billing runs: open a cycle, preview it, post it in batches, rerun it safely.
+
+A run is identified by its kind and cycle. Previewing writes only the run's
+report. Posting commits batch by batch; a run killed halfway leaves every
+posted invoice complete and balanced, and running it again posts only the
+accounts (or parcels) that have no invoice for the period yet.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from billing import chart
+from billing.drafts import DraftBatch, tax_batch, tax_context, utility_batch, utility_context
+from billing.models import (
+    Account,
+    AccountStatus,
+    BillingRun,
+    GLAccount,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    Parcel,
+    RunStatus,
+)
+from billing.rules import levy_spec
+from billing.writer import write_batch
+from core.audit import Actor, record
+from core.db import utcnow
+
+#: Exceptions kept in a run's report; the count is always complete.
+REPORT_EXCEPTION_LIMIT = 2000
+
+
+class RunError(ValueError):
+    """A billing run that cannot start or continue; nothing was posted."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The municipality's settings a run needs."""
+
+    rounding: str = "half_up"
+    spike_multiple: Decimal = Decimal(3)
+    batch_size: int = 1000
+
+
+def cycle_period(kind: InvoiceKind, cycle: str) -> tuple[date, date]:
+    """The billing period of a cycle: "2026-10" is October 2026; a tax cycle "2026" is the year."""
+    try:
+        if kind == InvoiceKind.TAX:
+            year = int(cycle)
+            return date(year, 1, 1), date(year, 12, 31)
+        year, month = (int(part) for part in cycle.split("-"))
+        return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+    except ValueError:
+        shape = "YYYY" if kind == InvoiceKind.TAX else "YYYY-MM"
+        raise RunError(f"cycle: {cycle!r} is not a {kind.value} cycle like {shape}") from None
+
+
+def open_run(
+    session: Session,
+    actor: Actor,
+    *,
+    kind: InvoiceKind,
+    cycle: str,
+    issue_date: date,
+    due_date: date,
+) -> BillingRun:
+    """The run of this kind and cycle, created if new; its dates cannot change once posting began."""
+    start, end = cycle_period(kind, cycle)
+    if due_date < issue_date:
+        raise RunError("due_date: the due date is before the issue date")
+    run = session.scalar(
+        sa.select(BillingRun).where(BillingRun.kind == kind, BillingRun.cycle == cycle)
+    )
+    if run is None:
+        run = BillingRun(
+            kind=kind,
+            cycle=cycle,
+            period_start=start,
+            period_end=end,
+            issue_date=issue_date,
+            due_date=due_date,
+            started_by=actor.label,
+            report={},
+        )
+        session.add(run)
+        session.flush()
+        record(session, actor, "billing_run.open", run, after={"kind": kind, "cycle": cycle})
+    elif run.status in (RunStatus.POSTING, RunStatus.POSTED):
+        if (run.issue_date, run.due_date) != (
+            issue_date,
+            due_date,
+        ) and run.status == RunStatus.POSTING:
+            raise RunError(
+                f"the {cycle} run was posted with issue date {run.issue_date} and due date "
+                f"{run.due_date}; rerun it with those dates"
+            )
+    else:
+        run.issue_date, run.due_date = issue_date, due_date
+    return run
+
+
+def _accounts(session: Session, batch_size: int) -> Iterator[list[Account]]:
+    """Active accounts in batches, by id."""
+    last = 0
+    while True:
+        batch = session.scalars(
+            sa.select(Account)
+            .where(Account.id > last, Account.status == AccountStatus.ACTIVE)
+            .order_by(Account.id)
+            .limit(batch_size)
+        ).all()
+        if not batch:
+            return
+        yield list(batch)
+        last = batch[-1].id
+
+
+def _parcels(session: Session, batch_size: int) -> Iterator[list[Parcel]]:
+    """Parcels in batches, by id."""
+    last = 0
+    while True:
+        batch = session.scalars(
+            sa.select(Parcel).where(Parcel.id > last).order_by(Parcel.id).limit(batch_size)
+        ).all()
+        if not batch:
+            return
+        yield list(batch)
+        last = batch[-1].id
+
+
+def _already_billed(session: Session, run: BillingRun, ids: list[int]) -> set[int]:
+    """Accounts (utility) or parcels (tax) of the batch with a live invoice for the period."""
+    column = Invoice.parcel_id if run.kind == InvoiceKind.TAX else Invoice.account_id
+    return set(
+        session.scalars(
+            sa.select(column).where(
+                column.in_(ids),
+                Invoice.kind == run.kind,
+                Invoice.period_start == run.period_start,
+                Invoice.period_end == run.period_end,
+                Invoice.status != InvoiceStatus.VOID,
+            )
+        )
+    )
+
+
+def _batches(
+    session: Session, run: BillingRun, options: RunOptions
+) -> Iterator[tuple[DraftBatch, int, int]]:
+    """Yield (drafts of not-yet-billed items, items in the batch, items already billed) per batch."""
+    if run.kind == InvoiceKind.TAX:
+        spec = levy_spec(session, run.period_start.year)
+        if spec is None:
+            raise RunError(f"no levy is loaded for tax year {run.period_start.year}")
+        ctx = tax_context(session, spec, options.rounding, chart.TAX_RECEIVABLE)
+        for parcels in _parcels(session, options.batch_size):
+            done = _already_billed(session, run, [p.id for p in parcels])
+            yield (
+                tax_batch(session, [p for p in parcels if p.id not in done], ctx),
+                len(parcels),
+                len(done),
+            )
+        return
+    ctx = utility_context(
+        session,
+        period_start=run.period_start,
+        period_end=run.period_end,
+        rounding=options.rounding,
+        spike_multiple=options.spike_multiple,
+    )
+    for accounts in _accounts(session, options.batch_size):
+        done = _already_billed(session, run, [a.id for a in accounts])
+        yield (
+            utility_batch(session, [a for a in accounts if a.id not in done], ctx),
+            len(accounts),
+            len(done),
+        )
+
+
+class _Report:
+    """Totals per service or jurisdiction, counts and exceptions of a run."""
+
+    def __init__(self) -> None:
+        self.totals: dict[str, int] = defaultdict(int)
+        self.exceptions: list[dict] = []
+        self.codes: Counter[str] = Counter()
+        self.invoices = self.held = self.already = self.items = 0
+
+    def add(self, batch: DraftBatch, items: int, already: int) -> None:
+        """Fold one batch in."""
+        self.items += items
+        self.already += already
+        self.held += batch.held
+        self.invoices += len(batch.drafts)
+        for draft in batch.drafts:
+            for line in draft.lines:
+                self.totals[line.gl_code] += line.amount_cents
+        for exception in batch.exceptions:
+            self.codes[exception["code"]] += 1
+            if len(self.exceptions) < REPORT_EXCEPTION_LIMIT:
+                self.exceptions.append(exception)
+
+    def as_dict(self, session: Session, preview: bool) -> dict:
+        """The JSON stored on the run; totals are named by their GL account (a service or a jurisdiction)."""
+        names = dict(session.execute(sa.select(GLAccount.code, GLAccount.name)).all())
+        return {
+            "preview": preview,
+            "items": self.items,
+            "invoices": self.invoices,
+            "held": self.held,
+            "already_billed": self.already,
+            "total_cents": sum(self.totals.values()),
+            "totals": [
+                {"gl_code": code, "name": names.get(code, code), "cents": cents}
+                for code, cents in sorted(self.totals.items())
+            ],
+            "exception_counts": dict(sorted(self.codes.items())),
+            "exceptions": self.exceptions,
+        }
+
+
+def preview_run(session: Session, run: BillingRun, options: RunOptions) -> dict:
+    """Compute the whole run without posting; store and return its report (a posted run keeps its own)."""
+    if run.status == RunStatus.POSTED:
+        return run.report
+    report = _Report()
+    for batch, items, already in _batches(session, run, options):
+        report.add(batch, items, already)
+    run.report = report.as_dict(session, preview=True)
+    if run.status == RunStatus.FAILED:
+        run.status = RunStatus.PREVIEWED
+    session.flush()
+    return run.report
+
+
+def post_run(
+    session: Session,
+    run: BillingRun,
+    actor: Actor,
+    options: RunOptions,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict:
+    """Post the run batch by batch; returns the report.
+
+    Unlike other services this one commits, once per batch: that is what
+    makes a killed run resumable with every posted invoice complete.
+    """
+    if run.status == RunStatus.POSTED:
+        return run.report
+    run.status = RunStatus.POSTING
+    record(session, actor, "billing_run.post_started", run)
+    session.commit()
+    report = _Report()
+    period = (run.period_start, run.period_end)
+    for batch, items, already in _batches(session, run, options):
+        written = write_batch(
+            session,
+            batch.drafts,
+            kind=run.kind,
+            period=period,
+            issue_date=run.issue_date,
+            due_date=run.due_date,
+            run_id=run.id,
+            actor=actor,
+        )
+        report.add(batch, items, already)
+        run.invoices_posted += written
+        run.total_posted_cents += sum(line.amount_cents for d in batch.drafts for line in d.lines)
+        session.commit()
+        if progress:
+            progress(items, written)
+    run.status = RunStatus.POSTED
+    run.posted_at = utcnow()
+    run.report = report.as_dict(session, preview=False)
+    record(
+        session,
+        actor,
+        "billing_run.posted",
+        run,
+        after={"invoices": run.invoices_posted, "total_cents": run.total_posted_cents},
+    )
+    session.commit()
+    return run.report
