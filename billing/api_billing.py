@@ -386,7 +386,7 @@ def _detail(invoice: Invoice) -> dict:
     }
     return {
         **fields,
-        "account_number": invoice.account.number,
+        "account": invoice.account,
         "lines": invoice.lines,
         "installments": invoice.installments,
         "charges": invoice.charges,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from pathlib import Path
 
@@ -186,8 +187,16 @@ def _print_report(report: dict) -> None:
     "--due-date", type=DATE, default=None, help="Utility default: issue date + UTILITY_DUE_DAYS."
 )
 @click.option("--dry-run", is_flag=True, help="Preview totals and exceptions; post nothing.")
+@click.option(
+    "--throttle",
+    type=click.FloatRange(0, 60),
+    default=0.0,
+    help="Seconds to pause between batches, to spare a busy database.",
+)
 @with_appcontext
-def billing_run(kind: str, cycle: str, issue_date, due_date, dry_run: bool) -> None:
+def billing_run(
+    kind: str, cycle: str, issue_date, due_date, dry_run: bool, throttle: float
+) -> None:
     """Preview or post a billing cycle; rerunning a posted cycle creates nothing new."""
     issue = issue_date.date() if issue_date else municipal_today(current_app.config)
     due = (
@@ -213,7 +222,7 @@ def billing_run(kind: str, cycle: str, issue_date, due_date, dry_run: bool) -> N
                 run,
                 actor,
                 _options(),
-                progress=lambda items, _written: bar.update(items),
+                progress=lambda items, _written: (bar.update(items), time.sleep(throttle)),
             )
     except (RunError, RuleError) as error:
         db.session.rollback()

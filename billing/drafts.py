@@ -239,12 +239,13 @@ def _bill_account(
         batch.drafts.append(draft)
 
 
-def utility_batch(session: Session, accounts: list[Account], ctx: UtilityContext) -> DraftBatch:
-    """Compute the drafts of a batch of accounts."""
+def utility_batch(session: Session, accounts: list, ctx: UtilityContext) -> DraftBatch:
+    """Compute the drafts of a batch of accounts (anything with .id and .number)."""
     ids = [a.id for a in accounts]
-    points_by_account: dict[int, list[ServicePoint]] = defaultdict(list)
-    points = session.scalars(
-        sa.select(ServicePoint)
+    points_by_account: dict[int, list] = defaultdict(list)
+    # Plain rows, not ORM objects: a run reads every service point of the town.
+    points = session.execute(
+        sa.select(ServicePoint.__table__)
         .where(
             ServicePoint.account_id.in_(ids),
             ServicePoint.installed_on <= ctx.period_end,
@@ -252,7 +253,8 @@ def utility_batch(session: Session, accounts: list[Account], ctx: UtilityContext
         )
         .order_by(ServicePoint.account_id, ServicePoint.id)
     ).all()
-    for point in points:
+    # NOTE: lines follow the chart's order of services (water, sewer, trash, ...), then the point.
+    for point in sorted(points, key=lambda p: (ctx.services.get(p.service_kind, ("~",))[0], p.id)):
         points_by_account[point.account_id].append(point)
     reads = _reads_by_point(session, [p.id for p in points if p.meter_id], ctx)
     batch = DraftBatch()

@@ -81,6 +81,13 @@ class AccountRow(Row):
     mail_state = ma.fields.String(required=True, validate=STATE)
     mail_zip = ma.fields.String(required=True, validate=ZIP)
     email = ma.fields.Email()
+
+    @ma.pre_load
+    def upper_state(self, data, **_kwargs):
+        """State codes are written in capitals; accept them in any case."""
+        state = data.get("mail_state")
+        return {**data, "mail_state": state.strip().upper()} if isinstance(state, str) else data
+
     phone = ma.fields.String(validate=PHONE)
     language = ma.fields.Enum(Language, by_value=True, load_default=Language.EN)
     paperless = ma.fields.Boolean(load_default=False)

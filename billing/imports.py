@@ -262,6 +262,13 @@ KINDS: dict[str, tuple[type[ma.Schema], Callable[[_Context, int, dict], None]]] 
 }
 
 
+def _with_value(message: str, typed: str | None) -> str:
+    """Add what was typed to a message that does not already start with it."""
+    if not typed or message.startswith(typed.strip()):
+        return message
+    return f"{message} (got {typed!r})"
+
+
 def _check_header(schema: ma.Schema, header: list[str] | None, errors: list[str]) -> None:
     """The header must name only known columns and every required one."""
     if not header:
@@ -297,17 +304,7 @@ def import_csv(
         except ma.ValidationError as error:
             for column, messages in error.messages.items():
                 for message in messages if isinstance(messages, list) else [messages]:
-                    shown = raw.get(column)
-                    ctx.error(
-                        row,
-                        column,
-                        f"{message}"
-                        + (
-                            f" (got {shown!r})"
-                            if shown and "got" not in message and shown not in message
-                            else ""
-                        ),
-                    )
+                    ctx.error(row, column, _with_value(str(message), raw.get(column)))
             continue
         handler(ctx, row, data)
         if len(ctx.errors) >= MAX_ERRORS:

@@ -24,8 +24,9 @@ from billing.models import (
     JournalLine,
     LedgerHead,
 )
+from billing.numbering import reserve_ids
 from core.audit import Actor
-from core.db import utcnow
+from core.db import bulk_insert, utcnow
 
 
 class LedgerError(ValueError):
@@ -260,13 +261,10 @@ def post_entries(
         )
         prev_hash = digest
     table = JournalEntry.__table__
-    ids = (
-        session.execute(
-            table.insert().returning(table.c.id, sort_by_parameter_order=True), entry_rows
-        )
-        .scalars()
-        .all()
-    )
+    ids = reserve_ids(session, table, len(entry_rows))
+    for entry_id, row in zip(ids, entry_rows, strict=True):
+        row["id"] = entry_id
+    bulk_insert(session, table, entry_rows)
     line_rows = [
         {
             "entry_id": entry_id,
@@ -279,7 +277,7 @@ def post_entries(
         for entry_id, spec in zip(ids, specs, strict=True)
         for position, p in enumerate(spec.postings, start=1)
     ]
-    session.execute(JournalLine.__table__.insert(), line_rows)
+    bulk_insert(session, JournalLine.__table__, line_rows)
     session.execute(head.update().where(head.c.id == 1).values(head_hash=prev_hash))
     return list(ids)
 

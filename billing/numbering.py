@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,3 +35,25 @@ def reserve_numbers(session: Session, series: str, year: int, count: int) -> ran
         .returning(table.c.last_number)
     ).scalar_one()
     return range(last - count + 1, last + 1)
+
+
+def reserve_ids(session: Session, table, count: int) -> list[int]:
+    """Primary keys for `count` new rows of a table, so bulk inserts need no RETURNING.
+
+    PostgreSQL draws them from the table's sequence. SQLite hands out the ids
+    after the current maximum; the caller's transaction already holds SQLite's
+    write lock (it has written), so no other writer can take them meanwhile.
+    """
+    if count == 0:
+        return []
+    if session.get_bind().dialect.name == "postgresql":
+        return list(
+            session.execute(
+                sa.text(
+                    "SELECT nextval(pg_get_serial_sequence(:table, 'id')) FROM generate_series(1, :count)"
+                ),
+                {"table": table.name, "count": count},
+            ).scalars()
+        )
+    start = session.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+    return list(range(start + 1, start + count + 1))

@@ -102,7 +102,6 @@ def _past_due(session: Session, as_of: date) -> Iterator[list[Invoice]]:
             .options(
                 selectinload(Invoice.lines),
                 selectinload(Invoice.installments),
-                selectinload(Invoice.charges),
             )
             .order_by(Invoice.id)
             .limit(BATCH)
@@ -113,11 +112,26 @@ def _past_due(session: Session, as_of: date) -> Iterator[list[Invoice]]:
         last = batch[-1].id
 
 
+def _stored_keys(session: Session, invoices: list[Invoice]) -> dict[int, set[tuple[int, str, str]]]:
+    """The (installment, rule, period) keys already assessed, per invoice, read from the database."""
+    keys: dict[int, set[tuple[int, str, str]]] = defaultdict(set)
+    rows = session.execute(
+        sa.select(
+            InvoiceCharge.invoice_id,
+            InvoiceCharge.installment_number,
+            InvoiceCharge.rule_id,
+            InvoiceCharge.period_key,
+        ).where(InvoiceCharge.invoice_id.in_([i.id for i in invoices]))
+    ).all()
+    for invoice_id, *key in rows:
+        keys[invoice_id].add(tuple(key))
+    return keys
+
+
 def _new_charges(
-    invoice: Invoice, settlements: list[Settlement], rules, as_of: date, rounding: str
+    invoice: Invoice, settlements: list[Settlement], stored: set, rules, as_of: date, rounding: str
 ):
     """The charges owed as of the date that are not stored yet, with their installment number."""
-    stored = {(c.installment_number, c.rule_id, c.period_key) for c in invoice.charges}
     for number, facts in _facts(invoice, settlements):
         for charge in owed_as_of(rules, facts, as_of, rounding):
             if (number, charge.rule_id, charge.period_key) not in stored:
@@ -171,10 +185,15 @@ def assess_penalties(
             sa.select(Settlement).where(Settlement.invoice_id.in_([i.id for i in invoices]))
         ):
             settlements[settlement.invoice_id].append(settlement)
+        stored = _stored_keys(session, invoices)
         specs = []
         for invoice in invoices:
             result.invoices_checked += 1
-            new = list(_new_charges(invoice, settlements[invoice.id], rules, as_of, rounding))
+            new = list(
+                _new_charges(
+                    invoice, settlements[invoice.id], stored[invoice.id], rules, as_of, rounding
+                )
+            )
             if not new:
                 continue
             specs.append(_store(session, invoice, new, as_of))

@@ -9,6 +9,8 @@ accounts (or parcels) that have no invoice for the period yet.
 from __future__ import annotations
 
 import calendar
+import queue
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -110,12 +112,12 @@ def open_run(
     return run
 
 
-def _accounts(session: Session, batch_size: int) -> Iterator[list[Account]]:
-    """Active accounts in batches, by id."""
+def _accounts(session: Session, batch_size: int) -> Iterator[list]:
+    """Active accounts (id and number) in batches, by id."""
     last = 0
     while True:
-        batch = session.scalars(
-            sa.select(Account)
+        batch = session.execute(
+            sa.select(Account.id, Account.number)
             .where(Account.id > last, Account.status == AccountStatus.ACTIVE)
             .order_by(Account.id)
             .limit(batch_size)
@@ -139,7 +141,53 @@ def _parcels(session: Session, batch_size: int) -> Iterator[list[Parcel]]:
         last = batch[-1].id
 
 
-def _already_billed(session: Session, run: BillingRun, ids: list[int]) -> set[int]:
+@dataclass(frozen=True)
+class Cycle:
+    """The plain facts of a run that the background reader needs (never the ORM row itself)."""
+
+    kind: InvoiceKind
+    period_start: date
+    period_end: date
+
+
+def _cycle(run: BillingRun) -> Cycle:
+    """A run's kind and period as plain values."""
+    return Cycle(run.kind, run.period_start, run.period_end)
+
+
+def _prefetch(make_iterator: Callable[[], Iterator]) -> Iterator:
+    """Run an iterator one item ahead in a background thread, so computing overlaps writing."""
+    items: queue.Queue = queue.Queue(maxsize=1)
+    finished, stop = object(), threading.Event()
+
+    def produce() -> None:
+        try:
+            for item in make_iterator():
+                while not stop.is_set():
+                    try:
+                        items.put(item, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            items.put(finished)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer
+            items.put(error)
+
+    thread = threading.Thread(target=produce, name="billing-run-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := items.get()) is not finished:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        thread.join(timeout=60)
+
+
+def _already_billed(session: Session, run: Cycle, ids: list[int]) -> set[int]:
     """Accounts (utility) or parcels (tax) of the batch with a live invoice for the period."""
     column = Invoice.parcel_id if run.kind == InvoiceKind.TAX else Invoice.account_id
     return set(
@@ -156,7 +204,7 @@ def _already_billed(session: Session, run: BillingRun, ids: list[int]) -> set[in
 
 
 def _batches(
-    session: Session, run: BillingRun, options: RunOptions
+    session: Session, run: Cycle, options: RunOptions
 ) -> Iterator[tuple[DraftBatch, int, int]]:
     """Yield (drafts of not-yet-billed items, items in the batch, items already billed) per batch."""
     if run.kind == InvoiceKind.TAX:
@@ -235,7 +283,7 @@ def preview_run(session: Session, run: BillingRun, options: RunOptions) -> dict:
     if run.status == RunStatus.POSTED:
         return run.report
     report = _Report()
-    for batch, items, already in _batches(session, run, options):
+    for batch, items, already in _batches(session, _cycle(run), options):
         report.add(batch, items, already)
     run.report = report.as_dict(session, preview=True)
     if run.status == RunStatus.FAILED:
@@ -263,7 +311,17 @@ def post_run(
     session.commit()
     report = _Report()
     period = (run.period_start, run.period_end)
-    for batch, items, already in _batches(session, run, options):
+    cycle, engine = _cycle(run), session.get_bind()
+
+    def batches() -> Iterator[tuple[DraftBatch, int, int]]:
+        """The run's batches, read and computed on a connection of their own."""
+        with Session(engine) as reader:
+            yield from _batches(reader, cycle, options)
+
+    # NOTE: on PostgreSQL the next batch is computed while the database writes this one;
+    # SQLite writes in this process, so a second thread would only compete for the CPU.
+    source = _prefetch(batches) if engine.dialect.name == "postgresql" else batches()
+    for batch, items, already in source:
         written = write_batch(
             session,
             batch.drafts,

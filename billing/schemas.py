@@ -353,7 +353,7 @@ class InvoiceSchema(ma.Schema):
     """An invoice in a list."""
 
     number = ma.fields.String()
-    account_number = ma.fields.Function(lambda invoice: invoice.account.number)
+    account_number = ma.fields.String(attribute="account.number")
     kind = ma.fields.String()
     period_start = ma.fields.Date()
     period_end = ma.fields.Date()

@@ -31,9 +31,9 @@ from billing.models import (
     Settlement,
     SettlementKind,
 )
-from billing.numbering import reserve_numbers
+from billing.numbering import reserve_ids, reserve_numbers
 from core.audit import Actor
-from core.db import utcnow
+from core.db import bulk_insert, utcnow
 
 
 def unapplied_credit(session: Session, account_ids: list[int]) -> dict[int, int]:
@@ -140,13 +140,10 @@ def write_batch(
             }
         )
     table = Invoice.__table__
-    ids = (
-        session.execute(
-            table.insert().returning(table.c.id, sort_by_parameter_order=True), invoice_rows
-        )
-        .scalars()
-        .all()
-    )
+    ids = reserve_ids(session, table, len(invoice_rows))
+    for invoice_id, row in zip(ids, invoice_rows, strict=True):
+        row["id"] = invoice_id
+    bulk_insert(session, table, invoice_rows)
     _write_details(session, ids, drafts, applied_by_draft, issue_date)
     specs = []
     for row, draft, applied in zip(invoice_rows, drafts, applied_by_draft, strict=True):
@@ -225,11 +222,10 @@ def _write_details(
     gl_ids = dict(session.execute(sa.select(GLAccount.code, GLAccount.id)).all())
     for line in lines:
         line["gl_account_id"] = gl_ids[line.pop("gl_code")]
-    session.execute(InvoiceLine.__table__.insert(), lines)
+    bulk_insert(session, InvoiceLine.__table__, lines)
     for table, rows in (
         (InvoiceInstallment.__table__, installments),
         (Settlement.__table__, settlements),
         (MeterReading.__table__, reads),
     ):
-        if rows:
-            session.execute(table.insert(), rows)
+        bulk_insert(session, table, rows)

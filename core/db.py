@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -98,3 +99,54 @@ class CreatedAtMixin:
     """Adds a created_at timestamp set on insert."""
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+def bulk_insert(session: Session, table: sa.Table, rows: list[dict]) -> None:
+    """Insert many rows in the session's transaction: COPY on PostgreSQL, executemany elsewhere.
+
+    Every row must carry the same keys and already hold what the column stores
+    (aware datetimes, Decimals); enum members are sent as their values.
+    """
+    if not rows:
+        return
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        _executemany(connection, table, rows)
+        return
+    columns = [column.name for column in table.columns if column.name in rows[0]]
+    enums = [i for i, name in enumerate(columns) if isinstance(rows[0][name], enum.Enum)]
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    raw = connection.connection.driver_connection
+    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
+        for row in rows:
+            values = [row[name] for name in columns]
+            for i in enums:
+                values[i] = values[i].value
+            copy.write_row(values)
+
+
+def _executemany(connection: sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """One driver-level executemany, each value passed through its column type once."""
+    dialect = connection.dialect
+    if dialect.paramstyle != "qmark":
+        connection.execute(table.insert(), rows)
+        return
+    columns = [column for column in table.columns if column.name in rows[0]]
+    names = [column.name for column in columns]
+    processors = [
+        (i, column.type.dialect_impl(dialect).bind_processor(dialect))
+        for i, column in enumerate(columns)
+    ]
+    processors = [(i, process) for i, process in processors if process is not None]
+    placeholders = ", ".join("?" for _ in names)
+    quoted = ", ".join(f'"{name}"' for name in names)
+    data = []
+    for row in rows:
+        values = [row[name] for name in names]
+        for i, process in processors:
+            values[i] = process(values[i])
+        data.append(tuple(values))
+    connection.exec_driver_sql(
+        f'INSERT INTO "{table.name}" ({quoted}) VALUES ({placeholders})',  # noqa: S608 - names from the model
+        data,
+    )

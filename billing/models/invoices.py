@@ -120,7 +120,7 @@ class InvoiceLine(Base):
     __tablename__ = "invoice_line"
 
     id: Mapped[intpk]
-    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"))
     position: Mapped[int]
     description: Mapped[str] = mapped_column(sa.String(200))
     category: Mapped[LineCategory] = mapped_column(
@@ -148,7 +148,7 @@ class InvoiceInstallment(Base):
     __tablename__ = "invoice_installment"
 
     id: Mapped[intpk]
-    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"))
     number: Mapped[int]
     due_date: Mapped[date]
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
@@ -176,7 +176,7 @@ class InvoiceCharge(CreatedAtMixin, Base):
     __tablename__ = "invoice_charge"
 
     id: Mapped[intpk]
-    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"))
     #: 0 for the invoice as a whole, else the installment the charge is on.
     installment_number: Mapped[int] = mapped_column(default=0)
     rule_id: Mapped[str] = mapped_column(sa.String(40))

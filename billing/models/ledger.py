@@ -103,7 +103,7 @@ class JournalLine(AppendOnly, Base):
     __tablename__ = "journal_line"
 
     id: Mapped[intpk]
-    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("journal_entry.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("journal_entry.id"))
     position: Mapped[int]
     gl_account_id: Mapped[int] = mapped_column(sa.ForeignKey("gl_account.id"), index=True)
     #: The billing account for receivable and credit lines (the subledger).

@@ -100,8 +100,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoice_charge')),
     sa.UniqueConstraint('invoice_id', 'installment_number', 'rule_id', 'period_key', name=op.f('uq_invoice_charge_invoice_id_installment_number_rule_id_period_key'))
     )
-    with op.batch_alter_table('invoice_charge', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_invoice_charge_invoice_id'), ['invoice_id'], unique=False)
 
     op.create_table('invoice_installment',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -117,8 +115,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoice_installment')),
     sa.UniqueConstraint('invoice_id', 'number', name=op.f('uq_invoice_installment_invoice_id_number'))
     )
-    with op.batch_alter_table('invoice_installment', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_invoice_installment_invoice_id'), ['invoice_id'], unique=False)
 
     op.create_table('settlement',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -195,12 +191,8 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_settlement_invoice_id'))
 
     op.drop_table('settlement')
-    with op.batch_alter_table('invoice_installment', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_invoice_installment_invoice_id'))
 
     op.drop_table('invoice_installment')
-    with op.batch_alter_table('invoice_charge', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_invoice_charge_invoice_id'))
 
     op.drop_table('invoice_charge')
     with op.batch_alter_table('credit_memo', schema=None) as batch_op:

@@ -1,0 +1,259 @@
+"""Utility billing run speed and memory, against a bare Core executemany baseline.
+
+Seeds N accounts (one water meter each on a three-tier plan, sewer billed on
+the water meter) with two reads, then:
+- posts the October cycle with `munibill billing run` in a child process
+  (invoices/s, rows/s, peak RSS of that process);
+- writes the same invoice, line, journal entry and journal line rows with a
+  bare SQLAlchemy Core executemany (rows/s) on a fresh copy of the data.
+Prints both and the ratio. A benchmark, not a test.
+
+    .venv/bin/python bench/billing_run.py [ACCOUNTS]
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/munibill_bench .venv/bin/python bench/billing_run.py 100000
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import flask_migrate
+import sqlalchemy as sa
+import yaml
+
+os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
+
+from billing.models import (  # noqa: E402
+    Account,
+    Invoice,
+    InvoiceLine,
+    JournalEntry,
+    JournalLine,
+    MeterReading,
+    ServicePoint,
+)
+from billing.rules import load_rate_plan  # noqa: E402
+from core import create_app  # noqa: E402
+from core.audit import Actor  # noqa: E402
+from core.checkdigit import with_luhn  # noqa: E402
+from core.db import utcnow  # noqa: E402
+from core.extensions import db  # noqa: E402
+
+RULES = Path(__file__).resolve().parent.parent / "billing" / "demo_rules"
+MUNIBILL = str(Path(sys.executable).parent / "munibill")
+CHUNK = 10_000
+
+
+def fresh_app(url: str):
+    """An app on an empty, migrated database with the water and sewer plans."""
+    app = create_app(
+        {"SQLALCHEMY_DATABASE_URI": url, "ENV": {"DATABASE_URL": url, "SECRET_KEY": "b" * 40}}
+    )
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            with db.engine.begin() as connection:
+                connection.execute(sa.text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        else:
+            db.engine.dispose()
+            Path(sa.make_url(url).database).unlink(missing_ok=True)
+        flask_migrate.upgrade()
+        plans = {}
+        for service in ("water", "sewer"):
+            plan = load_rate_plan(
+                db.session,
+                Actor.system("bench"),
+                yaml.safe_load((RULES / f"{service}.yaml").read_text()),
+            )
+            plans[service] = plan.id
+        db.session.commit()
+    return app, plans
+
+
+def seed(app, plans: dict[str, int], accounts: int) -> None:
+    """Accounts, meters and two reads each, written in chunks with Core."""
+    now = utcnow()
+    installed = date(2024, 1, 1)
+    with app.app_context(), db.engine.begin() as connection:
+        for start in range(0, accounts, CHUNK):
+            ids = range(start + 1, min(start + CHUNK, accounts) + 1)
+            connection.execute(
+                sa.insert(Account.__table__),
+                [
+                    {
+                        "id": i,
+                        "number": with_luhn(str(1_000_000 + i)),
+                        "holder_name": f"Holder {i}",
+                        "mail_street": f"{i} Main St",
+                        "mail_city": "Maple Falls",
+                        "mail_state": "WI",
+                        "mail_zip": "54901",
+                        "language": "en",
+                        "paperless": False,
+                        "access_code_hash": "x",
+                        "access_code_version": 1,
+                        "status": "active",
+                        "created_at": now,
+                    }
+                    for i in ids
+                ],
+            )
+            points = []
+            for i in ids:
+                place = {
+                    "account_id": i,
+                    "service_street": f"{i} Main St",
+                    "service_city": "Maple Falls",
+                    "service_zip": "54901",
+                    "dwelling_units": 1,
+                    "installed_on": installed,
+                    "created_at": now,
+                }
+                points.append(
+                    {
+                        "id": 2 * i - 1,
+                        "service_kind": "water",
+                        "meter_id": f"W{i}",
+                        "meter_size": '5/8"',
+                        "dial_digits": 7,
+                        "meter_unit": "gallons",
+                        "rate_plan_id": plans["water"],
+                        "usage_from_id": None,
+                        **place,
+                    }
+                )
+                points.append(
+                    {
+                        "id": 2 * i,
+                        "service_kind": "sewer",
+                        "meter_id": None,
+                        "meter_size": None,
+                        "dial_digits": None,
+                        "meter_unit": None,
+                        "rate_plan_id": plans["sewer"],
+                        "usage_from_id": 2 * i - 1,
+                        **place,
+                    }
+                )
+            connection.execute(sa.insert(ServicePoint.__table__), points)
+            connection.execute(
+                sa.insert(MeterReading.__table__),
+                [
+                    {
+                        "service_point_id": 2 * i - 1,
+                        "meter_installed_on": installed,
+                        "read_on": day,
+                        "reading": value,
+                        "kind": "actual",
+                        "recorded_by": "bench",
+                    }
+                    for i in ids
+                    for day, value in (
+                        (date(2026, 9, 30), 10_000 + i % 997),
+                        (date(2026, 10, 31), 15_000 + i % 1997),
+                    )
+                ],
+            )
+
+
+def run_billing(url: str, folder: str) -> tuple[float, int]:
+    """Post the October run in a child process; (seconds, peak RSS in KiB)."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": "b" * 40,
+        "MUNIBILL_INSTANCE_PATH": folder,
+        "BILLING_BATCH_SIZE": "1000",
+    }
+    start = time.perf_counter()
+    subprocess.run(
+        [
+            MUNIBILL,
+            "billing",
+            "run",
+            "--kind",
+            "utility",
+            "--cycle",
+            "2026-10",
+            "--issue-date",
+            "2026-11-02",
+            "--due-date",
+            "2026-11-23",
+        ],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    elapsed = time.perf_counter() - start
+    return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+
+
+def written_rows(app) -> dict[str, list[dict]]:
+    """The rows the run wrote, to replay them in the baseline."""
+    with app.app_context(), db.engine.connect() as connection:
+        return {
+            table.name: [dict(r._mapping) for r in connection.execute(sa.select(table))]
+            for table in (
+                Invoice.__table__,
+                InvoiceLine.__table__,
+                JournalEntry.__table__,
+                JournalLine.__table__,
+            )
+        }
+
+
+def baseline(app, rows: dict[str, list[dict]]) -> float:
+    """Seconds to write the same rows with Core executemany, after removing the run's rows."""
+    with app.app_context(), db.engine.begin() as connection:
+        for name in ("journal_line", "journal_entry", "invoice_line", "invoice"):
+            connection.execute(sa.text(f"DELETE FROM {name}"))
+    start = time.perf_counter()
+    with app.app_context(), db.engine.begin() as connection:
+        for table in (
+            Invoice.__table__,
+            InvoiceLine.__table__,
+            JournalEntry.__table__,
+            JournalLine.__table__,
+        ):
+            data = rows[table.name]
+            for offset in range(0, len(data), CHUNK):
+                connection.execute(sa.insert(table), data[offset : offset + CHUNK])
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    """Seed, run, replay and print the figures."""
+    accounts = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["MUNIBILL_INSTANCE_PATH"] = folder
+        url = os.environ.get("BENCH_DATABASE_URL") or f"sqlite:///{Path(folder) / 'bench.db'}"
+        app, plans = fresh_app(url)
+        seed(app, plans, accounts)
+        seconds, peak_kib = run_billing(url, folder)
+        rows = written_rows(app)
+        count = sum(len(v) for v in rows.values())
+        base_seconds = baseline(app, rows)
+        with app.app_context():
+            dialect = db.engine.dialect.name
+            db.engine.dispose()
+    invoices = len(rows["invoice"])
+    print(f"billing run on {dialect}: {accounts:,} accounts, {invoices:,} invoices, {count:,} rows")
+    print(
+        f"  munibill billing run: {seconds:6.1f} s  {invoices / seconds:8,.0f} invoices/s  "
+        f"{count / seconds:8,.0f} rows/s  peak RSS {peak_kib / 1024:,.0f} MB"
+    )
+    print(
+        f"  baseline Core executemany: {base_seconds:6.1f} s  {count / base_seconds:8,.0f} rows/s"
+    )
+    print(
+        f"  ratio (rows/s): {base_seconds / seconds:.1%}  (target >= 40%; 100,000 accounts in < 90 s; < 400 MB)"
+    )
+
+
+if __name__ == "__main__":
+    main()
