@@ -1,0 +1,73 @@
+"""The clerk's commands: loading rules and files, previewing and posting a cycle."""
+
+import sqlalchemy as sa
+
+from billing.models import Account, Invoice, RatePlan, TaxYearLevy
+from core.extensions import db
+from tests.billing.billing_fixtures import RULES, household, load_rules
+
+
+def test_rule_files_load_and_a_bad_one_is_refused_naming_the_place(app, runner, tmp_path):
+    for command, name in (
+        ("rates", "water"),
+        ("rates", "sewer"),
+        ("levies", "levy"),
+        ("penalties", "penalties"),
+    ):
+        result = runner.invoke(args=[command, "import", str(RULES / f"{name}.yaml")])
+        assert result.exit_code == 0, result.output
+    bad = tmp_path / "bad.yaml"
+    bad.write_text((RULES / "trash.yaml").read_text().replace('amount: "18.25"', "amount: 18.25"))
+    result = runner.invoke(args=["rates", "import", str(bad)])
+    assert result.exit_code == 1
+    assert "versions[0].components[0].amount" in result.output and "quote" in result.output
+    dry = runner.invoke(args=["rates", "import", "--dry-run", str(RULES / "trash.yaml")])
+    assert "nothing was stored" in dry.output
+    with app.app_context():
+        assert set(db.session.scalars(sa.select(RatePlan.code))) == {"MF-WATER", "MF-SEWER"}
+        assert db.session.scalar(sa.select(TaxYearLevy.tax_year)) == 2025
+
+
+def test_a_csv_with_a_bad_row_imports_nothing_and_lists_the_row(app, runner, tmp_path):
+    path = tmp_path / "accounts.csv"
+    path.write_text(
+        "holder_name,mail_street,mail_city,mail_state,mail_zip\n"
+        "Ana Lopez,1 Elm,Maple Falls,WI,54901\n"
+        "Bo Chen,2 Elm,Maple Falls,Wisconsin,54901\n"
+    )
+    result = runner.invoke(args=["import", "accounts", str(path)])
+    assert result.exit_code == 1
+    assert "row 3, mail_state: Use the two-letter state code" in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 0
+    path.write_text(path.read_text().replace("Wisconsin", "WI"))
+    assert "2 rows, 2 created" in runner.invoke(args=["import", "accounts", str(path)]).output
+
+
+def test_a_cycle_is_previewed_then_posted_from_the_command_line(app, runner):
+    with app.app_context():
+        household(db.session, load_rules(db.session), "olson", [1000, 5000, 9000, 13000, 18400])
+        db.session.commit()
+    args = [
+        "billing",
+        "run",
+        "--kind",
+        "utility",
+        "--cycle",
+        "2026-10",
+        "--issue-date",
+        "2026-11-02",
+    ]
+    preview = runner.invoke(args=[*args, "--dry-run"])
+    assert preview.exit_code == 0, preview.output
+    assert "1 invoices" in preview.output and "$107.84" in preview.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Invoice)) == 0
+    posted = runner.invoke(args=args)
+    assert posted.exit_code == 0, posted.output
+    assert "Posted: 1 invoices" in posted.output
+    with app.app_context():
+        invoice = db.session.scalar(sa.select(Invoice))
+        assert invoice.due_date.isoformat() == "2026-11-23"  # issue date + UTILITY_DUE_DAYS
+    bad = runner.invoke(args=["billing", "run", "--kind", "utility", "--cycle", "Oct"])
+    assert bad.exit_code == 1 and "cycle" in bad.output
