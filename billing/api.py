@@ -23,6 +23,7 @@ from billing.schemas import (
 )
 from core.auth import request_actor, requires
 from core.extensions import db
+from core.pagination import page_of
 
 accounts_api = Blueprint(
     "accounts_api", __name__, url_prefix="/api/v1/accounts", description="Billing accounts"
@@ -58,13 +59,7 @@ def list_accounts(filters, pagination_parameters):
         )
     if filters.get("status"):
         query = query.where(Account.status == filters["status"])
-    pagination_parameters.item_count = db.session.scalar(
-        sa.select(sa.func.count()).select_from(query.subquery())
-    )
-    page = pagination_parameters
-    return db.session.scalars(
-        query.limit(page.page_size).offset((page.page - 1) * page.page_size)
-    ).all()
+    return page_of(query, pagination_parameters)
 
 
 @accounts_api.route("", methods=["POST"])

@@ -52,6 +52,7 @@ from billing.schemas import (
 )
 from core.auth import request_actor, requires
 from core.extensions import db
+from core.pagination import page_of
 from core.settings import municipal_today
 
 data_api = Blueprint(
@@ -71,22 +72,13 @@ invoices_api = Blueprint(
 )
 
 
-def _page(query, pagination_parameters):
-    """One page of a query, with the total count for X-Pagination."""
-    page = pagination_parameters
-    page.item_count = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    return db.session.scalars(
-        query.limit(page.page_size).offset((page.page - 1) * page.page_size)
-    ).all()
-
-
 @data_api.route("/parcels")
 @data_api.response(200, ParcelSchema(many=True))
 @data_api.paginate()
 @requires("read")
 def list_parcels(pagination_parameters):
     """Parcels with their values."""
-    return _page(
+    return page_of(
         sa.select(Parcel).options(selectinload(Parcel.valuations)).order_by(Parcel.parcel_number),
         pagination_parameters,
     )
@@ -129,7 +121,7 @@ def list_readings(args, pagination_parameters):
     )
     if args.get("since"):
         query = query.where(MeterReading.read_on >= args["since"])
-    return _page(query, pagination_parameters)
+    return page_of(query, pagination_parameters)
 
 
 @data_api.route("/imports/<kind>", methods=["POST"])
@@ -269,16 +261,6 @@ def assess(args):
     return result
 
 
-def _options() -> RunOptions:
-    """Run options from settings."""
-    config = current_app.config
-    return RunOptions(
-        rounding=config["ROUNDING_RULE"],
-        spike_multiple=config["USAGE_SPIKE_MULTIPLE"],
-        batch_size=config["BILLING_BATCH_SIZE"],
-    )
-
-
 def _run_or_404(run_id: int) -> BillingRun:
     """A run by id, or 404."""
     run = db.session.get(BillingRun, run_id)
@@ -293,7 +275,7 @@ def _run_or_404(run_id: int) -> BillingRun:
 @requires("read")
 def list_runs(pagination_parameters):
     """Billing runs, newest first."""
-    return _page(sa.select(BillingRun).order_by(BillingRun.id.desc()), pagination_parameters)
+    return page_of(sa.select(BillingRun).order_by(BillingRun.id.desc()), pagination_parameters)
 
 
 @runs_api.route("", methods=["POST"])
@@ -312,7 +294,7 @@ def open_and_preview(args):
             due_date=args["due_date"],
         )
         if run.status.value != "posted":
-            preview_run(db.session, run, _options())
+            preview_run(db.session, run, RunOptions.from_config(current_app.config))
     except (RunError, RuleError) as error:
         db.session.rollback()
         abort(422, errors={"cycle": [str(error)]})
@@ -335,7 +317,7 @@ def post(run_id: int):
     """Post a previewed run (or finish one that was cut off); a posted run changes nothing."""
     run = _run_or_404(run_id)
     try:
-        post_run(db.session, run, request_actor(), _options())
+        post_run(db.session, run, request_actor(), RunOptions.from_config(current_app.config))
     except (RunError, RuleError) as error:
         db.session.rollback()
         abort(409, message=str(error))
@@ -359,7 +341,7 @@ def list_invoices(args, pagination_parameters):
         query = query.where(Invoice.due_date < args["due_before"])
     if args.get("due_after"):
         query = query.where(Invoice.due_date > args["due_after"])
-    return _page(query, pagination_parameters)
+    return page_of(query, pagination_parameters)
 
 
 def _invoice_or_404(number: str) -> Invoice:

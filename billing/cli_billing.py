@@ -144,16 +144,6 @@ def import_command(kind: str, path: str, dry_run: bool) -> None:
     )
 
 
-def _options() -> RunOptions:
-    """The run options from settings."""
-    config = current_app.config
-    return RunOptions(
-        rounding=config["ROUNDING_RULE"],
-        spike_multiple=config["USAGE_SPIKE_MULTIPLE"],
-        batch_size=config["BILLING_BATCH_SIZE"],
-    )
-
-
 def _print_report(report: dict) -> None:
     """The totals and exceptions of a run."""
     click.echo(
@@ -210,7 +200,7 @@ def billing_run(
             db.session, actor, kind=InvoiceKind(kind), cycle=cycle, issue_date=issue, due_date=due
         )
         if dry_run:
-            report = preview_run(db.session, run, _options())
+            report = preview_run(db.session, run, RunOptions.from_config(current_app.config))
             db.session.commit()
             click.echo(f"Preview of the {kind} run {cycle} (nothing posted):")
             _print_report(report)
@@ -221,7 +211,7 @@ def billing_run(
                 db.session,
                 run,
                 actor,
-                _options(),
+                RunOptions.from_config(current_app.config),
                 progress=lambda items, _written: (bar.update(items), time.sleep(throttle)),
             )
     except (RunError, RuleError) as error:

@@ -54,6 +54,15 @@ class RunOptions:
     spike_multiple: Decimal = Decimal(3)
     batch_size: int = 1000
 
+    @classmethod
+    def from_config(cls, config) -> RunOptions:
+        """The options from the app's settings (ROUNDING_RULE, USAGE_SPIKE_MULTIPLE, BILLING_BATCH_SIZE)."""
+        return cls(
+            rounding=config["ROUNDING_RULE"],
+            spike_multiple=config["USAGE_SPIKE_MULTIPLE"],
+            batch_size=config["BILLING_BATCH_SIZE"],
+        )
+
 
 def cycle_period(kind: InvoiceKind, cycle: str) -> tuple[date, date]:
     """The billing period of a cycle: "2026-10" is October 2026; a tax cycle "2026" is the year."""

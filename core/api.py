@@ -16,6 +16,7 @@ from flask_smorest import Blueprint
 from core.auth import PERMISSIONS, current_principal, requires
 from core.extensions import db
 from core.models import AuditEvent
+from core.pagination import page_of
 
 health = FlaskBlueprint("health", __name__)
 me_api = Blueprint("me_api", __name__, url_prefix="/api/v1/me", description="The caller")
@@ -136,11 +137,7 @@ def list_audit_events(filters, pagination_parameters):
         query = query.where(AuditEvent.occurred_at >= filters["since"])
     if filters.get("until"):
         query = query.where(AuditEvent.occurred_at < filters["until"])
-    page = pagination_parameters
-    page.item_count = db.session.scalar(sa.select(sa.func.count()).select_from(query.subquery()))
-    return db.session.scalars(
-        query.limit(page.page_size).offset((page.page - 1) * page.page_size)
-    ).all()
+    return page_of(query, pagination_parameters)
 
 
 def init_app(app, api) -> None:
