@@ -12,11 +12,11 @@ from collections import defaultdict
 from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, aliased
+from sqlalchemy.orm import Session
 
 from billing import chart
 from billing.drafts import tax_batch, tax_context, utility_batch, utility_context
-from billing.invoices import LineDraft, post_invoice
+from billing.invoices import LineDraft, post_invoice, refresh_status
 from billing.ledger import Posting, post_entry, reverse_entry
 from billing.models import (
     CreditMemo,
@@ -28,11 +28,11 @@ from billing.models import (
     InvoiceStatus,
     JournalEntry,
     Parcel,
-    ServiceKind,
     Settlement,
     SettlementKind,
 )
 from billing.numbering import next_number
+from billing.receivables import fill, outstanding_by_receivable
 from billing.rules import levy_spec
 from core.audit import Actor, record
 from core.db import utcnow
@@ -151,36 +151,45 @@ def reissue_invoice(
     return new
 
 
-def _memo_postings(session: Session, invoice: Invoice, amount: int) -> list[Posting]:
-    """Debit the lines' revenue or liability accounts in proportion, credit their receivables."""
-    receivable_of = _receivables(session)
-    codes = dict(session.execute(sa.select(GLAccount.id, GLAccount.code)).all())
-    positive = [line for line in invoice.lines if line.amount_cents > 0]
-    parts = split_cents(amount, [line.amount_cents for line in positive])
+def _memo_postings(
+    invoice: Invoice, by_receivable: dict[int, int], codes: dict[int, str]
+) -> list[Posting]:
+    """Credit the receivables filled; debit the revenue or liability of their lines in proportion."""
     debits: dict[str, int] = defaultdict(int)
-    credits: dict[str, int] = defaultdict(int)
-    for line, cents in zip(positive, parts, strict=True):
-        code = codes[line.gl_account_id]
-        debits[code] += cents
-        credits[receivable_of.get(code, "1100")] += cents
+    for gl_id, cents in by_receivable.items():
+        lines = [
+            line
+            for line in invoice.lines
+            if line.receivable_gl_id == gl_id and line.amount_cents > 0
+        ]
+        for line, part in zip(
+            lines, split_cents(cents, [line.amount_cents for line in lines]), strict=True
+        ):
+            debits[codes[line.gl_account_id]] += part
     postings = [Posting(code, debit_cents=c) for code, c in sorted(debits.items()) if c]
     postings += [
-        Posting(code, credit_cents=c, account_id=invoice.account_id)
-        for code, c in sorted(credits.items())
+        Posting(codes[gl_id], credit_cents=c, account_id=invoice.account_id)
+        for gl_id, c in by_receivable.items()
         if c
     ]
     return postings
 
 
-def _receivables(session: Session) -> dict[str, str]:
-    """Revenue GL code -> the receivable GL code of the same service."""
-    revenue, receivable = aliased(GLAccount), aliased(GLAccount)
-    rows = session.execute(
-        sa.select(revenue.code, receivable.code)
-        .join(ServiceKind, ServiceKind.revenue_gl_id == revenue.id)
-        .join(receivable, receivable.id == ServiceKind.receivable_gl_id)
-    ).all()
-    return dict(rows)
+def _settlement_pieces(
+    invoice: Invoice, by_receivable: dict[int, int], amount: int
+) -> list[tuple[int, int, int]]:
+    """(installment, receivable, cents): installments earliest first (tax), else per receivable."""
+    if not invoice.installments:
+        return [(0, gl_id, cents) for gl_id, cents in by_receivable.items()]
+    (gl_id,) = by_receivable  # a tax invoice owes on the property tax receivable only
+    pieces, remaining = [], amount
+    for installment in invoice.installments:
+        take = min(remaining, installment.balance_cents)
+        if take:
+            installment.balance_cents -= take
+            remaining -= take
+            pieces.append((installment.number, gl_id, take))
+    return pieces
 
 
 def issue_credit_memo(
@@ -206,39 +215,25 @@ def issue_credit_memo(
         issued_by=actor.label,
     )
     session.add(memo)
-    remaining = amount_cents
-    for installment in invoice.installments:
-        take = min(remaining, installment.balance_cents)
-        if take:
-            installment.balance_cents -= take
-            remaining -= take
-            session.add(
-                Settlement(
-                    invoice_id=invoice.id,
-                    installment_number=installment.number,
-                    kind=SettlementKind.CREDIT_MEMO,
-                    source_id=number,
-                    amount_cents=take,
-                    settled_on=on,
-                )
-            )
-    if not invoice.installments:
+    by_receivable = fill(outstanding_by_receivable(session, invoice), amount_cents)
+    for number, gl_id, cents in _settlement_pieces(invoice, by_receivable, amount_cents):
         session.add(
             Settlement(
                 invoice_id=invoice.id,
+                installment_number=number,
+                receivable_gl_id=gl_id,
                 kind=SettlementKind.CREDIT_MEMO,
-                source_id=number,
-                amount_cents=amount_cents,
+                source_id=memo.number,
+                amount_cents=cents,
                 settled_on=on,
             )
         )
     invoice.balance_cents -= amount_cents
-    invoice.status = (
-        InvoiceStatus.PAID if invoice.balance_cents == 0 else InvoiceStatus.PARTIALLY_PAID
-    )
+    refresh_status(session, invoice)
+    codes = dict(session.execute(sa.select(GLAccount.id, GLAccount.code)).all())
     post_entry(
         session,
-        _memo_postings(session, invoice, amount_cents),
+        _memo_postings(invoice, by_receivable, codes),
         entry_date=on,
         source_type="credit_memo",
         source_id=number,

@@ -106,7 +106,7 @@ def post_invoice(
 ) -> Invoice:
     """Number, store and post an invoice; flushes, never commits."""
     total = _check(lines, issue_date, due_date, (period_start, period_end))
-    codes = {line.gl_code for line in lines}
+    codes = {line.gl_code for line in lines} | {line.receivable_gl_code for line in lines}
     gl_ids = dict(
         session.execute(
             sa.select(GLAccount.code, GLAccount.id).where(GLAccount.code.in_(codes))
@@ -140,6 +140,7 @@ def post_invoice(
             unit_rate=draft.unit_rate,
             amount_cents=draft.amount_cents,
             gl_account_id=gl_ids[draft.gl_code],
+            receivable_gl_id=gl_ids[draft.receivable_gl_code],
             service_point_id=draft.service_point_id,
             parcel_id=draft.parcel_id,
             source=draft.source,

@@ -53,21 +53,56 @@ def unapplied_credit(session: Session, account_ids: list[int]) -> dict[int, int]
     return {account_id: int(cents) for account_id, cents in rows if cents and cents > 0}
 
 
-def _credit_postings(draft: BillDraft, applied: int) -> list[Posting]:
-    """Move credit onto the invoice: debit unapplied credits, credit its receivables in line order."""
-    postings = [Posting(chart.UNAPPLIED_CREDITS, debit_cents=applied, account_id=draft.account_id)]
+def credit_by_receivable(lines, applied: int) -> dict[str, int]:
+    """Split credit applied to an invoice over its receivables, filling them in line order."""
     by_receivable: dict[str, int] = defaultdict(int)
     remaining = applied
-    for line in draft.lines:
+    for line in lines:
         take = min(remaining, max(line.amount_cents, 0))
         if take:
             by_receivable[line.receivable_gl_code] += take
             remaining -= take
+    return dict(by_receivable)
+
+
+def _credit_postings(draft: BillDraft, applied: int) -> list[Posting]:
+    """Move credit onto the invoice: debit unapplied credits, credit its receivables in line order."""
+    postings = [Posting(chart.UNAPPLIED_CREDITS, debit_cents=applied, account_id=draft.account_id)]
     postings += [
         Posting(code, credit_cents=cents, account_id=draft.account_id)
-        for code, cents in by_receivable.items()
+        for code, cents in credit_by_receivable(draft.lines, applied).items()
     ]
     return postings
+
+
+def _credit_settlements(
+    invoice_id: int, draft: BillDraft, applied: int, taken: dict[int, int], on: date
+) -> list[dict]:
+    """Settlement rows for credit applied: per installment (tax) or per receivable (utility)."""
+    if not applied:
+        return []
+    if taken:  # a tax invoice: every line is on the property tax receivable
+        pieces = [
+            (number, draft.lines[0].receivable_gl_code, cents) for number, cents in taken.items()
+        ]
+    else:
+        pieces = [
+            (0, code, cents) for code, cents in credit_by_receivable(draft.lines, applied).items()
+        ]
+    return [
+        {
+            "invoice_id": invoice_id,
+            "installment_number": number,
+            "charge_id": None,
+            "receivable_code": code,
+            "kind": SettlementKind.CREDIT_APPLIED,
+            "source_id": None,
+            "amount_cents": cents,
+            "settled_on": on,
+            "created_at": utcnow(),
+        }
+        for number, code, cents in pieces
+    ]
 
 
 def _installment_rows(
@@ -185,6 +220,8 @@ def _write_details(
                 "unit_rate": line.unit_rate,
                 "amount_cents": line.amount_cents,
                 "gl_account_id": None,
+                "receivable_gl_id": None,
+                "receivable_code": line.receivable_gl_code,
                 "gl_code": line.gl_code,
                 "service_point_id": line.service_point_id,
                 "parcel_id": line.parcel_id,
@@ -194,19 +231,7 @@ def _write_details(
         ]
         rows, taken = _installment_rows(invoice_id, draft, credit)
         installments += rows
-        for number, cents in taken.items() if taken else ([(0, credit)] if credit else []):
-            settlements.append(
-                {
-                    "invoice_id": invoice_id,
-                    "installment_number": number,
-                    "charge_id": None,
-                    "kind": SettlementKind.CREDIT_APPLIED,
-                    "source_id": None,
-                    "amount_cents": cents,
-                    "settled_on": on,
-                    "created_at": utcnow(),
-                }
-            )
+        settlements += _credit_settlements(invoice_id, draft, credit, taken, on)
         reads += [
             {
                 "service_point_id": point_id,
@@ -222,6 +247,9 @@ def _write_details(
     gl_ids = dict(session.execute(sa.select(GLAccount.code, GLAccount.id)).all())
     for line in lines:
         line["gl_account_id"] = gl_ids[line.pop("gl_code")]
+        line["receivable_gl_id"] = gl_ids[line.pop("receivable_code")]
+    for settlement in settlements:
+        settlement["receivable_gl_id"] = gl_ids[settlement.pop("receivable_code")]
     bulk_insert(session, InvoiceLine.__table__, lines)
     for table, rows in (
         (InvoiceInstallment.__table__, installments),

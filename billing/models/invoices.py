@@ -132,6 +132,8 @@ class InvoiceLine(Base):
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
     #: The revenue or liability account credited for this line.
     gl_account_id: Mapped[int] = mapped_column(sa.ForeignKey("gl_account.id"))
+    #: The receivable debited for this line; payments credit it back.
+    receivable_gl_id: Mapped[int] = mapped_column(sa.ForeignKey("gl_account.id"))
     service_point_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_point.id"))
     parcel_id: Mapped[int | None] = mapped_column(sa.ForeignKey("parcel.id"))
     #: What produced it: "plan:<code>@<version date>:<component>", "levy:<year>:<jurisdiction>", ...
@@ -219,6 +221,8 @@ class Settlement(CreatedAtMixin, Base):
     invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
     installment_number: Mapped[int] = mapped_column(default=0)
     charge_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice_charge.id"))
+    #: The receivable this settlement credited (a service's, property tax or penalties).
+    receivable_gl_id: Mapped[int] = mapped_column(sa.ForeignKey("gl_account.id"))
     kind: Mapped[SettlementKind] = mapped_column(enum_column(SettlementKind, "settlement_kind"))
     #: The document behind it: a credit memo number, a payment id, ...
     source_id: Mapped[str | None] = mapped_column(sa.String(64))

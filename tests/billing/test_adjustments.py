@@ -155,3 +155,34 @@ def test_a_credit_memo_lowers_what_is_owed_and_never_below_zero(session):
     with pytest.raises(AdjustmentError, match="payments or credits"):
         void_invoice(session, SUPERVISOR, invoice, reason="cannot void now", on=date(2026, 11, 7))
     assert verify_chain(session).ok
+
+
+def test_a_credit_memo_credits_each_receivable_no_more_than_it_still_owes(session):
+    account, invoice = _billed(session)  # water $38.80, sewer $50.79, trash $18.25
+    issue_credit_memo(
+        session,
+        SUPERVISOR,
+        invoice,
+        amount_cents=5000,
+        reason="leak adjustment",
+        on=date(2026, 11, 5),
+    )
+    assert (
+        gl_balance(session, "1110"),
+        gl_balance(session, "1120"),
+        gl_balance(session, "1130"),
+    ) == (0, 5079 - 1120, 1825)
+    issue_credit_memo(
+        session,
+        SUPERVISOR,
+        invoice,
+        amount_cents=5784,
+        reason="final adjustment",
+        on=date(2026, 11, 6),
+    )
+    assert (
+        gl_balance(session, "1110"),
+        gl_balance(session, "1120"),
+        gl_balance(session, "1130"),
+    ) == (0, 0, 0)
+    assert invoice.status == InvoiceStatus.PAID and account_receivable(session, account.id) == 0

@@ -1,8 +1,8 @@
 """billing engine: rate plans, levies, penalty rules, runs, installments, charges, settlements, credit memos
 
-Revision ID: 5797d294705e
+Revision ID: 9f1d3afa6ab0
 Revises: 50e4395e191a
-Create Date: 2026-11-26 12:50:44.223680
+Create Date: 2026-11-26 13:23:54.228374
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '5797d294705e'
+revision = '9f1d3afa6ab0'
 down_revision = '50e4395e191a'
 branch_labels = None
 depends_on = None
@@ -100,7 +100,6 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoice_charge')),
     sa.UniqueConstraint('invoice_id', 'installment_number', 'rule_id', 'period_key', name=op.f('uq_invoice_charge_invoice_id_installment_number_rule_id_period_key'))
     )
-
     op.create_table('invoice_installment',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('invoice_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -115,12 +114,12 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_invoice_installment')),
     sa.UniqueConstraint('invoice_id', 'number', name=op.f('uq_invoice_installment_invoice_id_number'))
     )
-
     op.create_table('settlement',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('invoice_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('installment_number', sa.Integer(), nullable=False),
     sa.Column('charge_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('receivable_gl_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('kind', sa.Enum('credit_applied', 'credit_memo', 'payment', 'write_off', name='settlement_kind', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('source_id', sa.String(length=64), nullable=True),
     sa.Column('amount_cents', sa.BigInteger(), nullable=False),
@@ -129,6 +128,7 @@ def upgrade():
     sa.CheckConstraint('amount_cents > 0', name=op.f('ck_settlement_amount_positive')),
     sa.ForeignKeyConstraint(['charge_id'], ['invoice_charge.id'], name=op.f('fk_settlement_charge_id_invoice_charge')),
     sa.ForeignKeyConstraint(['invoice_id'], ['invoice.id'], name=op.f('fk_settlement_invoice_id_invoice')),
+    sa.ForeignKeyConstraint(['receivable_gl_id'], ['gl_account.id'], name=op.f('fk_settlement_receivable_gl_id_gl_account')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_settlement'))
     )
     with op.batch_alter_table('settlement', schema=None) as batch_op:
@@ -144,13 +144,15 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_invoice_parcel_id'), ['parcel_id'], unique=False)
         batch_op.create_index('uq_invoice_tax_parcel_period', ['parcel_id', 'period_start', 'period_end'], unique=True, sqlite_where=sa.text("kind = 'tax' AND status <> 'void'"), postgresql_where=sa.text("kind = 'tax' AND status <> 'void'"))
         batch_op.create_index('uq_invoice_utility_period', ['account_id', 'period_start', 'period_end'], unique=True, sqlite_where=sa.text("kind = 'utility' AND status <> 'void'"), postgresql_where=sa.text("kind = 'utility' AND status <> 'void'"))
-        batch_op.create_foreign_key(batch_op.f('fk_invoice_parcel_id_parcel'), 'parcel', ['parcel_id'], ['id'])
         batch_op.create_foreign_key(batch_op.f('fk_invoice_billing_run_id_billing_run'), 'billing_run', ['billing_run_id'], ['id'])
         batch_op.create_check_constraint('tax_has_a_parcel', "kind <> 'tax' OR parcel_id IS NOT NULL")
         batch_op.create_check_constraint('void_has_a_time', "(status = 'void') = (voided_at IS NOT NULL)")
+        batch_op.create_foreign_key(batch_op.f('fk_invoice_parcel_id_parcel'), 'parcel', ['parcel_id'], ['id'])
 
     with op.batch_alter_table('invoice_line', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('receivable_gl_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False))
         batch_op.add_column(sa.Column('source', sa.String(length=120), nullable=True))
+        batch_op.create_foreign_key(batch_op.f('fk_invoice_line_receivable_gl_id_gl_account'), 'gl_account', ['receivable_gl_id'], ['id'])
 
     with op.batch_alter_table('service_point', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rate_plan_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
@@ -170,13 +172,15 @@ def downgrade():
         batch_op.drop_column('rate_plan_id')
 
     with op.batch_alter_table('invoice_line', schema=None) as batch_op:
+        batch_op.drop_constraint(batch_op.f('fk_invoice_line_receivable_gl_id_gl_account'), type_='foreignkey')
         batch_op.drop_column('source')
+        batch_op.drop_column('receivable_gl_id')
 
     with op.batch_alter_table('invoice', schema=None) as batch_op:
         batch_op.drop_constraint(op.f('ck_invoice_void_has_a_time'), type_='check')
         batch_op.drop_constraint(op.f('ck_invoice_tax_has_a_parcel'), type_='check')
-        batch_op.drop_constraint(batch_op.f('fk_invoice_billing_run_id_billing_run'), type_='foreignkey')
         batch_op.drop_constraint(batch_op.f('fk_invoice_parcel_id_parcel'), type_='foreignkey')
+        batch_op.drop_constraint(batch_op.f('fk_invoice_billing_run_id_billing_run'), type_='foreignkey')
         batch_op.drop_index('uq_invoice_utility_period', sqlite_where=sa.text("kind = 'utility' AND status <> 'void'"), postgresql_where=sa.text("kind = 'utility' AND status <> 'void'"))
         batch_op.drop_index('uq_invoice_tax_parcel_period', sqlite_where=sa.text("kind = 'tax' AND status <> 'void'"), postgresql_where=sa.text("kind = 'tax' AND status <> 'void'"))
         batch_op.drop_index(batch_op.f('ix_invoice_parcel_id'))
@@ -191,9 +195,7 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_settlement_invoice_id'))
 
     op.drop_table('settlement')
-
     op.drop_table('invoice_installment')
-
     op.drop_table('invoice_charge')
     with op.batch_alter_table('credit_memo', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_credit_memo_invoice_id'))
