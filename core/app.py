@@ -96,12 +96,14 @@ def register_blueprints(app: Flask) -> None:
     from billing import views as billing_views
     from core import api as core_api
     from core import views as core_views
+    from payments import api as payments_api
 
     core_views.init_app(app)
     billing_views.init_app(app)
     core_api.init_app(app, api)
     billing_api.init_app(app, api)
     api_billing.init_app(app, api)
+    payments_api.init_app(app)
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -26,6 +26,7 @@ from core.settings import normalize_database_url  # noqa: E402
 
 TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery staple"
+WEBHOOK_SECRET = "whsec_test_secret_for_signing_events"
 #: Tables whose rows the first migration seeds; restored after every test.
 REFERENCE_TABLES = ("gl_account", "service_kind", "ledger_head")
 CSRF_RE = re.compile(
@@ -58,6 +59,7 @@ def app_settings(database_url: str, instance: Path) -> dict:
         "TESTING": True,
         "SQLALCHEMY_DATABASE_URI": database_url,
         "RATELIMIT_ENABLED": False,
+        "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "ENV": {
             "MUNIBILL_ENV": "test",
             "SECRET_KEY": "test-secret-key-that-is-long-enough-for-tests",

@@ -1,0 +1,132 @@
+"""Payments, Stripe customers, stored webhook events and receipts."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from billing.models import Account
+from core.db import Base, CreatedAtMixin, UTCDateTime, enum_column, intpk, utcnow
+
+
+class PaymentStatus(enum.StrEnum):
+    """Where a payment stands; only a verified success settles invoices."""
+
+    PENDING = "pending"
+    #: A bank debit in flight: shown as pending, never as paid.
+    PROCESSING = "processing"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    CANCELED = "canceled"
+
+
+class Channel(enum.StrEnum):
+    """How the money came in."""
+
+    ONLINE = "online"
+    COUNTER = "counter"
+    MAIL = "mail"
+
+
+class Tender(enum.StrEnum):
+    """What the money came in as."""
+
+    CARD = "card"
+    CASH = "cash"
+    CHECK = "check"
+    MONEY_ORDER = "money_order"
+
+
+class Payment(CreatedAtMixin, Base):
+    """Money a resident pays, recorded before anything reaches Stripe."""
+
+    __tablename__ = "payment"
+
+    id: Mapped[intpk]
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    channel: Mapped[Channel] = mapped_column(enum_column(Channel, "payment_channel"))
+    tender: Mapped[Tender] = mapped_column(enum_column(Tender, "payment_tender"))
+    status: Mapped[PaymentStatus] = mapped_column(
+        enum_column(PaymentStatus, "payment_status"), default=PaymentStatus.PENDING, index=True
+    )
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    currency: Mapped[str] = mapped_column(sa.String(3), default="usd")
+    #: The invoices the payer chose; empty means the oldest due first.
+    invoice_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
+    stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    failure_code: Mapped[str | None] = mapped_column(sa.String(64))
+    failure_message: Mapped[str | None] = mapped_column(sa.String(500))
+    succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Who recorded it: a staff e-mail, "quick pay", "stripe webhook".
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    account: Mapped[Account] = relationship()
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+
+class StripeCustomer(CreatedAtMixin, Base):
+    """The one Stripe Customer of a billing account, created on its first payment."""
+
+    __tablename__ = "stripe_customer"
+
+    account_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("account.id"), primary_key=True, autoincrement=False
+    )
+    stripe_customer_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+
+
+class EventStatus(enum.StrEnum):
+    """What became of a stored webhook event."""
+
+    RECEIVED = "received"
+    PROCESSED = "processed"
+    #: Verified, but it names nothing of ours (shown to clerks for reconciliation).
+    UNMATCHED = "unmatched"
+    IGNORED = "ignored"
+    FAILED = "failed"
+
+
+class StripeEvent(Base):
+    """Every verified webhook event, stored by its Stripe id before it is processed."""
+
+    __tablename__ = "stripe_event"
+
+    id: Mapped[str] = mapped_column(sa.String(255), primary_key=True)
+    type: Mapped[str] = mapped_column(sa.String(64), index=True)
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    status: Mapped[EventStatus] = mapped_column(
+        enum_column(EventStatus, "event_status"), default=EventStatus.RECEIVED, index=True
+    )
+    error: Mapped[str | None] = mapped_column(sa.Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Receipt(Base):
+    """The receipt of a settled payment: what it paid and what is left."""
+
+    __tablename__ = "receipt"
+
+    id: Mapped[intpk]
+    #: "R-YYYY-NNNNNN", gap-free within the year.
+    number: Mapped[str] = mapped_column(sa.String(24), unique=True)
+    payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payment.id"), unique=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    tender: Mapped[Tender] = mapped_column(enum_column(Tender, "receipt_tender"))
+    #: [{"invoice": number, "installment": n, "category": ..., "cents": n}, ...]
+    paid: Mapped[list[dict]] = mapped_column(sa.JSON)
+    credit_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    #: What the account still owed right after this payment.
+    balance_after_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    payment: Mapped[Payment] = relationship()
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)

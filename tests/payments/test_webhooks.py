@@ -1,0 +1,305 @@
+"""Webhooks settle a payment exactly once, whatever order and however often events arrive."""
+
+import threading
+from datetime import date
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from billing import chart
+from billing.ledger import (
+    account_credit,
+    account_receivable,
+    gl_balance,
+    trial_balance,
+    verify_chain,
+)
+from billing.models import Account, Invoice, InvoiceKind, InvoiceStatus, Settlement
+from billing.runs import RunOptions, open_run, post_run
+from core.audit import Actor
+from core.extensions import db
+from payments.models import (
+    Channel,
+    EventStatus,
+    Payment,
+    PaymentStatus,
+    Receipt,
+    StripeEvent,
+    Tender,
+)
+from payments.services import PaymentRefused, record_payment, settle_payment
+from tests.billing.billing_fixtures import household, load_rules
+from tests.payments.signing import deliver, intent_event, signed
+
+RESIDENT = Actor("resident", None, "quick pay", "127.0.0.1")
+TOTAL = 10784  # the October bill of the test household
+
+
+def _town(app, households=1):
+    """Billed households; returns their account ids."""
+    with app.app_context():
+        plans = load_rules(db.session)
+        ids = [
+            household(db.session, plans, f"h{n}", [1000, 5000, 9000, 13000, 18400]).id
+            for n in range(households)
+        ]
+        run = open_run(
+            db.session,
+            Actor.job("t"),
+            kind=InvoiceKind.UTILITY,
+            cycle="2026-10",
+            issue_date=date(2026, 11, 2),
+            due_date=date(2026, 11, 23),
+        )
+        post_run(db.session, run, Actor.job("t"), RunOptions())
+        return ids
+
+
+def _payment(app, account_id, cents=TOTAL, numbers=()):
+    with app.app_context():
+        account = db.session.get(Account, account_id)
+        payment = record_payment(
+            db.session,
+            RESIDENT,
+            account=account,
+            amount_cents=cents,
+            invoice_numbers=list(numbers),
+            channel=Channel.ONLINE,
+            tender=Tender.CARD,
+        )
+        payment.stripe_payment_intent_id = f"pi_test_{payment.id}"
+        db.session.commit()
+        return payment.id
+
+
+def _event(app, kind, payment_id, **kwargs):
+    with app.app_context():
+        return intent_event(kind, db.session.get(Payment, payment_id), **kwargs)
+
+
+def test_a_verified_success_settles_the_bill_and_a_second_delivery_changes_nothing(app, client):
+    (account_id,) = _town(app)
+    payment_id = _payment(app, account_id)
+    event = _event(app, "payment_intent.succeeded", payment_id)
+    first = deliver(client, event)
+    assert first.status_code == 200 and first.get_json()["status"] == "processed"
+    again = deliver(client, event)
+    assert again.status_code == 200 and again.get_json()["duplicate"] is True
+    with app.app_context():
+        invoice = db.session.scalar(sa.select(Invoice))
+        assert (invoice.status, invoice.balance_cents) == (InvoiceStatus.PAID, 0)
+        assert db.session.get(Payment, payment_id).status == PaymentStatus.SUCCEEDED
+        receipt = db.session.scalar(sa.select(Receipt))
+        assert receipt.number.startswith("R-") and receipt.balance_after_cents == 0
+        assert receipt.paid == [
+            {"invoice": invoice.number, "installment": 0, "category": "principal", "cents": TOTAL}
+        ]
+        assert gl_balance(db.session, chart.STRIPE_CLEARING) == TOTAL
+        assert account_receivable(db.session, account_id) == 0
+        assert (
+            db.session.scalar(
+                sa.select(sa.func.count())
+                .select_from(Settlement)
+                .where(Settlement.kind == "payment")
+            )
+            == 3
+        )  # water, sewer and trash receivables
+        assert verify_chain(db.session).ok
+
+
+@pytest.mark.parametrize("problem", ["tampered", "wrong secret", "stale", "missing"])
+def test_a_bad_signature_is_refused_and_changes_nothing(app, client, problem):
+    (account_id,) = _town(app)
+    event = _event(app, "payment_intent.succeeded", _payment(app, account_id))
+    body, headers = signed(
+        event,
+        secret="whsec_other"
+        if problem == "wrong secret"
+        else "whsec_test_secret_for_signing_events",
+        timestamp=1_000_000 if problem == "stale" else None,
+    )
+    if problem == "tampered":
+        body = body.replace(b'"amount": 10784', b'"amount": 1')
+    if problem == "missing":
+        headers.pop("Stripe-Signature")
+    response = client.post("/webhooks/stripe", data=body, headers=headers)
+    assert response.status_code == 400 and "errors" in response.get_json()
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(StripeEvent)) == 0
+        assert db.session.scalar(sa.select(Invoice.status)) == InvoiceStatus.OPEN
+
+
+def test_a_failure_after_a_success_changes_nothing_and_before_it_is_overtaken(app, client):
+    account_a, account_b = _town(app, 2)
+    late, early = _payment(app, account_a), _payment(app, account_b)
+    declined = {
+        "code": "card_declined",
+        "decline_code": "generic_decline",
+        "message": "Your card was declined.",
+    }
+    deliver(client, _event(app, "payment_intent.succeeded", late))
+    deliver(client, _event(app, "payment_intent.payment_failed", late, error=declined))
+    deliver(client, _event(app, "payment_intent.payment_failed", early, error=declined))
+    with app.app_context():
+        assert db.session.get(Payment, early).failure_code == "generic_decline"
+    deliver(client, _event(app, "payment_intent.succeeded", early))
+    with app.app_context():
+        for payment_id in (late, early):
+            payment = db.session.get(Payment, payment_id)
+            assert payment.status == PaymentStatus.SUCCEEDED and payment.failure_code is None
+        assert db.session.scalar(sa.select(sa.func.count()).where(Invoice.status == "paid")) == 2
+
+
+def test_processing_is_pending_not_paid_and_cancel_leaves_the_bill_open(app, client):
+    account_a, account_b = _town(app, 2)
+    slow, dropped = _payment(app, account_a), _payment(app, account_b)
+    deliver(client, _event(app, "payment_intent.processing", slow))
+    deliver(client, _event(app, "payment_intent.canceled", dropped))
+    with app.app_context():
+        assert db.session.get(Payment, slow).status == PaymentStatus.PROCESSING
+        assert db.session.get(Payment, dropped).status == PaymentStatus.CANCELED
+        assert set(db.session.scalars(sa.select(Invoice.status))) == {InvoiceStatus.OPEN}
+
+
+def test_unknown_and_unmatched_events_are_kept_and_acknowledged(app, client):
+    (account_id,) = _town(app)
+    payment_id = _payment(app, account_id)
+    payout = {
+        "id": "evt_payout",
+        "type": "payout.paid",
+        "created": 1,
+        "data": {"object": {"id": "po_1"}},
+    }
+    assert deliver(client, payout).get_json()["status"] == "ignored"
+    stranger = _event(app, "payment_intent.succeeded", payment_id, intent_id="pi_someone_else")
+    stranger["data"]["object"]["metadata"] = {}
+    assert deliver(client, stranger).get_json()["status"] == "unmatched"
+    with app.app_context():
+        statuses = dict(db.session.execute(sa.select(StripeEvent.id, StripeEvent.status)).all())
+        assert statuses == {
+            "evt_payout": EventStatus.IGNORED,
+            stranger["id"]: EventStatus.UNMATCHED,
+        }
+
+
+def test_an_event_whose_handler_fails_is_kept_with_its_error_and_answered_500(app, client):
+    (account_id,) = _town(app)
+    payment_id = _payment(app, account_id)
+    event = _event(app, "payment_intent.succeeded", payment_id, amount=TOTAL - 1)
+    response = deliver(client, event)
+    assert response.status_code == 500
+    with app.app_context():
+        stored = db.session.get(StripeEvent, event["id"])
+        assert stored.status == EventStatus.FAILED and "10783" in stored.error
+        assert db.session.get(Payment, payment_id).status == PaymentStatus.PENDING
+        assert verify_chain(db.session).length == 1  # only the invoice
+
+
+def test_a_partial_payment_leaves_the_bill_partly_paid(app, client):
+    (account_id,) = _town(app)
+    payment_id = _payment(app, account_id, cents=5000)
+    deliver(client, _event(app, "payment_intent.succeeded", payment_id))
+    with app.app_context():
+        invoice = db.session.scalar(sa.select(Invoice))
+        assert (invoice.status, invoice.balance_cents) == (
+            InvoiceStatus.PARTIALLY_PAID,
+            TOTAL - 5000,
+        )
+        assert account_receivable(db.session, account_id) == TOTAL - 5000
+
+
+@pytest.mark.parametrize(
+    ("cents", "numbers", "field"),
+    [
+        (0, (), "amount_cents"),
+        (-5, (), "amount_cents"),
+        (TOTAL + 1, (), "amount_cents"),
+        ("12", (), "amount_cents"),
+        (50, (), "amount_cents"),
+        (100, ("2026-999999",), "invoices"),
+    ],
+)
+def test_bad_amounts_and_other_accounts_bills_are_refused_and_nothing_is_recorded(
+    app, cents, numbers, field
+):
+    (account_id,) = _town(app)
+    with app.app_context():
+        account = db.session.get(Account, account_id)
+        with pytest.raises(PaymentRefused) as refused:
+            record_payment(
+                db.session,
+                RESIDENT,
+                account=account,
+                amount_cents=cents,
+                invoice_numbers=list(numbers),
+                channel=Channel.ONLINE,
+                tender=Tender.CARD,
+            )
+        assert refused.value.field == field
+        db.session.rollback()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 0
+
+
+def test_another_accounts_invoice_and_a_closed_invoice_are_refused(app, client):
+    account_a, account_b = _town(app, 2)
+    with app.app_context():
+        theirs = db.session.scalar(sa.select(Invoice.number).where(Invoice.account_id == account_b))
+        account = db.session.get(Account, account_a)
+        with pytest.raises(PaymentRefused, match="is not a bill of account"):
+            record_payment(
+                db.session,
+                RESIDENT,
+                account=account,
+                amount_cents=100,
+                invoice_numbers=[theirs],
+                channel=Channel.ONLINE,
+                tender=Tender.CARD,
+            )
+    deliver(client, _event(app, "payment_intent.succeeded", _payment(app, account_b)))
+    with app.app_context(), pytest.raises(PaymentRefused, match="is paid"):
+        record_payment(
+            db.session,
+            RESIDENT,
+            account=db.session.get(Account, account_b),
+            amount_cents=100,
+            invoice_numbers=[theirs],
+            channel=Channel.ONLINE,
+            tender=Tender.CARD,
+        )
+
+
+@pytest.mark.postgres
+def test_two_payments_settling_at_the_same_moment_leave_one_paid_bill_and_credit(app):
+    (account_id,) = _town(app)
+    first, second = _payment(app, account_id), _payment(app, account_id)
+    barrier, errors = threading.Barrier(2), []
+
+    def settle(payment_id: int) -> None:
+        try:
+            with app.app_context(), Session(db.engine) as own:
+                barrier.wait()
+                settle_payment(
+                    own,
+                    RESIDENT,
+                    own.get(Payment, payment_id),
+                    on=date(2026, 11, 10),
+                    cash_gl=chart.STRIPE_CLEARING,
+                )
+                own.commit()
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+
+    threads = [threading.Thread(target=settle, args=(p,)) for p in (first, second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    with app.app_context():
+        invoice = db.session.scalar(sa.select(Invoice))
+        assert (invoice.status, invoice.balance_cents) == (InvoiceStatus.PAID, 0)
+        assert account_credit(db.session, account_id) == TOTAL
+        report = trial_balance(db.session)
+        assert report.total_debit_cents == report.total_credit_cents
+        assert verify_chain(db.session).ok
