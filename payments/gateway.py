@@ -106,8 +106,8 @@ class PaymentFailure:
 
 
 @dataclass(frozen=True)
-class StripeCustomer:
-    """A customer at Stripe, one per municipal account."""
+class GatewayCustomer:
+    """A customer as Stripe returned it (our own row is payments.models.StripeCustomer)."""
 
     id: str
     name: str | None
@@ -159,8 +159,8 @@ class StripeRefund:
 
 
 @dataclass(frozen=True)
-class StripeEvent:
-    """An event from Stripe's event list; `payload` is the whole event as a plain dict."""
+class GatewayEvent:
+    """An event from Stripe's list; `payload` is the whole event as a plain dict (as a webhook)."""
 
     id: str
     type: str
@@ -249,9 +249,9 @@ def _refund(data: dict[str, Any]) -> StripeRefund:
     )
 
 
-def _event(data: dict[str, Any]) -> StripeEvent:
+def _event(data: dict[str, Any]) -> GatewayEvent:
     """An Event dict as a dataclass."""
-    return StripeEvent(
+    return GatewayEvent(
         id=data["id"],
         type=data["type"],
         created=_utc(data["created"]),
@@ -320,7 +320,7 @@ def verify_webhook(
     *,
     now: float | None = None,
 ) -> dict[str, Any]:
-    """Check the v1 HMAC-SHA256 signature and the timestamp; return the event as a plain dict."""
+    """Check the v1 signature and its timestamp (within tolerance); return the event as a dict."""
     if not secret:
         raise WebhookSignatureError("no webhook signing secret is configured")
     if not isinstance(payload, bytes):
@@ -339,9 +339,9 @@ def verify_webhook(
         event = json.loads(payload)
     except (UnicodeDecodeError, ValueError):
         raise WebhookSignatureError("the signed payload is not JSON") from None
-    if not (isinstance(event, dict) and isinstance(event.get("id"), str)):
-        raise WebhookSignatureError("the signed payload is not a Stripe event")
-    if not isinstance(event.get("type"), str):
+    if not isinstance(event, dict) or not all(
+        isinstance(event.get(k), str) for k in ("id", "type")
+    ):
         raise WebhookSignatureError("the signed payload is not a Stripe event")
     return event
 
@@ -409,13 +409,13 @@ class StripeGateway:
 
     def create_customer(
         self, *, name: str, email: str | None, account_number: str, idempotency_key: str
-    ) -> StripeCustomer:
+    ) -> GatewayCustomer:
         """Create the Stripe customer of a municipal account."""
         params: dict[str, Any] = {"name": name, "metadata": {"account_number": account_number}}
         if email:
             params["email"] = email
         data = self._call(self._client.v1.customers.create, params, _require_key(idempotency_key))
-        return StripeCustomer(
+        return GatewayCustomer(
             id=data["id"],
             name=data.get("name"),
             email=data.get("email"),
@@ -489,7 +489,7 @@ class StripeGateway:
         idempotency_key: str,
         reason: str | None = None,
     ) -> StripeRefund:
-        """Refund part or all of a paid PaymentIntent (reason: duplicate, fraudulent, requested_by_customer)."""
+        """Refund part or all of a paid PaymentIntent (`reason`: duplicate, fraudulent, ...)."""
         params: dict[str, Any] = {
             "payment_intent": payment_intent_id,
             "amount": _positive_cents(amount_cents),
@@ -523,7 +523,7 @@ class StripeGateway:
 
     def list_events(
         self, *, created_after: datetime | None = None, types: list[str] | None = None
-    ) -> list[StripeEvent]:
+    ) -> list[GatewayEvent]:
         """Every event Stripe still keeps (created after, of the given types), oldest first."""
         params: dict[str, Any] = {"limit": 100}
         if created_after is not None:

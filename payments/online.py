@@ -1,0 +1,76 @@
+"""Card payments online: the Stripe customer, saving the card, charging it.
+
+The flow works unchanged against api.stripe.com and localstripe: the page
+saves the card with Stripe.js (confirmCardSetup on a SetupIntent this module
+creates), the server charges the saved card (a PaymentIntent created and
+confirmed with that payment method, keyed by our payment's id), and the page
+runs confirmCardPayment only when the bank asks for 3-D Secure. Nothing here
+marks a bill paid: the verified webhook (or reconciliation) does.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from billing.models import Account, Invoice
+from core.audit import Actor, record
+from payments.gateway import PaymentError, StripeGateway, StripePaymentIntent
+from payments.models import Payment, PaymentStatus, StripeCustomer
+from payments.services import fail_payment, mark_payment
+
+UNAVAILABLE = "Payments are temporarily unavailable. Please try again in a few minutes."
+
+
+def ensure_customer(session: Session, gateway: StripeGateway, account: Account) -> str:
+    """The account's Stripe customer id, created on its first payment."""
+    row = session.get(StripeCustomer, account.id)
+    if row is not None:
+        return row.stripe_customer_id
+    customer = gateway.create_customer(name=account.holder_name, email=account.email,
+                                       account_number=account.number,
+                                       idempotency_key=f"munibill-customer-{account.id}")
+    session.add(StripeCustomer(account_id=account.id, stripe_customer_id=customer.id))
+    session.flush()
+    return customer.id
+
+
+def start_card_payment(session: Session, gateway: StripeGateway, payment: Payment) -> str:
+    """A SetupIntent client secret for the page's card form (confirmCardSetup)."""
+    customer = ensure_customer(session, gateway, payment.account)
+    setup = gateway.create_setup_intent(customer_id=customer, idempotency_key=f"munibill-setup-{payment.id}")
+    return setup.client_secret
+
+
+def _metadata(session: Session, payment: Payment) -> dict[str, str]:
+    """What Stripe keeps about the payment: our id, the account and the invoices."""
+    numbers = [session.get(Invoice, invoice_id).number for invoice_id in payment.invoice_ids]
+    return {"payment_id": str(payment.id), "account_number": payment.account.number,
+            "invoice_numbers": ",".join(numbers)[:500]}
+
+
+def charge_card(
+    session: Session, actor: Actor, gateway: StripeGateway, payment: Payment, payment_method_id: str
+) -> StripePaymentIntent:
+    """Charge the saved card for the payment, once; a second call returns the same intent."""
+    if payment.stripe_payment_intent_id:
+        return gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
+    if payment.status != PaymentStatus.PENDING:
+        raise PaymentError(f"This payment is {payment.status.value}.", code="payment_not_pending")
+    customer = ensure_customer(session, gateway, payment.account)
+    try:
+        intent = gateway.create_payment_intent(
+            amount_cents=payment.amount_cents, currency=payment.currency, customer_id=customer,
+            metadata=_metadata(session, payment), idempotency_key=f"munibill-payment-{payment.id}",
+            payment_method=payment_method_id, confirm=True)
+    except PaymentError as error:
+        payment.stripe_payment_intent_id = error.payment_intent_id
+        if error.retryable:
+            fail_payment(session, actor, payment, code=error.code or "unavailable", message=UNAVAILABLE)
+        else:
+            fail_payment(session, actor, payment, code=error.decline_code or error.code, message=str(error))
+        raise
+    payment.stripe_payment_intent_id = intent.id
+    if intent.status == "processing":
+        mark_payment(session, actor, payment, PaymentStatus.PROCESSING)
+    record(session, actor, "payment.charge", payment, intent=intent.id, stripe_status=intent.status)
+    return intent
