@@ -18,7 +18,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing import chart
 from billing.ledger import EntrySpec, Posting, post_entries
-from billing.models import Invoice, InvoiceCharge, InvoiceStatus, LineCategory, Settlement
+from billing.models import (
+    Invoice,
+    InvoiceCharge,
+    InvoiceStatus,
+    LineCategory,
+    Settlement,
+    SettlementKind,
+)
 from billing.penalties import InvoiceFacts, PenaltyCharge, owed_as_of
 from billing.rules import current_penalty_rules
 from core.audit import Actor, record
@@ -49,7 +56,8 @@ def principal_history(
     by_day: dict[date, int] = defaultdict(int)
     for settlement in settlements:
         if settlement.charge_id is None:
-            by_day[settlement.settled_on] += settlement.amount_cents
+            sign = -1 if settlement.kind == SettlementKind.REVERSAL else 1
+            by_day[settlement.settled_on] += sign * settlement.amount_cents
     for day in sorted(by_day):
         balance -= by_day[day]
         if day <= start:

@@ -13,7 +13,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing.models import Invoice, Settlement
+from billing.models import Invoice, Settlement, SettlementKind
 
 
 def outstanding_by_receivable(session: Session, invoice: Invoice) -> dict[int, int]:
@@ -22,13 +22,21 @@ def outstanding_by_receivable(session: Session, invoice: Invoice) -> dict[int, i
     for line in invoice.lines:
         owed[line.receivable_gl_id] = owed.get(line.receivable_gl_id, 0) + line.amount_cents
     settled = session.execute(
-        sa.select(Settlement.receivable_gl_id, sa.func.sum(Settlement.amount_cents))
+        sa.select(Settlement.receivable_gl_id, sa.func.sum(signed_amount()))
         .where(Settlement.invoice_id == invoice.id, Settlement.charge_id.is_(None))
         .group_by(Settlement.receivable_gl_id)
     ).all()
     for gl_id, cents in settled:
         owed[gl_id] = owed.get(gl_id, 0) - int(cents)
     return owed
+
+
+def signed_amount():
+    """A settlement's effect on what is owed: reversals give back what they take back."""
+    return sa.case(
+        (Settlement.kind == SettlementKind.REVERSAL, -Settlement.amount_cents),
+        else_=Settlement.amount_cents,
+    )
 
 
 def fill(outstanding: dict[int, int], amount: int) -> dict[int, int]:

@@ -21,6 +21,8 @@ class PaymentStatus(enum.StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
+    #: A counter payment taken back by a supervisor (keyed wrongly, bounced check).
+    VOIDED = "voided"
 
 
 class Channel(enum.StrEnum):
@@ -57,6 +59,12 @@ class Payment(CreatedAtMixin, Base):
     #: The invoices the payer chose; empty means the oldest due first.
     invoice_ids: Mapped[list[int]] = mapped_column(sa.JSON, default=list)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    #: The cash drawer a counter payment was taken into.
+    drawer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("cash_drawer.id"), index=True)
+    #: Check or money order number, or another reference of the tender.
+    tender_reference: Mapped[str | None] = mapped_column(sa.String(64))
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    void_reason: Mapped[str | None] = mapped_column(sa.String(500))
     failure_code: Mapped[str | None] = mapped_column(sa.String(64))
     failure_message: Mapped[str | None] = mapped_column(sa.String(500))
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -65,6 +73,55 @@ class Payment(CreatedAtMixin, Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 
     account: Mapped[Account] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            "channel <> 'counter' OR drawer_id IS NOT NULL", name="counter_has_a_drawer"
+        ),
+    )
+
+
+class CashDrawer(Base):
+    """A clerk's cash drawer (batch): opened, filled with counter payments, closed against the deposit."""
+
+    __tablename__ = "cash_drawer"
+
+    id: Mapped[intpk]
+    opened_by: Mapped[str] = mapped_column(sa.String(254))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Cash in the drawer when it was opened (change), in cents.
+    opening_float_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    closed_by: Mapped[str | None] = mapped_column(sa.String(254))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The close-out: totals per tender taken, counted and the differences.
+    close_out: Mapped[dict | None] = mapped_column(sa.JSON)
+
+    __table_args__ = (sa.CheckConstraint("opening_float_cents >= 0", name="float_not_negative"),)
+
+
+class RefundStatus(enum.StrEnum):
+    """Where a refund stands."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Refund(CreatedAtMixin, Base):
+    """Money given back on a payment: through Stripe for cards, as refunds payable otherwise."""
+
+    __tablename__ = "refund"
+
+    id: Mapped[intpk]
+    payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payment.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    status: Mapped[RefundStatus] = mapped_column(enum_column(RefundStatus, "refund_status"))
+    stripe_refund_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+    requested_by: Mapped[str] = mapped_column(sa.String(254))
+
+    payment: Mapped[Payment] = relationship()
 
     __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
 

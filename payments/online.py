@@ -26,9 +26,12 @@ def ensure_customer(session: Session, gateway: StripeGateway, account: Account) 
     row = session.get(StripeCustomer, account.id)
     if row is not None:
         return row.stripe_customer_id
-    customer = gateway.create_customer(name=account.holder_name, email=account.email,
-                                       account_number=account.number,
-                                       idempotency_key=f"munibill-customer-{account.id}")
+    customer = gateway.create_customer(
+        name=account.holder_name,
+        email=account.email,
+        account_number=account.number,
+        idempotency_key=f"munibill-customer-{account.id}",
+    )
     session.add(StripeCustomer(account_id=account.id, stripe_customer_id=customer.id))
     session.flush()
     return customer.id
@@ -37,15 +40,20 @@ def ensure_customer(session: Session, gateway: StripeGateway, account: Account) 
 def start_card_payment(session: Session, gateway: StripeGateway, payment: Payment) -> str:
     """A SetupIntent client secret for the page's card form (confirmCardSetup)."""
     customer = ensure_customer(session, gateway, payment.account)
-    setup = gateway.create_setup_intent(customer_id=customer, idempotency_key=f"munibill-setup-{payment.id}")
+    setup = gateway.create_setup_intent(
+        customer_id=customer, idempotency_key=f"munibill-setup-{payment.id}"
+    )
     return setup.client_secret
 
 
 def _metadata(session: Session, payment: Payment) -> dict[str, str]:
     """What Stripe keeps about the payment: our id, the account and the invoices."""
     numbers = [session.get(Invoice, invoice_id).number for invoice_id in payment.invoice_ids]
-    return {"payment_id": str(payment.id), "account_number": payment.account.number,
-            "invoice_numbers": ",".join(numbers)[:500]}
+    return {
+        "payment_id": str(payment.id),
+        "account_number": payment.account.number,
+        "invoice_numbers": ",".join(numbers)[:500],
+    }
 
 
 def charge_card(
@@ -59,15 +67,24 @@ def charge_card(
     customer = ensure_customer(session, gateway, payment.account)
     try:
         intent = gateway.create_payment_intent(
-            amount_cents=payment.amount_cents, currency=payment.currency, customer_id=customer,
-            metadata=_metadata(session, payment), idempotency_key=f"munibill-payment-{payment.id}",
-            payment_method=payment_method_id, confirm=True)
+            amount_cents=payment.amount_cents,
+            currency=payment.currency,
+            customer_id=customer,
+            metadata=_metadata(session, payment),
+            idempotency_key=f"munibill-payment-{payment.id}",
+            payment_method=payment_method_id,
+            confirm=True,
+        )
     except PaymentError as error:
         payment.stripe_payment_intent_id = error.payment_intent_id
         if error.retryable:
-            fail_payment(session, actor, payment, code=error.code or "unavailable", message=UNAVAILABLE)
+            fail_payment(
+                session, actor, payment, code=error.code or "unavailable", message=UNAVAILABLE
+            )
         else:
-            fail_payment(session, actor, payment, code=error.decline_code or error.code, message=str(error))
+            fail_payment(
+                session, actor, payment, code=error.decline_code or error.code, message=str(error)
+            )
         raise
     payment.stripe_payment_intent_id = intent.id
     if intent.status == "processing":

@@ -29,8 +29,9 @@ from billing.numbering import next_number
 from billing.receivables import fill, outstanding_by_receivable
 from core.audit import Actor, record
 from core.db import utcnow
+from core.money import format_cents
 from payments.allocation import Allocation, Owed, allocate
-from payments.models import Channel, Payment, PaymentStatus, Receipt, Tender
+from payments.models import CashDrawer, Channel, Payment, PaymentStatus, Receipt, Tender
 
 OPEN = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
 
@@ -123,6 +124,7 @@ def record_payment(
     channel: Channel,
     tender: Tender,
     minimum_cents: int = 100,
+    drawer: CashDrawer | None = None,
 ) -> Payment:
     """Check the amount against what is owed and record a pending payment; flushes."""
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
@@ -134,11 +136,11 @@ def record_payment(
         raise PaymentRefused("invoices", "nothing is owed on this account")
     if amount_cents > owed:
         raise PaymentRefused(
-            "amount_cents", f"the most you can pay is ${owed / 100:,.2f}, what is owed"
+            "amount_cents", f"the most you can pay is {format_cents(owed)}, what is owed"
         )
     if amount_cents < min(minimum_cents, owed):
         raise PaymentRefused(
-            "amount_cents", f"the least you can pay is ${min(minimum_cents, owed) / 100:,.2f}"
+            "amount_cents", f"the least you can pay is {format_cents(min(minimum_cents, owed))}"
         )
     payment = Payment(
         account_id=account.id,
@@ -147,6 +149,7 @@ def record_payment(
         amount_cents=amount_cents,
         invoice_ids=[i.id for i in chosen],
         created_by=actor.label,
+        drawer_id=drawer.id if drawer is not None else None,
     )
     session.add(payment)
     session.flush()

@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing import chart
-from core.audit import Actor
+from core.audit import Actor, record
 from core.db import utcnow
-from payments.models import EventStatus, Payment, PaymentStatus, StripeEvent
+from payments.models import EventStatus, Payment, PaymentStatus, Refund, RefundStatus, StripeEvent
 from payments.services import fail_payment, mark_payment, settle_payment
 
 STRIPE = Actor("stripe", None, "stripe webhook", "stripe")
@@ -101,11 +101,41 @@ HANDLERS: dict[str, Callable[[Session, dict, Payment, dict], None]] = {
 }
 
 
+REFUND_EVENTS = ("charge.refunded", "refund.updated", "charge.refund.updated")
+REFUND_STATUS = {
+    "succeeded": RefundStatus.SUCCEEDED,
+    "pending": RefundStatus.PENDING,
+    "failed": RefundStatus.FAILED,
+    "canceled": RefundStatus.FAILED,
+}
+
+
+def on_refund(session: Session, event: dict) -> EventStatus:
+    """Bring our refunds up to what Stripe says of them; a refund we never made is unmatched."""
+    obj = event["data"]["object"]
+    refunds = (obj.get("refunds") or {}).get("data", []) if obj.get("object") == "charge" else [obj]
+    matched = False
+    for item in refunds:
+        refund = session.scalar(sa.select(Refund).where(Refund.stripe_refund_id == item.get("id")))
+        if refund is None:
+            continue
+        matched = True
+        status = REFUND_STATUS.get(item.get("status"), refund.status)
+        if status != refund.status:
+            record(
+                session, STRIPE, f"refund.{status.value}", refund, stripe_status=item.get("status")
+            )
+            refund.status = status
+    return EventStatus.PROCESSED if matched else EventStatus.UNMATCHED
+
+
 def process_event(session: Session, row: StripeEvent) -> EventStatus:
     """Run the event's handler in the caller's transaction and set its status."""
     row.attempts += 1
     handler = HANDLERS.get(row.type)
-    if handler is None:
+    if row.type in REFUND_EVENTS:
+        row.status = on_refund(session, row.payload)
+    elif handler is None:
         row.status = EventStatus.IGNORED
     else:
         intent = row.payload["data"]["object"]

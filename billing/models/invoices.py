@@ -210,6 +210,8 @@ class SettlementKind(enum.StrEnum):
     CREDIT_MEMO = "credit_memo"
     PAYMENT = "payment"
     WRITE_OFF = "write_off"
+    #: A settlement taken back (a refund or a voided payment): it re-opens what it had settled.
+    REVERSAL = "reversal"
 
 
 class Settlement(CreatedAtMixin, Base):

@@ -1,8 +1,8 @@
-"""billing engine: rate plans, levies, penalty rules, runs, installments, charges, settlements, credit memos
+"""billing engine and payments: rate plans, levies, penalty rules, runs, installments, charges, settlements, credit memos; payments, drawers, refunds, stripe customers, webhook events, receipts
 
-Revision ID: 9f1d3afa6ab0
+Revision ID: 6a7a1c915424
 Revises: 50e4395e191a
-Create Date: 2026-11-26 13:23:54.228374
+Create Date: 2026-11-26 13:31:40.126937
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '9f1d3afa6ab0'
+revision = '6a7a1c915424'
 down_revision = '50e4395e191a'
 branch_labels = None
 depends_on = None
@@ -38,6 +38,17 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_run')),
     sa.UniqueConstraint('kind', 'cycle', name=op.f('uq_billing_run_kind_cycle'))
     )
+    op.create_table('cash_drawer',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('opened_by', sa.String(length=254), nullable=False),
+    sa.Column('opened_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('opening_float_cents', sa.BigInteger(), nullable=False),
+    sa.Column('closed_by', sa.String(length=254), nullable=True),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('close_out', sa.JSON(), nullable=True),
+    sa.CheckConstraint('opening_float_cents >= 0', name=op.f('ck_cash_drawer_float_not_negative')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_cash_drawer'))
+    )
     op.create_table('penalty_rule_set',
     sa.Column('version', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('document', sa.JSON(), nullable=False),
@@ -45,11 +56,66 @@ def upgrade():
     sa.Column('loaded_by', sa.String(length=254), nullable=False),
     sa.PrimaryKeyConstraint('version', name=op.f('pk_penalty_rule_set'))
     )
+    op.create_table('stripe_event',
+    sa.Column('id', sa.String(length=255), nullable=False),
+    sa.Column('type', sa.String(length=64), nullable=False),
+    sa.Column('payload', sa.JSON(), nullable=False),
+    sa.Column('status', sa.Enum('received', 'processed', 'unmatched', 'ignored', 'failed', name='event_status', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('error', sa.Text(), nullable=True),
+    sa.Column('attempts', sa.Integer(), nullable=False),
+    sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_stripe_event'))
+    )
+    with op.batch_alter_table('stripe_event', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_stripe_event_status'), ['status'], unique=False)
+        batch_op.create_index(batch_op.f('ix_stripe_event_type'), ['type'], unique=False)
+
     op.create_table('tax_year_levy',
     sa.Column('tax_year', sa.Integer(), autoincrement=False, nullable=False),
     sa.Column('document', sa.JSON(), nullable=False),
     sa.Column('loaded_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('tax_year', name=op.f('pk_tax_year_levy'))
+    )
+    op.create_table('payment',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('channel', sa.Enum('online', 'counter', 'mail', name='payment_channel', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('tender', sa.Enum('card', 'cash', 'check', 'money_order', name='payment_tender', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'processing', 'succeeded', 'failed', 'canceled', 'voided', name='payment_status', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('amount_cents', sa.BigInteger(), nullable=False),
+    sa.Column('currency', sa.String(length=3), nullable=False),
+    sa.Column('invoice_ids', sa.JSON(), nullable=False),
+    sa.Column('stripe_payment_intent_id', sa.String(length=255), nullable=True),
+    sa.Column('drawer_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('tender_reference', sa.String(length=64), nullable=True),
+    sa.Column('voided_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('void_reason', sa.String(length=500), nullable=True),
+    sa.Column('failure_code', sa.String(length=64), nullable=True),
+    sa.Column('failure_message', sa.String(length=500), nullable=True),
+    sa.Column('succeeded_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_by', sa.String(length=254), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("channel <> 'counter' OR drawer_id IS NOT NULL", name=op.f('ck_payment_counter_has_a_drawer')),
+    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_payment_amount_positive')),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_payment_account_id_account')),
+    sa.ForeignKeyConstraint(['drawer_id'], ['cash_drawer.id'], name=op.f('fk_payment_drawer_id_cash_drawer')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_payment')),
+    sa.UniqueConstraint('stripe_payment_intent_id', name=op.f('uq_payment_stripe_payment_intent_id'))
+    )
+    with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_payment_account_id'), ['account_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_drawer_id'), ['drawer_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_payment_status'), ['status'], unique=False)
+
+    op.create_table('stripe_customer',
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), autoincrement=False, nullable=False),
+    sa.Column('stripe_customer_id', sa.String(length=255), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_stripe_customer_account_id_account')),
+    sa.PrimaryKeyConstraint('account_id', name=op.f('pk_stripe_customer')),
+    sa.UniqueConstraint('stripe_customer_id', name=op.f('uq_stripe_customer_stripe_customer_id'))
     )
     op.create_table('rate_plan',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -64,6 +130,44 @@ def upgrade():
     sa.PrimaryKeyConstraint('id', name=op.f('pk_rate_plan')),
     sa.UniqueConstraint('code', name=op.f('uq_rate_plan_code'))
     )
+    op.create_table('receipt',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('number', sa.String(length=24), nullable=False),
+    sa.Column('payment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('account_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('amount_cents', sa.BigInteger(), nullable=False),
+    sa.Column('tender', sa.Enum('card', 'cash', 'check', 'money_order', name='receipt_tender', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('paid', sa.JSON(), nullable=False),
+    sa.Column('credit_cents', sa.BigInteger(), nullable=False),
+    sa.Column('balance_after_cents', sa.BigInteger(), nullable=False),
+    sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_receipt_amount_positive')),
+    sa.ForeignKeyConstraint(['account_id'], ['account.id'], name=op.f('fk_receipt_account_id_account')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], name=op.f('fk_receipt_payment_id_payment')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_receipt')),
+    sa.UniqueConstraint('number', name=op.f('uq_receipt_number')),
+    sa.UniqueConstraint('payment_id', name=op.f('uq_receipt_payment_id'))
+    )
+    with op.batch_alter_table('receipt', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_receipt_account_id'), ['account_id'], unique=False)
+
+    op.create_table('refund',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('payment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('amount_cents', sa.BigInteger(), nullable=False),
+    sa.Column('reason', sa.String(length=500), nullable=False),
+    sa.Column('status', sa.Enum('pending', 'succeeded', 'failed', name='refund_status', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('stripe_refund_id', sa.String(length=255), nullable=True),
+    sa.Column('requested_by', sa.String(length=254), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_refund_amount_positive')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], name=op.f('fk_refund_payment_id_payment')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_refund')),
+    sa.UniqueConstraint('stripe_refund_id', name=op.f('uq_refund_stripe_refund_id'))
+    )
+    with op.batch_alter_table('refund', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_refund_payment_id'), ['payment_id'], unique=False)
+
     op.create_table('credit_memo',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('number', sa.String(length=24), nullable=False),
@@ -120,7 +224,7 @@ def upgrade():
     sa.Column('installment_number', sa.Integer(), nullable=False),
     sa.Column('charge_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
     sa.Column('receivable_gl_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
-    sa.Column('kind', sa.Enum('credit_applied', 'credit_memo', 'payment', 'write_off', name='settlement_kind', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('kind', sa.Enum('credit_applied', 'credit_memo', 'payment', 'write_off', 'reversal', name='settlement_kind', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('source_id', sa.String(length=64), nullable=True),
     sa.Column('amount_cents', sa.BigInteger(), nullable=False),
     sa.Column('settled_on', sa.Date(), nullable=False),
@@ -201,8 +305,29 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_credit_memo_invoice_id'))
 
     op.drop_table('credit_memo')
+    with op.batch_alter_table('refund', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_refund_payment_id'))
+
+    op.drop_table('refund')
+    with op.batch_alter_table('receipt', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_receipt_account_id'))
+
+    op.drop_table('receipt')
     op.drop_table('rate_plan')
+    op.drop_table('stripe_customer')
+    with op.batch_alter_table('payment', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_payment_status'))
+        batch_op.drop_index(batch_op.f('ix_payment_drawer_id'))
+        batch_op.drop_index(batch_op.f('ix_payment_account_id'))
+
+    op.drop_table('payment')
     op.drop_table('tax_year_levy')
+    with op.batch_alter_table('stripe_event', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_stripe_event_type'))
+        batch_op.drop_index(batch_op.f('ix_stripe_event_status'))
+
+    op.drop_table('stripe_event')
     op.drop_table('penalty_rule_set')
+    op.drop_table('cash_drawer')
     op.drop_table('billing_run')
     # ### end Alembic commands ###

@@ -1,0 +1,219 @@
+"""Taking money back: refunds (card through Stripe, counter as refunds payable) and voided counter payments.
+
+What a payment settled is taken back newest first, after any credit it left
+on the account; every piece taken back is a reversal settlement that
+re-opens the invoice, installment or charge it had settled. Never more than
+is still refundable, whatever Stripe would allow.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from billing import chart
+from billing.invoices import refresh_status
+from billing.ledger import Posting, account_credit, post_entry
+from billing.models import GLAccount, Invoice, InvoiceCharge, Settlement, SettlementKind
+from core.audit import Actor, record
+from core.db import utcnow
+from payments.gateway import StripeGateway
+from payments.models import Channel, Payment, PaymentStatus, Receipt, Refund, RefundStatus
+from payments.services import PaymentRefused
+
+
+def refundable_cents(session: Session, payment: Payment) -> int:
+    """What can still be given back on a payment."""
+    taken = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_cents), 0)).where(
+            Refund.payment_id == payment.id, Refund.status != RefundStatus.FAILED
+        )
+    )
+    return payment.amount_cents - int(taken) if payment.status == PaymentStatus.SUCCEEDED else 0
+
+
+def _settled_pieces(session: Session, payment: Payment) -> list[tuple[Settlement, int]]:
+    """The payment's settlements, newest first, each with what is not yet taken back."""
+    rows = session.scalars(
+        sa.select(Settlement)
+        .where(
+            Settlement.source_id == str(payment.id),
+            Settlement.kind.in_([SettlementKind.PAYMENT, SettlementKind.REVERSAL]),
+        )
+        .order_by(Settlement.id)
+    ).all()
+    reversed_: dict[tuple, int] = defaultdict(int)
+    for row in rows:
+        if row.kind == SettlementKind.REVERSAL:
+            reversed_[
+                (row.invoice_id, row.installment_number, row.charge_id, row.receivable_gl_id)
+            ] += row.amount_cents
+    pieces = []
+    for row in reversed([r for r in rows if r.kind == SettlementKind.PAYMENT]):
+        key = (row.invoice_id, row.installment_number, row.charge_id, row.receivable_gl_id)
+        left = row.amount_cents - min(row.amount_cents, reversed_[key])
+        reversed_[key] -= row.amount_cents - left
+        if left:
+            pieces.append((row, left))
+    return pieces
+
+
+def _reopen(session: Session, piece: Settlement, cents: int, on: date, payment: Payment) -> None:
+    """Record the reversal and give the invoice, installment or charge its balance back."""
+    session.add(
+        Settlement(
+            invoice_id=piece.invoice_id,
+            installment_number=piece.installment_number,
+            charge_id=piece.charge_id,
+            receivable_gl_id=piece.receivable_gl_id,
+            kind=SettlementKind.REVERSAL,
+            source_id=str(payment.id),
+            amount_cents=cents,
+            settled_on=on,
+        )
+    )
+    invoice = session.get(Invoice, piece.invoice_id)
+    if piece.charge_id is not None:
+        session.get(InvoiceCharge, piece.charge_id).balance_cents += cents
+        session.flush()  # the status below counts the re-opened charge
+    with session.no_autoflush:
+        if piece.charge_id is None:
+            invoice.balance_cents += cents
+            for installment in invoice.installments:
+                if installment.number == piece.installment_number:
+                    installment.balance_cents += cents
+        refresh_status(session, invoice)
+    session.flush()
+
+
+def take_back(session: Session, payment: Payment, cents: int, on: date) -> list[Posting]:
+    """Re-open what `cents` of the payment settled (its leftover credit first); return the debits."""
+    receipt = session.scalar(sa.select(Receipt).where(Receipt.payment_id == payment.id))
+    credit = min(
+        cents,
+        receipt.credit_cents if receipt else 0,
+        max(account_credit(session, payment.account_id), 0),
+    )
+    debits = (
+        [Posting(chart.UNAPPLIED_CREDITS, debit_cents=credit, account_id=payment.account_id)]
+        if credit
+        else []
+    )
+    remaining = cents - credit
+    codes = dict(session.execute(sa.select(GLAccount.id, GLAccount.code)).all())
+    for piece, left in _settled_pieces(session, payment):
+        if not remaining:
+            break
+        take = min(left, remaining)
+        _reopen(session, piece, take, on, payment)
+        debits.append(
+            Posting(codes[piece.receivable_gl_id], debit_cents=take, account_id=payment.account_id)
+        )
+        remaining -= take
+    if remaining:
+        raise PaymentRefused(
+            "amount_cents", "the credit this payment left has been used; refund less"
+        )
+    return debits
+
+
+def refund_payment(
+    session: Session,
+    actor: Actor,
+    payment: Payment,
+    *,
+    amount_cents: int,
+    reason: str,
+    on: date,
+    gateway: StripeGateway | None = None,
+) -> Refund:
+    """Refund part or all of a settled payment (supervisor); card refunds go through Stripe."""
+    if len((reason or "").strip()) < 5:
+        raise PaymentRefused("reason", "say why (at least 5 characters)")
+    if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
+        raise PaymentRefused("amount_cents", "enter an amount greater than zero")
+    session.refresh(payment, with_for_update=True)
+    available = refundable_cents(session, payment)
+    if amount_cents > available:
+        raise PaymentRefused(
+            "amount_cents", f"at most {available} cents of this payment can be refunded"
+        )
+    card = payment.stripe_payment_intent_id is not None
+    refund = Refund(
+        payment_id=payment.id,
+        amount_cents=amount_cents,
+        reason=reason.strip(),
+        status=RefundStatus.PENDING,
+        requested_by=actor.label,
+    )
+    session.add(refund)
+    session.flush()
+    debits = take_back(session, payment, amount_cents, on)
+    if card:
+        if gateway is None:
+            raise PaymentRefused("payment", "card refunds need the Stripe gateway")
+        stripe_refund = gateway.create_refund(
+            payment_intent_id=payment.stripe_payment_intent_id,
+            amount_cents=amount_cents,
+            idempotency_key=f"munibill-refund-{refund.id}",
+        )
+        refund.stripe_refund_id = stripe_refund.id
+        refund.status = (
+            RefundStatus.SUCCEEDED if stripe_refund.status == "succeeded" else RefundStatus.PENDING
+        )
+    else:
+        refund.status = RefundStatus.SUCCEEDED
+    credit_gl = chart.STRIPE_CLEARING if card else chart.REFUNDS_PAYABLE
+    post_entry(
+        session,
+        [*debits, Posting(credit_gl, credit_cents=amount_cents)],
+        entry_date=on,
+        source_type="refund",
+        source_id=refund.id,
+        actor=actor,
+        memo=f"Refund {refund.id} of payment {payment.id}: {refund.reason}",
+    )
+    record(
+        session,
+        actor,
+        "refund.create",
+        refund,
+        payment=payment.id,
+        amount_cents=amount_cents,
+        reason=reason,
+    )
+    return refund
+
+
+def void_counter_payment(
+    session: Session, actor: Actor, payment: Payment, *, reason: str, on: date
+) -> Payment:
+    """Take back a counter payment entirely (supervisor): its settlements re-open, the drawer gives it back."""
+    if payment.channel != Channel.COUNTER or payment.status != PaymentStatus.SUCCEEDED:
+        raise PaymentRefused("payment", "only a settled counter payment can be voided")
+    if len((reason or "").strip()) < 5:
+        raise PaymentRefused("reason", "say why (at least 5 characters)")
+    if refundable_cents(session, payment) != payment.amount_cents:
+        raise PaymentRefused(
+            "payment", "part of this payment was refunded; it can no longer be voided"
+        )
+    debits = take_back(session, payment, payment.amount_cents, on)
+    post_entry(
+        session,
+        [*debits, Posting(chart.CASH_DRAWER, credit_cents=payment.amount_cents)],
+        entry_date=on,
+        source_type="payment_void",
+        source_id=payment.id,
+        actor=actor,
+        memo=f"Void of counter payment {payment.id}: {reason}",
+    )
+    payment.status, payment.voided_at, payment.void_reason = (
+        PaymentStatus.VOIDED,
+        utcnow(),
+        reason.strip(),
+    )
+    record(session, actor, "payment.void", payment, reason=reason)
+    return payment
