@@ -97,6 +97,7 @@ def register_blueprints(app: Flask) -> None:
     from core import api as core_api
     from core import views as core_views
     from payments import api as payments_api
+    from payments import api_payments
 
     core_views.init_app(app)
     billing_views.init_app(app)
@@ -104,6 +105,7 @@ def register_blueprints(app: Flask) -> None:
     billing_api.init_app(app, api)
     api_billing.init_app(app, api)
     payments_api.init_app(app)
+    api_payments.init_app(app, api)
 
 
 def register_request_hooks(app: Flask) -> None:

@@ -1,0 +1,208 @@
+"""/api/v1 endpoints for counter payments, drawers, payments, receipts and refunds."""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_smorest import Blueprint, abort
+
+from billing.models import Account
+from core.auth import request_actor, requires
+from core.extensions import db
+from core.settings import municipal_today
+from payments.counter import close_drawer, open_drawer, take_counter_payment
+from payments.gateway import PaymentError, StripeGateway
+from payments.models import CashDrawer, Payment, Receipt, Tender
+from payments.refunds import refund_payment, void_counter_payment
+from payments.schemas import (
+    CounterPaymentSchema,
+    DrawerCloseSchema,
+    DrawerOpenSchema,
+    DrawerSchema,
+    PaymentSchema,
+    ReceiptSchema,
+    RefundRequestSchema,
+    RefundSchema,
+    VoidRequestSchema,
+)
+from payments.services import PaymentRefused
+
+payments_api = Blueprint(
+    "payments_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Counter payments, drawers, payments, receipts, refunds",
+)
+
+
+def _refused(error: PaymentRefused):
+    """A refused payment is a 422 naming the field; nothing was changed."""
+    db.session.rollback()
+    abort(422, errors={error.field: [error.message]})
+
+
+def _drawer_or_404(drawer_id: int) -> CashDrawer:
+    """A drawer, or 404."""
+    drawer = db.session.get(CashDrawer, drawer_id)
+    if drawer is None:
+        abort(404, message=f"No drawer {drawer_id}.")
+    return drawer
+
+
+def _payment_or_404(payment_id: int) -> Payment:
+    """A payment, or 404."""
+    payment = db.session.get(Payment, payment_id)
+    if payment is None:
+        abort(404, message=f"No payment {payment_id}.")
+    return payment
+
+
+def _account_or_404(number: str) -> Account:
+    """An account, or 404."""
+    account = db.session.scalar(sa.select(Account).where(Account.number == number))
+    if account is None:
+        abort(404, message=f"No account {number}.")
+    return account
+
+
+@payments_api.route("/drawers", methods=["POST"])
+@payments_api.arguments(DrawerOpenSchema)
+@payments_api.response(201, DrawerSchema)
+@requires("write")
+def open_(args):
+    """Open a cash drawer for the caller."""
+    try:
+        drawer = open_drawer(
+            db.session, request_actor(), opening_float_cents=args["opening_float_cents"]
+        )
+    except PaymentRefused as error:
+        _refused(error)
+    db.session.commit()
+    return drawer
+
+
+@payments_api.route("/drawers/<int:drawer_id>/payments", methods=["POST"])
+@payments_api.arguments(CounterPaymentSchema)
+@payments_api.response(201, ReceiptSchema)
+@requires("write")
+def counter_payment(args, drawer_id: int):
+    """Take cash, a check or a money order into the caller's open drawer; returns the receipt."""
+    drawer = _drawer_or_404(drawer_id)
+    account = _account_or_404(args["account_number"])
+    try:
+        receipt = take_counter_payment(
+            db.session,
+            request_actor(),
+            drawer=drawer,
+            account=account,
+            amount_cents=args["amount_cents"],
+            tender=Tender(args["tender"]),
+            reference=args["reference"],
+            invoice_numbers=args["invoice_numbers"],
+            on=municipal_today(current_app.config),
+        )
+    except PaymentRefused as error:
+        _refused(error)
+    db.session.commit()
+    return receipt
+
+
+@payments_api.route("/drawers/<int:drawer_id>/close", methods=["POST"])
+@payments_api.arguments(DrawerCloseSchema)
+@payments_api.response(200, DrawerSchema)
+@requires("write")
+def close(args, drawer_id: int):
+    """Close a drawer: totals by tender against the counted deposit."""
+    drawer = _drawer_or_404(drawer_id)
+    try:
+        close_drawer(db.session, request_actor(), drawer, counted_cents=args["counted_cents"])
+    except PaymentRefused as error:
+        _refused(error)
+    db.session.commit()
+    return drawer
+
+
+@payments_api.route("/payments/<int:payment_id>")
+@payments_api.response(200, PaymentSchema)
+@requires("read")
+def get_payment(payment_id: int):
+    """One payment."""
+    return _payment_or_404(payment_id)
+
+
+@payments_api.route("/accounts/<number>/payments")
+@payments_api.response(200, PaymentSchema(many=True))
+@requires("read")
+def account_payments(number: str):
+    """An account's payments, newest first."""
+    account = _account_or_404(number)
+    return db.session.scalars(
+        sa.select(Payment).where(Payment.account_id == account.id).order_by(Payment.id.desc())
+    ).all()
+
+
+@payments_api.route("/accounts/<number>/receipts")
+@payments_api.response(200, ReceiptSchema(many=True))
+@requires("read")
+def account_receipts(number: str):
+    """An account's receipts, newest first."""
+    account = _account_or_404(number)
+    return db.session.scalars(
+        sa.select(Receipt).where(Receipt.account_id == account.id).order_by(Receipt.id.desc())
+    ).all()
+
+
+@payments_api.route("/payments/<int:payment_id>/refunds", methods=["POST"])
+@payments_api.arguments(RefundRequestSchema)
+@payments_api.response(201, RefundSchema)
+@requires("approve")
+def refund(args, payment_id: int):
+    """Refund part or all of a settled payment (supervisor); never more than is refundable."""
+    payment = _payment_or_404(payment_id)
+    card = payment.stripe_payment_intent_id is not None
+    try:
+        with StripeGateway.from_config(current_app.config) if card else nullcontext() as gateway:
+            created = refund_payment(
+                db.session,
+                request_actor(),
+                payment,
+                amount_cents=args["amount_cents"],
+                reason=args["reason"],
+                on=municipal_today(current_app.config),
+                gateway=gateway,
+            )
+    except PaymentRefused as error:
+        _refused(error)
+    except PaymentError as error:
+        db.session.rollback()
+        abort(503 if error.retryable else 409, message=str(error))
+    db.session.commit()
+    return created
+
+
+@payments_api.route("/payments/<int:payment_id>/void", methods=["POST"])
+@payments_api.arguments(VoidRequestSchema)
+@payments_api.response(200, PaymentSchema)
+@requires("approve")
+def void(args, payment_id: int):
+    """Void a counter payment (supervisor)."""
+    payment = _payment_or_404(payment_id)
+    try:
+        void_counter_payment(
+            db.session,
+            request_actor(),
+            payment,
+            reason=args["reason"],
+            on=municipal_today(current_app.config),
+        )
+    except PaymentRefused as error:
+        _refused(error)
+    db.session.commit()
+    return payment
+
+
+def init_app(app, api) -> None:
+    """Register the payments API."""
+    api.register_blueprint(payments_api)
