@@ -126,6 +126,30 @@ class Refund(CreatedAtMixin, Base):
     __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
 
 
+class DisputeStatus(enum.StrEnum):
+    """Where a card dispute stands."""
+
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+
+
+class Dispute(CreatedAtMixin, Base):
+    """A cardholder's dispute of a payment: the funds are held until it closes."""
+
+    __tablename__ = "dispute"
+
+    id: Mapped[intpk]
+    stripe_dispute_id: Mapped[str] = mapped_column(sa.String(255), unique=True)
+    payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payment.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    reason: Mapped[str | None] = mapped_column(sa.String(64))
+    status: Mapped[DisputeStatus] = mapped_column(enum_column(DisputeStatus, "dispute_status"))
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+
 class StripeCustomer(CreatedAtMixin, Base):
     """The one Stripe Customer of a billing account, created on its first payment."""
 

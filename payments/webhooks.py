@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from billing import chart
 from core.audit import Actor, record
 from core.db import utcnow
+from payments.disputes import close_dispute, open_dispute
 from payments.models import EventStatus, Payment, PaymentStatus, Refund, RefundStatus, StripeEvent
 from payments.services import fail_payment, mark_payment, settle_payment
 
@@ -129,12 +130,40 @@ def on_refund(session: Session, event: dict) -> EventStatus:
     return EventStatus.PROCESSED if matched else EventStatus.UNMATCHED
 
 
+DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.closed")
+
+
+def on_dispute(session: Session, event: dict) -> EventStatus:
+    """Hold the funds of a new dispute; settle a closed one as won or lost."""
+    obj = event["data"]["object"]
+    payment = session.scalar(
+        sa.select(Payment).where(Payment.stripe_payment_intent_id == obj.get("payment_intent"))
+    )
+    if payment is None:
+        return EventStatus.UNMATCHED
+    day = _event_day(event)
+    dispute = open_dispute(
+        session,
+        STRIPE,
+        payment,
+        stripe_id=obj["id"],
+        amount_cents=obj["amount"],
+        reason=obj.get("reason"),
+        on=day,
+    )
+    if event["type"] == "charge.dispute.closed" and obj.get("status") in ("won", "lost"):
+        close_dispute(session, STRIPE, dispute, won=obj["status"] == "won", on=day)
+    return EventStatus.PROCESSED
+
+
 def process_event(session: Session, row: StripeEvent) -> EventStatus:
     """Run the event's handler in the caller's transaction and set its status."""
     row.attempts += 1
     handler = HANDLERS.get(row.type)
     if row.type in REFUND_EVENTS:
         row.status = on_refund(session, row.payload)
+    elif row.type in DISPUTE_EVENTS:
+        row.status = on_dispute(session, row.payload)
     elif handler is None:
         row.status = EventStatus.IGNORED
     else:

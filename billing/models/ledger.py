@@ -42,6 +42,7 @@ class GLCategory(enum.StrEnum):
     PROCESSOR_FEES = "processor_fees"
     WRITE_OFF = "write_off"
     FUND_BALANCE = "fund_balance"
+    DISPUTED_FUNDS = "disputed_funds"
 
 
 class GLAccount(Base):

@@ -22,6 +22,7 @@ BASE_CHART = [
     ("1000", "Bank - operating account", "asset", "bank"),
     ("1010", "Cash drawer", "asset", "cash_drawer"),
     ("1020", "Stripe clearing", "asset", "stripe_clearing"),
+    ("1030", "Funds held in card disputes", "asset", "disputed_funds"),
     ("1100", "Receivable - property tax", "asset", "receivable"),
     ("1110", "Receivable - Water", "asset", "receivable"),
     ("1120", "Receivable - Sewer", "asset", "receivable"),
@@ -126,7 +127,7 @@ def upgrade():
     sa.Column('code', sa.String(length=32), nullable=False),
     sa.Column('name', sa.String(length=200), nullable=False),
     sa.Column('type', sa.Enum('asset', 'liability', 'equity', 'revenue', 'expense', name='gl_type', native_enum=False, create_constraint=True, length=24), nullable=False),
-    sa.Column('category', sa.Enum('bank', 'cash_drawer', 'stripe_clearing', 'receivable', 'unapplied_credit', 'refunds_payable', 'tax_collected', 'revenue', 'penalty_revenue', 'interest_revenue', 'processor_fees', 'write_off', 'fund_balance', name='gl_category', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('category', sa.Enum('bank', 'cash_drawer', 'stripe_clearing', 'receivable', 'unapplied_credit', 'refunds_payable', 'tax_collected', 'revenue', 'penalty_revenue', 'interest_revenue', 'processor_fees', 'write_off', 'fund_balance', 'disputed_funds', name='gl_category', native_enum=False, create_constraint=True, length=24), nullable=False),
     sa.Column('active', sa.Boolean(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_gl_account')),
     sa.UniqueConstraint('code', name=op.f('uq_gl_account_code'))

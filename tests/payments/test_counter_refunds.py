@@ -237,3 +237,58 @@ def test_card_refunds_go_through_stripe_and_its_events_keep_them_current(app, cl
     assert deliver(client, stranger).get_json()["status"] == "unmatched"
     with app.app_context():
         assert db.session.scalar(sa.select(Refund.status)) == RefundStatus.FAILED
+
+
+def test_a_dispute_holds_the_funds_and_a_lost_one_reopens_the_bill(app, client):
+    from core.extensions import db
+    from tests.payments.signing import intent_event
+    from tests.payments.test_webhooks import _payment, _town
+
+    account_a, account_b = _town(app, 2)
+    won, lost = _payment(app, account_a), _payment(app, account_b)
+    with app.app_context():
+        for payment_id in (won, lost):
+            deliver(
+                client,
+                intent_event("payment_intent.succeeded", db.session.get(Payment, payment_id)),
+            )
+
+    def dispute(kind: str, payment_id: int, status: str) -> dict:
+        return {
+            "id": f"evt_{kind}_{payment_id}_{status}",
+            "type": kind,
+            "created": 1_795_000_000,
+            "data": {
+                "object": {
+                    "id": f"dp_{payment_id}",
+                    "object": "dispute",
+                    "amount": TOTAL,
+                    "payment_intent": f"pi_test_{payment_id}",
+                    "reason": "fraudulent",
+                    "status": status,
+                }
+            },
+        }
+
+    for payment_id in (won, lost):
+        assert (
+            deliver(
+                client, dispute("charge.dispute.created", payment_id, "needs_response")
+            ).status_code
+            == 200
+        )
+    with app.app_context():
+        assert gl_balance(db.session, chart.DISPUTED_FUNDS) == 2 * TOTAL
+        assert gl_balance(db.session, chart.STRIPE_CLEARING) == 0
+    deliver(client, dispute("charge.dispute.closed", won, "won"))
+    closed_lost = dispute("charge.dispute.closed", lost, "lost")
+    deliver(client, closed_lost)
+    deliver(client, {**closed_lost, "id": "evt_again"})  # a second close changes nothing
+    with app.app_context():
+        session = db.session
+        assert gl_balance(session, chart.DISPUTED_FUNDS) == 0
+        assert gl_balance(session, chart.STRIPE_CLEARING) == TOTAL
+        statuses = dict(session.execute(sa.select(Invoice.account_id, Invoice.status)).all())
+        assert statuses == {account_a: InvoiceStatus.PAID, account_b: InvoiceStatus.OPEN}
+        assert account_receivable(session, account_b) == TOTAL
+        assert verify_chain(session).ok

@@ -1,8 +1,8 @@
-"""billing engine and payments: rate plans, levies, penalty rules, runs, installments, charges, settlements, credit memos; payments, drawers, refunds, stripe customers, webhook events, receipts
+"""billing engine and payments: rate plans, levies, penalty rules, runs, installments, charges, settlements, credit memos; payments, drawers, refunds, disputes, stripe customers, webhook events, receipts
 
-Revision ID: 6a7a1c915424
+Revision ID: 163046e0a880
 Revises: 50e4395e191a
-Create Date: 2026-11-26 13:31:40.126937
+Create Date: 2026-11-26 13:37:22.455061
 
 """
 from alembic import op
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '6a7a1c915424'
+revision = '163046e0a880'
 down_revision = '50e4395e191a'
 branch_labels = None
 depends_on = None
@@ -117,6 +117,23 @@ def upgrade():
     sa.PrimaryKeyConstraint('account_id', name=op.f('pk_stripe_customer')),
     sa.UniqueConstraint('stripe_customer_id', name=op.f('uq_stripe_customer_stripe_customer_id'))
     )
+    op.create_table('dispute',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('stripe_dispute_id', sa.String(length=255), nullable=False),
+    sa.Column('payment_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('amount_cents', sa.BigInteger(), nullable=False),
+    sa.Column('reason', sa.String(length=64), nullable=True),
+    sa.Column('status', sa.Enum('open', 'won', 'lost', name='dispute_status', native_enum=False, create_constraint=True, length=24), nullable=False),
+    sa.Column('closed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint('amount_cents > 0', name=op.f('ck_dispute_amount_positive')),
+    sa.ForeignKeyConstraint(['payment_id'], ['payment.id'], name=op.f('fk_dispute_payment_id_payment')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_dispute')),
+    sa.UniqueConstraint('stripe_dispute_id', name=op.f('uq_dispute_stripe_dispute_id'))
+    )
+    with op.batch_alter_table('dispute', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_dispute_payment_id'), ['payment_id'], unique=False)
+
     op.create_table('rate_plan',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('code', sa.String(length=40), nullable=False),
@@ -314,6 +331,10 @@ def downgrade():
 
     op.drop_table('receipt')
     op.drop_table('rate_plan')
+    with op.batch_alter_table('dispute', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_dispute_payment_id'))
+
+    op.drop_table('dispute')
     op.drop_table('stripe_customer')
     with op.batch_alter_table('payment', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_payment_status'))
