@@ -13,7 +13,7 @@ $(BIN)/python:
 
 # Installs (again) whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e .
+	$(BIN)/pip install --quiet -e '.[demo]'
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
@@ -23,7 +23,8 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## make run: install, migrate the embedded SQLite database, load the demo town once, serve it.
+## make run: install, migrate the embedded SQLite database, load the demo town once, serve it
+## (with localstripe beside it when no STRIPE_SECRET_KEY is set).
 run: $(VENV)/.installed
 	$(BIN)/munibill db upgrade
 	$(BIN)/munibill demo load --if-empty
@@ -31,7 +32,7 @@ run: $(VENV)/.installed
 	@echo "munibill is serving the demo town at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
 	@echo "Staff sign-in at http://$(HOST):$(PORT)/login with the logins listed above."
 	@echo "API reference at http://$(HOST):$(PORT)/api/v1/docs"
-	$(BIN)/gunicorn --bind $(HOST):$(PORT) --workers 2 --access-logfile - wsgi:app
+	$(BIN)/munibill demo serve --host $(HOST) --port $(PORT)
 
 ## make test: install with the dev tools and run the whole suite (PostgreSQL too with TEST_DATABASE_URL).
 test: $(VENV)/.installed-dev

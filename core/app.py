@@ -125,7 +125,9 @@ def register_commands(app: Flask) -> None:
     from billing import cli as billing_cli
     from billing import cli_billing
     from core import cli as core_cli
+    from payments import cli as payments_cli
 
     core_cli.init_app(app)
     billing_cli.init_app(app)
     cli_billing.init_app(app)
+    payments_cli.init_app(app)
