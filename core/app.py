@@ -98,9 +98,11 @@ def register_blueprints(app: Flask) -> None:
     from core import views as core_views
     from payments import api as payments_api
     from payments import api_payments
+    from payments import views as payments_views
 
     core_views.init_app(app)
     billing_views.init_app(app)
+    payments_views.init_app(app)
     core_api.init_app(app, api)
     billing_api.init_app(app, api)
     api_billing.init_app(app, api)

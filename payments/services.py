@@ -100,7 +100,7 @@ def owed_items(session: Session, invoices: list[Invoice]) -> list[Owed]:
 def _chosen(session: Session, account: Account, invoice_numbers: list[str]) -> list[Invoice]:
     """The invoices a payer chose, each checked to be the account's and still open."""
     invoices = []
-    for number in invoice_numbers:
+    for number in dict.fromkeys(invoice_numbers):  # each chosen bill once, in the order given
         invoice = session.scalar(sa.select(Invoice).where(Invoice.number == number))
         if invoice is None or invoice.account_id != account.id:
             raise PaymentRefused(

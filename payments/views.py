@@ -58,6 +58,8 @@ assets = Blueprint(
 
 #: What the status page says a payment is; `processing` (a bank debit) is never "paid".
 PAID, PENDING, UNPAID, FAILED = "paid", "pending", "unpaid", "failed"
+#: The largest id a payment can have (BIGINT); a larger one in a URL is simply not found.
+MAX_ID = 2**63 - 1
 NOT_CHARGEABLE = "This payment did not go through, so it cannot be paid again. Start a new payment."
 
 
@@ -89,7 +91,7 @@ def _account_or_404(number: str) -> Account:
 
 def _payment_or_404(account: Account, payment_id: int) -> Payment:
     """The payment, only if it belongs to the account in the URL; else 404."""
-    payment = db.session.get(Payment, payment_id)
+    payment = db.session.get(Payment, payment_id) if payment_id <= MAX_ID else None
     if payment is None or payment.account_id != account.id:
         abort(404)
     return payment
@@ -159,19 +161,18 @@ def start(number: str):
     account = _account_or_404(number)
     bills = _open_bills(account)
     owed = sum(cents for _invoice, cents in bills)
-    form = PayForm(
-        amount=request.args.get("amount") or _dollars(owed),
-        invoices=request.args.getlist("invoices"),
-    )
+    # NOTE: the defaults (the whole balance, or a failed payment's amount) fill the form
+    # shown, never a submitted one: a POST without an amount is refused, not paid in full.
+    shown = {"amount": request.args.get("amount") or _dollars(owed)}
+    shown["invoices"] = request.args.getlist("invoices")
+    form = PayForm(**({} if request.method == "POST" else shown))
     if form.validate_on_submit():
         payment = _record(form, account)
         if payment is not None:
             db.session.commit()
             return redirect(url_for(".card", number=number, payment_id=payment.id), 303)
         db.session.rollback()
-    page = render_template(
-        "payments/pay.html", account=account, bills=bills, owed=owed, form=form
-    )
+    page = render_template("payments/pay.html", account=account, bills=bills, owed=owed, form=form)
     return page, 422 if form.errors else 200
 
 
@@ -329,9 +330,7 @@ def status_json(number: str, payment_id: int):
     """The payment's state, which the status page polls until it changes."""
     account = _account_or_404(number)
     payment = _payment_or_404(account, payment_id)
-    return jsonify(
-        state=_state(payment, _receipt_of(payment)), status=payment.status.value
-    )
+    return jsonify(state=_state(payment, _receipt_of(payment)), status=payment.status.value)
 
 
 def init_app(app) -> None:

@@ -303,3 +303,19 @@ def test_two_payments_settling_at_the_same_moment_leave_one_paid_bill_and_credit
         report = trial_balance(db.session)
         assert report.total_debit_cents == report.total_credit_cents
         assert verify_chain(db.session).ok
+
+
+def test_a_bill_chosen_twice_counts_once(app):
+    (account_id,) = _town(app)
+    with app.app_context():
+        number = db.session.scalar(sa.select(Invoice.number))
+        with pytest.raises(PaymentRefused, match="the most you can pay is \\$107.84"):
+            record_payment(
+                db.session,
+                RESIDENT,
+                account=db.session.get(Account, account_id),
+                amount_cents=2 * TOTAL,
+                invoice_numbers=[number, number],
+                channel=Channel.ONLINE,
+                tender=Tender.CARD,
+            )

@@ -1,0 +1,168 @@
+"""Fixtures for browser tests: Debian's Chromium driven by Playwright (never `playwright
+install`), the app served on 127.0.0.1 with localstripe posting its webhooks to it, a
+billed household and a clerk.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from flask import Flask
+from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from werkzeug.serving import make_server
+
+from billing.models import Invoice, InvoiceKind
+from billing.runs import RunOptions, open_run, post_run
+from core.audit import Actor
+from core.extensions import db
+from tests.billing.billing_fixtures import household, load_rules
+from tests.payments import conftest as payments_fixtures
+from tests.payments.localstripe_server import register_webhook
+
+#: localstripe (one process per session, wiped before each test) and the Stripe settings of
+#: an app that talks to it, as the payments tests have them.
+localstripe = payments_fixtures.localstripe
+localstripe_fresh = payments_fixtures.localstripe_fresh
+stripe_settings = payments_fixtures.stripe_settings
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: Screenshots of every page a test sees (git-ignored).
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+#: The longest any single wait in a browser test may take.
+TIMEOUT_MS = 20_000
+
+
+@dataclass
+class LiveApp:
+    """The app served on 127.0.0.1 and the address it answers on."""
+
+    app: Flask
+    url: str
+
+
+@dataclass
+class BilledAccount:
+    """A household with one open utility bill."""
+
+    number: str
+    invoice_number: str
+    owed_cents: int
+
+
+@dataclass
+class Browsing:
+    """A browser page on the live app, and the script errors and CSP violations it met."""
+
+    page: Page
+    url: str
+    errors: list[str] = field(default_factory=list)
+
+    def screenshot(self, name: str) -> None:
+        """Save the whole page, 1280 px wide, as test-artifacts/<name>.png."""
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture
+def live_app(app, stripe_settings) -> Iterator[LiveApp]:
+    """The app on localstripe's settings, served on 127.0.0.1, receiving localstripe's webhooks."""
+    app.config.update(stripe_settings)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.port}"
+    register_webhook(
+        stripe_settings["STRIPE_API_BASE"],
+        "munibill",
+        f"{url}/webhooks/stripe",
+        stripe_settings["STRIPE_WEBHOOK_SECRET"],
+        ["payment_intent.succeeded", "payment_intent.payment_failed"],
+    )
+    yield LiveApp(app, url)
+    server.shutdown()
+    thread.join(timeout=10)
+    server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium, once for the session."""
+    if not CHROMIUM.exists():
+        pytest.skip(f"browser tests need Chromium at {CHROMIUM}")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def browsing(browser, live_app) -> Iterator[Browsing]:
+    """A fresh browser context 1280 px wide on the live app; closed before the app stops."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+    context.set_default_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    browsing = Browsing(page, live_app.url)
+
+    def csp_violation(message: ConsoleMessage) -> None:
+        """Keep what the Content-Security-Policy blocked (a refused 402 is no error here)."""
+        if message.type == "error" and "Content Security Policy" in message.text:
+            browsing.errors.append(f"console: {message.text}")
+
+    page.on("pageerror", lambda error: browsing.errors.append(f"script error: {error}"))
+    page.on("console", csp_violation)
+    yield browsing
+    context.close()
+
+
+def bill_households(app: Flask, *names: str) -> list[BilledAccount]:
+    """Households billed for the October 2026 cycle: one open invoice each, due November 23."""
+    with app.app_context():
+        plans = load_rules(db.session)
+        accounts = [
+            household(db.session, plans, name, [1000, 5000, 9000, 13000, 18400]) for name in names
+        ]
+        run = open_run(
+            db.session,
+            Actor.job("test"),
+            kind=InvoiceKind.UTILITY,
+            cycle="2026-10",
+            issue_date=date(2026, 11, 2),
+            due_date=date(2026, 11, 23),
+        )
+        post_run(db.session, run, Actor.job("test"), RunOptions())
+        db.session.commit()
+        billed = []
+        for account in accounts:
+            invoice = db.session.scalar(sa.select(Invoice).where(Invoice.account_id == account.id))
+            billed.append(BilledAccount(account.number, invoice.number, invoice.balance_cents))
+        return billed
+
+
+@pytest.fixture
+def billed_account(app) -> BilledAccount:
+    """One household with one open utility bill."""
+    (billed,) = bill_households(app, "olson")
+    return billed
+
+
+@pytest.fixture
+def clerk(make_staff) -> str:
+    """A clerk's e-mail (the password is tests.conftest.PASSWORD)."""
+    return make_staff("clerk")
