@@ -225,6 +225,7 @@ def settle_payment(
         owed_items(session, invoices),
         only_invoices=payment.invoice_ids or None,
     )
+    owed_before = account_receivable(session, payment.account_id)
     postings = [Posting(cash_gl, debit_cents=payment.amount_cents)]
     postings += _apply(session, payment, allocation, on)
     if allocation.credit_cents:
@@ -235,15 +236,6 @@ def settle_payment(
                 account_id=payment.account_id,
             )
         )
-    post_entry(
-        session,
-        postings,
-        entry_date=on,
-        source_type="payment",
-        source_id=payment.id,
-        actor=actor,
-        memo=f"Payment {payment.id} ({payment.tender.value}) for account {payment.account.number}",
-    )
     payment.status, payment.succeeded_at = PaymentStatus.SUCCEEDED, utcnow()
     payment.failure_code = payment.failure_message = None
     receipt = Receipt(
@@ -262,10 +254,9 @@ def settle_payment(
             for p in allocation.parts
         ],
         credit_cents=allocation.credit_cents,
-        balance_after_cents=account_receivable(session, payment.account_id),
+        balance_after_cents=owed_before - allocation.applied_cents,
     )
     session.add(receipt)
-    session.flush()
     record(
         session,
         actor,
@@ -273,6 +264,16 @@ def settle_payment(
         payment,
         receipt=receipt.number,
         credit_cents=allocation.credit_cents,
+    )
+    # NOTE: posted last: the ledger head is locked from here to the commit, so keep that short.
+    post_entry(
+        session,
+        postings,
+        entry_date=on,
+        source_type="payment",
+        source_id=payment.id,
+        actor=actor,
+        memo=f"Payment {payment.id} ({payment.tender.value}) for account {payment.account.number}",
     )
     return receipt
 
