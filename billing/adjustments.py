@@ -15,12 +15,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing import chart
+from billing.chart import gl_codes
 from billing.drafts import tax_batch, tax_context, utility_batch, utility_context
 from billing.invoices import LineDraft, post_invoice, refresh_status
 from billing.ledger import Posting, post_entry, reverse_entry
 from billing.models import (
     CreditMemo,
-    GLAccount,
     Invoice,
     InvoiceCharge,
     InvoiceInstallment,
@@ -230,7 +230,7 @@ def issue_credit_memo(
         )
     invoice.balance_cents -= amount_cents
     refresh_status(session, invoice)
-    codes = dict(session.execute(sa.select(GLAccount.id, GLAccount.code)).all())
+    codes = gl_codes(session)
     post_entry(
         session,
         _memo_postings(invoice, by_receivable, codes),

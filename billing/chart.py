@@ -33,15 +33,9 @@ class ChartError(ValueError):
     """A chart-of-accounts change that cannot be made."""
 
 
-def gl_by_category(session: Session, category: GLCategory) -> list[GLAccount]:
-    """The active accounts of one category, by code."""
-    return list(
-        session.scalars(
-            sa.select(GLAccount)
-            .where(GLAccount.category == category, GLAccount.active)
-            .order_by(GLAccount.code)
-        )
-    )
+def gl_codes(session: Session) -> dict[int, str]:
+    """Every GL account's code by its id (the chart is small; one query)."""
+    return dict(session.execute(sa.select(GLAccount.id, GLAccount.code)).all())
 
 
 def _next_code(session: Session, prefix: str) -> str:

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
 from billing.chain import GENESIS, EntryFacts, LineFacts, entry_hash, is_balanced
+from billing.chart import gl_codes
 from billing.models import (
     Account,
     GLAccount,
@@ -288,7 +289,7 @@ def reverse_entry(
     """Post the mirror image of an entry; an entry can be reversed only once."""
     if session.scalar(sa.select(JournalEntry.id).where(JournalEntry.reverses_id == entry.id)):
         raise LedgerError(f"entry {entry.seq} has already been reversed")
-    codes = dict(session.execute(sa.select(GLAccount.id, GLAccount.code)).all())
+    codes = gl_codes(session)
     postings = [
         Posting(
             codes[line.gl_account_id],
@@ -429,12 +430,6 @@ def verify_chain(session: Session, batch: int = 2000) -> VerifyReport:
         )
         report.bad_seq = report.length + 1
     return report
-
-
-def chain_head(session: Session) -> tuple[int, str]:
-    """The chain's length and head hash, as recorded at posting time."""
-    row = session.execute(sa.select(LedgerHead.length, LedgerHead.head_hash)).one()
-    return row.length, row.head_hash
 
 
 def _signed(gl_type: GLType, debits: int, credits: int) -> int:

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_smorest import Blueprint, abort
 
+from billing.accounts import find_account
 from billing.models import Account
 from core.auth import request_actor, requires
 from core.extensions import db
@@ -61,7 +62,7 @@ def _payment_or_404(payment_id: int) -> Payment:
 
 def _account_or_404(number: str) -> Account:
     """An account, or 404."""
-    account = db.session.scalar(sa.select(Account).where(Account.number == number))
+    account = find_account(db.session, number)
     if account is None:
         abort(404, message=f"No account {number}.")
     return account

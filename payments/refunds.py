@@ -15,9 +15,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing import chart
+from billing.chart import gl_codes
 from billing.invoices import refresh_status
 from billing.ledger import Posting, account_credit, post_entry
-from billing.models import GLAccount, Invoice, InvoiceCharge, Settlement, SettlementKind
+from billing.models import Invoice, InvoiceCharge, Settlement, SettlementKind
 from core.audit import Actor, record
 from core.db import utcnow
 from payments.gateway import StripeGateway
@@ -103,7 +104,7 @@ def take_back(session: Session, payment: Payment, cents: int, on: date) -> list[
         else []
     )
     remaining = cents - credit
-    codes = dict(session.execute(sa.select(GLAccount.id, GLAccount.code)).all())
+    codes = gl_codes(session)
     for piece, left in _settled_pieces(session, payment):
         if not remaining:
             break

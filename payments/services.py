@@ -14,11 +14,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from billing import chart
+from billing.chart import gl_codes
 from billing.invoices import refresh_status
 from billing.ledger import Posting, account_receivable, post_entry
 from billing.models import (
     Account,
-    GLAccount,
     Invoice,
     InvoiceCharge,
     InvoiceStatus,
@@ -164,16 +164,16 @@ def record_payment(
     return payment
 
 
-def _apply(session: Session, payment: Payment, allocation: Allocation, on: date) -> list[Posting]:
-    """Lower the balances the allocation settles; return the receivable credits to post."""
-    invoices = {
-        i.id: i
-        for i in session.scalars(
-            sa.select(Invoice).where(Invoice.id.in_({part.invoice_id for part in allocation.parts}))
-        )
-    }
-    gl_codes = dict(session.execute(sa.select(GLAccount.id, GLAccount.code)).all())
-    penalty_gl = {code: gl_id for gl_id, code in gl_codes.items()}[chart.PENALTY_RECEIVABLE]
+def _apply(
+    session: Session,
+    payment: Payment,
+    allocation: Allocation,
+    invoices: dict[int, Invoice],
+    on: date,
+) -> list[Posting]:
+    """Lower the balances the allocation settles (on the already locked invoices); return the receivable credits."""
+    codes = gl_codes(session)
+    penalty_gl = {code: gl_id for gl_id, code in codes.items()}[chart.PENALTY_RECEIVABLE]
     credits: list[Posting] = []
     for part in allocation.parts:
         invoice = invoices[part.invoice_id]
@@ -200,12 +200,10 @@ def _apply(session: Session, payment: Payment, allocation: Allocation, on: date)
                     settled_on=on,
                 )
             )
-            credits.append(
-                Posting(gl_codes[gl_id], credit_cents=cents, account_id=invoice.account_id)
-            )
+            credits.append(Posting(codes[gl_id], credit_cents=cents, account_id=invoice.account_id))
         session.flush()
-    for invoice in invoices.values():
-        refresh_status(session, invoice)
+    for invoice_id in {part.invoice_id for part in allocation.parts}:
+        refresh_status(session, invoices[invoice_id])
     return credits
 
 
@@ -227,7 +225,7 @@ def settle_payment(
     )
     owed_before = account_receivable(session, payment.account_id)
     postings = [Posting(cash_gl, debit_cents=payment.amount_cents)]
-    postings += _apply(session, payment, allocation, on)
+    postings += _apply(session, payment, allocation, {i.id: i for i in invoices}, on)
     if allocation.credit_cents:
         postings.append(
             Posting(
