@@ -475,6 +475,27 @@ def account_receivable(session: Session, account_id: int, as_of: date | None = N
     return _account_balance(session, account_id, GLCategory.RECEIVABLE, as_of)
 
 
+def accounts_receivable(session: Session, account_ids: Iterable[int]) -> dict[int, int]:
+    """What each of several billing accounts owes according to the ledger (one query)."""
+    wanted = set(account_ids)
+    owed = dict.fromkeys(wanted, 0)
+    if not wanted:
+        return owed
+    rows = session.execute(
+        sa.select(
+            sa.func.sum(JournalLine.debit_cents),
+            sa.func.sum(JournalLine.credit_cents),
+            JournalLine.account_id,
+        )
+        .join(GLAccount, GLAccount.id == JournalLine.gl_account_id)
+        .where(JournalLine.account_id.in_(wanted), GLAccount.category == GLCategory.RECEIVABLE)
+        .group_by(JournalLine.account_id)
+    ).all()
+    for debits, credits, account_id in rows:
+        owed[account_id] = int(debits) - int(credits)
+    return owed
+
+
 def account_credit(session: Session, account_id: int, as_of: date | None = None) -> int:
     """Unapplied credit the municipality holds for a billing account, in cents."""
     return -_account_balance(session, account_id, GLCategory.UNAPPLIED_CREDIT, as_of)

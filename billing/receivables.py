@@ -9,25 +9,42 @@ receivables in line order and never takes more than one of them still owes.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing.models import Invoice, Settlement, SettlementKind
+from billing.models import Invoice, InvoiceLine, Settlement, SettlementKind
 
 
 def outstanding_by_receivable(session: Session, invoice: Invoice) -> dict[int, int]:
     """receivable GL id -> principal still owed on it, in the order of the invoice's lines."""
-    owed: dict[int, int] = {}
-    for line in invoice.lines:
-        owed[line.receivable_gl_id] = owed.get(line.receivable_gl_id, 0) + line.amount_cents
-    settled = session.execute(
-        sa.select(Settlement.receivable_gl_id, sa.func.sum(signed_amount()))
-        .where(Settlement.invoice_id == invoice.id, Settlement.charge_id.is_(None))
-        .group_by(Settlement.receivable_gl_id)
+    return outstanding_by_receivables(session, [invoice.id])[invoice.id]
+
+
+def outstanding_by_receivables(
+    session: Session, invoice_ids: Sequence[int]
+) -> dict[int, dict[int, int]]:
+    """outstanding_by_receivable for many invoices with two queries: invoice id -> GL id -> cents."""
+    owed: dict[int, dict[int, int]] = {invoice_id: {} for invoice_id in invoice_ids}
+    if not owed:
+        return owed
+    lines = session.execute(
+        sa.select(InvoiceLine.invoice_id, InvoiceLine.receivable_gl_id, InvoiceLine.amount_cents)
+        .where(InvoiceLine.invoice_id.in_(list(owed)))
+        .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
     ).all()
-    for gl_id, cents in settled:
-        owed[gl_id] = owed.get(gl_id, 0) - int(cents)
+    for invoice_id, gl_id, cents in lines:
+        mine = owed[invoice_id]
+        mine[gl_id] = mine.get(gl_id, 0) + cents
+    settled = session.execute(
+        sa.select(Settlement.invoice_id, Settlement.receivable_gl_id, sa.func.sum(signed_amount()))
+        .where(Settlement.invoice_id.in_(list(owed)), Settlement.charge_id.is_(None))
+        .group_by(Settlement.invoice_id, Settlement.receivable_gl_id)
+    ).all()
+    for invoice_id, gl_id, cents in settled:
+        mine = owed[invoice_id]
+        mine[gl_id] = mine.get(gl_id, 0) - int(cents)
     return owed
 
 

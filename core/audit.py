@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from core.db import bulk_insert, utcnow
 from core.models import AuditEvent
 
 
@@ -64,6 +65,31 @@ def record(
     )
     session.add(event)
     return event
+
+
+def record_many(
+    session: Session, actor: Actor, action: str, object_type: str, facts: dict[str, dict]
+) -> None:
+    """Append one audit event per object (object id -> its facts) with one bulk insert."""
+    now = utcnow()
+    bulk_insert(
+        session,
+        AuditEvent.__table__,
+        [
+            {
+                "occurred_at": now,
+                "actor_type": actor.kind,
+                "actor_id": actor.id,
+                "actor_label": actor.label,
+                "action": action,
+                "object_type": object_type,
+                "object_id": str(object_id),
+                "summary": _jsonable(summary),
+                "origin": actor.origin,
+            }
+            for object_id, summary in facts.items()
+        ],
+    )
 
 
 def changes(before: dict, after: dict) -> tuple[dict, dict]:

@@ -113,8 +113,11 @@ def bulk_insert(session: Session, table: sa.Table, rows: list[dict]) -> None:
     if connection.dialect.name != "postgresql":
         _executemany(connection, table, rows)
         return
+    from psycopg.types.json import Json
+
     columns = [column.name for column in table.columns if column.name in rows[0]]
     enums = [i for i, name in enumerate(columns) if isinstance(rows[0][name], enum.Enum)]
+    jsons = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, sa.JSON)]
     quoted = ", ".join(f'"{name}"' for name in columns)
     raw = connection.connection.driver_connection
     with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
@@ -122,6 +125,8 @@ def bulk_insert(session: Session, table: sa.Table, rows: list[dict]) -> None:
             values = [row[name] for name in columns]
             for i in enums:
                 values[i] = values[i].value
+            for i in jsons:
+                values[i] = Json(values[i])
             copy.write_row(values)
 
 

@@ -166,6 +166,7 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "UTILITY_DUE_DAYS": _int(env, "UTILITY_DUE_DAYS", 21),
         "USAGE_SPIKE_MULTIPLE": _decimal(env, "USAGE_SPIKE_MULTIPLE", "3"),
         "BILLING_BATCH_SIZE": _int(env, "BILLING_BATCH_SIZE", 1000),
+        "WEBHOOK_BATCH_SIZE": _int(env, "WEBHOOK_BATCH_SIZE", 200),
         # Sign-in and sessions.
         "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int(env, "LOGIN_LOCKOUT_MINUTES", 15),

@@ -8,15 +8,16 @@ same invoice at the same moment leave one paid invoice and the rest as credit.
 
 from __future__ import annotations
 
-from datetime import date
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from billing import chart
 from billing.chart import gl_codes
-from billing.invoices import refresh_status
-from billing.ledger import Posting, account_receivable, post_entry
+from billing.ledger import EntrySpec, Posting, accounts_receivable, post_entries
 from billing.models import (
     Account,
     Invoice,
@@ -25,10 +26,10 @@ from billing.models import (
     Settlement,
     SettlementKind,
 )
-from billing.numbering import next_number
-from billing.receivables import fill, outstanding_by_receivable
-from core.audit import Actor, record
-from core.db import utcnow
+from billing.numbering import reserve_numbers
+from billing.receivables import fill, outstanding_by_receivables
+from core.audit import Actor, record, record_many
+from core.db import bulk_insert, utcnow
 from core.money import format_cents
 from payments.allocation import Allocation, Owed, allocate
 from payments.models import CashDrawer, Channel, Payment, PaymentStatus, Receipt, Tender
@@ -44,29 +45,41 @@ class PaymentRefused(ValueError):
         self.field, self.message = field, message
 
 
-def _open_invoices(session: Session, account_id: int, *, lock: bool = False) -> list[Invoice]:
+def _open_invoices(session: Session, account_id: int) -> list[Invoice]:
     """The account's invoices that still owe something, oldest due first."""
     query = (
         sa.select(Invoice)
         .where(Invoice.account_id == account_id, Invoice.status.in_(OPEN))
-        .options(selectinload(Invoice.installments), selectinload(Invoice.lines))
+        .options(selectinload(Invoice.installments))
         .order_by(Invoice.due_date, Invoice.id)
     )
-    if lock:
-        # NOTE: one settlement at a time per account: concurrent successes queue here.
-        query = query.with_for_update(of=Invoice)
     return list(session.scalars(query))
+
+
+def _owed_charges(session: Session, invoice_ids: list[int]) -> list[InvoiceCharge]:
+    """The penalties and interest still owed on the invoices (unwaived, with a balance)."""
+    if not invoice_ids:
+        return []
+    return list(
+        session.scalars(
+            sa.select(InvoiceCharge)
+            .where(
+                InvoiceCharge.invoice_id.in_(invoice_ids),
+                InvoiceCharge.balance_cents > 0,
+                InvoiceCharge.waived_at.is_(None),
+            )
+            .order_by(InvoiceCharge.id)
+        )
+    )
 
 
 def owed_items(session: Session, invoices: list[Invoice]) -> list[Owed]:
     """Everything the invoices still owe, as the allocation module sees it."""
-    charges = session.scalars(
-        sa.select(InvoiceCharge).where(
-            InvoiceCharge.invoice_id.in_([i.id for i in invoices]),
-            InvoiceCharge.balance_cents > 0,
-            InvoiceCharge.waived_at.is_(None),
-        )
-    ).all()
+    return _owed(invoices, _owed_charges(session, [i.id for i in invoices]))
+
+
+def _owed(invoices: list[Invoice], charges: list[InvoiceCharge]) -> list[Owed]:
+    """The invoices' principal (per installment) and their charges, as allocation items."""
     items = []
     for invoice in invoices:
         parts = [(i.number, i.due_date, i.balance_cents) for i in invoice.installments] or [
@@ -80,6 +93,8 @@ def owed_items(session: Session, invoices: list[Invoice]) -> list[Owed]:
     due_of = {(i.id, n.number): n.due_date for i in invoices for n in i.installments}
     by_id = {i.id: i for i in invoices}
     for charge in charges:
+        if charge.balance_cents <= 0 or charge.invoice_id not in by_id:
+            continue
         invoice = by_id[charge.invoice_id]
         due = due_of.get((invoice.id, charge.installment_number), invoice.due_date)
         items.append(
@@ -164,47 +179,220 @@ def record_payment(
     return payment
 
 
+class _Book:
+    """What the accounts of a batch owe, read once under lock and kept current as payments settle."""
+
+    def __init__(self, session: Session, account_ids: set[int]):
+        # NOTE: invoices are locked in id order, the same order in every batch, so
+        # two batches touching the same account queue instead of deadlocking.
+        invoices = session.scalars(
+            sa.select(Invoice)
+            .where(Invoice.account_id.in_(account_ids), Invoice.status.in_(OPEN))
+            .options(selectinload(Invoice.installments))
+            .order_by(Invoice.id)
+            .with_for_update(of=Invoice)
+        ).all()
+        self.invoices: dict[int, list[Invoice]] = defaultdict(list)
+        for invoice in sorted(invoices, key=lambda i: (i.due_date, i.id)):
+            self.invoices[invoice.account_id].append(invoice)
+        self.charges: dict[int, list[InvoiceCharge]] = defaultdict(list)
+        for charge in _owed_charges(session, [i.id for i in invoices]):
+            self.charges[charge.invoice_id].append(charge)
+        self.outstanding = outstanding_by_receivables(session, [i.id for i in invoices])
+        self.receivable = accounts_receivable(session, account_ids)
+        self.numbers = dict(
+            session.execute(
+                sa.select(Account.id, Account.number).where(Account.id.in_(account_ids))
+            ).all()
+        )
+
+    def open_invoices(self, account_id: int) -> list[Invoice]:
+        """The account's invoices that still owe something now, oldest due first."""
+        return [i for i in self.invoices[account_id] if i.status in OPEN]
+
+    def owed(self, account_id: int) -> list[Owed]:
+        """What the account owes now, as allocation items."""
+        invoices = self.open_invoices(account_id)
+        return _owed(invoices, [c for i in invoices for c in self.charges[i.id]])
+
+    def refresh_status(self, invoice: Invoice) -> None:
+        """Open, partially paid or paid from the balances held here (as billing.refresh_status)."""
+        if invoice.balance_cents == 0 and not any(
+            c.balance_cents for c in self.charges[invoice.id]
+        ):
+            invoice.status = InvoiceStatus.PAID
+        elif invoice.balance_cents < invoice.total_cents:
+            invoice.status = InvoiceStatus.PARTIALLY_PAID
+        else:
+            invoice.status = InvoiceStatus.OPEN
+
+
 def _apply(
-    session: Session,
+    settlements: list[dict],
+    book: _Book,
     payment: Payment,
     allocation: Allocation,
-    invoices: dict[int, Invoice],
     on: date,
+    now: datetime,
+    penalty_gl: int,
+    codes: dict[int, str],
 ) -> list[Posting]:
-    """Lower the balances the allocation settles (on the already locked invoices); return the receivable credits."""
-    codes = gl_codes(session)
-    penalty_gl = {code: gl_id for gl_id, code in codes.items()}[chart.PENALTY_RECEIVABLE]
+    """Lower the balances the allocation settles, add its settlement rows, return the receivable credits."""
+    invoices = {i.id: i for i in book.invoices[payment.account_id]}
+    charges = {c.id: c for i in invoices for c in book.charges[i]}
     credits: list[Posting] = []
     for part in allocation.parts:
         invoice = invoices[part.invoice_id]
         if part.charge_id is not None:
-            charge = session.get(InvoiceCharge, part.charge_id)
-            charge.balance_cents -= part.cents
+            charges[part.charge_id].balance_cents -= part.cents
             pieces = {penalty_gl: part.cents}
         else:
-            pieces = fill(outstanding_by_receivable(session, invoice), part.cents)
+            outstanding = book.outstanding[invoice.id]
+            pieces = fill(outstanding, part.cents)
+            for gl_id, cents in pieces.items():
+                outstanding[gl_id] -= cents
             invoice.balance_cents -= part.cents
             for installment in invoice.installments:
                 if installment.number == part.installment_number:
                     installment.balance_cents -= part.cents
         for gl_id, cents in pieces.items():
-            session.add(
-                Settlement(
-                    invoice_id=invoice.id,
-                    installment_number=part.installment_number,
-                    charge_id=part.charge_id,
-                    receivable_gl_id=gl_id,
-                    kind=SettlementKind.PAYMENT,
-                    source_id=str(payment.id),
-                    amount_cents=cents,
-                    settled_on=on,
-                )
+            settlements.append(
+                {
+                    "invoice_id": invoice.id,
+                    "installment_number": part.installment_number,
+                    "charge_id": part.charge_id,
+                    "receivable_gl_id": gl_id,
+                    "kind": SettlementKind.PAYMENT,
+                    "source_id": str(payment.id),
+                    "amount_cents": cents,
+                    "settled_on": on,
+                    "created_at": now,
+                }
             )
             credits.append(Posting(codes[gl_id], credit_cents=cents, account_id=invoice.account_id))
-        session.flush()
-    for invoice_id in {part.invoice_id for part in allocation.parts}:
-        refresh_status(session, invoices[invoice_id])
+    for invoice_id in dict.fromkeys(part.invoice_id for part in allocation.parts):
+        book.refresh_status(invoices[invoice_id])
     return credits
+
+
+def settle_payments(
+    session: Session, actor: Actor, payments: Sequence[tuple[Payment, date]], *, cash_gl: str
+) -> list[Receipt | None]:
+    """Settle many succeeded payments in the caller's transaction with a few statements each batch.
+
+    For each (payment, ledger date): allocate what its account owes, lower the
+    balances, post the entry and issue the receipt, in payment id order, exactly
+    as if they were settled one after another. A payment already settled gives
+    None and changes nothing, so a batch is safe to run twice.
+    """
+    ids = sorted({p.id for p, _ in payments})
+    if not ids:
+        return []
+    # NOTE: the row locks make a second settlement of the same payment wait, then see it settled.
+    locked = {
+        p.id: p
+        for p in session.scalars(
+            sa.select(Payment)
+            .where(Payment.id.in_(ids))
+            .order_by(Payment.id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+    }
+    due = sorted(
+        {p.id: (locked[p.id], on) for p, on in payments}.values(), key=lambda item: item[0].id
+    )
+    due = [(p, on) for p, on in due if p.status != PaymentStatus.SUCCEEDED]
+    receipts: dict[int, Receipt] = {}
+    if due:
+        receipts = _settle(session, actor, due, cash_gl)
+    return [receipts.get(p.id) for p, _ in payments]
+
+
+def _settle(
+    session: Session, actor: Actor, due: list[tuple[Payment, date]], cash_gl: str
+) -> dict[int, Receipt]:
+    """Settle payments known to be unsettled and locked; returns their receipts by payment id."""
+    book = _Book(session, {p.account_id for p, _ in due})
+    codes = gl_codes(session)
+    penalty_gl = {code: gl_id for gl_id, code in codes.items()}[chart.PENALTY_RECEIVABLE]
+    years = Counter(on.year for _, on in due)
+    numbers = {
+        year: iter(reserve_numbers(session, "receipt", year, n)) for year, n in years.items()
+    }
+    now = utcnow()
+    receipts: dict[int, Receipt] = {}
+    entries: list[EntrySpec] = []
+    settlements: list[dict] = []
+    for payment, on in due:
+        allocation = allocate(
+            payment.amount_cents,
+            book.owed(payment.account_id),
+            only_invoices=payment.invoice_ids or None,
+        )
+        owed_before = book.receivable[payment.account_id]
+        postings = [Posting(cash_gl, debit_cents=payment.amount_cents)]
+        postings += _apply(settlements, book, payment, allocation, on, now, penalty_gl, codes)
+        if allocation.credit_cents:
+            postings.append(
+                Posting(
+                    chart.UNAPPLIED_CREDITS,
+                    credit_cents=allocation.credit_cents,
+                    account_id=payment.account_id,
+                )
+            )
+        book.receivable[payment.account_id] = owed_before - allocation.applied_cents
+        payment.status, payment.succeeded_at = PaymentStatus.SUCCEEDED, now
+        payment.failure_code = payment.failure_message = None
+        receipt = Receipt(
+            number=f"R-{on.year}-{next(numbers[on.year]):06d}",
+            payment_id=payment.id,
+            account_id=payment.account_id,
+            amount_cents=payment.amount_cents,
+            tender=payment.tender,
+            paid=[
+                {
+                    "invoice": p.invoice_number,
+                    "installment": p.installment_number,
+                    "category": p.category,
+                    "cents": p.cents,
+                }
+                for p in allocation.parts
+            ],
+            credit_cents=allocation.credit_cents,
+            balance_after_cents=owed_before - allocation.applied_cents,
+            issued_at=now,
+        )
+        session.add(receipt)
+        receipts[payment.id] = receipt
+        entries.append(
+            EntrySpec(
+                postings,
+                entry_date=on,
+                source_type="payment",
+                source_id=str(payment.id),
+                memo=f"Payment {payment.id} ({payment.tender.value}) "
+                f"for account {book.numbers[payment.account_id]}",
+            )
+        )
+    session.flush()
+    bulk_insert(session, Settlement.__table__, settlements)
+    record_many(
+        session,
+        actor,
+        "payment.settle",
+        "Payment",
+        {
+            payment.id: {
+                "receipt": receipts[payment.id].number,
+                "credit_cents": receipts[payment.id].credit_cents,
+            }
+            for payment, _ in due
+        },
+    )
+    # NOTE: posted last: the ledger head is locked from here to the commit, so keep that short.
+    post_entries(session, entries, actor=actor, account_numbers=book.numbers)
+    return receipts
 
 
 def settle_payment(
@@ -214,66 +402,7 @@ def settle_payment(
 
     Safe to call twice: a payment already settled returns None and changes nothing.
     """
-    session.refresh(payment, with_for_update=True)
-    if payment.status == PaymentStatus.SUCCEEDED:
-        return None
-    invoices = _open_invoices(session, payment.account_id, lock=True)
-    allocation = allocate(
-        payment.amount_cents,
-        owed_items(session, invoices),
-        only_invoices=payment.invoice_ids or None,
-    )
-    owed_before = account_receivable(session, payment.account_id)
-    postings = [Posting(cash_gl, debit_cents=payment.amount_cents)]
-    postings += _apply(session, payment, allocation, {i.id: i for i in invoices}, on)
-    if allocation.credit_cents:
-        postings.append(
-            Posting(
-                chart.UNAPPLIED_CREDITS,
-                credit_cents=allocation.credit_cents,
-                account_id=payment.account_id,
-            )
-        )
-    payment.status, payment.succeeded_at = PaymentStatus.SUCCEEDED, utcnow()
-    payment.failure_code = payment.failure_message = None
-    receipt = Receipt(
-        number=f"R-{on.year}-{next_number(session, 'receipt', on.year):06d}",
-        payment_id=payment.id,
-        account_id=payment.account_id,
-        amount_cents=payment.amount_cents,
-        tender=payment.tender,
-        paid=[
-            {
-                "invoice": p.invoice_number,
-                "installment": p.installment_number,
-                "category": p.category,
-                "cents": p.cents,
-            }
-            for p in allocation.parts
-        ],
-        credit_cents=allocation.credit_cents,
-        balance_after_cents=owed_before - allocation.applied_cents,
-    )
-    session.add(receipt)
-    record(
-        session,
-        actor,
-        "payment.settle",
-        payment,
-        receipt=receipt.number,
-        credit_cents=allocation.credit_cents,
-    )
-    # NOTE: posted last: the ledger head is locked from here to the commit, so keep that short.
-    post_entry(
-        session,
-        postings,
-        entry_date=on,
-        source_type="payment",
-        source_id=payment.id,
-        actor=actor,
-        memo=f"Payment {payment.id} ({payment.tender.value}) for account {payment.account.number}",
-    )
-    return receipt
+    return settle_payments(session, actor, [(payment, on)], cash_gl=cash_gl)[0]
 
 
 def fail_payment(

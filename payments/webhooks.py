@@ -8,10 +8,12 @@ reconciliation queue. An event whose handler raises is kept with its error.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from billing import chart
@@ -19,37 +21,214 @@ from core.audit import Actor, record
 from core.db import utcnow
 from payments.disputes import close_dispute, open_dispute
 from payments.models import EventStatus, Payment, PaymentStatus, Refund, RefundStatus, StripeEvent
-from payments.services import fail_payment, mark_payment, settle_payment
+from payments.services import fail_payment, mark_payment, settle_payment, settle_payments
 
 STRIPE = Actor("stripe", None, "stripe webhook", "stripe")
+SUCCEEDED = "payment_intent.succeeded"
+#: How often a stored success whose settlement failed is tried again before it waits for a clerk.
+RETRY_LIMIT = 8
+#: The PostgreSQL advisory lock held by the one settler at work.
+SETTLER_LOCK = 0x6D62_7365
+log = logging.getLogger(__name__)
 
 
-def store_event(session: Session, event: dict) -> tuple[StripeEvent, bool]:
-    """Store a verified event by its id; returns (row, new?). A replay finds the stored row."""
-    row = session.get(StripeEvent, event["id"])
-    if row is not None:
-        return row, False
-    row = StripeEvent(
-        id=event["id"], type=event["type"], payload=event, status=EventStatus.RECEIVED
+def store_event(session: Session, event: dict) -> bool:
+    """Store a verified event by its id, in one statement; False when that id is already stored."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stored = session.execute(
+        insert(StripeEvent)
+        .values(
+            id=event["id"],
+            type=event["type"],
+            payload=event,
+            status=EventStatus.RECEIVED,
+            attempts=0,
+            received_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["id"])
+        .returning(StripeEvent.id)
+    ).scalar()
+    return stored is not None
+
+
+def claim(session: Session, event_id: str) -> list[StripeEvent]:
+    """Lock one unfinished event for processing; [] when it is finished or another process holds it."""
+    return list(
+        session.scalars(
+            sa.select(StripeEvent)
+            .where(
+                StripeEvent.id == event_id,
+                StripeEvent.status.in_((EventStatus.RECEIVED, EventStatus.FAILED)),
+            )
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
     )
-    session.add(row)
-    session.flush()
-    return row, True
+
+
+def claim_successes(session: Session, *, limit: int) -> list[StripeEvent]:
+    """Lock up to `limit` stored successes waiting to be settled, oldest first, then failed ones due again.
+
+    On PostgreSQL the lock skips rows another settler holds, so settlers
+    running side by side share the waiting events out. On SQLite a first,
+    empty write takes the database's write lock, so settlers queue instead.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(
+            sa.update(StripeEvent).where(sa.false()).values(attempts=StripeEvent.attempts)
+        )
+    rows = list(
+        session.scalars(
+            sa.select(StripeEvent)
+            .where(StripeEvent.status == EventStatus.RECEIVED, StripeEvent.type == SUCCEEDED)
+            .order_by(StripeEvent.received_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+    if len(rows) < limit:
+        now = utcnow()
+        rows += [
+            row
+            for row in session.scalars(
+                sa.select(StripeEvent)
+                .where(
+                    StripeEvent.status == EventStatus.FAILED,
+                    StripeEvent.type == SUCCEEDED,
+                    StripeEvent.attempts < RETRY_LIMIT,
+                )
+                .order_by(StripeEvent.processed_at)
+                .limit(limit - len(rows))
+                .with_for_update(skip_locked=True)
+                .execution_options(populate_existing=True)
+            )
+            if row.processed_at is None or row.processed_at + retry_delay(row.attempts) <= now
+        ]
+    return rows
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a failed event waits before it is tried again: 1, 2, 4 ... minutes, at most an hour."""
+    return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
+
+
+def settle_waiting(session: Session, *, batch: int) -> int:
+    """Settle the stored successes waiting to be settled, a batch per transaction, until none is left.
+
+    On PostgreSQL one settler works at a time (an advisory lock tried, never
+    waited for): while it settles a batch, the next one gathers, so under load
+    the batches grow and each success costs little; a receiver that finds
+    the lock taken leaves its event to the settler at work. Whoever lets the
+    lock go looks once more afterwards, so no event is left behind.
+
+    A batch that raises is rolled back and its events are tried one at a time,
+    so one bad event is kept with its error and does not hold back the others.
+    Returns how many events were taken.
+    """
+    single = session.get_bind().dialect.name == "postgresql"
+    taken, idle = 0, 0
+    while idle < 3:
+        if single and not session.scalar(
+            sa.select(sa.func.pg_try_advisory_xact_lock(SETTLER_LOCK))
+        ):
+            session.rollback()
+            return taken
+        rows = claim_successes(session, limit=batch)
+        if not rows:
+            session.rollback()  # lets the lock go; then one more look
+            if not (single and _waiting(session)):
+                return taken
+            idle += 1
+            continue
+        idle = 0
+        ids = [row.id for row in rows]
+        taken += len(ids)
+        try:
+            process_events(session, rows)
+            session.commit()
+        except Exception:  # noqa: BLE001 - retried one at a time below
+            session.rollback()
+            log.warning("a batch of %d webhook events failed; trying them one at a time", len(ids))
+            for event_id in ids:
+                process_alone(session, event_id)
+    return taken
+
+
+def _waiting(session: Session) -> bool:
+    """Whether a stored success waits to be settled."""
+    found = session.scalar(
+        sa.select(StripeEvent.id)
+        .where(StripeEvent.status == EventStatus.RECEIVED, StripeEvent.type == SUCCEEDED)
+        .limit(1)
+    )
+    session.rollback()
+    return found is not None
+
+
+def process_alone(session: Session, event_id: str) -> bool:
+    """Process one event in its own transaction; False (the error kept on the event) if it raised."""
+    try:
+        rows = claim(session, event_id)
+        if rows:
+            process_events(session, rows)
+        session.commit()
+        return True
+    except Exception as error:  # noqa: BLE001 - kept with the event for the clerks and the retry
+        session.rollback()
+        log.exception("webhook event %s failed", event_id)
+        mark_failed(session, event_id, error)
+        session.commit()
+        return False
+
+
+def _payments_of(session: Session, intents: list[dict]) -> list[Payment | None]:
+    """Our payment for each PaymentIntent, locked: by the id in its metadata, else by the intent id.
+
+    A payment whose metadata names a payment belonging to another intent is None.
+    """
+    by_id: dict[int, int] = {}
+    for n, intent in enumerate(intents):
+        payment_id = (intent.get("metadata") or {}).get("payment_id", "")
+        if payment_id.isdigit():
+            by_id[n] = int(payment_id)
+    found = {
+        p.id: p
+        for p in (
+            []
+            if not by_id
+            else session.scalars(
+                sa.select(Payment)
+                .where(Payment.id.in_(set(by_id.values())))
+                .order_by(Payment.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        )
+    }
+    payments: list[Payment | None] = []
+    for n, intent in enumerate(intents):
+        payment = found.get(by_id.get(n, 0))
+        if payment is None and intent.get("id"):
+            payment = session.scalar(
+                sa.select(Payment)
+                .where(Payment.stripe_payment_intent_id == intent["id"])
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
+        if payment is not None and payment.stripe_payment_intent_id not in (
+            None,
+            intent.get("id"),
+        ):
+            payment = None  # the metadata names a payment that belongs to another intent
+        payments.append(payment)
+    return payments
 
 
 def _payment_of(session: Session, intent: dict) -> Payment | None:
-    """Our payment for a PaymentIntent: by the id in its metadata, else by the intent id."""
-    payment_id = (intent.get("metadata") or {}).get("payment_id", "")
-    payment = None
-    if payment_id.isdigit():
-        payment = session.get(Payment, int(payment_id))
-    if payment is None and intent.get("id"):
-        payment = session.scalar(
-            sa.select(Payment).where(Payment.stripe_payment_intent_id == intent["id"])
-        )
-    if payment is not None and payment.stripe_payment_intent_id not in (None, intent.get("id")):
-        return None  # the metadata names a payment that belongs to another intent
-    return payment
+    """Our payment for a PaymentIntent, locked so that its status is read after any settlement."""
+    return _payments_of(session, [intent])[0]
 
 
 def _event_day(event: dict):
@@ -60,13 +239,18 @@ def _event_day(event: dict):
     )
 
 
-def on_succeeded(session: Session, event: dict, payment: Payment, intent: dict) -> None:
-    """Settle the payment: allocate, post, issue the receipt (once)."""
+def _received(payment: Payment, intent: dict) -> None:
+    """Check Stripe received what the payment is for (a mismatch is for the clerks, not settled)."""
     received = intent.get("amount_received") or intent.get("amount")
     if received != payment.amount_cents:
         raise ValueError(
             f"Stripe received {received} cents for payment {payment.id} of {payment.amount_cents}"
         )
+
+
+def on_succeeded(session: Session, event: dict, payment: Payment, intent: dict) -> None:
+    """Settle the payment: allocate, post, issue the receipt (once)."""
+    _received(payment, intent)
     if payment.stripe_payment_intent_id is None:
         payment.stripe_payment_intent_id = intent["id"]
     settle_payment(session, STRIPE, payment, on=_event_day(event), cash_gl=chart.STRIPE_CLEARING)
@@ -177,3 +361,42 @@ def process_event(session: Session, row: StripeEvent) -> EventStatus:
     row.processed_at, row.error = utcnow(), None
     session.flush()
     return row.status
+
+
+def process_events(session: Session, rows: list[StripeEvent]) -> None:
+    """Process claimed events in the caller's transaction; many successes settle as one batch.
+
+    Successes come last and together: a success is final whatever else
+    arrived, so settling after the other events of the batch ends in the same
+    state as settling in arrival order.
+    """
+    successes = [row for row in rows if row.type == SUCCEEDED]
+    for row in rows:
+        if row.type != SUCCEEDED:
+            process_event(session, row)
+    if len(successes) == 1:
+        process_event(session, successes[0])
+        return
+    intents = [row.payload["data"]["object"] for row in successes]
+    settle = []
+    for row, intent, payment in zip(
+        successes, intents, _payments_of(session, intents), strict=True
+    ):
+        row.attempts += 1
+        row.processed_at, row.error = utcnow(), None
+        if payment is None:
+            row.status = EventStatus.UNMATCHED
+            continue
+        _received(payment, intent)
+        if payment.stripe_payment_intent_id is None:
+            payment.stripe_payment_intent_id = intent["id"]
+        settle.append((payment, _event_day(row.payload)))
+        row.status = EventStatus.PROCESSED
+    settle_payments(session, STRIPE, settle, cash_gl=chart.STRIPE_CLEARING)
+
+
+def mark_failed(session: Session, event_id: str, error: Exception) -> None:
+    """Keep an event whose handler raised with its error (for the clerks, and for the retry)."""
+    row = session.get(StripeEvent, event_id, populate_existing=True)
+    row.status, row.error, row.processed_at = EventStatus.FAILED, str(error)[:2000], utcnow()
+    row.attempts += 1

@@ -53,6 +53,10 @@ def signed(
 
 
 def deliver(client, event: dict, **kwargs):
-    """POST a signed event to the webhook endpoint."""
+    """POST a signed event to the webhook endpoint and close the answer, as a WSGI server does.
+
+    Closing the answer runs what the endpoint left for after it (settling the
+    waiting successes), so the test sees the state a real server leaves.
+    """
     body, headers = signed(event, **kwargs)
-    return client.post("/webhooks/stripe", data=body, headers=headers)
+    return client.post("/webhooks/stripe", data=body, headers=headers, buffered=True)
