@@ -218,3 +218,35 @@ def void_counter_payment(
     )
     record(session, actor, "payment.void", payment, reason=reason)
     return payment
+
+
+def refund_failed(session: Session, actor: Actor, refund: Refund, *, on: date) -> bool:
+    """Stripe could not pay a card refund back: the money is still held, as the account's credit.
+
+    The bills the refund re-opened stay open; the amount comes back to Stripe
+    clearing and is owed to the account as unapplied credit (applied to its
+    next bill, or refunded again: a failed refund no longer counts against
+    what is refundable). Safe to call twice: a refund already failed changes nothing.
+    """
+    if refund.status == RefundStatus.FAILED:
+        return False
+    refund.status = RefundStatus.FAILED
+    payment = refund.payment
+    post_entry(
+        session,
+        [
+            Posting(chart.STRIPE_CLEARING, debit_cents=refund.amount_cents),
+            Posting(
+                chart.UNAPPLIED_CREDITS,
+                credit_cents=refund.amount_cents,
+                account_id=payment.account_id,
+            ),
+        ],
+        entry_date=on,
+        source_type="refund_failed",
+        source_id=refund.id,
+        actor=actor,
+        memo=f"Refund {refund.id} of payment {payment.id} failed: held as the account's credit",
+    )
+    record(session, actor, "refund.failed", refund, payment=payment.id, amount=refund.amount_cents)
+    return True

@@ -21,6 +21,7 @@ from core.audit import Actor, record
 from core.db import utcnow
 from payments.disputes import close_dispute, open_dispute
 from payments.models import EventStatus, Payment, PaymentStatus, Refund, RefundStatus, StripeEvent
+from payments.refunds import refund_failed
 from payments.services import fail_payment, mark_payment, settle_payment, settle_payments
 
 STRIPE = Actor("stripe", None, "stripe webhook", "stripe")
@@ -301,12 +302,19 @@ def on_refund(session: Session, event: dict) -> EventStatus:
     refunds = (obj.get("refunds") or {}).get("data", []) if obj.get("object") == "charge" else [obj]
     matched = False
     for item in refunds:
-        refund = session.scalar(sa.select(Refund).where(Refund.stripe_refund_id == item.get("id")))
+        refund = session.scalar(
+            sa.select(Refund)
+            .where(Refund.stripe_refund_id == item.get("id"))
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
         if refund is None:
             continue
         matched = True
         status = REFUND_STATUS.get(item.get("status"), refund.status)
-        if status != refund.status:
+        if status == RefundStatus.FAILED:
+            refund_failed(session, STRIPE, refund, on=_event_day(event))
+        elif status != refund.status and refund.status != RefundStatus.FAILED:
             record(
                 session, STRIPE, f"refund.{status.value}", refund, stripe_status=item.get("status")
             )

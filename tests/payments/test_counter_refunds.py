@@ -223,6 +223,27 @@ def test_card_refunds_go_through_stripe_and_its_events_keep_them_current(app, cl
         "data": {"object": {"id": refund_id, "object": "refund", "status": "failed"}},
     }
     assert deliver(client, failed).get_json()["status"] == "processed"
+    also_failed = {
+        "id": "evt_charge_refund_failed",
+        "type": "charge.refunded",
+        "created": 2,
+        "data": {
+            "object": {
+                "object": "charge",
+                "refunds": {"data": [{"id": refund_id, "status": "failed"}]},
+            }
+        },
+    }  # the same failure told again by another event: changes nothing more
+    assert deliver(client, also_failed).get_json()["status"] == "processed"
+    with app.app_context():
+        # the money never left: back in Stripe clearing, held as the account's credit,
+        # the bill stays re-opened and the whole payment is refundable again
+        assert gl_balance(db.session, chart.STRIPE_CLEARING) == TOTAL
+        assert account_credit(db.session, account_id) == 1000
+        assert account_receivable(db.session, account_id) == 1000
+        payment = db.session.get(Payment, payment_id)
+        assert refundable_cents(db.session, payment) == TOTAL
+        assert verify_chain(db.session).length == 4  # invoice, payment, refund, refund failed
     stranger = {
         "id": "evt_refund_other",
         "type": "charge.refunded",
