@@ -1,4 +1,4 @@
-"""`munibill demo serve`: the web app (gunicorn) with localstripe beside it when no Stripe key is set."""
+"""`munibill demo serve` (the web app with localstripe beside it when no Stripe key is set) and `munibill payments`."""
 
 from __future__ import annotations
 
@@ -12,7 +12,34 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
+from core.audit import Actor
+from core.extensions import db
+from core.settings import municipal_today
+from payments.fees import record_processor_fees
+from payments.gateway import StripeGateway
 from payments.localstripe_dev import LocalStripeServer, register_webhook
+
+payments_cli = click.Group("payments", help="Card payments: processor fees from Stripe.")
+
+
+@payments_cli.command("fees")
+@click.option("--limit", default=500, show_default=True, type=int)
+@with_appcontext
+def fees(limit: int) -> None:
+    """Ask Stripe for the fees of settled card payments not yet known, and post them."""
+    with StripeGateway.from_config(current_app.config) as gateway:
+        report = record_processor_fees(
+            db.session,
+            Actor.system("munibill payments fees"),
+            gateway,
+            on=municipal_today(current_app.config),
+            limit=limit,
+        )
+    click.echo(
+        f"{report.recorded} fees recorded ({report.fee_cents} cents); "
+        f"{report.not_yet} not known to Stripe yet"
+    )
+
 
 #: Test keys for localstripe; it accepts any key of the right shape.
 DEMO_KEYS = {
@@ -82,5 +109,6 @@ def serve(host: str, port: int, workers: int) -> None:
 
 
 def init_app(app) -> None:
-    """Add `serve` to the `munibill demo` group."""
+    """Add `serve` to the `munibill demo` group, and the `munibill payments` group."""
     app.cli.commands["demo"].add_command(serve)
+    app.cli.add_command(payments_cli)

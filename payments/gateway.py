@@ -467,6 +467,30 @@ class StripeGateway:
         """A PaymentIntent as Stripe knows it now."""
         return _intent(self._call(self._client.v1.payment_intents.retrieve, payment_intent_id))
 
+    def processor_fee(self, payment_intent_id: str) -> int | None:
+        """What Stripe kept of a succeeded intent, in cents, from its charge's balance transaction.
+
+        None while Stripe cannot say yet (no charge, or no balance transaction).
+        Works whether Stripe expands the charge and its balance transaction
+        (api.stripe.com, asked to) or hands back their ids (localstripe).
+        """
+        intent = self._call(
+            self._client.v1.payment_intents.retrieve,
+            payment_intent_id,
+            {"expand": ["latest_charge.balance_transaction"]},
+        )
+        charge = intent.get("latest_charge")
+        if isinstance(charge, str):
+            charge = self._call(self._client.v1.charges.retrieve, charge)
+        if not charge:
+            return None
+        transaction = charge.get("balance_transaction")
+        if isinstance(transaction, str):
+            transaction = self._call(self._client.v1.balance_transactions.retrieve, transaction)
+        if not transaction or not isinstance(transaction.get("fee"), int):
+            return None
+        return transaction["fee"]
+
     def cancel_payment_intent(self, payment_intent_id: str) -> StripePaymentIntent:
         """Cancel a PaymentIntent that has not been paid."""
         return _intent(self._call(self._client.v1.payment_intents.cancel, payment_intent_id))

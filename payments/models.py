@@ -68,6 +68,8 @@ class Payment(CreatedAtMixin, Base):
     failure_code: Mapped[str | None] = mapped_column(sa.String(64))
     failure_message: Mapped[str | None] = mapped_column(sa.String(500))
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: What the card processor kept, from Stripe's balance transaction; None until known.
+    fee_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
     #: Who recorded it: a staff e-mail, "quick pay", "stripe webhook".
     created_by: Mapped[str] = mapped_column(sa.String(254))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
