@@ -17,6 +17,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from billing import chart
+from billing.ledger import Posting, post_entry
+from billing.models import JournalEntry, LedgerHead
 from core.audit import Actor, record
 from core.db import utcnow
 from payments.disputes import close_dispute, open_dispute
@@ -348,6 +350,45 @@ def on_dispute(session: Session, event: dict) -> EventStatus:
     return EventStatus.PROCESSED
 
 
+def on_payout(session: Session, event: dict) -> EventStatus:
+    """A payout reached the bank: move its amount from Stripe clearing to the bank, once per payout."""
+    payout = event["data"]["object"]
+    amount = payout.get("amount")
+    if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
+        raise ValueError(f"payout {payout.get('id')} has no positive amount: {amount!r}")
+    # NOTE: the chain head is locked before looking, so two events of one payout post it once.
+    session.execute(sa.select(LedgerHead.id).where(LedgerHead.id == 1).with_for_update())
+    posted = session.scalar(
+        sa.select(JournalEntry.id).where(
+            JournalEntry.source_type == "payout", JournalEntry.source_id == payout["id"]
+        )
+    )
+    if posted is not None:
+        return EventStatus.PROCESSED
+    arrival = payout.get("arrival_date")
+    day = (
+        datetime.fromtimestamp(arrival, UTC).date()
+        if isinstance(arrival, int)
+        else _event_day(event)
+    )
+    post_entry(
+        session,
+        [
+            Posting(chart.BANK, debit_cents=amount),
+            Posting(chart.STRIPE_CLEARING, credit_cents=amount),
+        ],
+        entry_date=day,
+        source_type="payout",
+        source_id=payout["id"],
+        actor=STRIPE,
+        memo=f"Stripe payout {payout['id']} paid to the bank",
+    )
+    record(
+        session, STRIPE, "payout.paid", object_type="Payout", object_id=payout["id"], amount=amount
+    )
+    return EventStatus.PROCESSED
+
+
 def process_event(session: Session, row: StripeEvent) -> EventStatus:
     """Run the event's handler in the caller's transaction and set its status."""
     row.attempts += 1
@@ -356,6 +397,8 @@ def process_event(session: Session, row: StripeEvent) -> EventStatus:
         row.status = on_refund(session, row.payload)
     elif row.type in DISPUTE_EVENTS:
         row.status = on_dispute(session, row.payload)
+    elif row.type == "payout.paid":
+        row.status = on_payout(session, row.payload)
     elif handler is None:
         row.status = EventStatus.IGNORED
     else:

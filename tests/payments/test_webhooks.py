@@ -15,7 +15,7 @@ from billing.ledger import (
     trial_balance,
     verify_chain,
 )
-from billing.models import Account, Invoice, InvoiceKind, InvoiceStatus, Settlement
+from billing.models import Account, Invoice, InvoiceKind, InvoiceStatus, JournalEntry, Settlement
 from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
 from core.extensions import db
@@ -174,20 +174,20 @@ def test_processing_is_pending_not_paid_and_cancel_leaves_the_bill_open(app, cli
 def test_unknown_and_unmatched_events_are_kept_and_acknowledged(app, client):
     (account_id,) = _town(app)
     payment_id = _payment(app, account_id)
-    payout = {
-        "id": "evt_payout",
-        "type": "payout.paid",
+    unknown = {
+        "id": "evt_customer",
+        "type": "customer.created",
         "created": 1,
-        "data": {"object": {"id": "po_1"}},
+        "data": {"object": {"id": "cus_1"}},
     }
-    assert deliver(client, payout).get_json()["status"] == "ignored"
+    assert deliver(client, unknown).get_json()["status"] == "ignored"
     stranger = _event(app, "payment_intent.succeeded", payment_id, intent_id="pi_someone_else")
     stranger["data"]["object"]["metadata"] = {}
     assert deliver(client, stranger).status_code == 200
     with app.app_context():
         statuses = dict(db.session.execute(sa.select(StripeEvent.id, StripeEvent.status)).all())
         assert statuses == {
-            "evt_payout": EventStatus.IGNORED,
+            "evt_customer": EventStatus.IGNORED,
             stranger["id"]: EventStatus.UNMATCHED,
         }
 
@@ -443,3 +443,33 @@ def test_settlers_running_side_by_side_settle_every_waiting_success_once(app):
         report = trial_balance(db.session)
         assert report.total_debit_cents == report.total_credit_cents
         assert verify_chain(db.session).length == len(accounts) + len(payments)
+
+
+def test_a_paid_payout_moves_its_amount_from_stripe_clearing_to_the_bank_once(app, client):
+    (account_id,) = _town(app)
+    deliver(client, _event(app, "payment_intent.succeeded", _payment(app, account_id)))
+
+    def payout(event_id: str, **changes) -> dict:
+        obj = {"id": "po_1", "object": "payout", "amount": 10000, "currency": "usd"}
+        obj["arrival_date"] = 1_795_000_000
+        return {
+            "id": event_id,
+            "type": "payout.paid",
+            "created": 1_795_000_000,
+            "data": {"object": {**obj, **changes}},
+        }
+
+    assert deliver(client, payout("evt_po_1")).get_json()["status"] == "processed"
+    assert deliver(client, payout("evt_po_1")).get_json()["duplicate"] is True
+    assert deliver(client, payout("evt_po_1_told_again")).get_json()["status"] == "processed"
+    broken = deliver(client, payout("evt_po_2", id="po_2", amount=None))
+    assert broken.status_code == 500
+    with app.app_context():
+        assert gl_balance(db.session, chart.BANK) == 10000
+        assert gl_balance(db.session, chart.STRIPE_CLEARING) == TOTAL - 10000
+        assert db.session.get(StripeEvent, "evt_po_2").status == EventStatus.FAILED
+        entry = db.session.scalar(
+            sa.select(JournalEntry).where(JournalEntry.source_type == "payout")
+        )
+        assert (entry.source_id, entry.entry_date) == ("po_1", date(2026, 11, 18))
+        assert verify_chain(db.session).length == 3  # the invoice, the payment, the payout
