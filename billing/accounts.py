@@ -117,6 +117,8 @@ def update_account(
     for name, value in data.items():
         setattr(account, name, value)
     before, after = changes(before, snapshot(account))
+    if "email" in after:
+        account.email_bounced_at = None  # a new address is tried again
     if after:
         session.flush()
         record(session, actor, "account.update", account, before=before, after=after)

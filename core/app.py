@@ -96,6 +96,8 @@ def register_blueprints(app: Flask) -> None:
     from billing import views as billing_views
     from core import api as core_api
     from core import views as core_views
+    from notices import api as notices_api
+    from notices import views as notices_views
     from payments import api as payments_api
     from payments import api_payments
     from payments import views as payments_views
@@ -103,11 +105,13 @@ def register_blueprints(app: Flask) -> None:
     core_views.init_app(app)
     billing_views.init_app(app)
     payments_views.init_app(app)
+    notices_views.init_app(app)
     core_api.init_app(app, api)
     billing_api.init_app(app, api)
     api_billing.init_app(app, api)
     payments_api.init_app(app)
     api_payments.init_app(app, api)
+    notices_api.init_app(app, api)
 
 
 def register_request_hooks(app: Flask) -> None:
@@ -127,9 +131,11 @@ def register_commands(app: Flask) -> None:
     from billing import cli as billing_cli
     from billing import cli_billing
     from core import cli as core_cli
+    from notices import cli as notices_cli
     from payments import cli as payments_cli
 
     core_cli.init_app(app)
     billing_cli.init_app(app)
     cli_billing.init_app(app)
     payments_cli.init_app(app)
+    notices_cli.init_app(app)

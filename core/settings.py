@@ -167,6 +167,38 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "USAGE_SPIKE_MULTIPLE": _decimal(env, "USAGE_SPIKE_MULTIPLE", "3"),
         "BILLING_BATCH_SIZE": _int(env, "BILLING_BATCH_SIZE", 1000),
         "WEBHOOK_BATCH_SIZE": _int(env, "WEBHOOK_BATCH_SIZE", 200),
+        # Notices.
+        "NOTICES_DIR": env.get("NOTICES_DIR") or str(instance_path / "notices"),
+        "MUNICIPALITY_LOGO": env.get("MUNICIPALITY_LOGO", ""),
+        "FINAL_NOTICE_DAYS": _int(env, "FINAL_NOTICE_DAYS", 14),
+        "FINAL_NOTICE_UTILITY": {
+            "en": env.get(
+                "FINAL_NOTICE_UTILITY_EN",
+                "Service at this address will be disconnected on or after the date above "
+                "unless the amount due is paid. Call us if you cannot pay in full: "
+                "payment arrangements are available.",
+            ),
+            "es": env.get(
+                "FINAL_NOTICE_UTILITY_ES",
+                "El servicio en esta dirección se desconectará a partir de la fecha indicada "
+                "si no se paga el importe adeudado. Llámenos si no puede pagar el total: "
+                "ofrecemos planes de pago.",
+            ),
+        },
+        "FINAL_NOTICE_TAX": {
+            "en": env.get(
+                "FINAL_NOTICE_TAX_EN",
+                "These taxes are delinquent. If they are not paid by the date above, they will be "
+                "reported to the county treasurer, interest and penalties will continue to accrue, "
+                "and a tax lien may be placed on the property.",
+            ),
+            "es": env.get(
+                "FINAL_NOTICE_TAX_ES",
+                "Estos impuestos están en mora. Si no se pagan antes de la fecha indicada, se "
+                "informará al tesorero del condado, seguirán acumulándose intereses y recargos, "
+                "y podrá imponerse un gravamen fiscal sobre la propiedad.",
+            ),
+        },
         # Sign-in and sessions.
         "LOGIN_MAX_FAILURES": _int(env, "LOGIN_MAX_FAILURES", 5),
         "LOGIN_LOCKOUT_MINUTES": _int(env, "LOGIN_LOCKOUT_MINUTES", 15),

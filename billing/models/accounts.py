@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import date
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from core.db import Base, CreatedAtMixin, enum_column, intpk
+from core.db import Base, CreatedAtMixin, UTCDateTime, enum_column, intpk
 
 
 class AccountStatus(enum.StrEnum):
@@ -55,6 +55,8 @@ class Account(CreatedAtMixin, Base):
         enum_column(Language, "account_language"), default=Language.EN
     )
     paperless: Mapped[bool] = mapped_column(default=False)
+    #: Set when mail to `email` bounced permanently; notices go by print until the address changes.
+    email_bounced_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: Hash of the quick-pay access code printed on notices (docs/accounts.md).
     access_code_hash: Mapped[str] = mapped_column(sa.String(255))
     #: Bumped to issue a new access code; older notices' codes stop working.

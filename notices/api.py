@@ -1,0 +1,235 @@
+"""/api/v1 endpoints for notices (list, download again), statements and print batches."""
+
+from __future__ import annotations
+
+import io
+
+import marshmallow as ma
+import sqlalchemy as sa
+from flask import current_app, send_file
+from flask_smorest import Blueprint, abort
+from marshmallow import validate
+
+from billing.accounts import find_account
+from billing.models import Account
+from core.auth import request_actor, requires
+from core.extensions import db
+from notices import content
+from notices.models import Delivery, Notice, NoticeBatch
+from notices.service import NoticeError, issue, mark_mailed, open_pdf, print_batch
+
+notices_api = Blueprint(
+    "notices_api",
+    __name__,
+    url_prefix="/api/v1",
+    description="Notices (download again), account statements, print batches for the mail house",
+)
+
+
+class NoticeSchema(ma.Schema):
+    """A generated notice."""
+
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    account = ma.fields.Function(lambda n: db.session.get(Account, n.account_id).number)
+    invoice_id = ma.fields.Integer(allow_none=True)
+    payment_id = ma.fields.Integer(allow_none=True)
+    batch_id = ma.fields.Integer(allow_none=True)
+    language = ma.fields.String()
+    reference = ma.fields.String()
+    sha256 = ma.fields.String()
+    pages = ma.fields.Integer()
+    delivery = ma.fields.String()
+    email_status = ma.fields.String(allow_none=True)
+    created_at = ma.fields.DateTime()
+
+
+class BatchSchema(ma.Schema):
+    """A print batch."""
+
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    cycle = ma.fields.String()
+    printed = ma.fields.Integer()
+    emailed = ma.fields.Integer()
+    pages = ma.fields.Integer()
+    pdf_sha256 = ma.fields.String(allow_none=True)
+    manifest_sha256 = ma.fields.String(allow_none=True)
+    created_by = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    mailed_at = ma.fields.DateTime(allow_none=True)
+    mailed_by = ma.fields.String(allow_none=True)
+
+
+class BatchRequestSchema(ma.Schema):
+    """Make the print batch of a billing cycle."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    cycle = ma.fields.String(required=True, validate=validate.Regexp(r"^\d{4}(-\d{2})?$"))
+    reprint = ma.fields.Boolean(load_default=False)
+
+
+class StatementRequestSchema(ma.Schema):
+    """An account statement for a date range."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    start = ma.fields.Date(required=True)
+    end = ma.fields.Date(required=True)
+
+    @ma.validates_schema
+    def _ordered(self, data, **_kwargs):
+        if data["end"] < data["start"]:
+            raise ma.ValidationError("the end is before the start", field_name="end")
+
+
+def _account_or_404(number: str) -> Account:
+    account = find_account(db.session, number)
+    if account is None:
+        abort(404, message=f"No account {number}.")
+    return account
+
+
+def _pdf(data: bytes, name: str):
+    return send_file(io.BytesIO(data), mimetype="application/pdf", download_name=name)
+
+
+@notices_api.route("/accounts/<number>/notices")
+@notices_api.response(200, NoticeSchema(many=True))
+@requires("read")
+def account_notices(number: str):
+    """An account's notices, newest first."""
+    account = _account_or_404(number)
+    return db.session.scalars(
+        sa.select(Notice).where(Notice.account_id == account.id).order_by(Notice.id.desc())
+    ).all()
+
+
+@notices_api.route("/notices/<int:notice_id>/pdf")
+@notices_api.response(200, description="The notice's PDF, exactly as it was sent.")
+@requires("read")
+def notice_pdf(notice_id: int):
+    """Download a notice again."""
+    notice = db.session.get(Notice, notice_id)
+    if notice is None:
+        abort(404, message=f"No notice {notice_id}.")
+    try:
+        data = open_pdf(current_app.config, notice)
+    except (OSError, NoticeError) as error:
+        abort(409, message=f"The stored PDF of notice {notice_id} cannot be read: {error}")
+    return _pdf(data, f"{notice.kind.value}-{notice.id}.pdf")
+
+
+@notices_api.route("/accounts/<number>/statements", methods=["POST"])
+@notices_api.arguments(StatementRequestSchema)
+@notices_api.response(201, NoticeSchema)
+@requires("write")
+def make_statement(args, number: str):
+    """Issue an account statement for a date range (recorded; download it from /notices/{id}/pdf)."""
+    account = _account_or_404(number)
+    document = content.statement(
+        db.session, current_app.config, account, args["start"], args["end"]
+    )
+    try:
+        notice = issue(
+            db.session,
+            current_app.config,
+            request_actor(),
+            document,
+            account=account,
+            delivery=Delivery.DOWNLOAD,
+        )
+    except NoticeError as error:
+        db.session.rollback()
+        abort(503, message=str(error))
+    db.session.commit()
+    return notice
+
+
+@notices_api.route("/notice-batches", methods=["GET"])
+@notices_api.response(200, BatchSchema(many=True))
+@requires("read")
+def batches():
+    """Print batches, newest first."""
+    return db.session.scalars(sa.select(NoticeBatch).order_by(NoticeBatch.id.desc())).all()
+
+
+@notices_api.route("/notice-batches", methods=["POST"])
+@notices_api.arguments(BatchRequestSchema)
+@notices_api.response(201, BatchSchema)
+@requires("write")
+def make_batch(args):
+    """Make the print batch of a billing cycle: paperless accounts e-mailed, the rest merged."""
+    try:
+        return print_batch(
+            db.session,
+            current_app.config,
+            request_actor(),
+            cycle=args["cycle"],
+            reprint=args["reprint"],
+        )
+    except NoticeError as error:
+        db.session.rollback()
+        abort(409, message=str(error))
+
+
+def _batch_or_404(batch_id: int) -> NoticeBatch:
+    batch = db.session.get(NoticeBatch, batch_id)
+    if batch is None:
+        abort(404, message=f"No print batch {batch_id}.")
+    return batch
+
+
+@notices_api.route("/notice-batches/<int:batch_id>/pdf")
+@notices_api.response(200, description="The merged PDF for the mail house.")
+@requires("read")
+def batch_pdf(batch_id: int):
+    """Download the merged PDF of a batch."""
+    batch = _batch_or_404(batch_id)
+    if not batch.pdf_path:
+        abort(404, message=f"Print batch {batch_id} has nothing to print.")
+    folder = current_app.config["NOTICES_DIR"]
+    return send_file(
+        f"{folder}/{batch.pdf_path}",
+        mimetype="application/pdf",
+        download_name=f"batch-{batch.id}.pdf",
+    )
+
+
+@notices_api.route("/notice-batches/<int:batch_id>/manifest")
+@notices_api.response(200, description="The batch's CSV manifest.")
+@requires("read")
+def batch_manifest(batch_id: int):
+    """Download the CSV manifest of a batch."""
+    batch = _batch_or_404(batch_id)
+    if not batch.manifest_path:
+        abort(404, message=f"Print batch {batch_id} has nothing to print.")
+    folder = current_app.config["NOTICES_DIR"]
+    return send_file(
+        f"{folder}/{batch.manifest_path}",
+        mimetype="text/csv",
+        download_name=f"batch-{batch.id}.csv",
+    )
+
+
+@notices_api.route("/notice-batches/<int:batch_id>/mailed", methods=["POST"])
+@notices_api.response(200, BatchSchema)
+@requires("write")
+def mailed(batch_id: int):
+    """Record that the mail house has the batch."""
+    batch = _batch_or_404(batch_id)
+    try:
+        mark_mailed(db.session, request_actor(), batch)
+    except NoticeError as error:
+        db.session.rollback()
+        abort(409, message=str(error))
+    db.session.commit()
+    return batch
+
+
+def init_app(app, api) -> None:
+    """Register the notices API."""
+    api.register_blueprint(notices_api)

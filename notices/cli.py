@@ -1,0 +1,87 @@
+"""`munibill notices`: print batches for the mail house, marking them mailed, statements."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+
+from billing.accounts import find_account
+from core.audit import Actor
+from core.extensions import db
+from notices import content
+from notices.models import Delivery, NoticeBatch
+from notices.service import NoticeError, issue, mark_mailed, print_batch
+
+notices_cli = click.Group("notices", help="Notices: print batches, statements.")
+OPERATOR = Actor.system("munibill notices")
+
+
+@notices_cli.command("batch")
+@click.option("--kind", type=click.Choice(["bill"]), default="bill", show_default=True)
+@click.option("--cycle", required=True, help="The billing cycle, e.g. 2026-11 (or a tax year).")
+@click.option("--reprint", is_flag=True, help="Make another batch for a cycle that has one.")
+@with_appcontext
+def batch(kind: str, cycle: str, reprint: bool) -> None:
+    """The bills of a cycle: paperless accounts e-mailed, the rest merged into one PDF."""
+    try:
+        made = print_batch(db.session, current_app.config, OPERATOR, cycle=cycle, reprint=reprint)
+    except NoticeError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
+    folder = current_app.config["NOTICES_DIR"]
+    click.echo(
+        f"batch {made.id}: {made.printed} printed ({made.pages} pages), {made.emailed} e-mailed"
+    )
+    if made.pdf_path:
+        click.echo(f"  {folder}/{made.pdf_path}  sha256 {made.pdf_sha256}")
+        click.echo(f"  {folder}/{made.manifest_path}  sha256 {made.manifest_sha256}")
+
+
+@notices_cli.command("mark-mailed")
+@click.argument("batch_id", type=int)
+@with_appcontext
+def mailed(batch_id: int) -> None:
+    """Record that the mail house has a batch."""
+    found = db.session.get(NoticeBatch, batch_id)
+    if found is None:
+        raise click.ClickException(f"no print batch {batch_id}")
+    try:
+        mark_mailed(db.session, OPERATOR, found)
+    except NoticeError as error:
+        raise click.ClickException(str(error)) from error
+    db.session.commit()
+    click.echo(f"batch {batch_id} marked mailed")
+
+
+@notices_cli.command("statement")
+@click.option("--account", "number", required=True)
+@click.option("--from", "start", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--to", "end", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@with_appcontext
+def statement(number: str, start, end) -> None:
+    """Issue an account statement for a date range; prints where its PDF is."""
+    account = find_account(db.session, number)
+    if account is None:
+        raise click.ClickException(f"no account {number}")
+    first, last = date.fromordinal(start.toordinal()), date.fromordinal(end.toordinal())
+    if last < first:
+        raise click.ClickException("--to is before --from")
+    document = content.statement(db.session, current_app.config, account, first, last)
+    notice = issue(
+        db.session,
+        current_app.config,
+        OPERATOR,
+        document,
+        account=account,
+        delivery=Delivery.DOWNLOAD,
+    )
+    db.session.commit()
+    click.echo(f"notice {notice.id}: {current_app.config['NOTICES_DIR']}/{notice.path}")
+
+
+def init_app(app) -> None:
+    """Add the `munibill notices` group."""
+    app.cli.add_command(notices_cli)

@@ -1,0 +1,76 @@
+"""What was sent to whom: every generated notice, and the print batches for the mail house."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from core.db import Base, CreatedAtMixin, UTCDateTime, enum_column, intpk
+from notices.document import NoticeKind
+
+
+class Delivery(enum.StrEnum):
+    """How a notice reached the resident."""
+
+    #: In a print batch for the mail house.
+    PRINT = "print"
+    #: E-mailed (paperless accounts with a working address).
+    EMAIL = "email"
+    #: Generated on request, for download only.
+    DOWNLOAD = "download"
+
+
+class Notice(CreatedAtMixin, Base):
+    """One generated notice: its kind, what it is about, the SHA-256 of its PDF and how it went out.
+
+    The PDF is kept under NOTICES_DIR by its hash, so it can be downloaded again
+    exactly as it was sent.
+    """
+
+    __tablename__ = "notice"
+
+    id: Mapped[intpk]
+    kind: Mapped[NoticeKind] = mapped_column(enum_column(NoticeKind, "notice_kind"))
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment.id"), index=True)
+    refund_id: Mapped[int | None] = mapped_column(sa.ForeignKey("refund.id"), index=True)
+    batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notice_batch.id"), index=True)
+    language: Mapped[str] = mapped_column(sa.String(2))
+    #: The invoice, receipt or statement reference printed in the title.
+    reference: Mapped[str] = mapped_column(sa.String(64))
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    pages: Mapped[int]
+    #: The PDF's path relative to NOTICES_DIR.
+    path: Mapped[str] = mapped_column(sa.String(255))
+    delivery: Mapped[Delivery] = mapped_column(enum_column(Delivery, "notice_delivery"))
+    email_to: Mapped[str | None] = mapped_column(sa.String(254))
+    #: sent, written (outbox), bounced or failed.
+    email_status: Mapped[str | None] = mapped_column(sa.String(16))
+    emailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+
+
+class NoticeBatch(CreatedAtMixin, Base):
+    """A print batch: one merged PDF for the mail house and its CSV manifest."""
+
+    __tablename__ = "notice_batch"
+
+    id: Mapped[intpk]
+    kind: Mapped[NoticeKind] = mapped_column(enum_column(NoticeKind, "notice_batch_kind"))
+    #: The billing cycle ("2026-11") or tax year the batch is for.
+    cycle: Mapped[str] = mapped_column(sa.String(16))
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+    printed: Mapped[int] = mapped_column(default=0)
+    emailed: Mapped[int] = mapped_column(default=0)
+    pages: Mapped[int] = mapped_column(default=0)
+    #: Paths relative to NOTICES_DIR; empty when nothing was left to print.
+    pdf_path: Mapped[str | None] = mapped_column(sa.String(255))
+    pdf_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    manifest_path: Mapped[str | None] = mapped_column(sa.String(255))
+    manifest_sha256: Mapped[str | None] = mapped_column(sa.String(64))
+    mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    mailed_by: Mapped[str | None] = mapped_column(sa.String(254))

@@ -1,0 +1,425 @@
+"""Issuing notices: render, keep the PDF by its hash, record it; print batches for the mail house.
+
+A notice's PDF is written to NOTICES_DIR under its SHA-256 through a
+temporary file and a rename, and recorded only once it is in place, so a
+full disk or a read-only folder leaves no half file and no record of one.
+The same data renders the same bytes, so issuing a notice twice stores one file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import pikepdf
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from billing.models import Account, BillingRun, Invoice, InvoiceStatus, RunStatus
+from core.audit import Actor, record
+from core.db import utcnow
+from notices import content
+from notices.document import NoticeDocument
+from notices.mail import Mailer, message_for
+from notices.models import Delivery, Notice, NoticeBatch
+from notices.pdfmerge import StreamingMerger
+from notices.render import render
+
+#: The page size of the padding page (US Letter, in points).
+LETTER = (612, 792)
+
+
+class NoticeError(RuntimeError):
+    """A notice or batch that cannot be made; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A rendered notice: its document, PDF bytes, hash and page count."""
+
+    document: NoticeDocument
+    pdf: bytes
+    sha256: str
+    pages: int
+
+
+def render_notice(document: NoticeDocument) -> Rendered:
+    """Render a document and measure it."""
+    pdf = render(document)
+    with pikepdf.open(io.BytesIO(pdf)) as parsed:
+        pages = len(parsed.pages)
+    return Rendered(document, pdf, hashlib.sha256(pdf).hexdigest(), pages)
+
+
+def _folder(config: Mapping) -> Path:
+    return Path(config["NOTICES_DIR"])
+
+
+def store_pdf(config: Mapping, rendered: Rendered) -> str:
+    """Write the PDF under NOTICES_DIR by its hash (atomically); returns its relative path."""
+    relative = f"{rendered.sha256[:2]}/{rendered.sha256}.pdf"
+    target = _folder(config) / relative
+    if target.exists():
+        return relative
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomically(target, rendered.pdf)
+    except OSError as error:
+        raise NoticeError(
+            f"could not write the notice to {target.parent}: {error.strerror or error}. "
+            "Check that the notices folder exists, is writable and has free space."
+        ) from error
+    return relative
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Write data to a temporary file beside target, flush it to disk, then rename it into place."""
+    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".writing-", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def open_pdf(config: Mapping, notice: Notice) -> bytes:
+    """The stored PDF of a notice, checked against its recorded hash."""
+    data = (_folder(config) / notice.path).read_bytes()
+    if hashlib.sha256(data).hexdigest() != notice.sha256:
+        raise NoticeError(f"the stored PDF of notice {notice.id} does not match its hash")
+    return data
+
+
+def issue(
+    session: Session,
+    config: Mapping,
+    actor: Actor,
+    document: NoticeDocument,
+    *,
+    account: Account,
+    delivery: Delivery,
+    invoice_id: int | None = None,
+    payment_id: int | None = None,
+    refund_id: int | None = None,
+    batch_id: int | None = None,
+    rendered: Rendered | None = None,
+) -> Notice:
+    """Render (unless given), store and record one notice; flushes."""
+    rendered = rendered or render_notice(document)
+    path = store_pdf(config, rendered)
+    notice = Notice(
+        kind=document.kind,
+        account_id=account.id,
+        invoice_id=invoice_id,
+        payment_id=payment_id,
+        refund_id=refund_id,
+        batch_id=batch_id,
+        language=document.language,
+        reference=document.reference[:64],
+        sha256=rendered.sha256,
+        pages=rendered.pages,
+        path=path,
+        delivery=delivery,
+        created_by=actor.label,
+    )
+    session.add(notice)
+    session.flush()
+    record(session, actor, "notice.issue", notice, kind=document.kind.value, sha256=rendered.sha256)
+    return notice
+
+
+def can_email(account: Account) -> bool:
+    """Paperless, with an address that has not bounced."""
+    return bool(account.paperless and account.email and account.email_bounced_at is None)
+
+
+def email_notice(
+    session: Session,
+    config: Mapping,
+    actor: Actor,
+    mailer: Mailer,
+    notice: Notice,
+    rendered: Rendered,
+    account: Account,
+) -> bool:
+    """E-mail a notice; True if it went (or was written to the outbox).
+
+    A permanent refusal marks the account's address bad, so the next notices are printed.
+    """
+    document = rendered.document
+    stub = document.stubs[0] if document.stubs else None
+    message = message_for(
+        document.kind.value,
+        document.language,
+        municipality=document.letterhead.name,
+        account_number=account.number,
+        reference=document.reference,
+        amount_cents=stub.amount_due_cents if stub else (document.amount_cents or None),
+        due_date=stub.due_date if stub else document.due_date,
+        pay_url=stub.pay_url if stub else None,
+        to=account.email,
+        pdf=rendered.pdf,
+        filename=f"{document.kind.value}-{document.reference}.pdf".replace("/", "-").replace(
+            " ", ""
+        ),
+    )
+    outcome = mailer.send(message)
+    notice.email_to, notice.email_status = account.email, outcome.status
+    if outcome.status in ("sent", "written"):
+        notice.emailed_at = utcnow()
+        return True
+    if outcome.status == "bounced":
+        account.email_bounced_at = utcnow()
+        record(
+            session,
+            actor,
+            "account.email_bounced",
+            account,
+            email=account.email,
+            smtp_code=outcome.smtp_code,
+        )
+    return False
+
+
+def _bill_invoice_ids(session: Session, cycle: str) -> list[int]:
+    """The posted, not voided invoices of the billing runs of a cycle."""
+    runs = session.scalars(
+        sa.select(BillingRun.id).where(
+            BillingRun.cycle == cycle, BillingRun.status == RunStatus.POSTED
+        )
+    ).all()
+    if not runs:
+        raise NoticeError(f"no posted billing run for cycle {cycle}")
+    return list(
+        session.scalars(
+            sa.select(Invoice.id)
+            .where(Invoice.billing_run_id.in_(runs), Invoice.status != InvoiceStatus.VOID)
+            .order_by(Invoice.id)
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ManifestRow:
+    """One printed notice in the merged PDF."""
+
+    sequence: int
+    account_number: str
+    notice_id: int
+    first_page: int
+    pages: int
+    zip_code: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Printed:
+    """One notice going into the merged PDF, and its line of the manifest."""
+
+    zip_code: str
+    account_number: str
+    notice_id: int
+    pages: int
+    sha256: str
+    path: str
+
+
+def print_batch(
+    session: Session,
+    config: Mapping,
+    actor: Actor,
+    *,
+    cycle: str,
+    mailer: Mailer | None = None,
+    reprint: bool = False,
+    chunk: int = 200,
+) -> NoticeBatch:
+    """Bills of a cycle: paperless accounts e-mailed, the rest merged into one PDF for the mail house.
+
+    The merged PDF holds the printed notices sorted by ZIP code (presort),
+    each starting on an odd page (a blank page pads a notice with an odd page
+    count, for duplex printing); the CSV manifest lists them with their first
+    page, page count, ZIP and the SHA-256 of each notice's own PDF. Bills are
+    read, rendered and recorded a chunk at a time (each chunk committed), so
+    memory does not grow with the batch.
+    """
+    previous = session.scalar(sa.select(NoticeBatch.id).where(NoticeBatch.cycle == cycle).limit(1))
+    if previous is not None and not reprint:
+        raise NoticeError(
+            f"cycle {cycle} already has print batch {previous}; ask for a reprint to make another"
+        )
+    ids = _bill_invoice_ids(session, cycle)
+    if not ids:
+        raise NoticeError(f"the billing runs of cycle {cycle} posted no bills")
+    mailer = mailer or Mailer.from_config(config)
+    first_kind = session.scalar(sa.select(Invoice.kind).where(Invoice.id == ids[0]))
+    batch = NoticeBatch(kind=content.BILL_KINDS[first_kind], cycle=cycle, created_by=actor.label)
+    session.add(batch)
+    session.commit()
+    batch_id = batch.id
+    printed: list[Printed] = []
+    for start in range(0, len(ids), chunk):
+        invoices = session.scalars(
+            sa.select(Invoice)
+            .where(Invoice.id.in_(ids[start : start + chunk]))
+            .options(
+                selectinload(Invoice.lines),
+                selectinload(Invoice.installments),
+                joinedload(Invoice.account),
+            )
+            .order_by(Invoice.id)
+        ).all()
+        for invoice in invoices:
+            printed += _bill_out(session, config, actor, mailer, batch, invoice)
+        session.commit()  # each chunk's notices (and e-mails) are kept as they go
+        session.expunge_all()  # the chunk's invoices, accounts and notices can go
+        batch = session.get(NoticeBatch, batch_id)
+    printed.sort(key=lambda item: (item.zip_code, item.account_number))
+    if printed:
+        _merge(config, batch, printed)
+    batch.printed = len(printed)
+    record(
+        session,
+        actor,
+        "notice_batch.create",
+        batch,
+        cycle=cycle,
+        printed=batch.printed,
+        emailed=batch.emailed,
+    )
+    session.commit()
+    return batch
+
+
+def _bill_out(
+    session: Session,
+    config: Mapping,
+    actor: Actor,
+    mailer: Mailer,
+    batch: NoticeBatch,
+    invoice: Invoice,
+) -> list[Printed]:
+    """Render and record one bill: e-mailed if it can be, else returned for printing."""
+    account = invoice.account
+    rendered = render_notice(content.bill(session, config, invoice))
+    delivery = Delivery.EMAIL if can_email(account) else Delivery.PRINT
+    notice = issue(
+        session,
+        config,
+        actor,
+        rendered.document,
+        account=account,
+        delivery=delivery,
+        invoice_id=invoice.id,
+        batch_id=batch.id,
+        rendered=rendered,
+    )
+    if delivery == Delivery.EMAIL:
+        if email_notice(session, config, actor, mailer, notice, rendered, account):
+            batch.emailed += 1
+            return []
+        notice.delivery = Delivery.PRINT  # bounced or undeliverable: the mail house sends it
+    return [
+        Printed(
+            rendered.document.recipient.zip_code,
+            account.number,
+            notice.id,
+            rendered.pages,
+            notice.sha256,
+            notice.path,
+        )
+    ]
+
+
+def _merge(config: Mapping, batch: NoticeBatch, printed: list[Printed]) -> None:
+    """Write the merged PDF (odd-page starts) and the manifest; set their paths and hashes.
+
+    Each notice is read from its stored file and copied straight into the
+    merged file (notices.pdfmerge), so memory does not grow with the batch.
+    """
+    root = _folder(config)
+    folder = root / "batches"
+    folder.mkdir(parents=True, exist_ok=True)
+    stem = f"batch-{batch.id:06d}-{batch.cycle}"
+    rows: list[ManifestRow] = []
+    pdf_path = folder / f"{stem}.pdf"
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".writing-", suffix=".part")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            merger = StreamingMerger(out)
+            for sequence, item in enumerate(printed, start=1):
+                first = merger.page_count + 1
+                pages = merger.add((root / item.path).read_bytes())
+                if pages % 2:
+                    merger.add_blank(*LETTER)
+                rows.append(
+                    ManifestRow(
+                        sequence,
+                        item.account_number,
+                        item.notice_id,
+                        first,
+                        pages,
+                        item.zip_code,
+                        item.sha256,
+                    )
+                )
+            merger.close()
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, pdf_path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    page = merger.page_count + 1
+    manifest = io.StringIO()
+    writer = csv.writer(manifest, lineterminator="\n")
+    writer.writerow(["sequence", "account", "notice", "first_page", "pages", "zip", "sha256"])
+    for row in rows:
+        writer.writerow(
+            [
+                row.sequence,
+                row.account_number,
+                row.notice_id,
+                row.first_page,
+                row.pages,
+                row.zip_code,
+                row.sha256,
+            ]
+        )
+    manifest_bytes = manifest.getvalue().encode()
+    manifest_path = folder / f"{stem}.csv"
+    _write_atomically(manifest_path, manifest_bytes)
+    batch.pages = page - 1
+    batch.pdf_path = str(pdf_path.relative_to(root))
+    batch.pdf_sha256 = _sha256_of(pdf_path)
+    batch.manifest_path = str(manifest_path.relative_to(root))
+    batch.manifest_sha256 = hashlib.sha256(manifest_bytes).hexdigest()
+
+
+def _sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def mark_mailed(session: Session, actor: Actor, batch: NoticeBatch) -> NoticeBatch:
+    """Record that the mail house has the batch; once."""
+    if batch.mailed_at is not None:
+        raise NoticeError(f"batch {batch.id} was marked mailed on {batch.mailed_at:%Y-%m-%d}")
+    if not batch.printed:
+        raise NoticeError(f"batch {batch.id} has nothing to print")
+    batch.mailed_at, batch.mailed_by = utcnow(), actor.label
+    record(session, actor, "notice_batch.mailed", batch)
+    return batch

@@ -1,0 +1,354 @@
+"""The fixed wording of every notice, in English and in Spanish.
+
+Pure data. `notices.render` takes every label, heading and sentence it prints
+from here; the texts that come with a notice (descriptions, the
+municipality's own messages) are already in the notice's language. Both
+dictionaries have the same keys (a test checks it). Templates use
+`str.format` fields; amounts and numbers are printed the US way in both
+languages ("$1,234.56"), as the notices go to US addresses.
+"""
+
+from __future__ import annotations
+
+EN: dict[str, str | tuple[str, ...]] = {
+    # Titles, as printed at the top of the first page.
+    "title.utility_bill": "Utility Bill",
+    "title.tax_bill": "Tax Bill",
+    "title.reminder": "Payment Reminder",
+    "title.past_due": "Past Due Notice",
+    "title.final": "Final Notice",
+    "title.receipt": "Payment Receipt",
+    "title.refund": "Refund Notice",
+    "title.statement": "Account Statement",
+    # Titles as they read in a sentence (the PDF's metadata).
+    "name.utility_bill": "Utility bill",
+    "name.tax_bill": "Tax bill",
+    "name.reminder": "Payment reminder",
+    "name.past_due": "Past due notice",
+    "name.final": "Final notice",
+    "name.receipt": "Payment receipt",
+    "name.refund": "Refund notice",
+    "name.statement": "Account statement",
+    # What the reference under the title is.
+    "ref.utility_bill": "Bill number",
+    "ref.tax_bill": "Bill number",
+    "ref.reminder": "Notice number",
+    "ref.past_due": "Notice number",
+    "ref.final": "Notice number",
+    "ref.receipt": "Receipt number",
+    "ref.refund": "Refund number",
+    "ref.statement": "Reference",
+    "meta.subject": "{name}, account {account}",
+    # The facts beside the address window.
+    "account_number": "Account number",
+    "access_code": "Access code",
+    "access_code_hint": "Use it with your account number to pay online.",
+    "service_location": "Service location",
+    "parcel": "Parcel",
+    "billing_period": "Billing period",
+    "statement_period": "Statement period",
+    "period": "{start} to {end}",
+    "issue_date": "Issue date",
+    "due_date": "Due date",
+    "payment_date": "Payment date",
+    "amount_due": "Amount due",
+    "amount_paid": "Amount paid",
+    "amount_refunded": "Amount refunded",
+    "closing_balance": "Closing balance",
+    "page": "Page {page} of {pages}",
+    "phone": "Phone",
+    # The account summary box.
+    "summary.title": "Account summary",
+    "summary.previous_balance": "Previous balance",
+    "summary.payments_and_credits": "Payments and credits",
+    "summary.penalties": "Penalties",
+    "summary.current_charges": "Current charges",
+    "summary.total_due": "TOTAL DUE",
+    # Receipts, refunds, past-due and final notices.
+    "box.payment": "Payment",
+    "box.refund": "Refund",
+    "box.notice": "Important",
+    "paid_by": "Paid by",
+    "refunded_by": "Refunded by",
+    "balance_after": "Remaining balance",
+    "penalty_assessed": "Penalty assessed",
+    "deadline": "Deadline",
+    "installments": "Installments",
+    "installment": "Installment {number} of {count}",
+    # Tables.
+    "reads.title": "Meter readings",
+    "col.meter": "Meter",
+    "col.service": "Service",
+    "col.from": "From",
+    "col.to": "To",
+    "col.previous": "Previous",
+    "col.current": "Current",
+    "col.consumption": "Consumption",
+    "col.unit": "Unit",
+    "lines.title": "Charges",
+    "lines.title_tax": "Taxes and charges",
+    "lines.total": "Total charges",
+    "col.description": "Description",
+    "col.quantity": "Quantity",
+    "col.rate": "Rate",
+    "col.amount": "Amount",
+    "col.date": "Date",
+    "col.balance": "Balance",
+    "activity.title": "Account activity",
+    "activity.title_receipt": "Payment applied to",
+    "activity.title_refund": "Refund details",
+    "continued": "(continued)",
+    "continued_next": "Continued on the next page",
+    # The usage chart.
+    "usage.title": "Usage, last {count} months",
+    "usage.title_unit": "Usage, last {count} months ({unit})",
+    "usage.this_bill": "This bill",
+    # Opening sentences by kind.
+    "intro.reminder": (
+        "This is a friendly reminder that {amount} is due on {date}. "
+        "If you have already paid, thank you, and please disregard this notice."
+    ),
+    "intro.reminder_no_date": (
+        "This is a friendly reminder that {amount} is due on your account. "
+        "If you have already paid, thank you, and please disregard this notice."
+    ),
+    "intro.past_due": (
+        "Our records show that your account is past due. A late-payment penalty of "
+        "{penalty} has been assessed. Please pay {amount} by {date}."
+    ),
+    "intro.past_due_no_date": (
+        "Our records show that your account is past due. A late-payment penalty of "
+        "{penalty} has been assessed. Please pay {amount} as soon as possible."
+    ),
+    "intro.past_due_no_penalty": (
+        "Our records show that your account is past due. Please pay {amount} by {date}."
+    ),
+    "intro.final": (
+        "FINAL NOTICE: your account is seriously past due. Payment of {amount} "
+        "must be received by {date}."
+    ),
+    "intro.final_no_date": (
+        "FINAL NOTICE: your account is seriously past due. Please pay {amount} now."
+    ),
+    "intro.receipt": "Thank you for your payment of {amount} received on {date}.",
+    "intro.refund": "A refund of {amount} has been issued to you on {date}.",
+    "intro.statement": ("This statement shows the activity on your account from {start} to {end}."),
+    "intro.statement_no_period": "This statement shows the recent activity on your account.",
+    # The remittance stub.
+    "stub.title": "PAYMENT STUB",
+    "stub.detach": "Detach and return this portion with your payment",
+    "stub.payable": (
+        "Make checks payable to {name}. Write your account number on your check. Do not send cash."
+    ),
+    "stub.remit_to": "Remit to",
+    "stub.amount_enclosed": "Amount enclosed",
+    "stub.scan_to_pay": "Scan to pay online",
+    "stub.more_stubs": (
+        "Payment stubs for the remaining installments. Detach the stub of the "
+        "installment you are paying and return it with your payment."
+    ),
+    # Dates.
+    "date.long": "{month} {day}, {year}",
+    "date.numeric": "{month:02d}/{day:02d}/{year}",
+    "months": (
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ),
+    "months.short": (
+        "Jan",
+        "Feb",
+        "Mar",
+        "Apr",
+        "May",
+        "Jun",
+        "Jul",
+        "Aug",
+        "Sep",
+        "Oct",
+        "Nov",
+        "Dec",
+    ),
+}
+
+ES: dict[str, str | tuple[str, ...]] = {
+    "title.utility_bill": "Factura de servicios",
+    "title.tax_bill": "Factura de impuestos",
+    "title.reminder": "Recordatorio de pago",
+    "title.past_due": "Aviso de pago vencido",
+    "title.final": "Aviso final",
+    "title.receipt": "Recibo de pago",
+    "title.refund": "Aviso de reembolso",
+    "title.statement": "Estado de cuenta",
+    "name.utility_bill": "Factura de servicios",
+    "name.tax_bill": "Factura de impuestos",
+    "name.reminder": "Recordatorio de pago",
+    "name.past_due": "Aviso de pago vencido",
+    "name.final": "Aviso final",
+    "name.receipt": "Recibo de pago",
+    "name.refund": "Aviso de reembolso",
+    "name.statement": "Estado de cuenta",
+    "ref.utility_bill": "Número de factura",
+    "ref.tax_bill": "Número de factura",
+    "ref.reminder": "Número de aviso",
+    "ref.past_due": "Número de aviso",
+    "ref.final": "Número de aviso",
+    "ref.receipt": "Número de recibo",
+    "ref.refund": "Número de reembolso",
+    "ref.statement": "Referencia",
+    "meta.subject": "{name}, cuenta {account}",
+    "account_number": "Número de cuenta",
+    "access_code": "Código de acceso",
+    "access_code_hint": "Úselo con su número de cuenta para pagar en línea.",
+    "service_location": "Dirección del servicio",
+    "parcel": "Parcela",
+    "billing_period": "Período de facturación",
+    "statement_period": "Período del estado",
+    "period": "del {start} al {end}",
+    "issue_date": "Fecha de emisión",
+    "due_date": "Fecha de vencimiento",
+    "payment_date": "Fecha de pago",
+    "amount_due": "Importe adeudado",
+    "amount_paid": "Importe pagado",
+    "amount_refunded": "Importe reembolsado",
+    "closing_balance": "Saldo final",
+    "page": "Página {page} de {pages}",
+    "phone": "Teléfono",
+    "summary.title": "Resumen de la cuenta",
+    "summary.previous_balance": "Saldo anterior",
+    "summary.payments_and_credits": "Pagos y créditos",
+    "summary.penalties": "Recargos",
+    "summary.current_charges": "Cargos actuales",
+    "summary.total_due": "TOTAL ADEUDADO",
+    "box.payment": "Pago",
+    "box.refund": "Reembolso",
+    "box.notice": "Importante",
+    "paid_by": "Forma de pago",
+    "refunded_by": "Forma de reembolso",
+    "balance_after": "Saldo pendiente",
+    "penalty_assessed": "Recargo aplicado",
+    "deadline": "Fecha límite",
+    "installments": "Plazos",
+    "installment": "Plazo {number} de {count}",
+    "reads.title": "Lecturas del medidor",
+    "col.meter": "Medidor",
+    "col.service": "Servicio",
+    "col.from": "Desde",
+    "col.to": "Hasta",
+    "col.previous": "Anterior",
+    "col.current": "Actual",
+    "col.consumption": "Consumo",
+    "col.unit": "Unidad",
+    "lines.title": "Cargos",
+    "lines.title_tax": "Impuestos y cargos",
+    "lines.total": "Total de cargos",
+    "col.description": "Descripción",
+    "col.quantity": "Cantidad",
+    "col.rate": "Tarifa",
+    "col.amount": "Importe",
+    "col.date": "Fecha",
+    "col.balance": "Saldo",
+    "activity.title": "Movimientos de la cuenta",
+    "activity.title_receipt": "Pago aplicado a",
+    "activity.title_refund": "Detalle del reembolso",
+    "continued": "(continuación)",
+    "continued_next": "Continúa en la página siguiente",
+    "usage.title": "Consumo de los últimos {count} meses",
+    "usage.title_unit": "Consumo de los últimos {count} meses ({unit})",
+    "usage.this_bill": "Esta factura",
+    "intro.reminder": (
+        "Le recordamos que el pago de {amount} vence el {date}. "
+        "Si ya lo realizó, gracias; no tenga en cuenta este aviso."
+    ),
+    "intro.reminder_no_date": (
+        "Le recordamos que su cuenta tiene un saldo de {amount} pendiente de pago. "
+        "Si ya lo realizó, gracias; no tenga en cuenta este aviso."
+    ),
+    "intro.past_due": (
+        "Según nuestros registros, su cuenta tiene un saldo vencido. Se ha aplicado un "
+        "recargo por pago tardío de {penalty}. Pague {amount} a más tardar el {date}."
+    ),
+    "intro.past_due_no_date": (
+        "Según nuestros registros, su cuenta tiene un saldo vencido. Se ha aplicado un "
+        "recargo por pago tardío de {penalty}. Pague {amount} lo antes posible."
+    ),
+    "intro.past_due_no_penalty": (
+        "Según nuestros registros, su cuenta tiene un saldo vencido. "
+        "Pague {amount} a más tardar el {date}."
+    ),
+    "intro.final": (
+        "AVISO FINAL: su cuenta tiene un saldo vencido grave. Debemos recibir el pago "
+        "de {amount} a más tardar el {date}."
+    ),
+    "intro.final_no_date": (
+        "AVISO FINAL: su cuenta tiene un saldo vencido grave. Pague {amount} de inmediato."
+    ),
+    "intro.receipt": "Gracias por su pago de {amount}, recibido el {date}.",
+    "intro.refund": "Se le ha emitido un reembolso de {amount} el {date}.",
+    "intro.statement": (
+        "Este estado de cuenta muestra los movimientos de su cuenta del {start} al {end}."
+    ),
+    "intro.statement_no_period": (
+        "Este estado de cuenta muestra los movimientos recientes de su cuenta."
+    ),
+    "stub.title": "TALÓN DE PAGO",
+    "stub.detach": "Desprenda y devuelva esta parte con su pago",
+    "stub.payable": (
+        "Emita su cheque a nombre de {name}. Escriba su número de cuenta en el cheque. "
+        "No envíe dinero en efectivo."
+    ),
+    "stub.remit_to": "Enviar a",
+    "stub.amount_enclosed": "Cantidad incluida",
+    "stub.scan_to_pay": "Escanee para pagar en línea",
+    "stub.more_stubs": (
+        "Talones de pago de los plazos restantes. Desprenda el talón del plazo "
+        "que paga y devuélvalo con su pago."
+    ),
+    "date.long": "{day} de {month} de {year}",
+    "date.numeric": "{day:02d}/{month:02d}/{year}",
+    "months": (
+        "enero",
+        "febrero",
+        "marzo",
+        "abril",
+        "mayo",
+        "junio",
+        "julio",
+        "agosto",
+        "septiembre",
+        "octubre",
+        "noviembre",
+        "diciembre",
+    ),
+    "months.short": (
+        "Ene",
+        "Feb",
+        "Mar",
+        "Abr",
+        "May",
+        "Jun",
+        "Jul",
+        "Ago",
+        "Sep",
+        "Oct",
+        "Nov",
+        "Dic",
+    ),
+}
+
+#: The wording by language code; a notice in another language falls back to English.
+TEXTS: dict[str, dict[str, str | tuple[str, ...]]] = {"en": EN, "es": ES}
+
+
+def texts_for(language: str) -> dict[str, str | tuple[str, ...]]:
+    """The fixed wording for a notice's language ("en" or "es"; English otherwise)."""
+    return TEXTS.get(language, EN)

@@ -1,0 +1,249 @@
+"""Notices from the database: a bill's content adds up, notices are kept by hash, print batches."""
+
+import csv
+import hashlib
+import io
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pypdf
+import pytest
+import sqlalchemy as sa
+
+from billing.ledger import account_receivable
+from billing.models import Account, Invoice, InvoiceKind
+from billing.runs import RunOptions, open_run, post_run
+from core.audit import Actor
+from core.extensions import db
+from notices import content
+from notices.document import NoticeKind
+from notices.models import Delivery, Notice, NoticeBatch
+from notices.scanline import parse
+from notices.service import NoticeError, issue, mark_mailed, open_pdf, print_batch
+from tests.billing.billing_fixtures import household, load_rules
+from tests.notices.test_mail import sleeps, smtp_mailer, smtp_server  # noqa: F401 - fixtures
+
+CLERK = Actor("user", "1", "clerk@example.org", "127.0.0.1")
+CYCLE = "2026-10"
+
+
+def _town(app, people):
+    """Households billed in the October cycle; people: (name, zip, paperless, email, language)."""
+    with app.app_context():
+        plans = load_rules(db.session)
+        ids = []
+        for name, zip_code, paperless, email, language in people:
+            account = household(db.session, plans, name, [1000, 5000, 9000, 13000, 18400])
+            account.mail_zip, account.paperless, account.email = zip_code, paperless, email
+            account.language = language
+            ids.append(account.id)
+        db.session.flush()
+        run = open_run(
+            db.session,
+            Actor.job("t"),
+            kind=InvoiceKind.UTILITY,
+            cycle=CYCLE,
+            issue_date=date(2026, 11, 2),
+            due_date=date(2026, 11, 23),
+        )
+        post_run(db.session, run, Actor.job("t"), RunOptions())
+        db.session.commit()
+        return ids
+
+
+def _text(pdf: bytes, page: int = 0) -> str:
+    return pypdf.PdfReader(io.BytesIO(pdf)).pages[page].extract_text()
+
+
+def test_a_utility_bill_says_what_the_ledger_says(app):
+    (account_id,) = _town(app, [("Olson", "54901-2231", False, None, "en")])
+    with app.app_context():
+        invoice = db.session.scalar(sa.select(Invoice))
+        document = content.bill(db.session, app.config, invoice)
+        assert document.kind == NoticeKind.UTILITY_BILL and document.reference == invoice.number
+        assert [line.amount_cents for line in document.lines] == [
+            line.amount_cents for line in invoice.lines
+        ]
+        assert document.summary.current_charges_cents == invoice.total_cents
+        assert document.summary.total_due_cents == account_receivable(db.session, account_id)
+        (read,) = document.reads
+        assert (read.previous, read.current, read.consumption) == (13000, 18400, 5400)
+        assert [month.quantity for month in document.usage] == [4000, 4000, 4000, 5400]
+        (stub,) = document.stubs
+        scanned = parse(stub.scan_line)
+        account = db.session.get(Account, account_id)
+        assert (scanned.account_number, scanned.amount_cents, scanned.due_date) == (
+            account.number,
+            invoice.total_cents,
+            invoice.due_date,
+        )
+        assert stub.pay_url.endswith(f"/pay?account={account.number}")
+
+
+def test_a_notice_is_kept_by_its_hash_and_downloads_again_unchanged(app):
+    _town(app, [("Olson", "54901-2231", False, None, "en")])
+    with app.app_context():
+        invoice = db.session.scalar(sa.select(Invoice))
+        document = content.bill(db.session, app.config, invoice)
+        first = issue(
+            db.session,
+            app.config,
+            CLERK,
+            document,
+            account=invoice.account,
+            delivery=Delivery.DOWNLOAD,
+        )
+        again = issue(
+            db.session,
+            app.config,
+            CLERK,
+            document,
+            account=invoice.account,
+            delivery=Delivery.DOWNLOAD,
+        )
+        db.session.commit()
+        assert first.sha256 == again.sha256 and first.path == again.path  # same data, same bytes
+        pdf = open_pdf(app.config, first)
+        assert hashlib.sha256(pdf).hexdigest() == first.sha256
+        assert invoice.number in _text(pdf) and invoice.account.number in _text(pdf)
+        stored = Path(app.config["NOTICES_DIR"]) / first.path
+        stored.write_bytes(pdf.replace(b"%%EOF", b"%%EOF "))
+        with pytest.raises(NoticeError, match="does not match its hash"):
+            open_pdf(app.config, first)
+
+
+def test_a_notice_that_cannot_be_written_is_not_recorded(app, tmp_path):
+    _town(app, [("Olson", "54901-2231", False, None, "en")])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    app.config["NOTICES_DIR"] = str(blocker / "notices")
+    with app.app_context():
+        invoice = db.session.scalar(sa.select(Invoice))
+        document = content.bill(db.session, app.config, invoice)
+        with pytest.raises(NoticeError, match="could not write the notice"):
+            issue(
+                db.session,
+                app.config,
+                CLERK,
+                document,
+                account=invoice.account,
+                delivery=Delivery.DOWNLOAD,
+            )
+        db.session.rollback()
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Notice)) == 0
+
+
+def test_a_print_batch_emails_the_paperless_and_merges_the_rest_in_zip_order(
+    app,
+    smtp_server,  # noqa: F811 - fixture
+    sleeps,  # noqa: F811 - fixture
+):
+    ids = _town(
+        app,
+        [
+            ("Zed", "54999-0001", False, None, "en"),
+            ("Paper", "54901-0002", True, "paper@example.org", "es"),
+            ("Amy", "54902-0003", False, "amy@example.org", "es"),
+            ("Gone", "54100-0004", True, "gone@example.org", "en"),
+            ("Bob", "54500-0005", False, None, "en"),
+        ],
+    )
+    smtp_server.handler.refuse("gone@example.org", "550 5.1.1 No such user")
+    mailer = smtp_mailer(smtp_server.port, sleeps)
+    with app.app_context():
+        batch = print_batch(db.session, app.config, CLERK, cycle=CYCLE, mailer=mailer)
+        numbers = {i: db.session.get(Account, i).number for i in ids}
+        # the paperless account with a working address is e-mailed, with its PDF attached
+        (envelope,) = smtp_server.handler.envelopes
+        assert envelope.rcpt_tos == ["paper@example.org"]
+        assert (batch.emailed, batch.printed) == (1, 4)
+        # the bounced address is marked bad and that bill is printed instead
+        gone = db.session.get(Account, ids[3])
+        assert gone.email_bounced_at is not None
+        folder = Path(app.config["NOTICES_DIR"])
+        merged = (folder / batch.pdf_path).read_bytes()
+        assert hashlib.sha256(merged).hexdigest() == batch.pdf_sha256
+        manifest_bytes = (folder / batch.manifest_path).read_bytes()
+        assert hashlib.sha256(manifest_bytes).hexdigest() == batch.manifest_sha256
+        rows = list(csv.DictReader(io.StringIO(manifest_bytes.decode())))
+        assert [row["account"] for row in rows] == [
+            numbers[ids[3]],  # 54100
+            numbers[ids[4]],  # 54500
+            numbers[ids[2]],  # 54902
+            numbers[ids[0]],  # 54999
+        ]
+        check = subprocess.run(
+            ["qpdf", "--check", str(folder / batch.pdf_path)], capture_output=True
+        )
+        assert check.returncode == 0, check.stdout.decode()
+        reader = pypdf.PdfReader(io.BytesIO(merged))
+        assert len(reader.pages) == batch.pages
+        for row in rows:
+            first = int(row["first_page"])
+            assert first % 2 == 1  # every notice starts on an odd page (duplex)
+            assert row["account"] in reader.pages[first - 1].extract_text()
+            notice = db.session.get(Notice, int(row["notice"]))
+            assert notice.delivery == Delivery.PRINT and notice.batch_id == batch.id
+            assert hashlib.sha256(open_pdf(app.config, notice)).hexdigest() == row["sha256"]
+            assert int(row["pages"]) == notice.pages
+        emailed = db.session.scalar(sa.select(Notice).where(Notice.delivery == Delivery.EMAIL))
+        assert (emailed.email_to, emailed.email_status) == ("paper@example.org", "sent")
+        assert emailed.language == "es"
+        with pytest.raises(NoticeError, match="already has print batch"):
+            print_batch(db.session, app.config, CLERK, cycle=CYCLE, mailer=mailer)
+        mark_mailed(db.session, CLERK, batch)
+        db.session.commit()
+        with pytest.raises(NoticeError, match="was marked mailed"):
+            mark_mailed(db.session, CLERK, batch)
+
+
+def test_print_batches_through_the_api(app, client, api_headers):
+    _town(app, [("Olson", "54901-2231", False, None, "en")])
+    clerk, auditor = api_headers("clerk"), api_headers("auditor")
+    assert (
+        client.post("/api/v1/notice-batches", json={"cycle": CYCLE}, headers=auditor).status_code
+        == 403
+    )
+    bad = client.post("/api/v1/notice-batches", json={"cycle": "last month"}, headers=clerk)
+    assert bad.status_code == 422 and "cycle" in bad.get_json()["errors"]
+    none = client.post("/api/v1/notice-batches", json={"cycle": "2031-01"}, headers=clerk)
+    assert none.status_code == 409
+    made = client.post("/api/v1/notice-batches", json={"cycle": CYCLE}, headers=clerk)
+    assert made.status_code == 201 and made.get_json()["printed"] == 1
+    batch_id = made.get_json()["id"]
+    with client.get(f"/api/v1/notice-batches/{batch_id}/pdf", headers=auditor) as pdf:
+        assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+        assert hashlib.sha256(pdf.data).hexdigest() == made.get_json()["pdf_sha256"]
+    with client.get(f"/api/v1/notice-batches/{batch_id}/manifest", headers=auditor) as manifest:
+        assert manifest.status_code == 200 and manifest.data.startswith(b"sequence,account")
+    assert (
+        client.post(f"/api/v1/notice-batches/{batch_id}/mailed", headers=auditor).status_code == 403
+    )
+    assert (
+        client.post(f"/api/v1/notice-batches/{batch_id}/mailed", headers=clerk).status_code == 200
+    )
+    assert (
+        client.post(f"/api/v1/notice-batches/{batch_id}/mailed", headers=clerk).status_code == 409
+    )
+    with app.app_context():
+        number = db.session.scalar(sa.select(Account.number))
+    listed = client.get(f"/api/v1/accounts/{number}/notices", headers=auditor).get_json()
+    assert [n["kind"] for n in listed] == ["utility_bill"]
+    again = client.get(f"/api/v1/notices/{listed[0]['id']}/pdf", headers=auditor)
+    assert hashlib.sha256(again.data).hexdigest() == listed[0]["sha256"]
+    assert client.get("/api/v1/notices/999999/pdf", headers=auditor).status_code == 404
+    statement = client.post(
+        f"/api/v1/accounts/{number}/statements",
+        json={"start": "2026-10-01", "end": "2026-11-30"},
+        headers=clerk,
+    )
+    assert statement.status_code == 201 and statement.get_json()["kind"] == "statement"
+    backwards = client.post(
+        f"/api/v1/accounts/{number}/statements",
+        json={"start": "2026-11-30", "end": "2026-10-01"},
+        headers=clerk,
+    )
+    assert backwards.status_code == 422
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(NoticeBatch)) == 1
