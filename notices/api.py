@@ -11,12 +11,22 @@ from flask_smorest import Blueprint, abort
 from marshmallow import validate
 
 from billing.accounts import find_account
-from billing.models import Account
+from billing.models import Account, Invoice, InvoiceStatus
 from core.auth import request_actor, requires
 from core.extensions import db
+from core.settings import municipal_today
 from notices import content
+from notices.document import NoticeKind
 from notices.models import Delivery, Notice, NoticeBatch
-from notices.service import NoticeError, issue, mark_mailed, open_pdf, print_batch
+from notices.service import (
+    NoticeError,
+    issue,
+    issue_and_deliver,
+    mark_mailed,
+    open_pdf,
+    print_batch,
+)
+from payments.models import Receipt, Refund
 
 notices_api = Blueprint(
     "notices_api",
@@ -147,6 +157,96 @@ def make_statement(args, number: str):
         abort(503, message=str(error))
     db.session.commit()
     return notice
+
+
+class NoticeRequestSchema(ma.Schema):
+    """Issue a notice: for download, or e-mailed to the account's address."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    deliver = ma.fields.String(
+        load_default="download", validate=validate.OneOf(["download", "email"])
+    )
+
+
+class InvoiceNoticeRequestSchema(NoticeRequestSchema):
+    """Issue a notice about an invoice."""
+
+    kind = ma.fields.String(
+        load_default="bill", validate=validate.OneOf(["bill", "reminder", "past_due", "final"])
+    )
+
+
+def _issued(document, account: Account, deliver: str, **links) -> Notice:
+    """Issue and deliver, turning what cannot be done into 409/503; commits."""
+    try:
+        notice = issue_and_deliver(
+            db.session,
+            current_app.config,
+            request_actor(),
+            document,
+            account=account,
+            deliver=deliver,
+            **links,
+        )
+    except NoticeError as error:
+        db.session.rollback()
+        abort(409 if "e-mail" in str(error) else 503, message=str(error))
+    db.session.commit()
+    return notice
+
+
+@notices_api.route("/invoices/<number>/notices", methods=["POST"])
+@notices_api.arguments(InvoiceNoticeRequestSchema)
+@notices_api.response(201, NoticeSchema)
+@requires("write")
+def invoice_notice(args, number: str):
+    """Issue a bill, reminder, past-due or final notice about an invoice."""
+    invoice = db.session.scalar(sa.select(Invoice).where(Invoice.number == number))
+    if invoice is None:
+        abort(404, message=f"No invoice {number}.")
+    if invoice.status == InvoiceStatus.VOID:
+        abort(409, message=f"Invoice {number} is void.")
+    kind = None if args["kind"] == "bill" else NoticeKind(args["kind"])
+    document = content.bill(
+        db.session,
+        current_app.config,
+        invoice,
+        kind,
+        on=municipal_today(current_app.config) if kind is not None else None,
+    )
+    return _issued(document, invoice.account, args["deliver"], invoice_id=invoice.id)
+
+
+@notices_api.route("/receipts/<number>/notice", methods=["POST"])
+@notices_api.arguments(NoticeRequestSchema)
+@notices_api.response(201, NoticeSchema)
+@requires("write")
+def receipt_notice(args, number: str):
+    """Issue the PDF receipt of a settled payment."""
+    receipt = db.session.scalar(sa.select(Receipt).where(Receipt.number == number))
+    if receipt is None:
+        abort(404, message=f"No receipt {number}.")
+    document = content.receipt(db.session, current_app.config, receipt)
+    account = db.session.get(Account, receipt.account_id)
+    return _issued(document, account, args["deliver"], payment_id=receipt.payment_id)
+
+
+@notices_api.route("/refunds/<int:refund_id>/notice", methods=["POST"])
+@notices_api.arguments(NoticeRequestSchema)
+@notices_api.response(201, NoticeSchema)
+@requires("write")
+def refund_notice(args, refund_id: int):
+    """Issue the notice of a refund."""
+    refund = db.session.get(Refund, refund_id)
+    if refund is None:
+        abort(404, message=f"No refund {refund_id}.")
+    document = content.refund_notice(db.session, current_app.config, refund)
+    account = db.session.get(Account, refund.payment.account_id)
+    return _issued(
+        document, account, args["deliver"], payment_id=refund.payment_id, refund_id=refund.id
+    )
 
 
 @notices_api.route("/notice-batches", methods=["GET"])

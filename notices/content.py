@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from billing import chart
 from billing.accounts import derive_access_code
+from billing.ledger import accounts_receivable
 from billing.models import (
     Account,
     GLAccount,
@@ -401,6 +402,7 @@ def refund_notice(session: Session, config: Mapping, refund: Refund) -> NoticeDo
         amount_cents=refund.amount_cents,
         tender=payment.tender.value,
         messages=(refund.reason,),
+        balance_after_cents=accounts_receivable(session, [account.id])[account.id],
     )
 
 

@@ -191,6 +191,42 @@ def email_notice(
     return False
 
 
+def issue_and_deliver(
+    session: Session,
+    config: Mapping,
+    actor: Actor,
+    document: NoticeDocument,
+    *,
+    account: Account,
+    deliver: str,
+    mailer: Mailer | None = None,
+    **links: int | None,
+) -> Notice:
+    """Issue one notice for download, or e-mail it to the account's working address; flushes.
+
+    E-mail to an account without a working address is refused (NoticeError);
+    a permanent refusal marks the address bad (the notice stays recorded).
+    """
+    if deliver == "email" and not (account.email and account.email_bounced_at is None):
+        raise NoticeError(f"account {account.number} has no working e-mail address")
+    rendered = render_notice(document)
+    notice = issue(
+        session,
+        config,
+        actor,
+        document,
+        account=account,
+        delivery=Delivery.EMAIL if deliver == "email" else Delivery.DOWNLOAD,
+        rendered=rendered,
+        **links,
+    )
+    if deliver == "email":
+        email_notice(
+            session, config, actor, mailer or Mailer.from_config(config), notice, rendered, account
+        )
+    return notice
+
+
 def _bill_invoice_ids(session: Session, cycle: str) -> list[int]:
     """The posted, not voided invoices of the billing runs of a cycle."""
     runs = session.scalars(
