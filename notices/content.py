@@ -9,7 +9,8 @@ it owes on the issue date.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -91,57 +92,163 @@ def access_code(config: Mapping, account: Account) -> str:
     )
 
 
-def _receivable_movements(
-    session: Session, account_id: int, after: date | None, upto: date
-) -> tuple[int, int, int, int]:
-    """(owed on `after`, credits since, penalties since, other charges since) from the ledger."""
-    lines = (
-        sa.select(
-            JournalEntry.entry_date,
-            GLAccount.code,
-            JournalLine.debit_cents,
-            JournalLine.credit_cents,
+class BillFacts:
+    """What the bills of a list of invoices need beyond the invoices, read with a few queries.
+
+    A print batch reads a chunk of bills at once; a single notice reads one.
+    Either way the same code decides what each bill says.
+    """
+
+    def __init__(self, session: Session, invoices: Sequence[Invoice]):
+        self.session = session
+        ids = [i.id for i in invoices]
+        accounts = {i.account_id for i in invoices}
+        last_day = max((i.issue_date for i in invoices), default=date.min)
+        self.issue_dates: dict[tuple[int, InvoiceKind], list[date]] = defaultdict(list)
+        for account_id, kind, day in session.execute(
+            sa.select(Invoice.account_id, Invoice.kind, Invoice.issue_date).where(
+                Invoice.account_id.in_(accounts)
+            )
+        ):
+            self.issue_dates[(account_id, kind)].append(day)
+        self.ledger: dict[int, list[tuple[date, str, int, int]]] = defaultdict(list)
+        for account_id, day, code, debit, credit in session.execute(
+            sa.select(
+                JournalLine.account_id,
+                JournalEntry.entry_date,
+                GLAccount.code,
+                JournalLine.debit_cents,
+                JournalLine.credit_cents,
+            )
+            .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
+            .join(GLAccount, GLAccount.id == JournalLine.gl_account_id)
+            .where(
+                JournalLine.account_id.in_(accounts),
+                GLAccount.category == GLCategory.RECEIVABLE,
+                JournalEntry.entry_date <= last_day,
+            )
+        ):
+            self.ledger[account_id].append((day, code, debit, credit))
+        self.charges: dict[int, tuple[int, int]] = {
+            invoice_id: (int(amount), int(balance))
+            for invoice_id, amount, balance in session.execute(
+                sa.select(
+                    InvoiceCharge.invoice_id,
+                    sa.func.sum(InvoiceCharge.amount_cents),
+                    sa.func.sum(InvoiceCharge.balance_cents),
+                )
+                .where(InvoiceCharge.invoice_id.in_(ids), InvoiceCharge.waived_at.is_(None))
+                .group_by(InvoiceCharge.invoice_id)
+            )
+        }
+        point_ids = {
+            line.service_point_id for i in invoices for line in i.lines if line.service_point_id
+        }
+        self.points = {
+            p.id: p
+            for p in session.scalars(sa.select(ServicePoint).where(ServicePoint.id.in_(point_ids)))
+        }
+        metered = [p.id for p in self.points.values() if p.meter_id]
+        last_period = max((i.period_end for i in invoices), default=date.min)
+        self.reads: dict[int, list[tuple[date, int]]] = defaultdict(list)
+        if metered:
+            for point_id, day, reading in session.execute(
+                sa.select(MeterReading.service_point_id, MeterReading.read_on, MeterReading.reading)
+                .where(
+                    MeterReading.service_point_id.in_(metered),
+                    MeterReading.read_on <= last_period,
+                )
+                .order_by(MeterReading.service_point_id, MeterReading.read_on)
+            ):
+                self.reads[point_id].append((day, reading))
+        parcel_ids = {i.parcel_id for i in invoices if i.parcel_id is not None}
+        self.parcels = {
+            p.id: p for p in session.scalars(sa.select(Parcel).where(Parcel.id.in_(parcel_ids)))
+        }
+
+    def summary(self, invoice: Invoice) -> Summary:
+        """The bill's account summary, from the ledger (adds up to the cent)."""
+        earlier = [
+            day
+            for day in self.issue_dates[(invoice.account_id, invoice.kind)]
+            if day < invoice.issue_date
+        ]
+        previous = max(earlier, default=None)
+        before = credits = penalties = charges = 0
+        for day, code, debit, credit in self.ledger[invoice.account_id]:
+            if day > invoice.issue_date:
+                continue
+            if previous is not None and day <= previous:
+                before += debit - credit
+            elif code == chart.PENALTY_RECEIVABLE:
+                penalties += debit
+                credits += credit
+            else:
+                charges += debit
+                credits += credit
+        return Summary(
+            previous_balance_cents=before,
+            payments_and_credits_cents=credits,
+            penalties_cents=penalties,
+            current_charges_cents=charges,
+            total_due_cents=before - credits + penalties + charges,
         )
-        .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
-        .join(GLAccount, GLAccount.id == JournalLine.gl_account_id)
-        .where(
-            JournalLine.account_id == account_id,
-            GLAccount.category == GLCategory.RECEIVABLE,
-            JournalEntry.entry_date <= upto,
-        )
-    )
-    before = credits = penalties = charges = 0
-    for day, code, debit, credit in session.execute(lines):
-        if after is not None and day <= after:
-            before += debit - credit
-        elif code == chart.PENALTY_RECEIVABLE:
-            penalties += debit
-            credits += credit
-        else:
-            charges += debit
-            credits += credit
-    return before, credits, penalties, charges
+
+    def charges_of(self, invoice: Invoice) -> tuple[int, int]:
+        """(penalties and interest assessed, what of them is still owed) on the invoice."""
+        return self.charges.get(invoice.id, (0, 0))
+
+    def reads_and_usage(
+        self, invoice: Invoice
+    ) -> tuple[tuple[MeterRead, ...], tuple[UsageMonth, ...]]:
+        """The meter reads of the bill's period and up to 13 months of use (the first meter's)."""
+        reads: list[MeterRead] = []
+        usage: tuple[UsageMonth, ...] = ()
+        ids = sorted({line.service_point_id for line in invoice.lines if line.service_point_id})
+        for point in (self.points[i] for i in ids if self.points[i].meter_id):
+            history = [r for r in self.reads[point.id] if r[0] <= invoice.period_end][
+                -(USAGE_MONTHS + 1) :
+            ]
+            if len(history) < 2:
+                continue
+            (read_from, previous), (read_to, current) = history[-2], history[-1]
+            reads.append(
+                MeterRead(
+                    meter_id=point.meter_id,
+                    service=point.service_kind,
+                    read_from=read_from,
+                    read_to=read_to,
+                    previous=Decimal(previous),
+                    current=Decimal(current),
+                    consumption=Decimal(_difference(previous, current, point.dial_digits)),
+                    unit=point.meter_unit or "",
+                )
+            )
+            if not usage:
+                usage = tuple(
+                    UsageMonth(
+                        f"{later[0]:%Y-%m}",
+                        Decimal(_difference(earlier[1], later[1], point.dial_digits)),
+                    )
+                    for earlier, later in zip(history, history[1:], strict=False)
+                )
+        return tuple(reads), usage
+
+    def location(self, invoice: Invoice) -> str:
+        """The service address or the parcel the bill is about."""
+        if invoice.parcel_id is not None:
+            parcel = self.parcels[invoice.parcel_id]
+            return f"{parcel.parcel_number} — {parcel.situs_street}, {parcel.situs_city}"
+        ids = sorted({line.service_point_id for line in invoice.lines if line.service_point_id})
+        if not ids:
+            return ""
+        point = self.points[ids[0]]
+        return f"{point.service_street}, {point.service_city}"
 
 
 def summary(session: Session, invoice: Invoice) -> Summary:
     """The bill's account summary, from the ledger (adds up to the cent)."""
-    previous = session.scalar(
-        sa.select(sa.func.max(Invoice.issue_date)).where(
-            Invoice.account_id == invoice.account_id,
-            Invoice.kind == invoice.kind,
-            Invoice.issue_date < invoice.issue_date,
-        )
-    )
-    before, credits, penalties, charges = _receivable_movements(
-        session, invoice.account_id, previous, invoice.issue_date
-    )
-    return Summary(
-        previous_balance_cents=before,
-        payments_and_credits_cents=credits,
-        penalties_cents=penalties,
-        current_charges_cents=charges,
-        total_due_cents=before - credits + penalties + charges,
-    )
+    return BillFacts(session, [invoice]).summary(invoice)
 
 
 def _lines(invoice: Invoice) -> tuple[Line, ...]:
@@ -158,87 +265,12 @@ def _lines(invoice: Invoice) -> tuple[Line, ...]:
     )
 
 
-def _metered_points(session: Session, invoice: Invoice) -> list[ServicePoint]:
-    """The service points with a meter that the invoice bills."""
-    ids = {line.service_point_id for line in invoice.lines if line.service_point_id}
-    if not ids:
-        return []
-    return list(
-        session.scalars(
-            sa.select(ServicePoint)
-            .where(ServicePoint.id.in_(ids), ServicePoint.meter_id.is_not(None))
-            .order_by(ServicePoint.id)
-        )
-    )
-
-
 def _difference(before: int, after: int, dial_digits: int | None) -> int:
     """What a register advanced, rolling over past its dials."""
     used = after - before
     if used < 0 and dial_digits:
         used += 10**dial_digits
     return max(used, 0)
-
-
-def _reads_and_usage(
-    session: Session, invoice: Invoice
-) -> tuple[tuple[MeterRead, ...], tuple[UsageMonth, ...]]:
-    """The meter reads of the bill's period and up to 13 months of use (the first meter's)."""
-    reads: list[MeterRead] = []
-    usage: tuple[UsageMonth, ...] = ()
-    for point in _metered_points(session, invoice):
-        history = session.execute(
-            sa.select(MeterReading.read_on, MeterReading.reading)
-            .where(
-                MeterReading.service_point_id == point.id,
-                MeterReading.read_on <= invoice.period_end,
-            )
-            .order_by(MeterReading.read_on.desc())
-            .limit(USAGE_MONTHS + 1)
-        ).all()[::-1]
-        if len(history) < 2:
-            continue
-        (read_from, previous), (read_to, current) = history[-2], history[-1]
-        used = _difference(previous, current, point.dial_digits)
-        reads.append(
-            MeterRead(
-                meter_id=point.meter_id,
-                service=point.service_kind,
-                read_from=read_from,
-                read_to=read_to,
-                previous=Decimal(previous),
-                current=Decimal(current),
-                consumption=Decimal(used),
-                unit=point.meter_unit or "",
-            )
-        )
-        if not usage:
-            usage = tuple(
-                UsageMonth(
-                    f"{later[0]:%Y-%m}",
-                    Decimal(_difference(earlier[1], later[1], point.dial_digits)),
-                )
-                for earlier, later in zip(history, history[1:], strict=False)
-            )
-    return tuple(reads), usage
-
-
-def _location(session: Session, invoice: Invoice) -> str:
-    """The service address or the parcel the bill is about."""
-    if invoice.parcel_id is not None:
-        parcel = session.get(Parcel, invoice.parcel_id)
-        return f"{parcel.parcel_number} — {parcel.situs_street}, {parcel.situs_city}"
-    point = session.scalar(
-        sa.select(ServicePoint)
-        .where(
-            ServicePoint.id.in_(
-                [line.service_point_id for line in invoice.lines if line.service_point_id]
-            )
-        )
-        .order_by(ServicePoint.id)
-        .limit(1)
-    )
-    return f"{point.service_street}, {point.service_city}" if point is not None else ""
 
 
 def _stubs(config: Mapping, account: Account, invoice: Invoice, total_due: int) -> tuple[Stub, ...]:
@@ -277,19 +309,20 @@ def bill(
     kind: NoticeKind | None = None,
     *,
     on: date | None = None,
+    facts: BillFacts | None = None,
 ) -> NoticeDocument:
-    """A bill (utility or tax), or a reminder, past-due or final notice about it."""
+    """A bill (utility or tax), or a reminder, past-due or final notice about it.
+
+    `facts` are read for this invoice alone unless a batch passes them in.
+    """
+    facts = facts or BillFacts(session, [invoice])
     kind = kind or BILL_KINDS[invoice.kind]
     account = invoice.account
-    totals = summary(session, invoice)
+    totals = facts.summary(invoice)
     reads, usage = (
-        _reads_and_usage(session, invoice) if invoice.kind == InvoiceKind.UTILITY else ((), ())
+        facts.reads_and_usage(invoice) if invoice.kind == InvoiceKind.UTILITY else ((), ())
     )
-    penalty = session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(InvoiceCharge.amount_cents), 0)).where(
-            InvoiceCharge.invoice_id == invoice.id, InvoiceCharge.waived_at.is_(None)
-        )
-    )
+    penalty, charges_owed = facts.charges_of(invoice)
     messages: tuple[str, ...] = ()
     action_date = None
     if kind == NoticeKind.FINAL:
@@ -300,12 +333,7 @@ def bill(
             else config["FINAL_NOTICE_UTILITY"]
         )
         messages = (wording[account.language.value],)
-    charges_owed = session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(InvoiceCharge.balance_cents), 0)).where(
-            InvoiceCharge.invoice_id == invoice.id, InvoiceCharge.waived_at.is_(None)
-        )
-    )
-    owed_now = invoice.balance_cents + int(charges_owed or 0)
+    owed_now = invoice.balance_cents + charges_owed
     due_stubs: tuple[Stub, ...] = ()
     if kind not in (NoticeKind.REMINDER, NoticeKind.PAST_DUE, NoticeKind.FINAL):
         due_stubs = _stubs(config, account, invoice, totals.total_due_cents)
@@ -329,7 +357,7 @@ def bill(
         access_code=access_code(config, account),
         issue_date=on or invoice.issue_date,
         reference=invoice.number,
-        service_location=_location(session, invoice),
+        service_location=facts.location(invoice),
         period_start=invoice.period_start,
         period_end=invoice.period_end,
         due_date=invoice.due_date,
@@ -339,7 +367,7 @@ def bill(
         summary=totals,
         stubs=due_stubs,
         messages=messages,
-        penalty_cents=int(penalty or 0),
+        penalty_cents=penalty,
         action_date=action_date,
         amount_cents=owed_now,
     )

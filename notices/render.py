@@ -222,30 +222,75 @@ class Page:
         self.ops.append((_line, (x1, y1, x2, y2, color)))
 
     def play(self, canvas: Canvas) -> None:
-        """Draw the recorded operations onto the canvas's current page."""
-        run = None
+        """Draw the recorded operations onto the canvas's current page.
+
+        Consecutive lines of text go out as one BT ... ET block of plain PDF
+        operators (the standard fonts' WinAnsi encoding, as ReportLab writes
+        it); a line with a character outside that encoding goes through
+        ReportLab's own text object instead.
+        """
+        run: list[str] | None = None
         font = color = None
         for function, args in self.ops:
             if function is _line_of_text:
                 x, y, text, name, size, fill = args
+                encoded = _pdf_string(text)
+                if encoded is None:
+                    if run is not None:
+                        run.append("ET")
+                        canvas.addLiteral("\n".join(run))
+                        run = None
+                    _slow_text(canvas, x, y, text, name, size, fill)
+                    continue
                 if run is None:
-                    run = canvas.beginText()
+                    run = ["BT"]
                     font = color = None
                 if font != (name, size):
-                    run.setFont(name, size)
+                    run.append(f"{canvas._doc.getInternalFontName(name)} {size:g} Tf")
                     font = (name, size)
                 if color != fill:
-                    run.setFillColorRGB(*fill)
+                    run.append(f"{fill[0]:.3g} {fill[1]:.3g} {fill[2]:.3g} rg")
                     color = fill
-                run.setTextOrigin(x, y)
-                run.textOut(text)
+                run.append(f"1 0 0 1 {x:.2f} {y:.2f} Tm {encoded} Tj")
                 continue
             if run is not None:
-                canvas.drawText(run)
+                run.append("ET")
+                canvas.addLiteral("\n".join(run))
                 run = None
             function(canvas, *args)
         if run is not None:
-            canvas.drawText(run)
+            run.append("ET")
+            canvas.addLiteral("\n".join(run))
+
+
+_ESCAPES = {ord("\\"): "\\\\", ord("("): "\\(", ord(")"): "\\)"}
+
+
+def _pdf_string(text: str) -> str | None:
+    """text as a PDF string literal in WinAnsi (cp1252) encoding, or None if it does not fit."""
+    try:
+        raw = text.encode("cp1252")
+    except UnicodeEncodeError:
+        return None
+    if raw.isascii():
+        return "(" + text.translate(_ESCAPES) + ")"
+    return (
+        "("
+        + "".join(chr(b).translate(_ESCAPES) if 32 <= b < 127 else f"\\{b:03o}" for b in raw)
+        + ")"
+    )
+
+
+def _slow_text(
+    canvas: Canvas, x: float, y: float, text: str, name: str, size: float, fill: tuple
+) -> None:
+    """One line of text through ReportLab's text object (any character it can map)."""
+    run = canvas.beginText()
+    run.setFont(name, size)
+    run.setFillColorRGB(*fill)
+    run.setTextOrigin(x, y)
+    run.textOut(text)
+    canvas.drawText(run)
 
 
 def _line_of_text(canvas: Canvas, *args) -> None:
@@ -1130,6 +1175,11 @@ def _detach_line(canvas: Canvas, top: float, gap: float) -> None:
 
 def render(doc: NoticeDocument) -> bytes:
     """One notice as a PDF (US Letter); the same document gives the same bytes."""
+    return render_counted(doc)[0]
+
+
+def render_counted(doc: NoticeDocument) -> tuple[bytes, int]:
+    """The PDF of a notice and how many pages it has."""
     texts = texts_for(doc.language)
     pages = Layout(doc).lay_out()
     buffer = io.BytesIO()
@@ -1147,4 +1197,4 @@ def render(doc: NoticeDocument) -> bytes:
         page.play(canvas)
         canvas.showPage()
     canvas.save()
-    return buffer.getvalue()
+    return buffer.getvalue(), count

@@ -17,19 +17,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-import pikepdf
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from billing.models import Account, BillingRun, Invoice, InvoiceStatus, RunStatus
-from core.audit import Actor, record
+from core.audit import Actor, record, record_many
 from core.db import utcnow
 from notices import content
 from notices.document import NoticeDocument
 from notices.mail import Mailer, message_for
 from notices.models import Delivery, Notice, NoticeBatch
 from notices.pdfmerge import StreamingMerger
-from notices.render import render
+from notices.render import render_counted
 
 #: The page size of the padding page (US Letter, in points).
 LETTER = (612, 792)
@@ -51,9 +50,7 @@ class Rendered:
 
 def render_notice(document: NoticeDocument) -> Rendered:
     """Render a document and measure it."""
-    pdf = render(document)
-    with pikepdf.open(io.BytesIO(pdf)) as parsed:
-        pages = len(parsed.pages)
+    pdf, pages = render_counted(document)
     return Rendered(document, pdf, hashlib.sha256(pdf).hexdigest(), pages)
 
 
@@ -61,15 +58,18 @@ def _folder(config: Mapping) -> Path:
     return Path(config["NOTICES_DIR"])
 
 
-def store_pdf(config: Mapping, rendered: Rendered) -> str:
-    """Write the PDF under NOTICES_DIR by its hash (atomically); returns its relative path."""
+def store_pdf(config: Mapping, rendered: Rendered, *, durable: bool = True) -> str:
+    """Write the PDF under NOTICES_DIR by its hash (atomically); returns its relative path.
+
+    durable=False leaves flushing to disk to the caller (a batch syncs once per chunk).
+    """
     relative = f"{rendered.sha256[:2]}/{rendered.sha256}.pdf"
     target = _folder(config) / relative
     if target.exists():
         return relative
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(target, rendered.pdf)
+        _write_atomically(target, rendered.pdf, durable=durable)
     except OSError as error:
         raise NoticeError(
             f"could not write the notice to {target.parent}: {error.strerror or error}. "
@@ -78,14 +78,15 @@ def store_pdf(config: Mapping, rendered: Rendered) -> str:
     return relative
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
+def _write_atomically(target: Path, data: bytes, *, durable: bool = True) -> None:
     """Write data to a temporary file beside target, flush it to disk, then rename it into place."""
     handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".writing-", suffix=".part")
     try:
         with os.fdopen(handle, "wb") as out:
             out.write(data)
             out.flush()
-            os.fsync(out.fileno())
+            if durable:
+                os.fsync(out.fileno())
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
@@ -113,10 +114,15 @@ def issue(
     refund_id: int | None = None,
     batch_id: int | None = None,
     rendered: Rendered | None = None,
+    durable: bool = True,
 ) -> Notice:
-    """Render (unless given), store and record one notice; flushes."""
+    """Render (unless given), store and record one notice; flushes when durable.
+
+    A batch passes durable=False: it syncs the files and flushes the records
+    once per chunk, before its commit.
+    """
     rendered = rendered or render_notice(document)
-    path = store_pdf(config, rendered)
+    path = store_pdf(config, rendered, durable=durable)
     notice = Notice(
         kind=document.kind,
         account_id=account.id,
@@ -133,8 +139,11 @@ def issue(
         created_by=actor.label,
     )
     session.add(notice)
-    session.flush()
-    record(session, actor, "notice.issue", notice, kind=document.kind.value, sha256=rendered.sha256)
+    if durable:
+        session.flush()
+        record(
+            session, actor, "notice.issue", notice, kind=document.kind.value, sha256=rendered.sha256
+        )
     return notice
 
 
@@ -315,8 +324,24 @@ def print_batch(
             )
             .order_by(Invoice.id)
         ).all()
+        facts = content.BillFacts(session, invoices)
+        issued: list[tuple[Notice, str, str, bool]] = []
         for invoice in invoices:
-            printed += _bill_out(session, config, actor, mailer, batch, invoice)
+            issued.append(_bill_out(session, config, actor, mailer, batch, invoice, facts))
+        session.flush()
+        record_many(
+            session,
+            actor,
+            "notice.issue",
+            "Notice",
+            {n.id: {"kind": n.kind.value, "sha256": n.sha256} for n, *_ in issued},
+        )
+        printed += [
+            Printed(zip_code, number, n.id, n.pages, n.sha256, n.path)
+            for n, zip_code, number, to_print in issued
+            if to_print
+        ]
+        os.sync()  # the chunk's files are on disk before their records are committed
         session.commit()  # each chunk's notices (and e-mails) are kept as they go
         session.expunge_all()  # the chunk's invoices, accounts and notices can go
         batch = session.get(NoticeBatch, batch_id)
@@ -344,10 +369,11 @@ def _bill_out(
     mailer: Mailer,
     batch: NoticeBatch,
     invoice: Invoice,
-) -> list[Printed]:
-    """Render and record one bill: e-mailed if it can be, else returned for printing."""
+    facts: content.BillFacts,
+) -> tuple[Notice, str, str, bool]:
+    """Render and record one bill, e-mailed if it can be: (notice, ZIP, account, to print?)."""
     account = invoice.account
-    rendered = render_notice(content.bill(session, config, invoice))
+    rendered = render_notice(content.bill(session, config, invoice, facts=facts))
     delivery = Delivery.EMAIL if can_email(account) else Delivery.PRINT
     notice = issue(
         session,
@@ -359,22 +385,16 @@ def _bill_out(
         invoice_id=invoice.id,
         batch_id=batch.id,
         rendered=rendered,
+        durable=False,
     )
+    to_print = True
     if delivery == Delivery.EMAIL:
         if email_notice(session, config, actor, mailer, notice, rendered, account):
             batch.emailed += 1
-            return []
-        notice.delivery = Delivery.PRINT  # bounced or undeliverable: the mail house sends it
-    return [
-        Printed(
-            rendered.document.recipient.zip_code,
-            account.number,
-            notice.id,
-            rendered.pages,
-            notice.sha256,
-            notice.path,
-        )
-    ]
+            to_print = False
+        else:
+            notice.delivery = Delivery.PRINT  # bounced or undeliverable: the mail house sends it
+    return notice, rendered.document.recipient.zip_code, account.number, to_print
 
 
 def _merge(config: Mapping, batch: NoticeBatch, printed: list[Printed]) -> None:
