@@ -298,19 +298,23 @@ def _line_of_text(canvas: Canvas, *args) -> None:
     raise AssertionError("text is played by Page.play")
 
 
+def _rgb(color: tuple) -> str:
+    return f"{color[0]:.3g} {color[1]:.3g} {color[2]:.3g}"
+
+
+# NOTE: the shapes go out as plain PDF operators (as canvas.rect and canvas.line
+# write them), without ReportLab's per-call number formatting; they use the
+# line width and dash of the current graphics state like the canvas's own.
 def _fill_rect(canvas: Canvas, x: float, y: float, w: float, h: float, color: tuple) -> None:
-    canvas.setFillColorRGB(*color)
-    canvas.rect(x, y, w, h, 0, 1)
+    canvas.addLiteral(f"{_rgb(color)} rg {x:.2f} {y:.2f} {w:.2f} {h:.2f} re f")
 
 
 def _stroke_rect(canvas: Canvas, x: float, y: float, w: float, h: float, color: tuple) -> None:
-    canvas.setStrokeColorRGB(*color)
-    canvas.rect(x, y, w, h, 1, 0)
+    canvas.addLiteral(f"{_rgb(color)} RG {x:.2f} {y:.2f} {w:.2f} {h:.2f} re S")
 
 
 def _line(canvas: Canvas, x1: float, y1: float, x2: float, y2: float, color: tuple) -> None:
-    canvas.setStrokeColorRGB(*color)
-    canvas.line(x1, y1, x2, y2)
+    canvas.addLiteral(f"{_rgb(color)} RG {x1:.2f} {y1:.2f} m {x2:.2f} {y2:.2f} l S")
 
 
 # --- Flowing body -----------------------------------------------------------------------------

@@ -63,33 +63,47 @@ def store_pdf(config: Mapping, rendered: Rendered, *, durable: bool = True) -> s
 
     durable=False leaves flushing to disk to the caller (a batch syncs once per chunk).
     """
-    relative = f"{rendered.sha256[:2]}/{rendered.sha256}.pdf"
-    target = _folder(config) / relative
-    if target.exists():
-        return relative
+    folder = _folder(config) / rendered.sha256[:2]
+    target = folder / f"{rendered.sha256}.pdf"
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomically(target, rendered.pdf, durable=durable)
+        if str(folder) not in _MADE:
+            folder.mkdir(parents=True, exist_ok=True)
+            _MADE.add(str(folder))
+        if not target.exists():
+            _write_atomically(target, rendered.pdf, durable=durable)
     except OSError as error:
+        _MADE.discard(str(folder))
         raise NoticeError(
-            f"could not write the notice to {target.parent}: {error.strerror or error}. "
+            f"could not write the notice to {folder}: {error.strerror or error}. "
             "Check that the notices folder exists, is writable and has free space."
         ) from error
-    return relative
+    return f"{rendered.sha256[:2]}/{rendered.sha256}.pdf"
+
+
+#: Folders this process has made (or found) under NOTICES_DIR, so each is made once.
+_MADE: set[str] = set()
 
 
 def _write_atomically(target: Path, data: bytes, *, durable: bool = True) -> None:
-    """Write data to a temporary file beside target, flush it to disk, then rename it into place."""
-    handle, temporary = tempfile.mkstemp(dir=target.parent, prefix=".writing-", suffix=".part")
+    """Write data to a temporary file beside target, flush it to disk, then rename it into place.
+
+    The temporary name carries the process id, so two processes writing the
+    same file (the same bytes) never share a temporary file.
+    """
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.part")
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o640)
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(handle, view) :]
             if durable:
-                os.fsync(out.fileno())
+                os.fsync(handle)
+        finally:
+            os.close(handle)
         os.replace(temporary, target)
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
 
 

@@ -8,7 +8,6 @@ person to look at.
 from __future__ import annotations
 
 import io
-import shutil
 import subprocess
 from dataclasses import replace
 from datetime import date
@@ -28,9 +27,6 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "notices"
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]  # fmt: skip
 MESES = ["enero", "febrero", "marzo", "abril", "mayo", "junio", "julio", "agosto", "septiembre", "octubre", "noviembre", "diciembre"]  # fmt: skip
 KINDS = list(NoticeKind)
-
-needs_qpdf = pytest.mark.skipif(not shutil.which("qpdf"), reason="needs qpdf")
-needs_pdftoppm = pytest.mark.skipif(not shutil.which("pdftoppm"), reason="needs pdftoppm")
 
 
 def english(day: date) -> str:
@@ -234,7 +230,6 @@ def test_same_document_same_bytes_and_a_changed_amount_changes_them():
     assert render(replace(doc, lines=lines)) != first
 
 
-@needs_qpdf
 @pytest.mark.parametrize("name", [k.value for k in KINDS] + ["utility_bill-es", "tax_bill-es"])
 def test_every_pdf_passes_qpdf_check(rendered, name, tmp_path):
     path = tmp_path / f"{name}.pdf"
@@ -244,7 +239,6 @@ def test_every_pdf_passes_qpdf_check(rendered, name, tmp_path):
     assert "No syntax or stream encoding errors found" in result.stdout
 
 
-@needs_pdftoppm
 def test_first_pages_are_left_as_pngs_to_look_at(rendered, tmp_path):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     for name, (_, pdf) in rendered.items():
@@ -286,7 +280,6 @@ def stub_page(index: int) -> int:
     return 1 if index == 0 else 2 + (index - 1) // 2
 
 
-@needs_pdftoppm
 @pytest.mark.parametrize("name", ["utility_bill", "reminder", "past_due", "final", "statement"])
 def test_the_stubs_barcode_and_qr_code_decode(rendered, name, tmp_path):
     doc, pdf = rendered[name]
@@ -296,14 +289,12 @@ def test_the_stubs_barcode_and_qr_code_decode(rendered, name, tmp_path):
     assert parse(found["CODE128"][0]).amount_cents == stub.amount_due_cents
 
 
-@needs_pdftoppm
 def test_the_barcode_decodes_at_150_dpi(rendered, tmp_path):
     doc, pdf = rendered["utility_bill"]
     found = symbols(page_image(pdf, 1, 150, tmp_path))
     assert found["CODE128"] == [doc.stubs[0].scan_line]
 
 
-@needs_pdftoppm
 @pytest.mark.parametrize("installments", [2, 4])
 def test_each_installment_stub_decodes_to_its_own_scan_line(installments, tmp_path):
     doc = documents.tax_bill(installments=installments)
