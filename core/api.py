@@ -15,7 +15,7 @@ from flask_smorest import Blueprint
 
 from core.auth import PERMISSIONS, current_principal, requires
 from core.extensions import db
-from core.models import AuditEvent
+from core.models import AuditEvent, JobRun
 from core.pagination import page_of
 
 health = FlaskBlueprint("health", __name__)
@@ -140,8 +140,52 @@ def list_audit_events(filters, pagination_parameters):
     return page_of(query, pagination_parameters)
 
 
+job_runs_api = Blueprint(
+    "job_runs_api", __name__, url_prefix="/api/v1/job-runs", description="Scheduled job runs"
+)
+
+
+class JobRunSchema(ma.Schema):
+    """One run of a scheduled (or manually started) job."""
+
+    id = ma.fields.Integer()
+    job = ma.fields.String()
+    trigger = ma.fields.String()
+    as_of = ma.fields.Date()
+    dry_run = ma.fields.Boolean()
+    status = ma.fields.String()
+    holder = ma.fields.String()
+    started_at = ma.fields.DateTime()
+    finished_at = ma.fields.DateTime(allow_none=True)
+    counts = ma.fields.Dict()
+    error = ma.fields.String(allow_none=True)
+
+
+class JobRunQuerySchema(ma.Schema):
+    """Filters for job runs."""
+
+    job = ma.fields.String()
+    status = ma.fields.String()
+
+
+@job_runs_api.route("")
+@job_runs_api.arguments(JobRunQuerySchema, location="query")
+@job_runs_api.response(200, JobRunSchema(many=True))
+@job_runs_api.paginate()
+@requires("read")
+def list_job_runs(filters, pagination_parameters):
+    """Job runs, newest first: what each did (counts) or why it failed."""
+    query = sa.select(JobRun).order_by(JobRun.id.desc())
+    if filters.get("job"):
+        query = query.where(JobRun.job == filters["job"])
+    if filters.get("status"):
+        query = query.where(JobRun.status == filters["status"])
+    return page_of(query, pagination_parameters)
+
+
 def init_app(app, api) -> None:
     """Register health checks and the core API blueprints."""
     app.register_blueprint(health)
     api.register_blueprint(me_api)
     api.register_blueprint(audit_api)
+    api.register_blueprint(job_runs_api)

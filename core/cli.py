@@ -7,14 +7,14 @@ from datetime import timedelta
 
 import click
 import sqlalchemy as sa
-from flask import Flask
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from core.audit import Actor, record
 from core.auth import AuthError, create_api_token, create_staff_user
 from core.db import utcnow
 from core.extensions import db
-from core.models import ApiToken, Role, StaffUser
+from core.models import ApiToken, JobRun, Role, StaffUser
 from core.settings import ConfigError
 
 OPERATOR = Actor.system("operator", origin="cli")
@@ -139,7 +139,73 @@ def tokens_revoke(prefix: str) -> None:
     click.echo(f"Revoked {prefix}.")
 
 
+jobs = click.Group("jobs", help="Scheduled jobs: run one by hand, list the runs.")
+
+
+def _schedule():
+    """The schedule table (scheduler.py, beside the packages)."""
+    import scheduler
+
+    return scheduler.SCHEDULE
+
+
+@click.command("scheduler")
+@with_appcontext
+def scheduler_command() -> None:
+    """Run the scheduler process (one leads, others stand by) until Ctrl-C."""
+    from core.scheduling import serve
+
+    serve(current_app._get_current_object(), _schedule())
+
+
+@jobs.command("run")
+@click.argument("name")
+@click.option(
+    "--as-of", type=click.DateTime(["%Y-%m-%d"]), default=None, help="The day to run for."
+)
+@click.option("--dry-run", is_flag=True, help="Report what it would do; change nothing.")
+@with_appcontext
+def run_command(name: str, as_of, dry_run: bool) -> None:
+    """Run one job of the schedule now (and record the run)."""
+    from core.scheduling import find, run_entry
+
+    try:
+        entry = find(_schedule(), name)
+    except KeyError as error:
+        raise click.ClickException(str(error.args[0])) from error
+    run = run_entry(
+        current_app._get_current_object(),
+        entry,
+        as_of=as_of.date() if as_of else None,
+        dry_run=dry_run,
+    )
+    click.echo(f"{run.job} run {run.id}: {run.status.value} {run.counts}")
+    if run.error:
+        click.echo(run.error, err=True)
+        raise SystemExit(1)
+
+
+@jobs.command("list")
+@click.option("--job", default=None)
+@click.option("--limit", default=20, show_default=True, type=int)
+@with_appcontext
+def list_command(job: str | None, limit: int) -> None:
+    """The latest job runs, newest first."""
+    query = sa.select(JobRun).order_by(JobRun.id.desc()).limit(limit)
+    if job:
+        query = query.where(JobRun.job == job)
+    for run in db.session.scalars(query):
+        finished = f"{run.finished_at:%Y-%m-%d %H:%M}" if run.finished_at else "-"
+        click.echo(
+            f"{run.id:>6} {run.job:<18} {run.status.value:<9} {run.started_at:%Y-%m-%d %H:%M} "
+            f"{finished:<16} {'dry ' if run.dry_run else ''}{run.counts}"
+            + (f"  {run.error.splitlines()[-1]}" if run.error else "")
+        )
+
+
 def init_app(app: Flask) -> None:
     """Register the core command groups."""
     app.cli.add_command(users)
     app.cli.add_command(tokens)
+    app.cli.add_command(jobs)
+    app.cli.add_command(scheduler_command)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from flask_login import UserMixin
@@ -96,3 +96,46 @@ class AuditEvent(AppendOnly, Base):
     origin: Mapped[str | None] = mapped_column(sa.String(64))
 
     __table_args__ = (sa.Index("ix_audit_event_object", "object_type", "object_id"),)
+
+
+class JobStatus(enum.StrEnum):
+    """Where a job run stands."""
+
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    #: Its process died while it ran; a new leader ran the job again.
+    ABANDONED = "abandoned"
+
+
+class JobRun(Base):
+    """One run of a scheduled job (or a manual one): when, by which process, what it did."""
+
+    __tablename__ = "job_run"
+
+    id: Mapped[intpk]
+    job: Mapped[str] = mapped_column(sa.String(64), index=True)
+    #: The scheduled fire time for a scheduled run ("2026-11-26T06:00:00-06:00"), or
+    #: "manual:<id>": one run per trigger, whichever process got there first.
+    trigger: Mapped[str] = mapped_column(sa.String(64))
+    as_of: Mapped[date]
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[JobStatus] = mapped_column(enum_column(JobStatus, "job_status"))
+    #: The process that ran it: "host:pid".
+    holder: Mapped[str] = mapped_column(sa.String(120))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    counts: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    error: Mapped[str | None] = mapped_column(sa.Text)
+
+    __table_args__ = (sa.UniqueConstraint("job", "trigger", name="uq_job_run_trigger"),)
+
+
+class SchedulerLease(Base):
+    """Who leads the scheduler processes: renewed by the leader, taken over once it expires."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(120))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

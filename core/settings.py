@@ -167,6 +167,11 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "USAGE_SPIKE_MULTIPLE": _decimal(env, "USAGE_SPIKE_MULTIPLE", "3"),
         "BILLING_BATCH_SIZE": _int(env, "BILLING_BATCH_SIZE", 1000),
         "WEBHOOK_BATCH_SIZE": _int(env, "WEBHOOK_BATCH_SIZE", 200),
+        # The scheduler.
+        "PAYMENT_STALE_MINUTES": _int(env, "PAYMENT_STALE_MINUTES", 30),
+        "PAYMENT_ABANDON_HOURS": _int(env, "PAYMENT_ABANDON_HOURS", 24),
+        "OPERATIONS_EMAIL": env.get("OPERATIONS_EMAIL", ""),
+        "SCHEDULER_LEASE_SECONDS": _int(env, "SCHEDULER_LEASE_SECONDS", 30),
         # Notices.
         "NOTICES_DIR": env.get("NOTICES_DIR") or str(instance_path / "notices"),
         "MUNICIPALITY_LOGO": env.get("MUNICIPALITY_LOGO", ""),

@@ -383,12 +383,13 @@ def compose(message: Message, *, sender: str) -> EmailMessage:
     composed["Message-ID"] = make_msgid(domain=_domain(sender))
     composed.set_content(message.text, subtype="plain", charset="utf-8")
     composed.add_alternative(message.html, subtype="html", charset="utf-8")
-    composed.add_attachment(
-        message.attachment,
-        maintype="application",
-        subtype="pdf",
-        filename=message.attachment_name,
-    )
+    if message.attachment:
+        composed.add_attachment(
+            message.attachment,
+            maintype="application",
+            subtype="pdf",
+            filename=message.attachment_name,
+        )
     # Last: making the message multipart moves every Content-* header into the first part.
     composed["Content-Language"] = message.language
     return composed

@@ -1,4 +1,4 @@
-"""`munibill demo serve` (the web app with localstripe beside it when no Stripe key is set) and `munibill payments`."""
+"""`munibill demo serve` (the web app, the scheduler, and localstripe when no Stripe key is set) and `munibill payments`."""
 
 from __future__ import annotations
 
@@ -73,7 +73,10 @@ def _interrupt(_signum, _frame) -> None:
 @click.option("--workers", default=2, show_default=True, type=int)
 @with_appcontext
 def serve(host: str, port: int, workers: int) -> None:
-    """Serve the app with gunicorn; with no STRIPE_SECRET_KEY, run localstripe beside it. Ctrl-C stops both."""
+    """Serve the app with gunicorn and the scheduler beside it; with no STRIPE_SECRET_KEY, localstripe too.
+
+    Ctrl-C stops all of them.
+    """
     env = dict(os.environ)
     server = None
     if not current_app.config["STRIPE_SECRET_KEY"]:
@@ -98,12 +101,19 @@ def serve(host: str, port: int, workers: int) -> None:
         ],
         env=env,
     )
+    scheduler = subprocess.Popen(
+        [str(Path(sys.executable).parent / "munibill"), "scheduler"], env=env
+    )
     try:
         process.wait()
     except KeyboardInterrupt:
-        process.terminate()
-        process.wait(timeout=30)
+        pass
     finally:
+        for child in (process, scheduler):
+            if child.poll() is None:
+                child.terminate()
+        for child in (process, scheduler):
+            child.wait(timeout=30)
         if server is not None:
             server.stop()
 

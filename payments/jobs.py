@@ -1,0 +1,174 @@
+"""Scheduled payment work: the stuck-payment janitor and processor fees (see scheduler.py).
+
+Each function takes (session, JobContext), commits as it goes, returns counts
+and is idempotent: running it twice does nothing new.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from billing import chart
+from core.db import utcnow
+from core.jobs import JobContext
+from payments.fees import record_processor_fees
+from payments.gateway import PaymentError, StripeGateway
+from payments.models import Channel, EventStatus, Payment, PaymentStatus, StripeEvent
+from payments.services import fail_payment, mark_payment, settle_payment
+from payments.webhooks import (
+    RETRY_LIMIT,
+    STRIPE,
+    SUCCEEDED,
+    process_alone,
+    retry_delay,
+    settle_waiting,
+)
+
+#: Stripe statuses of an intent that has not been paid and still could be.
+OPEN_AT_STRIPE = ("requires_payment_method", "requires_confirmation", "requires_action")
+
+
+def janitor(session: Session, context: JobContext) -> dict:
+    """Settle what webhooks left behind; bring stale payments up to what Stripe says.
+
+    1. Stored successes waiting (a receiver died) or failed and due again are
+       settled (payments.webhooks.settle_waiting); other failed events due
+       again are processed once more, up to their retry limit.
+    2. Online payments pending or processing for longer than
+       PAYMENT_STALE_MINUTES are looked up at Stripe: succeeded ones are
+       settled exactly as the webhook would have, failed ones failed,
+       canceled ones canceled; ones the resident left unpaid for longer than
+       PAYMENT_ABANDON_HOURS are canceled at Stripe and here, so a late
+       confirmation cannot take money for a payment we no longer show.
+    A Stripe that cannot be reached fails the run (the next run tries again).
+    """
+    config = context.config
+    counts = dict.fromkeys(
+        (
+            "events_settled",
+            "events_retried",
+            "settled",
+            "failed",
+            "canceled",
+            "processing",
+            "waiting",
+        ),
+        0,
+    )
+    if context.dry_run:
+        counts["events_settled"] = _waiting_successes(session)
+    else:
+        counts["events_settled"] = settle_waiting(session, batch=config["WEBHOOK_BATCH_SIZE"])
+        now = utcnow()
+        for row in session.scalars(
+            sa.select(StripeEvent).where(
+                StripeEvent.status == EventStatus.FAILED,
+                StripeEvent.type != SUCCEEDED,
+                StripeEvent.attempts < RETRY_LIMIT,
+            )
+        ).all():
+            if row.processed_at is None or row.processed_at + retry_delay(row.attempts) <= now:
+                process_alone(session, row.id)
+                counts["events_retried"] += 1
+        session.commit()
+    stale_before = utcnow() - timedelta(minutes=config["PAYMENT_STALE_MINUTES"])
+    abandon_before = utcnow() - timedelta(hours=config["PAYMENT_ABANDON_HOURS"])
+    stale = session.scalars(
+        sa.select(Payment.id)
+        .where(
+            Payment.channel == Channel.ONLINE,
+            Payment.status.in_((PaymentStatus.PENDING, PaymentStatus.PROCESSING)),
+            Payment.created_at < stale_before,
+        )
+        .order_by(Payment.id)
+    ).all()
+    if not stale:
+        return counts
+    with StripeGateway.from_config(config) as gateway:
+        for payment_id in stale:
+            outcome = _bring_up_to_date(session, gateway, payment_id, abandon_before, context)
+            counts[outcome] += 1
+            if context.dry_run:
+                session.rollback()
+            else:
+                session.commit()
+    return counts
+
+
+def _waiting_successes(session: Session) -> int:
+    return session.scalar(
+        sa.select(sa.func.count())
+        .select_from(StripeEvent)
+        .where(StripeEvent.status == EventStatus.RECEIVED, StripeEvent.type == SUCCEEDED)
+    )
+
+
+def _bring_up_to_date(session, gateway, payment_id, abandon_before, context) -> str:
+    """What became of one stale payment: settled, failed, canceled, processing or waiting."""
+    payment = session.scalar(sa.select(Payment).where(Payment.id == payment_id).with_for_update())
+    if payment.status not in (PaymentStatus.PENDING, PaymentStatus.PROCESSING):
+        return "waiting"  # a webhook got there first
+    if payment.stripe_payment_intent_id is None:
+        if payment.created_at < abandon_before:
+            mark_payment(session, context.actor, payment, PaymentStatus.CANCELED)
+            return "canceled"
+        return "waiting"
+    try:
+        intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
+    except PaymentError as error:
+        if error.http_status == 404:
+            return "unknown_at_stripe"  # for reconciliation: our payment, no intent at Stripe
+        raise
+    if intent.status == "succeeded":
+        if intent.amount_cents != payment.amount_cents:
+            return "waiting"  # a different amount is for reconciliation, never settled blindly
+        settle_payment(
+            session,
+            STRIPE,
+            payment,
+            on=intent.created.date(),
+            cash_gl=chart.STRIPE_CLEARING,
+        )
+        return "settled"
+    if intent.status == "canceled":
+        mark_payment(session, context.actor, payment, PaymentStatus.CANCELED)
+        return "canceled"
+    if intent.status == "processing":
+        mark_payment(session, context.actor, payment, PaymentStatus.PROCESSING)
+        return "processing"
+    if intent.last_error is not None and intent.status == "requires_payment_method":
+        fail_payment(
+            session,
+            context.actor,
+            payment,
+            code=intent.last_error.decline_code or intent.last_error.code,
+            message=intent.last_error.message or "The payment failed.",
+        )
+        return "failed"
+    if intent.status in OPEN_AT_STRIPE and payment.created_at < abandon_before:
+        if not context.dry_run:
+            gateway.cancel_payment_intent(intent.id)
+        mark_payment(session, context.actor, payment, PaymentStatus.CANCELED)
+        return "canceled"
+    return "waiting"
+
+
+def processor_fees(session: Session, context: JobContext) -> dict:
+    """Post the processor fees Stripe now knows (payments.fees)."""
+    if context.dry_run:
+        pending = session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Payment)
+            .where(
+                Payment.status == PaymentStatus.SUCCEEDED,
+                Payment.stripe_payment_intent_id.is_not(None),
+                Payment.fee_cents.is_(None),
+            )
+        )
+        return {"unknown_fees": pending}
+    with StripeGateway.from_config(context.config) as gateway:
+        report = record_processor_fees(session, context.actor, gateway, on=context.as_of)
+    return {"recorded": report.recorded, "not_yet": report.not_yet, "fee_cents": report.fee_cents}
