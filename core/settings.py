@@ -172,6 +172,11 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "PAYMENT_ABANDON_HOURS": _int(env, "PAYMENT_ABANDON_HOURS", 24),
         "OPERATIONS_EMAIL": env.get("OPERATIONS_EMAIL", ""),
         "SCHEDULER_LEASE_SECONDS": _int(env, "SCHEDULER_LEASE_SECONDS", 30),
+        # Reminder stages: name, days from the due date (negative: before it), notice kind.
+        "REMINDER_STAGES": env.get(
+            "REMINDER_STAGES",
+            "upcoming:-7:reminder,due:0:reminder,past_due:10:past_due,final:30:final",
+        ),
         # Notices.
         "NOTICES_DIR": env.get("NOTICES_DIR") or str(instance_path / "notices"),
         "MUNICIPALITY_LOGO": env.get("MUNICIPALITY_LOGO", ""),

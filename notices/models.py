@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -74,3 +74,40 @@ class NoticeBatch(CreatedAtMixin, Base):
     manifest_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     mailed_by: Mapped[str | None] = mapped_column(sa.String(254))
+
+
+class Reminder(CreatedAtMixin, Base):
+    """One reminder stage sent for one invoice; at most one per invoice and stage."""
+
+    __tablename__ = "reminder"
+
+    id: Mapped[intpk]
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    #: The stage's name from REMINDER_STAGES, e.g. "upcoming", "due", "past_due", "final".
+    stage: Mapped[str] = mapped_column(sa.String(16))
+    #: The consolidated notice the account received (one notice lists all its open invoices).
+    notice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notice.id"), index=True)
+    sent_on: Mapped[date]
+
+    __table_args__ = (sa.UniqueConstraint("invoice_id", "stage", name="uq_reminder_stage"),)
+
+
+class ReminderPause(CreatedAtMixin, Base):
+    """Reminders paused by a clerk for an invoice or a whole account, with a reason, until resumed."""
+
+    __tablename__ = "reminder_pause"
+
+    id: Mapped[intpk]
+    account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    reason: Mapped[str] = mapped_column(sa.String(500))
+    paused_by: Mapped[str] = mapped_column(sa.String(254))
+    resumed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resumed_by: Mapped[str | None] = mapped_column(sa.String(254))
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "account_id IS NOT NULL OR invoice_id IS NOT NULL", name="pause_names_something"
+        ),
+    )

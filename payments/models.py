@@ -213,3 +213,68 @@ class Receipt(Base):
     payment: Mapped[Payment] = relationship()
 
     __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+
+class ReconciliationKind(enum.StrEnum):
+    """What reconciliation found that does not match."""
+
+    #: Stripe received another amount than our payment is for.
+    AMOUNT_MISMATCH = "amount_mismatch"
+    #: Stripe says succeeded; we recorded the payment as failed or canceled.
+    FAILED_HERE = "failed_here"
+    #: Our payment names an intent Stripe does not know.
+    UNKNOWN_TO_STRIPE = "unknown_to_stripe"
+    #: A succeeded intent at Stripe that names no payment of ours.
+    UNKNOWN_HERE = "unknown_here"
+    #: A refund at Stripe we never recorded.
+    REFUND_NOT_RECORDED = "refund_not_recorded"
+    #: A payout whose amount is not the sum of its balance transactions.
+    PAYOUT_MISMATCH = "payout_mismatch"
+
+
+class ReconciliationStatus(enum.StrEnum):
+    """Where a reconciliation item stands in the clerks' queue."""
+
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class ReconciliationItem(CreatedAtMixin, Base):
+    """A mismatch between Stripe and our records, with its evidence and a suggested resolution.
+
+    One item per (kind, Stripe object): found again on the next run, it is not added again.
+    """
+
+    __tablename__ = "reconciliation_item"
+
+    id: Mapped[intpk]
+    kind: Mapped[ReconciliationKind] = mapped_column(
+        enum_column(ReconciliationKind, "reconciliation_kind")
+    )
+    #: The Stripe object it is about (an intent, refund or payout id; or ours when Stripe has none).
+    stripe_id: Mapped[str] = mapped_column(sa.String(255))
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment.id"), index=True)
+    #: Our record and Stripe's, as found.
+    ours: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    theirs: Mapped[dict] = mapped_column(sa.JSON, default=dict)
+    suggestion: Mapped[str] = mapped_column(sa.String(500))
+    status: Mapped[ReconciliationStatus] = mapped_column(
+        enum_column(ReconciliationStatus, "reconciliation_status"),
+        default=ReconciliationStatus.OPEN,
+        index=True,
+    )
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(254))
+    resolution: Mapped[str | None] = mapped_column(sa.String(500))
+
+    __table_args__ = (sa.UniqueConstraint("kind", "stripe_id", name="uq_reconciliation_item"),)
+
+
+class SyncCursor(Base):
+    """Where a reading of Stripe's lists left off (e.g. the newest intent reconciled)."""
+
+    __tablename__ = "sync_cursor"
+
+    name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(sa.String(255))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
