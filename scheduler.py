@@ -13,6 +13,7 @@ SCHEDULE: list[Entry] = [
     Entry("assess_late_fees", "billing.jobs:assess_late_fees", "cron", {"hour": 2, "minute": 15}),
     Entry("janitor", "payments.jobs:janitor", "interval", {"minutes": 15}),
     Entry("processor_fees", "payments.jobs:processor_fees", "interval", {"hours": 1}),
+    Entry("reconcile_stripe", "payments.jobs:reconcile_stripe", "interval", {"hours": 1}),
 ]
 
 

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 from contextlib import nullcontext
 
+import marshmallow as ma
 import sqlalchemy as sa
 from flask import current_app
 from flask_smorest import Blueprint, abort
+from marshmallow import validate
 
 from billing.accounts import find_account
 from billing.models import Account
+from core.audit import record
 from core.auth import request_actor, requires
+from core.db import utcnow
 from core.extensions import db
 from core.settings import municipal_today
 from payments.counter import close_drawer, open_drawer, take_counter_payment
 from payments.gateway import PaymentError, StripeGateway
-from payments.models import CashDrawer, Payment, Receipt, Tender
+from payments.models import (
+    CashDrawer,
+    Payment,
+    Receipt,
+    ReconciliationItem,
+    ReconciliationStatus,
+    Tender,
+)
 from payments.refunds import refund_payment, void_counter_payment
 from payments.schemas import (
     CounterPaymentSchema,
@@ -202,6 +213,69 @@ def void(args, payment_id: int):
         _refused(error)
     db.session.commit()
     return payment
+
+
+class ReconciliationItemSchema(ma.Schema):
+    """A mismatch between Stripe and our records, for the clerks' queue."""
+
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    stripe_id = ma.fields.String()
+    payment_id = ma.fields.Integer(allow_none=True)
+    ours = ma.fields.Dict()
+    theirs = ma.fields.Dict()
+    suggestion = ma.fields.String()
+    status = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    resolved_at = ma.fields.DateTime(allow_none=True)
+    resolved_by = ma.fields.String(allow_none=True)
+    resolution = ma.fields.String(allow_none=True)
+
+
+class ReconciliationQuerySchema(ma.Schema):
+    """Filter the queue."""
+
+    status = ma.fields.String(validate=validate.OneOf(["open", "resolved"]))
+
+
+class ResolveSchema(ma.Schema):
+    """How a clerk resolved an item."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    resolution = ma.fields.String(required=True, validate=validate.Length(min=5, max=500))
+
+
+@payments_api.route("/reconciliation-items")
+@payments_api.arguments(ReconciliationQuerySchema, location="query")
+@payments_api.response(200, ReconciliationItemSchema(many=True))
+@requires("read")
+def reconciliation_items(filters):
+    """What reconciliation flagged, newest first."""
+    query = sa.select(ReconciliationItem).order_by(ReconciliationItem.id.desc())
+    if filters.get("status"):
+        query = query.where(ReconciliationItem.status == filters["status"])
+    return db.session.scalars(query).all()
+
+
+@payments_api.route("/reconciliation-items/<int:item_id>/resolve", methods=["POST"])
+@payments_api.arguments(ResolveSchema)
+@payments_api.response(200, ReconciliationItemSchema)
+@requires("write")
+def resolve_item(args, item_id: int):
+    """Mark an item resolved with what was done (the action itself is taken where it belongs)."""
+    item = db.session.get(ReconciliationItem, item_id)
+    if item is None:
+        abort(404, message=f"No reconciliation item {item_id}.")
+    if item.status == ReconciliationStatus.RESOLVED:
+        abort(409, message=f"Item {item_id} was resolved by {item.resolved_by}.")
+    actor = request_actor()
+    item.status, item.resolved_at = ReconciliationStatus.RESOLVED, utcnow()
+    item.resolved_by, item.resolution = actor.label, args["resolution"]
+    record(db.session, actor, "reconciliation.resolve", item, resolution=args["resolution"])
+    db.session.commit()
+    return item
 
 
 def init_app(app, api) -> None:

@@ -545,6 +545,12 @@ class StripeGateway:
             intents = [i for i in intents if i.created > created_after]
         return sorted(intents, key=lambda i: i.created)
 
+    def list_refunds(self) -> list[StripeRefund]:
+        """Every refund Stripe keeps, oldest first (for reconciliation)."""
+        found = self._each(self._client.v1.refunds.list, {"limit": 100})
+        refunds = [_refund(data) for data in found]
+        return sorted(refunds, key=lambda r: r.created)
+
     def list_events(
         self, *, created_after: datetime | None = None, types: list[str] | None = None
     ) -> list[GatewayEvent]:

@@ -17,6 +17,7 @@ from core.jobs import JobContext
 from payments.fees import record_processor_fees
 from payments.gateway import PaymentError, StripeGateway
 from payments.models import Channel, EventStatus, Payment, PaymentStatus, StripeEvent
+from payments.reconcile import reconcile
 from payments.services import fail_payment, mark_payment, settle_payment
 from payments.webhooks import (
     RETRY_LIMIT,
@@ -172,3 +173,11 @@ def processor_fees(session: Session, context: JobContext) -> dict:
     with StripeGateway.from_config(context.config) as gateway:
         report = record_processor_fees(session, context.actor, gateway, on=context.as_of)
     return {"recorded": report.recorded, "not_yet": report.not_yet, "fee_cents": report.fee_cents}
+
+
+def reconcile_stripe(session: Session, context: JobContext) -> dict:
+    """Match Stripe's PaymentIntents and refunds to our payments (payments.reconcile)."""
+    with StripeGateway.from_config(context.config) as gateway:
+        return reconcile(
+            session, gateway, context.actor, as_of=context.as_of, dry_run=context.dry_run
+        )

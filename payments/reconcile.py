@@ -1,0 +1,312 @@
+"""Reconciliation with Stripe: what Stripe says happened against what we recorded.
+
+Reads the PaymentIntents created since a stored cursor (less an overlap, since
+an intent's status moves after it is created) and every refund, and:
+
+- settles a payment Stripe says succeeded that we never settled (a lost
+  webhook), exactly as the webhook would have;
+- turns every other mismatch into one ReconciliationItem (unique per kind
+  and Stripe object, so a mismatch found again is not added again) with our
+  record, Stripe's, and a suggested resolution for the clerks' queue:
+  a different amount, a success we recorded as failed or canceled, a success
+  naming no payment of ours, a payment of ours whose intent Stripe does not
+  know, a refund at Stripe we never recorded.
+Returns the run's report: intents read, matched, recovered, flagged.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from billing import chart
+from core.audit import Actor, record
+from core.db import utcnow
+from payments.gateway import PaymentError, StripeGateway, StripePaymentIntent
+from payments.models import (
+    Channel,
+    Payment,
+    PaymentStatus,
+    ReconciliationItem,
+    ReconciliationKind,
+    Refund,
+    SyncCursor,
+)
+from payments.services import mark_payment, settle_payment
+from payments.webhooks import STRIPE
+
+CURSOR = "payment_intents"
+#: Intents created this long before the cursor are read again (their status may have moved).
+OVERLAP = timedelta(days=3)
+
+
+def _cursor(session: Session) -> datetime | None:
+    row = session.get(SyncCursor, CURSOR)
+    return datetime.fromisoformat(row.value) if row is not None else None
+
+
+def _advance(session: Session, newest: datetime) -> None:
+    row = session.get(SyncCursor, CURSOR)
+    if row is None:
+        session.add(SyncCursor(name=CURSOR, value=newest.isoformat()))
+    elif datetime.fromisoformat(row.value) < newest:
+        row.value = newest.isoformat()
+
+
+def flag(
+    session: Session,
+    actor: Actor,
+    kind: ReconciliationKind,
+    stripe_id: str,
+    *,
+    payment: Payment | None,
+    ours: dict,
+    theirs: dict,
+    suggestion: str,
+) -> bool:
+    """Add an item for the clerks unless the same (kind, Stripe object) is already there."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    added = session.execute(
+        insert(ReconciliationItem)
+        .values(
+            kind=kind,
+            stripe_id=stripe_id,
+            payment_id=payment.id if payment is not None else None,
+            ours=ours,
+            theirs=theirs,
+            suggestion=suggestion[:500],
+            status="open",
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["kind", "stripe_id"])
+        .returning(ReconciliationItem.id)
+    ).scalar()
+    if added is not None:
+        record(
+            session,
+            actor,
+            "reconciliation.flag",
+            object_type="ReconciliationItem",
+            object_id=added,
+            kind=kind.value,
+            stripe_id=stripe_id,
+        )
+    return added is not None
+
+
+def _ours(payment: Payment) -> dict:
+    return {
+        "payment": payment.id,
+        "account_id": payment.account_id,
+        "amount_cents": payment.amount_cents,
+        "status": payment.status.value,
+        "intent": payment.stripe_payment_intent_id,
+    }
+
+
+def _theirs(intent: StripePaymentIntent) -> dict:
+    return {
+        "intent": intent.id,
+        "status": intent.status,
+        "amount_cents": intent.amount_cents,
+        "created": intent.created.isoformat(),
+        "metadata": dict(intent.metadata),
+    }
+
+
+def _payment_for(session: Session, intent: StripePaymentIntent) -> Payment | None:
+    """Our payment of an intent: by the intent id, else by the id in its metadata."""
+    payment = session.scalar(
+        sa.select(Payment).where(Payment.stripe_payment_intent_id == intent.id).with_for_update()
+    )
+    if payment is None and (intent.metadata.get("payment_id") or "").isdigit():
+        payment = session.scalar(
+            sa.select(Payment)
+            .where(Payment.id == int(intent.metadata["payment_id"]))
+            .with_for_update()
+        )
+        if payment is not None and payment.stripe_payment_intent_id not in (None, intent.id):
+            return None
+    return payment
+
+
+def reconcile(
+    session: Session, gateway: StripeGateway, actor: Actor, *, as_of: date, dry_run: bool = False
+) -> dict:
+    """One reconciliation run (commits per intent unless dry_run); returns its report."""
+    report = dict.fromkeys(("intents", "matched", "recovered", "flagged", "refunds_read"), 0)
+    cursor = _cursor(session)
+    intents = gateway.list_payment_intents(
+        created_after=None if cursor is None else cursor - OVERLAP
+    )
+    seen: set[str] = set()
+    for intent in intents:
+        report["intents"] += 1
+        seen.add(intent.id)
+        outcome = _reconcile_intent(session, actor, intent, dry_run=dry_run)
+        report[outcome] += 1
+        _finish(session, dry_run)
+    if intents and not dry_run:
+        _advance(session, max(i.created for i in intents))
+        session.commit()
+    report["flagged"] += _ours_unknown_to_stripe(session, gateway, actor, seen, cursor, dry_run)
+    refunds = gateway.list_refunds()
+    report["refunds_read"] = len(refunds)
+    recorded = set(
+        session.scalars(
+            sa.select(Refund.stripe_refund_id).where(Refund.stripe_refund_id.is_not(None))
+        )
+    )
+    for refund in refunds:
+        if refund.id in recorded or refund.status in ("failed", "canceled"):
+            continue
+        payment = session.scalar(
+            sa.select(Payment).where(Payment.stripe_payment_intent_id == refund.payment_intent_id)
+        )
+        if flag(
+            session,
+            actor,
+            ReconciliationKind.REFUND_NOT_RECORDED,
+            refund.id,
+            payment=payment,
+            ours=_ours(payment) if payment is not None else {},
+            theirs={
+                "refund": refund.id,
+                "amount_cents": refund.amount_cents,
+                "status": refund.status,
+                "intent": refund.payment_intent_id,
+                "created": refund.created.isoformat(),
+            },
+            suggestion=(
+                "Stripe paid back money we have no refund for (made in the Stripe dashboard?). "
+                "Record it as a refund of the payment, or ask Stripe about it."
+            ),
+        ):
+            report["flagged"] += 1
+        _finish(session, dry_run)
+    return report
+
+
+def _finish(session: Session, dry_run: bool) -> None:
+    if dry_run:
+        session.rollback()
+    else:
+        session.commit()
+
+
+def _reconcile_intent(
+    session: Session, actor: Actor, intent: StripePaymentIntent, *, dry_run: bool
+) -> str:
+    """matched, recovered or flagged."""
+    payment = _payment_for(session, intent)
+    if payment is None:
+        if intent.status != "succeeded":
+            return "matched"  # nothing was paid: nothing to reconcile
+        flagged = flag(
+            session,
+            actor,
+            ReconciliationKind.UNKNOWN_HERE,
+            intent.id,
+            payment=None,
+            ours={},
+            theirs=_theirs(intent),
+            suggestion=(
+                "Stripe took this payment but it names no payment of ours. Find the account "
+                "(metadata account_number) and record the payment, or refund it at Stripe."
+            ),
+        )
+        return "flagged" if flagged else "matched"
+    if intent.status != "succeeded":
+        if intent.status == "canceled" and payment.status in (
+            PaymentStatus.PENDING,
+            PaymentStatus.PROCESSING,
+        ):
+            mark_payment(session, actor, payment, PaymentStatus.CANCELED)
+        return "matched"
+    if intent.amount_cents != payment.amount_cents:
+        flagged = flag(
+            session,
+            actor,
+            ReconciliationKind.AMOUNT_MISMATCH,
+            intent.id,
+            payment=payment,
+            ours=_ours(payment),
+            theirs=_theirs(intent),
+            suggestion=(
+                f"Stripe took {intent.amount_cents} cents for a payment of {payment.amount_cents}. "
+                "Settle what Stripe took after checking with the resident, or refund the difference."
+            ),
+        )
+        return "flagged" if flagged else "matched"
+    if payment.status in (PaymentStatus.PENDING, PaymentStatus.PROCESSING):
+        if payment.stripe_payment_intent_id is None:
+            payment.stripe_payment_intent_id = intent.id
+        settle_payment(
+            session, STRIPE, payment, on=intent.created.date(), cash_gl=chart.STRIPE_CLEARING
+        )
+        record(session, actor, "reconciliation.recovered", payment, intent=intent.id)
+        return "recovered"
+    if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+        flagged = flag(
+            session,
+            actor,
+            ReconciliationKind.FAILED_HERE,
+            intent.id,
+            payment=payment,
+            ours=_ours(payment),
+            theirs=_theirs(intent),
+            suggestion=(
+                f"Stripe took the money but we recorded the payment as {payment.status.value}. "
+                "Settle it (the resident paid), or refund it at Stripe."
+            ),
+        )
+        return "flagged" if flagged else "matched"
+    return "matched"
+
+
+def _ours_unknown_to_stripe(
+    session: Session,
+    gateway: StripeGateway,
+    actor: Actor,
+    seen: set[str],
+    cursor: datetime | None,
+    dry_run: bool,
+) -> int:
+    """Our online payments naming an intent Stripe did not list: asked for one by one."""
+    query = sa.select(Payment).where(
+        Payment.channel == Channel.ONLINE,
+        Payment.stripe_payment_intent_id.is_not(None),
+        Payment.status.in_((PaymentStatus.PENDING, PaymentStatus.PROCESSING)),
+    )
+    if cursor is not None:
+        query = query.where(Payment.created_at >= cursor - OVERLAP)
+    flagged = 0
+    for payment in session.scalars(query).all():
+        if payment.stripe_payment_intent_id in seen:
+            continue
+        try:
+            gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
+            continue
+        except PaymentError as error:
+            if error.http_status != 404:
+                raise
+        if flag(
+            session,
+            actor,
+            ReconciliationKind.UNKNOWN_TO_STRIPE,
+            payment.stripe_payment_intent_id,
+            payment=payment,
+            ours=_ours(payment),
+            theirs={},
+            suggestion=(
+                "Stripe does not know this payment's intent. Nothing was charged; cancel the "
+                "payment here after checking the Stripe dashboard."
+            ),
+        ):
+            flagged += 1
+        _finish(session, dry_run)
+    return flagged

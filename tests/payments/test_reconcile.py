@@ -1,0 +1,152 @@
+"""Reconciliation settles what lost webhooks left open and flags every other mismatch once."""
+
+import sqlalchemy as sa
+
+from billing.ledger import account_receivable, verify_chain
+from billing.models import Invoice, InvoiceStatus
+from core.extensions import db
+from core.models import JobStatus
+from core.scheduling import find, run_entry
+from payments.models import (
+    Payment,
+    PaymentStatus,
+    Receipt,
+    ReconciliationItem,
+    ReconciliationKind,
+)
+from scheduler import SCHEDULE
+from tests.payments.test_webhooks import TOTAL, _payment, _town
+
+RECONCILE = find(SCHEDULE, "reconcile_stripe")
+
+
+def _charge(app, gateway, payment_id, *, metadata=None):
+    """Charge the payment at localstripe; no webhook reaches us."""
+    with app.app_context():
+        payment = db.session.get(Payment, payment_id)
+        intent = gateway.create_payment_intent(
+            amount_cents=payment.amount_cents,
+            currency="usd",
+            customer_id=None,
+            metadata={"payment_id": str(payment_id)} if metadata is None else metadata,
+            idempotency_key=f"reconcile-{payment_id}",
+            payment_method="pm_card_visa",
+            confirm=True,
+        )
+        payment.stripe_payment_intent_id = intent.id
+        db.session.commit()
+        return intent.id
+
+
+def _items(app) -> list[tuple[ReconciliationKind, int | None]]:
+    with app.app_context():
+        return [
+            (item.kind, item.payment_id)
+            for item in db.session.scalars(
+                sa.select(ReconciliationItem).order_by(ReconciliationItem.id)
+            )
+        ]
+
+
+def test_a_success_whose_webhook_was_lost_is_settled_once(app, gateway, stripe_settings):
+    app.config.update(stripe_settings)
+    (account_id,) = _town(app)
+    payment_id = _payment(app, account_id)
+    _charge(app, gateway, payment_id)
+    first = run_entry(app, RECONCILE)
+    assert first.status == JobStatus.SUCCEEDED, first.error
+    assert (first.counts["recovered"], first.counts["flagged"]) == (1, 0)
+    with app.app_context():
+        assert db.session.get(Payment, payment_id).status == PaymentStatus.SUCCEEDED
+        assert db.session.scalar(sa.select(Invoice.status)) == InvoiceStatus.PAID
+        assert account_receivable(db.session, account_id) == 0
+    again = run_entry(app, RECONCILE)
+    assert (again.counts["recovered"], again.counts["matched"]) == (0, 1)
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Receipt)) == 1
+        assert verify_chain(db.session).length == 2
+    assert _items(app) == []
+
+
+def test_each_mismatch_becomes_one_item_however_often_it_is_found(app, gateway, stripe_settings):
+    app.config.update(stripe_settings)
+    accounts = _town(app, households=4)
+    changed, failed, refunded, unknown = (_payment(app, a) for a in accounts)
+    for payment_id in (changed, failed, refunded):
+        _charge(app, gateway, payment_id)
+    with app.app_context():
+        db.session.get(Payment, changed).amount_cents = TOTAL - 100  # changed behind our back
+        db.session.get(Payment, failed).status = PaymentStatus.FAILED
+        db.session.get(Payment, unknown).stripe_payment_intent_id = "pi_nobody_knows"
+        db.session.commit()
+    first = run_entry(app, RECONCILE)
+    assert first.status == JobStatus.SUCCEEDED, first.error
+    # the third is a lost webhook: settled; then a refund made at Stripe, not by us
+    with app.app_context():
+        intent = db.session.get(Payment, refunded).stripe_payment_intent_id
+    gateway.create_refund(payment_intent_id=intent, amount_cents=500, idempotency_key="outside")
+    stranger = gateway.create_payment_intent(
+        amount_cents=4200,
+        currency="usd",
+        customer_id=None,
+        metadata={"account_number": "99999999"},
+        idempotency_key="stranger",
+        payment_method="pm_card_visa",
+        confirm=True,
+    )
+    for _ in range(2):
+        run = run_entry(app, RECONCILE)
+        assert run.status == JobStatus.SUCCEEDED, run.error
+    items = _items(app)
+    assert sorted((kind.value, payment) for kind, payment in items) == sorted(
+        [
+            ("amount_mismatch", changed),
+            ("failed_here", failed),
+            ("unknown_to_stripe", unknown),
+            ("refund_not_recorded", refunded),
+            ("unknown_here", None),
+        ]
+    )
+    with app.app_context():
+        stray = db.session.scalar(
+            sa.select(ReconciliationItem).where(ReconciliationItem.kind == "unknown_here")
+        )
+        assert stray.stripe_id == stranger.id and stray.theirs["amount_cents"] == 4200
+        assert stray.suggestion and stray.status.value == "open"
+        assert (
+            db.session.get(Payment, changed).status == PaymentStatus.PENDING
+        )  # never settled blindly
+        assert db.session.get(Payment, refunded).status == PaymentStatus.SUCCEEDED
+        assert verify_chain(db.session).ok
+
+
+def test_a_dry_run_reports_and_changes_nothing(app, gateway, stripe_settings):
+    app.config.update(stripe_settings)
+    (account_id,) = _town(app)
+    payment_id = _payment(app, account_id)
+    _charge(app, gateway, payment_id)
+    dry = run_entry(app, RECONCILE, dry_run=True)
+    assert dry.counts["recovered"] == 1
+    with app.app_context():
+        assert db.session.get(Payment, payment_id).status == PaymentStatus.PENDING
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Receipt)) == 0
+
+
+def test_clerks_work_the_queue_through_the_api(app, client, api_headers, gateway, stripe_settings):
+    app.config.update(stripe_settings)
+    (account_id,) = _town(app)
+    payment_id = _payment(app, account_id)
+    with app.app_context():
+        db.session.get(Payment, payment_id).stripe_payment_intent_id = "pi_nobody_knows"
+        db.session.commit()
+    run_entry(app, RECONCILE)
+    clerk, auditor = api_headers("clerk"), api_headers("auditor")
+    (item,) = client.get("/api/v1/reconciliation-items?status=open", headers=auditor).get_json()
+    assert item["kind"] == "unknown_to_stripe" and item["payment_id"] == payment_id
+    path = f"/api/v1/reconciliation-items/{item['id']}/resolve"
+    assert client.post(path, json={"resolution": "canceled"}, headers=auditor).status_code == 403
+    assert client.post(path, json={"resolution": "no"}, headers=clerk).status_code == 422
+    done = client.post(path, json={"resolution": "canceled here, nothing charged"}, headers=clerk)
+    assert done.status_code == 200 and done.get_json()["status"] == "resolved"
+    assert client.post(path, json={"resolution": "again please"}, headers=clerk).status_code == 409
+    assert client.get("/api/v1/reconciliation-items?status=open", headers=auditor).get_json() == []
