@@ -12,12 +12,14 @@ from marshmallow import validate
 
 from billing.accounts import find_account
 from billing.models import Account, Invoice, InvoiceStatus
+from core.audit import record
 from core.auth import request_actor, requires
+from core.db import utcnow
 from core.extensions import db
 from core.settings import municipal_today
 from notices import content
 from notices.document import NoticeKind
-from notices.models import Delivery, Notice, NoticeBatch
+from notices.models import Delivery, Notice, NoticeBatch, ReminderPause
 from notices.service import (
     NoticeError,
     issue,
@@ -328,6 +330,113 @@ def mailed(batch_id: int):
         abort(409, message=str(error))
     db.session.commit()
     return batch
+
+
+class ReminderPauseSchema(ma.Schema):
+    """Reminders paused for an invoice or a whole account."""
+
+    id = ma.fields.Integer()
+    account = ma.fields.Function(
+        lambda p: db.session.get(Account, p.account_id).number if p.account_id else None
+    )
+    invoice = ma.fields.Function(
+        lambda p: db.session.get(Invoice, p.invoice_id).number if p.invoice_id else None
+    )
+    reason = ma.fields.String()
+    paused_by = ma.fields.String()
+    created_at = ma.fields.DateTime()
+    resumed_at = ma.fields.DateTime(allow_none=True)
+    resumed_by = ma.fields.String(allow_none=True)
+
+
+def _reason(value: str) -> None:
+    if len(value.strip()) < 5:
+        raise ma.ValidationError("Give a reason of at least 5 characters.")
+
+
+class ReminderPauseRequestSchema(ma.Schema):
+    """Pause reminders, saying why."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    reason = ma.fields.String(required=True, validate=[validate.Length(max=500), _reason])
+
+
+def _paused(*, account_id: int | None = None, invoice_id: int | None = None, reason: str):
+    """Record a pause unless one is already active for the same invoice or account; commits."""
+    active = db.session.scalar(
+        sa.select(ReminderPause.id).where(
+            ReminderPause.resumed_at.is_(None),
+            ReminderPause.account_id.is_(None)
+            if account_id is None
+            else ReminderPause.account_id == account_id,
+            ReminderPause.invoice_id.is_(None)
+            if invoice_id is None
+            else ReminderPause.invoice_id == invoice_id,
+        )
+    )
+    if active is not None:
+        abort(409, message=f"Reminders are already paused (pause {active}).")
+    actor = request_actor()
+    pause = ReminderPause(
+        account_id=account_id,
+        invoice_id=invoice_id,
+        reason=reason.strip(),
+        paused_by=actor.label,
+    )
+    db.session.add(pause)
+    db.session.flush()
+    record(
+        db.session,
+        actor,
+        "reminder.pause",
+        pause,
+        account_id=account_id,
+        invoice_id=invoice_id,
+        reason=pause.reason,
+    )
+    db.session.commit()
+    return pause
+
+
+@notices_api.route("/invoices/<number>/reminder-pauses", methods=["POST"])
+@notices_api.arguments(ReminderPauseRequestSchema)
+@notices_api.response(201, ReminderPauseSchema)
+@requires("write")
+def pause_invoice_reminders(args, number: str):
+    """Pause the reminders of an invoice until resumed."""
+    invoice = db.session.scalar(sa.select(Invoice).where(Invoice.number == number))
+    if invoice is None:
+        abort(404, message=f"No invoice {number}.")
+    return _paused(invoice_id=invoice.id, reason=args["reason"])
+
+
+@notices_api.route("/accounts/<number>/reminder-pauses", methods=["POST"])
+@notices_api.arguments(ReminderPauseRequestSchema)
+@notices_api.response(201, ReminderPauseSchema)
+@requires("write")
+def pause_account_reminders(args, number: str):
+    """Pause the reminders of every invoice of an account until resumed."""
+    account = _account_or_404(number)
+    return _paused(account_id=account.id, reason=args["reason"])
+
+
+@notices_api.route("/reminder-pauses/<int:pause_id>/resume", methods=["POST"])
+@notices_api.response(200, ReminderPauseSchema)
+@requires("write")
+def resume_reminders(pause_id: int):
+    """Resume paused reminders: the next run sends the latest stage due."""
+    pause = db.session.get(ReminderPause, pause_id)
+    if pause is None:
+        abort(404, message=f"No reminder pause {pause_id}.")
+    if pause.resumed_at is not None:
+        abort(409, message=f"Reminder pause {pause_id} was resumed on {pause.resumed_at:%Y-%m-%d}.")
+    actor = request_actor()
+    pause.resumed_at, pause.resumed_by = utcnow(), actor.label
+    record(db.session, actor, "reminder.resume", pause)
+    db.session.commit()
+    return pause
 
 
 def init_app(app, api) -> None:
