@@ -15,6 +15,13 @@ SCHEDULE: list[Entry] = [
     Entry("janitor", "payments.jobs:janitor", "interval", {"minutes": 15}),
     Entry("processor_fees", "payments.jobs:processor_fees", "interval", {"hours": 1}),
     Entry("reconcile_stripe", "payments.jobs:reconcile_stripe", "interval", {"hours": 1}),
+    Entry(
+        "utility_billing_run",
+        "billing.jobs:utility_billing_run",
+        "cron",
+        {"day": 2, "hour": 1, "minute": 0},
+        setting="SCHEDULED_BILLING_RUNS",
+    ),
 ]
 
 

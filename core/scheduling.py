@@ -43,7 +43,8 @@ class Entry:
     #: "interval" or "cron", with APScheduler's arguments.
     trigger: str
     arguments: dict
-    enabled: bool = True
+    #: A setting that must be on for the entry to be scheduled (None: always scheduled).
+    setting: str | None = None
 
     def function(self):
         module, _, name = self.target.partition(":")
@@ -174,7 +175,7 @@ def build_scheduler(app, schedule: list[Entry]) -> tuple[BlockingScheduler, Lead
         next_run_time=datetime.now(ZoneInfo(app.config["MUNICIPALITY_TIMEZONE"])),
     )
     for entry in schedule:
-        if entry.enabled:
+        if entry.setting is None or app.config.get(entry.setting):
             scheduler.add_job(
                 _fire(app, leader, entry), entry.trigger, id=entry.name, **entry.arguments
             )

@@ -172,6 +172,7 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "PAYMENT_ABANDON_HOURS": _int(env, "PAYMENT_ABANDON_HOURS", 24),
         "OPERATIONS_EMAIL": env.get("OPERATIONS_EMAIL", ""),
         "SCHEDULER_LEASE_SECONDS": _int(env, "SCHEDULER_LEASE_SECONDS", 30),
+        "SCHEDULED_BILLING_RUNS": _bool(env, "SCHEDULED_BILLING_RUNS", False),
         # Reminder stages: name, days from the due date (negative: before it), notice kind.
         "REMINDER_STAGES": env.get(
             "REMINDER_STAGES",

@@ -16,6 +16,7 @@ from core.audit import record
 from core.auth import request_actor, requires
 from core.db import utcnow
 from core.extensions import db
+from core.pagination import page_of
 from core.settings import municipal_today
 from payments.counter import close_drawer, open_drawer, take_counter_payment
 from payments.gateway import PaymentError, StripeGateway
@@ -25,6 +26,7 @@ from payments.models import (
     Receipt,
     ReconciliationItem,
     ReconciliationStatus,
+    StripeEvent,
     Tender,
 )
 from payments.refunds import refund_payment, void_counter_payment
@@ -276,6 +278,42 @@ def resolve_item(args, item_id: int):
     record(db.session, actor, "reconciliation.resolve", item, resolution=args["resolution"])
     db.session.commit()
     return item
+
+
+class WebhookEventSchema(ma.Schema):
+    """A stored Stripe event and what became of it."""
+
+    id = ma.fields.String()
+    type = ma.fields.String()
+    status = ma.fields.String()
+    attempts = ma.fields.Integer()
+    error = ma.fields.String(allow_none=True)
+    received_at = ma.fields.DateTime()
+    processed_at = ma.fields.DateTime(allow_none=True)
+
+
+class WebhookEventQuerySchema(ma.Schema):
+    """Filter stored events."""
+
+    status = ma.fields.String(
+        validate=validate.OneOf(["received", "processed", "unmatched", "ignored", "failed"])
+    )
+    type = ma.fields.String()
+
+
+@payments_api.route("/webhook-events")
+@payments_api.arguments(WebhookEventQuerySchema, location="query")
+@payments_api.response(200, WebhookEventSchema(many=True))
+@payments_api.paginate()
+@requires("read")
+def webhook_events(filters, pagination_parameters):
+    """Stored Stripe events, newest first: failed ones with their error, unmatched ones to look into."""
+    query = sa.select(StripeEvent).order_by(StripeEvent.received_at.desc(), StripeEvent.id)
+    if filters.get("status"):
+        query = query.where(StripeEvent.status == filters["status"])
+    if filters.get("type"):
+        query = query.where(StripeEvent.type == filters["type"])
+    return page_of(query, pagination_parameters)
 
 
 def init_app(app, api) -> None:

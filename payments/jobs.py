@@ -16,8 +16,15 @@ from core.db import utcnow
 from core.jobs import JobContext
 from payments.fees import record_processor_fees
 from payments.gateway import PaymentError, StripeGateway
-from payments.models import Channel, EventStatus, Payment, PaymentStatus, StripeEvent
-from payments.reconcile import reconcile
+from payments.models import (
+    Channel,
+    EventStatus,
+    Payment,
+    PaymentStatus,
+    ReconciliationKind,
+    StripeEvent,
+)
+from payments.reconcile import flag, reconcile
 from payments.services import fail_payment, mark_payment, settle_payment
 from payments.webhooks import (
     RETRY_LIMIT,
@@ -56,6 +63,7 @@ def janitor(session: Session, context: JobContext) -> dict:
             "canceled",
             "processing",
             "waiting",
+            "unknown_at_stripe",
         ),
         0,
     )
@@ -120,9 +128,23 @@ def _bring_up_to_date(session, gateway, payment_id, abandon_before, context) -> 
     try:
         intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
     except PaymentError as error:
-        if error.http_status == 404:
-            return "unknown_at_stripe"  # for reconciliation: our payment, no intent at Stripe
-        raise
+        if error.http_status != 404:
+            raise
+        if not context.dry_run:
+            flag(
+                session,
+                context.actor,
+                ReconciliationKind.UNKNOWN_TO_STRIPE,
+                payment.stripe_payment_intent_id,
+                payment=payment,
+                ours={"payment": payment.id, "amount_cents": payment.amount_cents},
+                theirs={},
+                suggestion=(
+                    "Stripe does not know this payment's intent. Nothing was charged; cancel the "
+                    "payment here after checking the Stripe dashboard."
+                ),
+            )
+        return "unknown_at_stripe"
     if intent.status == "succeeded":
         if intent.amount_cents != payment.amount_cents:
             return "waiting"  # a different amount is for reconciliation, never settled blindly

@@ -11,7 +11,7 @@ from core.extensions import db
 from core.models import JobStatus
 from core.scheduling import find, run_entry
 from payments.gateway import PaymentError
-from payments.models import Payment, PaymentStatus, Receipt
+from payments.models import Payment, PaymentStatus, Receipt, ReconciliationItem
 from payments.webhooks import store_event
 from scheduler import SCHEDULE
 from tests.payments.signing import intent_event
@@ -138,3 +138,20 @@ def test_late_fees_are_assessed_once_by_the_job_and_a_dry_run_changes_nothing(ap
         assert db.session.scalar(sa.select(sa.func.count()).select_from(InvoiceCharge)) == charges
         assert account_receivable(db.session, account_id) == owed
         assert verify_chain(db.session).ok
+
+
+def test_a_stale_payment_stripe_does_not_know_is_flagged_once(app, stripe_settings):
+    app.config.update(stripe_settings)
+    (account_id,) = _town(app)
+    payment_id = _payment(app, account_id)  # names pi_test_<id>, which Stripe never made
+    with app.app_context():
+        db.session.get(Payment, payment_id).created_at = utcnow() - timedelta(hours=2)
+        db.session.commit()
+    for _ in range(2):
+        run = run_entry(app, JANITOR)
+        assert run.status == JobStatus.SUCCEEDED, run.error
+        assert run.counts["unknown_at_stripe"] == 1
+    with app.app_context():
+        (item,) = db.session.scalars(sa.select(ReconciliationItem)).all()
+        assert (item.kind.value, item.payment_id) == ("unknown_to_stripe", payment_id)
+        assert db.session.get(Payment, payment_id).status == PaymentStatus.PENDING

@@ -266,7 +266,9 @@ def test_a_batch_settles_exactly_as_one_at_a_time(app):
         assert report.total_debit_cents == report.total_credit_cents
 
 
-def test_an_event_whose_handler_fails_is_kept_with_its_error_and_answered_500(app, client):
+def test_an_event_whose_handler_fails_is_kept_with_its_error_and_answered_500(
+    app, client, api_headers
+):
     (account_id,) = _town(app)
     payment_id = _payment(app, account_id)
     deliver(client, _event(app, "payment_intent.succeeded", payment_id))
@@ -280,6 +282,10 @@ def test_an_event_whose_handler_fails_is_kept_with_its_error_and_answered_500(ap
     with app.app_context():
         stored = db.session.get(StripeEvent, dispute["id"])
         assert stored.status == EventStatus.FAILED and "amount" in stored.error
+    listed = client.get("/api/v1/webhook-events?status=failed", headers=api_headers("auditor"))
+    assert [(e["id"], e["attempts"]) for e in listed.get_json()] == [(dispute["id"], 1)]
+    assert "amount" in listed.get_json()[0]["error"]  # the clerks see why
+    with app.app_context():
         assert verify_chain(db.session).length == 2  # the invoice and the payment
 
 
