@@ -1,7 +1,10 @@
 """Reconciliation with Stripe: what Stripe says happened against what we recorded.
 
-Reads the PaymentIntents created since a stored cursor (less an overlap, since
-an intent's status moves after it is created) and every refund, and:
+Replays the events Stripe lists that never reached our endpoint (stored and
+processed exactly as the receiver would have: lost successes, refunds,
+disputes, payouts), then reads the PaymentIntents created since a stored
+cursor (less an overlap, since an intent's status moves after it is created)
+and every refund, and:
 
 - settles a payment Stripe says succeeded that we never settled (a lost
   webhook), exactly as the webhook would have;
@@ -33,25 +36,27 @@ from payments.models import (
     ReconciliationItem,
     ReconciliationKind,
     Refund,
+    StripeEvent,
     SyncCursor,
 )
 from payments.services import mark_payment, settle_payment
-from payments.webhooks import STRIPE
+from payments.webhooks import STRIPE, process_alone, store_event
 
 CURSOR = "payment_intents"
+EVENTS = "events"
 #: Intents created this long before the cursor are read again (their status may have moved).
 OVERLAP = timedelta(days=3)
 
 
-def _cursor(session: Session) -> datetime | None:
-    row = session.get(SyncCursor, CURSOR)
+def _cursor(session: Session, name: str = CURSOR) -> datetime | None:
+    row = session.get(SyncCursor, name)
     return datetime.fromisoformat(row.value) if row is not None else None
 
 
-def _advance(session: Session, newest: datetime) -> None:
-    row = session.get(SyncCursor, CURSOR)
+def _advance(session: Session, newest: datetime, name: str = CURSOR) -> None:
+    row = session.get(SyncCursor, name)
     if row is None:
-        session.add(SyncCursor(name=CURSOR, value=newest.isoformat()))
+        session.add(SyncCursor(name=name, value=newest.isoformat()))
     elif datetime.fromisoformat(row.value) < newest:
         row.value = newest.isoformat()
 
@@ -134,11 +139,61 @@ def _payment_for(session: Session, intent: StripePaymentIntent) -> Payment | Non
     return payment
 
 
+#: The events a receiver handles; one Stripe lists that we never stored is replayed.
+REPLAYED = [
+    "payment_intent.*",
+    "charge.refunded",
+    "refund.updated",
+    "charge.refund.updated",
+    "charge.dispute.created",
+    "charge.dispute.closed",
+    "payout.paid",
+]
+
+
+def replay_events(session: Session, gateway: StripeGateway, *, dry_run: bool) -> int:
+    """Store and process the events Stripe lists that never reached our endpoint; how many."""
+    since = _cursor(session, EVENTS)
+    events = gateway.list_events(
+        created_after=None if since is None else since - OVERLAP, types=REPLAYED
+    )
+    stored = (
+        set(
+            session.scalars(
+                sa.select(StripeEvent.id).where(StripeEvent.id.in_([e.id for e in events]))
+            )
+        )
+        if events
+        else set()
+    )
+    replayed = 0
+    for event in events:
+        if event.id in stored:
+            continue
+        replayed += 1
+        if dry_run:
+            continue
+        store_event(session, event.payload)
+        session.commit()
+        process_alone(session, event.id)
+    if events and not dry_run:
+        _advance(session, max(e.created for e in events), EVENTS)
+        session.commit()
+    return replayed
+
+
 def reconcile(
     session: Session, gateway: StripeGateway, actor: Actor, *, as_of: date, dry_run: bool = False
 ) -> dict:
-    """One reconciliation run (commits per intent unless dry_run); returns its report."""
-    report = dict.fromkeys(("intents", "matched", "recovered", "flagged", "refunds_read"), 0)
+    """One reconciliation run (commits per intent unless dry_run); returns its report.
+
+    Lost events are replayed first (exactly as the receiver would have handled
+    them), then the intents are checked against our payments, then the refunds.
+    """
+    report = dict.fromkeys(
+        ("events_replayed", "intents", "matched", "recovered", "flagged", "refunds_read"), 0
+    )
+    report["events_replayed"] = replay_events(session, gateway, dry_run=dry_run)
     cursor = _cursor(session)
     intents = gateway.list_payment_intents(
         created_after=None if cursor is None else cursor - OVERLAP
