@@ -201,5 +201,10 @@ def reconcile_stripe(session: Session, context: JobContext) -> dict:
     """Match Stripe's PaymentIntents and refunds to our payments (payments.reconcile)."""
     with StripeGateway.from_config(context.config) as gateway:
         return reconcile(
-            session, gateway, context.actor, as_of=context.as_of, dry_run=context.dry_run
+            session,
+            gateway,
+            context.actor,
+            as_of=context.as_of,
+            currency=context.config["CURRENCY"],
+            dry_run=context.dry_run,
         )

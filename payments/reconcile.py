@@ -40,10 +40,11 @@ from payments.models import (
     SyncCursor,
 )
 from payments.services import mark_payment, settle_payment
-from payments.webhooks import STRIPE, process_alone, store_event
+from payments.webhooks import STRIPE, post_payout, process_alone, store_event
 
 CURSOR = "payment_intents"
 EVENTS = "events"
+PAYOUTS = "payouts"
 #: Intents created this long before the cursor are read again (their status may have moved).
 OVERLAP = timedelta(days=3)
 
@@ -183,7 +184,13 @@ def replay_events(session: Session, gateway: StripeGateway, *, dry_run: bool) ->
 
 
 def reconcile(
-    session: Session, gateway: StripeGateway, actor: Actor, *, as_of: date, dry_run: bool = False
+    session: Session,
+    gateway: StripeGateway,
+    actor: Actor,
+    *,
+    as_of: date,
+    currency: str,
+    dry_run: bool = False,
 ) -> dict:
     """One reconciliation run (commits per intent unless dry_run); returns its report.
 
@@ -191,7 +198,16 @@ def reconcile(
     them), then the intents are checked against our payments, then the refunds.
     """
     report = dict.fromkeys(
-        ("events_replayed", "intents", "matched", "recovered", "flagged", "refunds_read"), 0
+        (
+            "events_replayed",
+            "intents",
+            "matched",
+            "recovered",
+            "flagged",
+            "payouts_posted",
+            "refunds_read",
+        ),
+        0,
     )
     report["events_replayed"] = replay_events(session, gateway, dry_run=dry_run)
     cursor = _cursor(session)
@@ -209,6 +225,8 @@ def reconcile(
         _advance(session, max(i.created for i in intents))
         session.commit()
     report["flagged"] += _ours_unknown_to_stripe(session, gateway, actor, seen, cursor, dry_run)
+    posted, flagged = _payouts(session, gateway, actor, currency=currency, dry_run=dry_run)
+    report["payouts_posted"], report["flagged"] = posted, report["flagged"] + flagged
     refunds = gateway.list_refunds()
     report["refunds_read"] = len(refunds)
     recorded = set(
@@ -244,6 +262,61 @@ def reconcile(
             report["flagged"] += 1
         _finish(session, dry_run)
     return report
+
+
+def _payouts(
+    session: Session, gateway: StripeGateway, actor: Actor, *, currency: str, dry_run: bool
+) -> tuple[int, int]:
+    """Paid payouts: posted to the bank if the event was lost; checked against what they paid out.
+
+    Returns (posted, flagged). A payout in another currency than ours, or one
+    whose amount is not what its balance transactions add up to, is flagged
+    instead of posted.
+    """
+    since = _cursor(session, PAYOUTS)
+    payouts = gateway.list_payouts(created_after=None if since is None else since - OVERLAP)
+    posted = flagged = 0
+    for payout in payouts:
+        if payout.status != "paid":
+            continue
+        theirs = {
+            "payout": payout.id,
+            "amount_cents": payout.amount_cents,
+            "currency": payout.currency,
+            "arrival": payout.arrival.isoformat(),
+        }
+        problem = None
+        if payout.currency != currency:
+            problem = (
+                f"The payout is in {payout.currency.upper()}, our books in {currency.upper()}: "
+                "check the Stripe account's settings and book it by hand."
+            )
+        else:
+            total = gateway.payout_transactions_total(payout.id)
+            if total is not None and total != payout.amount_cents:
+                theirs["transactions_total_cents"] = total
+                problem = (
+                    f"The payout of {payout.amount_cents} cents does not match its balance "
+                    f"transactions ({total} cents): ask Stripe which payments it paid out."
+                )
+        if problem is not None:
+            flagged += flag(
+                session,
+                actor,
+                ReconciliationKind.PAYOUT_MISMATCH,
+                payout.id,
+                payment=None,
+                ours={},
+                theirs=theirs,
+                suggestion=problem,
+            )
+        elif post_payout(session, actor, payout.id, payout.amount_cents, payout.arrival.date()):
+            posted += 1
+        _finish(session, dry_run)
+    if payouts and not dry_run:
+        _advance(session, max(p.created for p in payouts), PAYOUTS)
+        session.commit()
+    return posted, flagged
 
 
 def _finish(session: Session, dry_run: bool) -> None:

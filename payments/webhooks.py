@@ -350,27 +350,19 @@ def on_dispute(session: Session, event: dict) -> EventStatus:
     return EventStatus.PROCESSED
 
 
-def on_payout(session: Session, event: dict) -> EventStatus:
-    """A payout reached the bank: move its amount from Stripe clearing to the bank, once per payout."""
-    payout = event["data"]["object"]
-    amount = payout.get("amount")
+def post_payout(session: Session, actor: Actor, payout_id: str, amount: int, day) -> bool:
+    """Move a paid payout from Stripe clearing to the bank, once per payout; True if posted now."""
     if not isinstance(amount, int) or isinstance(amount, bool) or amount <= 0:
-        raise ValueError(f"payout {payout.get('id')} has no positive amount: {amount!r}")
-    # NOTE: the chain head is locked before looking, so two events of one payout post it once.
+        raise ValueError(f"payout {payout_id} has no positive amount: {amount!r}")
+    # NOTE: the chain head is locked before looking, so two tellings of one payout post it once.
     session.execute(sa.select(LedgerHead.id).where(LedgerHead.id == 1).with_for_update())
     posted = session.scalar(
         sa.select(JournalEntry.id).where(
-            JournalEntry.source_type == "payout", JournalEntry.source_id == payout["id"]
+            JournalEntry.source_type == "payout", JournalEntry.source_id == payout_id
         )
     )
     if posted is not None:
-        return EventStatus.PROCESSED
-    arrival = payout.get("arrival_date")
-    day = (
-        datetime.fromtimestamp(arrival, UTC).date()
-        if isinstance(arrival, int)
-        else _event_day(event)
-    )
+        return False
     post_entry(
         session,
         [
@@ -379,13 +371,24 @@ def on_payout(session: Session, event: dict) -> EventStatus:
         ],
         entry_date=day,
         source_type="payout",
-        source_id=payout["id"],
-        actor=STRIPE,
-        memo=f"Stripe payout {payout['id']} paid to the bank",
+        source_id=payout_id,
+        actor=actor,
+        memo=f"Stripe payout {payout_id} paid to the bank",
     )
-    record(
-        session, STRIPE, "payout.paid", object_type="Payout", object_id=payout["id"], amount=amount
+    record(session, actor, "payout.paid", object_type="Payout", object_id=payout_id, amount=amount)
+    return True
+
+
+def on_payout(session: Session, event: dict) -> EventStatus:
+    """A payout reached the bank: move its amount from Stripe clearing to the bank, once per payout."""
+    payout = event["data"]["object"]
+    arrival = payout.get("arrival_date")
+    day = (
+        datetime.fromtimestamp(arrival, UTC).date()
+        if isinstance(arrival, int)
+        else _event_day(event)
     )
+    post_payout(session, STRIPE, payout.get("id"), payout.get("amount"), day)
     return EventStatus.PROCESSED
 
 

@@ -1,12 +1,18 @@
 """Reconciliation settles what lost webhooks left open and flags every other mismatch once."""
 
+from datetime import UTC, date, datetime
+
+import requests
 import sqlalchemy as sa
 
-from billing.ledger import account_receivable, verify_chain
+from billing import chart
+from billing.ledger import account_receivable, gl_balance, verify_chain
 from billing.models import Invoice, InvoiceStatus
+from core.audit import Actor
 from core.extensions import db
 from core.models import JobStatus
 from core.scheduling import find, run_entry
+from payments.gateway import StripePayout
 from payments.models import (
     EventStatus,
     Payment,
@@ -16,6 +22,7 @@ from payments.models import (
     ReconciliationKind,
     StripeEvent,
 )
+from payments.reconcile import reconcile
 from payments.webhooks import store_event
 from scheduler import SCHEDULE
 from tests.payments.test_webhooks import TOTAL, _payment, _town
@@ -169,3 +176,78 @@ def test_clerks_work_the_queue_through_the_api(app, client, api_headers, gateway
     assert done.status_code == 200 and done.get_json()["status"] == "resolved"
     assert client.post(path, json={"resolution": "again please"}, headers=clerk).status_code == 409
     assert client.get("/api/v1/reconciliation-items?status=open", headers=auditor).get_json() == []
+
+
+class PayoutsOnly:
+    """A Stripe that has paid out and done nothing else (localstripe links no transactions to payouts)."""
+
+    def __init__(self, payouts, totals):
+        self.payouts, self.totals = payouts, totals
+
+    def list_events(self, **_):
+        return []
+
+    def list_payment_intents(self, **_):
+        return []
+
+    def list_refunds(self):
+        return []
+
+    def list_payouts(self, **_):
+        return self.payouts
+
+    def payout_transactions_total(self, payout_id):
+        return self.totals[payout_id]
+
+
+def test_paid_payouts_reach_the_bank_once_and_one_that_does_not_add_up_is_flagged(app):
+    def payout(pid, cents, currency="usd", status="paid"):
+        moment = datetime(2026, 11, 20, 12, tzinfo=UTC)
+        return StripePayout(pid, cents, currency, status, moment, moment)
+
+    stripe = PayoutsOnly(
+        [
+            payout("po_fine", 10000),
+            payout("po_unknown_total", 2500),
+            payout("po_short", 5000),
+            payout("po_euro", 700, currency="eur"),
+            payout("po_pending", 900, status="pending"),
+        ],
+        {"po_fine": 10000, "po_unknown_total": None, "po_short": 4900, "po_euro": 700},
+    )
+    with app.app_context():
+        for _ in range(2):
+            report = reconcile(
+                db.session,
+                stripe,
+                Actor.job("reconcile_stripe"),
+                as_of=date(2026, 11, 26),
+                currency="usd",
+            )
+        assert (report["payouts_posted"], report["flagged"]) == (0, 0)  # the second run
+        assert gl_balance(db.session, chart.BANK) == 12500
+        items = db.session.scalars(
+            sa.select(ReconciliationItem).order_by(ReconciliationItem.stripe_id)
+        ).all()
+        assert [(i.kind.value, i.stripe_id) for i in items] == [
+            ("payout_mismatch", "po_euro"),
+            ("payout_mismatch", "po_short"),
+        ]
+        assert items[1].theirs["transactions_total_cents"] == 4900
+        assert verify_chain(db.session).ok
+
+
+def test_a_payout_localstripe_made_is_read_and_checked(app, stripe_settings):
+    app.config.update(stripe_settings)
+    made = requests.post(
+        f"{stripe_settings['STRIPE_API_BASE']}/v1/payouts",
+        data={"amount": 1234, "currency": "eur", "status": "paid"},
+        auth=(stripe_settings["STRIPE_SECRET_KEY"], ""),
+        timeout=10,
+    )
+    assert made.status_code == 200, made.text
+    for _ in range(2):
+        run = run_entry(app, RECONCILE)
+        assert run.status == JobStatus.SUCCEEDED, run.error
+    # localstripe pays out only in euros: not our currency, so it waits for a clerk, once
+    assert _items(app) == [(ReconciliationKind.PAYOUT_MISMATCH, None)]
