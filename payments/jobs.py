@@ -58,6 +58,7 @@ def janitor(session: Session, context: JobContext) -> dict:
         (
             "events_settled",
             "events_retried",
+            "events_flagged",
             "settled",
             "failed",
             "canceled",
@@ -82,6 +83,30 @@ def janitor(session: Session, context: JobContext) -> dict:
             if row.processed_at is None or row.processed_at + retry_delay(row.attempts) <= now:
                 process_alone(session, row.id)
                 counts["events_retried"] += 1
+        session.commit()
+        for row in session.scalars(
+            sa.select(StripeEvent).where(
+                StripeEvent.status == EventStatus.FAILED, StripeEvent.attempts >= RETRY_LIMIT
+            )
+        ).all():
+            counts["events_flagged"] += flag(
+                session,
+                context.actor,
+                ReconciliationKind.EVENT_FAILED,
+                row.id,
+                payment=None,
+                ours={
+                    "event": row.id,
+                    "type": row.type,
+                    "attempts": row.attempts,
+                    "error": row.error,
+                },
+                theirs={"object": (row.payload.get("data") or {}).get("object", {}).get("id")},
+                suggestion=(
+                    f"This {row.type} event still failed after {row.attempts} tries: read its "
+                    "error, fix what it names, and settle or refund by hand if needed."
+                ),
+            )
         session.commit()
     stale_before = utcnow() - timedelta(minutes=config["PAYMENT_STALE_MINUTES"])
     abandon_before = utcnow() - timedelta(hours=config["PAYMENT_ABANDON_HOURS"])

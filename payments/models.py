@@ -230,6 +230,8 @@ class ReconciliationKind(enum.StrEnum):
     REFUND_NOT_RECORDED = "refund_not_recorded"
     #: A payout whose amount is not the sum of its balance transactions.
     PAYOUT_MISMATCH = "payout_mismatch"
+    #: A stored webhook event that still failed after its retries.
+    EVENT_FAILED = "event_failed"
 
 
 class ReconciliationStatus(enum.StrEnum):

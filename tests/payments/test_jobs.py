@@ -11,8 +11,15 @@ from core.extensions import db
 from core.models import JobStatus
 from core.scheduling import find, run_entry
 from payments.gateway import PaymentError
-from payments.models import Payment, PaymentStatus, Receipt, ReconciliationItem
-from payments.webhooks import store_event
+from payments.models import (
+    EventStatus,
+    Payment,
+    PaymentStatus,
+    Receipt,
+    ReconciliationItem,
+    StripeEvent,
+)
+from payments.webhooks import RETRY_LIMIT, retry_delay, store_event
 from scheduler import SCHEDULE
 from tests.payments.signing import intent_event
 from tests.payments.test_webhooks import TOTAL, _payment, _town
@@ -154,4 +161,30 @@ def test_a_stale_payment_stripe_does_not_know_is_flagged_once(app, stripe_settin
     with app.app_context():
         (item,) = db.session.scalars(sa.select(ReconciliationItem)).all()
         assert (item.kind.value, item.payment_id) == ("unknown_to_stripe", payment_id)
+        assert db.session.get(Payment, payment_id).status == PaymentStatus.PENDING
+
+
+def test_an_event_that_keeps_failing_is_retried_then_flagged_once(app):
+    (account_id,) = _town(app)
+    payment_id = _payment(app, account_id)
+    with app.app_context():
+        event = intent_event(
+            "payment_intent.succeeded", db.session.get(Payment, payment_id), amount=TOTAL + 1
+        )
+        store_event(db.session, event)
+        db.session.commit()
+    attempts = []
+    for _ in range(RETRY_LIMIT + 2):
+        run_entry(app, JANITOR)
+        with app.app_context():
+            stored = db.session.get(StripeEvent, event["id"])
+            attempts.append(stored.attempts)
+            stored.processed_at -= retry_delay(stored.attempts)  # as if its wait had passed
+            db.session.commit()
+    assert attempts[-1] == RETRY_LIMIT  # tried up to the limit, then left for a clerk
+    with app.app_context():
+        assert db.session.get(StripeEvent, event["id"]).status == EventStatus.FAILED
+        (item,) = db.session.scalars(sa.select(ReconciliationItem)).all()
+        assert (item.kind.value, item.stripe_id) == ("event_failed", event["id"])
+        assert "received" in item.ours["error"] and item.ours["attempts"] == RETRY_LIMIT
         assert db.session.get(Payment, payment_id).status == PaymentStatus.PENDING
