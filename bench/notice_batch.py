@@ -43,8 +43,6 @@ from notices import (
     render,  # noqa: E402
 )
 
-MUNIBILL = str(Path(sys.executable).parent / "munibill")
-
 
 def prepare(folder: Path, bills: int) -> str:
     """A database with `bills` October utility bills, each with 14 months of reads; its URL."""
