@@ -105,6 +105,13 @@ def _account_or_404(number: str) -> Account:
     return account
 
 
+def _invoice_or_404(number: str) -> Invoice:
+    invoice = db.session.scalar(sa.select(Invoice).where(Invoice.number == number))
+    if invoice is None:
+        abort(404, message=f"No invoice {number}.")
+    return invoice
+
+
 def _pdf(data: bytes, name: str):
     return send_file(io.BytesIO(data), mimetype="application/pdf", download_name=name)
 
@@ -205,9 +212,7 @@ def _issued(document, account: Account, deliver: str, **links) -> Notice:
 @requires("write")
 def invoice_notice(args, number: str):
     """Issue a bill, reminder, past-due or final notice about an invoice."""
-    invoice = db.session.scalar(sa.select(Invoice).where(Invoice.number == number))
-    if invoice is None:
-        abort(404, message=f"No invoice {number}.")
+    invoice = _invoice_or_404(number)
     if invoice.status == InvoiceStatus.VOID:
         abort(409, message=f"Invoice {number} is void.")
     kind = None if args["kind"] == "bill" else NoticeKind(args["kind"])
@@ -406,9 +411,7 @@ def _paused(*, account_id: int | None = None, invoice_id: int | None = None, rea
 @requires("write")
 def pause_invoice_reminders(args, number: str):
     """Pause the reminders of an invoice until resumed."""
-    invoice = db.session.scalar(sa.select(Invoice).where(Invoice.number == number))
-    if invoice is None:
-        abort(404, message=f"No invoice {number}.")
+    invoice = _invoice_or_404(number)
     return _paused(invoice_id=invoice.id, reason=args["reason"])
 
 

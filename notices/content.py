@@ -246,11 +246,6 @@ class BillFacts:
         return f"{point.service_street}, {point.service_city}"
 
 
-def summary(session: Session, invoice: Invoice) -> Summary:
-    """The bill's account summary, from the ledger (adds up to the cent)."""
-    return BillFacts(session, [invoice]).summary(invoice)
-
-
 def _lines(invoice: Invoice) -> tuple[Line, ...]:
     """The invoice's lines with their arithmetic."""
     return tuple(

@@ -24,7 +24,7 @@ from payments.models import (
     ReconciliationKind,
     StripeEvent,
 )
-from payments.reconcile import flag, reconcile
+from payments.reconcile import flag, flag_unknown_to_stripe, reconcile
 from payments.services import fail_payment, mark_payment, settle_payment
 from payments.webhooks import (
     RETRY_LIMIT,
@@ -33,6 +33,7 @@ from payments.webhooks import (
     process_alone,
     retry_delay,
     settle_waiting,
+    waiting_successes,
 )
 
 #: Stripe statuses of an intent that has not been paid and still could be.
@@ -69,7 +70,7 @@ def janitor(session: Session, context: JobContext) -> dict:
         0,
     )
     if context.dry_run:
-        counts["events_settled"] = _waiting_successes(session)
+        counts["events_settled"] = waiting_successes(session)
     else:
         counts["events_settled"] = settle_waiting(session, batch=config["WEBHOOK_BATCH_SIZE"])
         now = utcnow()
@@ -132,14 +133,6 @@ def janitor(session: Session, context: JobContext) -> dict:
     return counts
 
 
-def _waiting_successes(session: Session) -> int:
-    return session.scalar(
-        sa.select(sa.func.count())
-        .select_from(StripeEvent)
-        .where(StripeEvent.status == EventStatus.RECEIVED, StripeEvent.type == SUCCEEDED)
-    )
-
-
 def _bring_up_to_date(session, gateway, payment_id, abandon_before, context) -> str:
     """What became of one stale payment: settled, failed, canceled, processing or waiting."""
     payment = session.scalar(sa.select(Payment).where(Payment.id == payment_id).with_for_update())
@@ -156,19 +149,7 @@ def _bring_up_to_date(session, gateway, payment_id, abandon_before, context) -> 
         if error.http_status != 404:
             raise
         if not context.dry_run:
-            flag(
-                session,
-                context.actor,
-                ReconciliationKind.UNKNOWN_TO_STRIPE,
-                payment.stripe_payment_intent_id,
-                payment=payment,
-                ours={"payment": payment.id, "amount_cents": payment.amount_cents},
-                theirs={},
-                suggestion=(
-                    "Stripe does not know this payment's intent. Nothing was charged; cancel the "
-                    "payment here after checking the Stripe dashboard."
-                ),
-            )
+            flag_unknown_to_stripe(session, context.actor, payment)
         return "unknown_at_stripe"
     if intent.status == "succeeded":
         if intent.amount_cents != payment.amount_cents:

@@ -40,7 +40,7 @@ from payments.models import (
     SyncCursor,
 )
 from payments.services import mark_payment, settle_payment
-from payments.webhooks import STRIPE, post_payout, process_alone, store_event
+from payments.webhooks import STRIPE, payment_of_intent, post_payout, process_alone, store_event
 
 CURSOR = "payment_intents"
 EVENTS = "events"
@@ -104,6 +104,23 @@ def flag(
     return added is not None
 
 
+def flag_unknown_to_stripe(session: Session, actor: Actor, payment: Payment) -> bool:
+    """Flag our payment whose intent Stripe does not know (once)."""
+    return flag(
+        session,
+        actor,
+        ReconciliationKind.UNKNOWN_TO_STRIPE,
+        payment.stripe_payment_intent_id,
+        payment=payment,
+        ours=_ours(payment),
+        theirs={},
+        suggestion=(
+            "Stripe does not know this payment's intent. Nothing was charged; cancel the "
+            "payment here after checking the Stripe dashboard."
+        ),
+    )
+
+
 def _ours(payment: Payment) -> dict:
     return {
         "payment": payment.id,
@@ -122,22 +139,6 @@ def _theirs(intent: StripePaymentIntent) -> dict:
         "created": intent.created.isoformat(),
         "metadata": dict(intent.metadata),
     }
-
-
-def _payment_for(session: Session, intent: StripePaymentIntent) -> Payment | None:
-    """Our payment of an intent: by the intent id, else by the id in its metadata."""
-    payment = session.scalar(
-        sa.select(Payment).where(Payment.stripe_payment_intent_id == intent.id).with_for_update()
-    )
-    if payment is None and (intent.metadata.get("payment_id") or "").isdigit():
-        payment = session.scalar(
-            sa.select(Payment)
-            .where(Payment.id == int(intent.metadata["payment_id"]))
-            .with_for_update()
-        )
-        if payment is not None and payment.stripe_payment_intent_id not in (None, intent.id):
-            return None
-    return payment
 
 
 #: The events a receiver handles; one Stripe lists that we never stored is replayed.
@@ -330,7 +331,7 @@ def _reconcile_intent(
     session: Session, actor: Actor, intent: StripePaymentIntent, *, dry_run: bool
 ) -> str:
     """matched, recovered or flagged."""
-    payment = _payment_for(session, intent)
+    payment = payment_of_intent(session, {"id": intent.id, "metadata": intent.metadata})
     if payment is None:
         if intent.status != "succeeded":
             return "matched"  # nothing was paid: nothing to reconcile
@@ -422,19 +423,6 @@ def _ours_unknown_to_stripe(
         except PaymentError as error:
             if error.http_status != 404:
                 raise
-        if flag(
-            session,
-            actor,
-            ReconciliationKind.UNKNOWN_TO_STRIPE,
-            payment.stripe_payment_intent_id,
-            payment=payment,
-            ours=_ours(payment),
-            theirs={},
-            suggestion=(
-                "Stripe does not know this payment's intent. Nothing was charged; cancel the "
-                "payment here after checking the Stripe dashboard."
-            ),
-        ):
-            flagged += 1
+        flagged += flag_unknown_to_stripe(session, actor, payment)
         _finish(session, dry_run)
     return flagged

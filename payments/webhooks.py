@@ -24,7 +24,7 @@ from core.db import utcnow
 from payments.disputes import close_dispute, open_dispute
 from payments.models import EventStatus, Payment, PaymentStatus, Refund, RefundStatus, StripeEvent
 from payments.refunds import refund_failed
-from payments.services import fail_payment, mark_payment, settle_payment, settle_payments
+from payments.services import fail_payment, mark_payment, settle_payments
 
 STRIPE = Actor("stripe", None, "stripe webhook", "stripe")
 SUCCEEDED = "payment_intent.succeeded"
@@ -159,15 +159,20 @@ def settle_waiting(session: Session, *, batch: int) -> int:
     return taken
 
 
-def _waiting(session: Session) -> bool:
-    """Whether a stored success waits to be settled."""
-    found = session.scalar(
-        sa.select(StripeEvent.id)
+def waiting_successes(session: Session) -> int:
+    """How many stored successes wait to be settled."""
+    return session.scalar(
+        sa.select(sa.func.count())
+        .select_from(StripeEvent)
         .where(StripeEvent.status == EventStatus.RECEIVED, StripeEvent.type == SUCCEEDED)
-        .limit(1)
     )
+
+
+def _waiting(session: Session) -> bool:
+    """Whether a stored success waits to be settled (ends the read's transaction)."""
+    found = waiting_successes(session) > 0
     session.rollback()
-    return found is not None
+    return found
 
 
 def process_alone(session: Session, event_id: str) -> bool:
@@ -229,7 +234,7 @@ def _payments_of(session: Session, intents: list[dict]) -> list[Payment | None]:
     return payments
 
 
-def _payment_of(session: Session, intent: dict) -> Payment | None:
+def payment_of_intent(session: Session, intent: dict) -> Payment | None:
     """Our payment for a PaymentIntent, locked so that its status is read after any settlement."""
     return _payments_of(session, [intent])[0]
 
@@ -249,14 +254,6 @@ def _received(payment: Payment, intent: dict) -> None:
         raise ValueError(
             f"Stripe received {received} cents for payment {payment.id} of {payment.amount_cents}"
         )
-
-
-def on_succeeded(session: Session, event: dict, payment: Payment, intent: dict) -> None:
-    """Settle the payment: allocate, post, issue the receipt (once)."""
-    _received(payment, intent)
-    if payment.stripe_payment_intent_id is None:
-        payment.stripe_payment_intent_id = intent["id"]
-    settle_payment(session, STRIPE, payment, on=_event_day(event), cash_gl=chart.STRIPE_CLEARING)
 
 
 def on_failed(session: Session, event: dict, payment: Payment, intent: dict) -> None:
@@ -282,7 +279,6 @@ def on_canceled(session: Session, event: dict, payment: Payment, intent: dict) -
 
 
 HANDLERS: dict[str, Callable[[Session, dict, Payment, dict], None]] = {
-    "payment_intent.succeeded": on_succeeded,
     "payment_intent.payment_failed": on_failed,
     "payment_intent.processing": on_processing,
     "payment_intent.canceled": on_canceled,
@@ -392,8 +388,8 @@ def on_payout(session: Session, event: dict) -> EventStatus:
     return EventStatus.PROCESSED
 
 
-def process_event(session: Session, row: StripeEvent) -> EventStatus:
-    """Run the event's handler in the caller's transaction and set its status."""
+def _process_one(session: Session, row: StripeEvent) -> EventStatus:
+    """Run the handler of an event other than a success in the caller's transaction; set its status."""
     row.attempts += 1
     handler = HANDLERS.get(row.type)
     if row.type in REFUND_EVENTS:
@@ -406,7 +402,7 @@ def process_event(session: Session, row: StripeEvent) -> EventStatus:
         row.status = EventStatus.IGNORED
     else:
         intent = row.payload["data"]["object"]
-        payment = _payment_of(session, intent)
+        payment = payment_of_intent(session, intent)
         if payment is None:
             row.status = EventStatus.UNMATCHED
         else:
@@ -427,10 +423,7 @@ def process_events(session: Session, rows: list[StripeEvent]) -> None:
     successes = [row for row in rows if row.type == SUCCEEDED]
     for row in rows:
         if row.type != SUCCEEDED:
-            process_event(session, row)
-    if len(successes) == 1:
-        process_event(session, successes[0])
-        return
+            _process_one(session, row)
     intents = [row.payload["data"]["object"] for row in successes]
     settle = []
     for row, intent, payment in zip(
