@@ -1,0 +1,185 @@
+"""The card pay flow shared by the clerks' pay pages and the residents' portal.
+
+Both sides record a pending payment from a form, hand Stripe.js a SetupIntent to save
+the card, charge the saved card once, and show the payment's state until the verified
+webhook settles it. Only who may see the account and the addresses differ; the views
+pass those in. Nothing here marks a bill paid.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from flask import abort, current_app, jsonify
+from sqlalchemy.orm import Session
+
+from billing.models import Account, Invoice
+from core.audit import Actor
+from core.settings import ConfigError
+from payments.gateway import (
+    GENERIC_MESSAGE,
+    UNAVAILABLE_MESSAGE,
+    PaymentError,
+    StripeGateway,
+    StripePaymentIntent,
+)
+from payments.models import Payment, PaymentStatus, Receipt
+from payments.online import charge_card, start_card_payment
+from payments.services import OPEN, owed_items
+
+log = logging.getLogger(__name__)
+
+#: What the status page says a payment is; `processing` (a bank debit) is never "paid".
+PAID, PENDING, UNPAID, FAILED = "paid", "pending", "unpaid", "failed"
+#: The largest id a payment can have (BIGINT); a larger one in a URL is simply not found.
+MAX_ID = 2**63 - 1
+NOT_CHARGEABLE = "This payment did not go through, so it cannot be paid again. Start a new payment."
+CARD_NOT_SAVED = "The card was not saved. Enter it again."
+
+
+def dollars(cents: int) -> str:
+    """Cents as a plain dollar amount for a form field ('107.84')."""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
+def sentence(message: str) -> str:
+    """A service's lower-case reason as a sentence."""
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def payment_or_404(session: Session, account: Account, payment_id: int) -> Payment:
+    """The payment, only if it belongs to the account; else 404."""
+    payment = session.get(Payment, payment_id) if 0 < payment_id <= MAX_ID else None
+    if payment is None or payment.account_id != account.id:
+        abort(404)
+    return payment
+
+
+def open_bills(session: Session, account: Account) -> list[tuple[Invoice, int]]:
+    """The account's open invoices, oldest due first, with what each still owes."""
+    invoices = list(
+        session.scalars(
+            sa.select(Invoice)
+            .where(Invoice.account_id == account.id, Invoice.status.in_(OPEN))
+            .order_by(Invoice.due_date, Invoice.id)
+        )
+    )
+    owed = dict.fromkeys((invoice.id for invoice in invoices), 0)
+    for item in owed_items(session, invoices) if invoices else []:
+        owed[item.invoice_id] += item.balance_cents
+    return [(invoice, owed[invoice.id]) for invoice in invoices if owed[invoice.id] > 0]
+
+
+def invoices_of(session: Session, payment: Payment) -> list[Invoice]:
+    """The invoices the payer chose (none: the oldest open bills first)."""
+    if not payment.invoice_ids:
+        return []
+    query = sa.select(Invoice).where(Invoice.id.in_(payment.invoice_ids)).order_by(Invoice.id)
+    return list(session.scalars(query))
+
+
+@contextmanager
+def gateway() -> Iterator[StripeGateway]:
+    """A gateway on the app's settings, closed afterwards; missing settings count as an outage."""
+    try:
+        opened = StripeGateway.from_config(current_app.config)
+    except ConfigError:
+        log.exception("card payments are not configured")
+        raise PaymentError(UNAVAILABLE_MESSAGE, code="not_configured", retryable=True) from None
+    with opened:
+        yield opened
+
+
+class Flow:
+    """The JSON steps of one side's card page: where a spent payment starts again, and how
+    messages are put into the payer's language."""
+
+    def __init__(
+        self,
+        session: Session,
+        restart_url: Callable[[Payment], str],
+        translate: Callable[[str], str] = str,
+    ) -> None:
+        self.session = session
+        self.restart_url = restart_url
+        self.translate = translate
+
+    def refused(self, message: str, status: int, payment: Payment):
+        """A JSON answer the page shows under the card, with a way on if this payment is spent."""
+        body: dict[str, str] = {"error": self.translate(message)}
+        if payment.status != PaymentStatus.PENDING or payment.stripe_payment_intent_id:
+            body["restart_url"] = self.restart_url(payment)
+        return jsonify(body), status
+
+    def gateway_refused(self, error: PaymentError, payment: Payment):
+        """A Stripe refusal (402) or outage (503) as the page shows it; never an error page."""
+        if error.retryable:
+            log.warning("Stripe unavailable for payment %s: %s", payment.id, error.detail or error)
+            return self.refused(UNAVAILABLE_MESSAGE, 503, payment)
+        return self.refused(error.message_for_resident, 402, payment)
+
+    def setup(self, payment: Payment):
+        """A SetupIntent client secret for Stripe.js to save the card (confirmCardSetup)."""
+        if payment.status != PaymentStatus.PENDING:
+            return self.refused(NOT_CHARGEABLE, 409, payment)
+        try:
+            with gateway() as opened:
+                secret = start_card_payment(self.session, opened, payment)
+        except PaymentError as error:
+            self.session.commit()  # a customer Stripe created is kept for the next try
+            return self.gateway_refused(error, payment)
+        self.session.commit()
+        return jsonify(client_secret=secret)
+
+    def _charged(self, intent: StripePaymentIntent, payment: Payment):
+        """What the page does next: wait for the receipt, 3-D Secure, or a refusal."""
+        if intent.status in ("succeeded", "processing", "requires_action"):
+            return jsonify(status=intent.status, client_secret=intent.client_secret)
+        message = intent.last_error.message_for_resident if intent.last_error else GENERIC_MESSAGE
+        return self.refused(message, 402, payment)
+
+    def charge(self, actor: Actor, payment: Payment, body: object):
+        """Charge the card Stripe.js saved (`payment_method` in the JSON body); once per payment."""
+        method = body.get("payment_method") if isinstance(body, dict) else None
+        if not isinstance(method, str) or not 0 < len(method) <= 255:
+            return jsonify(
+                error=self.translate(CARD_NOT_SAVED),
+                errors={"payment_method": ["Send the id of the saved payment method."]},
+            ), 400
+        if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+            return self.refused(NOT_CHARGEABLE, 409, payment)
+        try:
+            with gateway() as opened:
+                intent = charge_card(self.session, actor, opened, payment, method)
+        except PaymentError as error:
+            self.session.commit()  # the failure and its reason are kept
+            return self.gateway_refused(error, payment)
+        self.session.commit()
+        return self._charged(intent, payment)
+
+
+def state(payment: Payment, receipt: Receipt | None) -> str:
+    """Paid (with a receipt), pending (charged, not yet confirmed), unpaid or failed."""
+    if receipt is not None:
+        return PAID
+    if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
+        return FAILED
+    if payment.status == PaymentStatus.PENDING and not payment.stripe_payment_intent_id:
+        return UNPAID
+    return PENDING
+
+
+def receipt_of(session: Session, payment: Payment) -> Receipt | None:
+    """The receipt the settling webhook issued, if any yet."""
+    return session.scalar(sa.select(Receipt).where(Receipt.payment_id == payment.id))
+
+
+def paid_by_invoice(receipt: Receipt | None) -> list[tuple[str, int]]:
+    """What the receipt paid on each invoice, in the order it was applied."""
+    paid: dict[str, int] = {}
+    for part in receipt.paid if receipt else []:
+        paid[part["invoice"]] = paid.get(part["invoice"], 0) + part["cents"]
+    return list(paid.items())
