@@ -101,6 +101,7 @@ def register_blueprints(app: Flask) -> None:
     from payments import api as payments_api
     from payments import api_payments
     from payments import views as payments_views
+    from portal import blueprints as portal_blueprints
 
     core_views.init_app(app)
     billing_views.init_app(app)
@@ -112,6 +113,7 @@ def register_blueprints(app: Flask) -> None:
     payments_api.init_app(app)
     api_payments.init_app(app, api)
     notices_api.init_app(app, api)
+    portal_blueprints.init_app(app)
 
 
 def register_request_hooks(app: Flask) -> None:

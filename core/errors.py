@@ -26,16 +26,34 @@ def _wants_json() -> bool:
     return best == "application/json"
 
 
+#: Error page templates of blueprints with their own look, by blueprint name prefix.
+ERROR_TEMPLATES: dict[str, str] = {}
+
+
+def use_error_template(blueprint_prefix: str, template: str) -> None:
+    """Pages of blueprints whose names start with the prefix show errors with this template."""
+    ERROR_TEMPLATES[blueprint_prefix] = template
+
+
+def _template() -> str:
+    blueprint = request.blueprint or ""
+    for prefix, template in ERROR_TEMPLATES.items():
+        if blueprint.startswith(prefix):
+            return template
+    return "errors/error.html"
+
+
 def _respond(error: HTTPException):
-    """Render an HTTP error as JSON or HTML."""
+    """Render an HTTP error as JSON or HTML (or the response the error already carries)."""
+    if error.response is not None:
+        return error.response
     data = getattr(error, "data", None) or {}
     headers = dict(data.get("headers") or {})
     if error.code == 401 and _wants_json():
         headers.setdefault("WWW-Authenticate", 'Bearer realm="munibill"')
     if _wants_json():
         return error_body(error), error.code, headers
-    template = "errors/error.html"
-    return render_template(template, error=error), error.code, headers
+    return render_template(_template(), error=error), error.code, headers
 
 
 def handle_http_exception(error: HTTPException):

@@ -47,6 +47,6 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     if current_app.config["SESSION_COOKIE_SECURE"]:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if request.path.startswith(("/staff", "/login", "/api/")):
+    if request.path.startswith(("/staff", "/login", "/api/", "/my/", "/pay")):
         headers.setdefault("Cache-Control", "no-store")
     return response

@@ -226,6 +226,13 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
         "RATELIMIT_HEADERS_ENABLED": True,
         "PREFERRED_URL_SCHEME": "https" if secure_cookies else "http",
+        # The residents' portal.
+        "PORTAL_IDLE_MINUTES": _int(env, "PORTAL_IDLE_MINUTES", 15),
+        "QUICKPAY_ZIP_FALLBACK": _bool(env, "QUICKPAY_ZIP_FALLBACK", True),
+        "QUICKPAY_LIMIT": env.get("QUICKPAY_LIMIT", "5 per 15 minutes"),
+        "PORTAL_HISTORY_MONTHS": _int(env, "PORTAL_HISTORY_MONTHS", 24),
+        "AUTOPAY_ENABLED": _bool(env, "AUTOPAY_ENABLED", True),
+        "BABEL_DEFAULT_LOCALE": "en",
     }
 
 

@@ -108,8 +108,8 @@ def init_app(app) -> None:
 
     @app.route("/")
     def index():
-        """The front page points staff to the console."""
-        return redirect(url_for("staff.home"))
+        """The front page is the residents' bill lookup (staff sign in from its footer)."""
+        return redirect(url_for("portal.quick_pay"))
 
     @app.context_processor
     def inject_globals():

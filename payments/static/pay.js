@@ -8,6 +8,9 @@
  * {card}}) -> POST charge {payment_method} -> stripe.confirmCardPayment(secret) only when
  * the bank asks (requires_action) -> the status page.
  * Status page (#payment-status): polls status.json, gently, and reloads when the state changes.
+ *
+ * A page in another language gives the texts as data-msg-* attributes of the form and the
+ * language as data-locale (Stripe.js then speaks it too).
  */
 (function () {
   "use strict";
@@ -15,6 +18,17 @@
   var UNAVAILABLE = "Payments are temporarily unavailable. Please try again in a few minutes.";
   var EXPIRED = "This page has expired. Reload it and try again.";
   var NOT_SAVED = "The card could not be checked. Check the card details and try again.";
+  var PAYING = "Paying…";
+  var SENT = "Payment sent. Opening the receipt…";
+
+  /** Take the page's own texts, where it gives them. */
+  function useTexts(data) {
+    UNAVAILABLE = data.msgUnavailable || UNAVAILABLE;
+    EXPIRED = data.msgExpired || EXPIRED;
+    NOT_SAVED = data.msgNotSaved || NOT_SAVED;
+    PAYING = data.msgPaying || PAYING;
+    SENT = data.msgSent || SENT;
+  }
 
   /** POST JSON with the CSRF header; always resolves to an object, with `error` on failure. */
   async function postJson(url, body, csrfToken) {
@@ -83,11 +97,13 @@
     var errorBox = form.querySelector("#card-error");
     var progress = form.querySelector("#card-progress");
     var restart = form.querySelector("#card-restart");
+    useTexts(form.dataset);
     if (typeof window.Stripe !== "function") {
       errorBox.textContent = UNAVAILABLE;
       return;
     }
-    var stripe = window.Stripe(form.dataset.stripeKey);
+    var options = form.dataset.locale ? { locale: form.dataset.locale } : undefined;
+    var stripe = window.Stripe(form.dataset.stripeKey, options);
     var card = stripe.elements().create("card", { style: { base: { fontSize: "16px" } } });
     card.mount("#card-element");
     var busy = false;
@@ -100,10 +116,10 @@
       busy = true;
       button.disabled = true;
       errorBox.textContent = "";
-      progress.textContent = "Paying…";
+      progress.textContent = PAYING;
       var outcome = await payOnce(stripe, card, form.dataset);
       if (!outcome.error) {
-        progress.textContent = "Payment sent. Opening the receipt…";
+        progress.textContent = SENT;
         window.location.assign(form.dataset.statusUrl);
         return;
       }

@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import sqlalchemy as sa
 import yaml
+from flask import Flask
 
-from billing.accounts import create_account
-from billing.models import MeterReading, Parcel, ParcelValuation, ServicePoint
+from billing.accounts import create_account, derive_access_code
+from billing.models import (
+    Invoice,
+    InvoiceKind,
+    MeterReading,
+    Parcel,
+    ParcelValuation,
+    ServicePoint,
+)
 from billing.rules import load_levy, load_penalty_rules, load_rate_plan
+from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
+from core.extensions import db
 from tests.conftest import account_data
 
 RULES = Path(__file__).resolve().parents[2] / "billing" / "demo_rules"
@@ -112,3 +124,44 @@ def parcel(
     session.add(row)
     session.flush()
     return row
+
+
+@dataclass
+class BilledAccount:
+    """A household with one open utility bill, and the access code printed on it."""
+
+    number: str
+    invoice_number: str
+    owed_cents: int
+    access_code: str = ""
+
+
+def bill_households(app: Flask, *names: str) -> list[BilledAccount]:
+    """Households billed for the October 2026 cycle: one open invoice each, due November 23."""
+    with app.app_context():
+        plans = load_rules(db.session)
+        accounts = [
+            household(db.session, plans, name, [1000, 5000, 9000, 13000, 18400]) for name in names
+        ]
+        run = open_run(
+            db.session,
+            Actor.job("test"),
+            kind=InvoiceKind.UTILITY,
+            cycle="2026-10",
+            issue_date=date(2026, 11, 2),
+            due_date=date(2026, 11, 23),
+        )
+        post_run(db.session, run, Actor.job("test"), RunOptions())
+        db.session.commit()
+        billed = []
+        for account in accounts:
+            invoice = db.session.scalar(sa.select(Invoice).where(Invoice.account_id == account.id))
+            billed.append(
+                BilledAccount(
+                    account.number,
+                    invoice.number,
+                    invoice.balance_cents,
+                    derive_access_code(KEY, account.number, 1),
+                )
+            )
+        return billed

@@ -8,20 +8,14 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 
 import pytest
-import sqlalchemy as sa
 from flask import Flask
 from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
 from werkzeug.serving import make_server
 
-from billing.models import Invoice, InvoiceKind
-from billing.runs import RunOptions, open_run, post_run
-from core.audit import Actor
-from core.extensions import db
-from tests.billing.billing_fixtures import household, load_rules
+from tests.billing.billing_fixtures import BilledAccount, bill_households
 from tests.payments import conftest as payments_fixtures
 from tests.payments.localstripe_server import register_webhook
 
@@ -53,15 +47,6 @@ class LiveApp:
 
     app: Flask
     url: str
-
-
-@dataclass
-class BilledAccount:
-    """A household with one open utility bill."""
-
-    number: str
-    invoice_number: str
-    owed_cents: int
 
 
 @dataclass
@@ -129,30 +114,6 @@ def browsing(browser, live_app) -> Iterator[Browsing]:
     page.on("console", csp_violation)
     yield browsing
     context.close()
-
-
-def bill_households(app: Flask, *names: str) -> list[BilledAccount]:
-    """Households billed for the October 2026 cycle: one open invoice each, due November 23."""
-    with app.app_context():
-        plans = load_rules(db.session)
-        accounts = [
-            household(db.session, plans, name, [1000, 5000, 9000, 13000, 18400]) for name in names
-        ]
-        run = open_run(
-            db.session,
-            Actor.job("test"),
-            kind=InvoiceKind.UTILITY,
-            cycle="2026-10",
-            issue_date=date(2026, 11, 2),
-            due_date=date(2026, 11, 23),
-        )
-        post_run(db.session, run, Actor.job("test"), RunOptions())
-        db.session.commit()
-        billed = []
-        for account in accounts:
-            invoice = db.session.scalar(sa.select(Invoice).where(Invoice.account_id == account.id))
-            billed.append(BilledAccount(account.number, invoice.number, invoice.balance_cents))
-        return billed
 
 
 @pytest.fixture

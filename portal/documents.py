@@ -1,0 +1,72 @@
+"""The PDFs a resident downloads: the bill as it was sent, a receipt, any other notice.
+
+A bill or receipt that was never printed or e-mailed is issued on first download
+(delivery "download") and kept, so the next download is the same file.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from billing.models import Invoice
+from core.audit import Actor
+from notices import content
+from notices.document import NoticeKind
+from notices.models import Delivery, Notice
+from notices.service import issue, open_pdf
+from payments.models import Receipt
+
+BILL_KINDS = (NoticeKind.UTILITY_BILL, NoticeKind.TAX_BILL)
+
+
+def _latest(session: Session, *conditions) -> Notice | None:
+    return session.scalar(sa.select(Notice).where(*conditions).order_by(Notice.id.desc()).limit(1))
+
+
+def bill_notice(session: Session, config: Mapping, actor: Actor, invoice: Invoice) -> Notice:
+    """The bill notice of an invoice as it went out, or one issued now for download."""
+    notice = _latest(session, Notice.invoice_id == invoice.id, Notice.kind.in_(BILL_KINDS))
+    if notice is not None:
+        return notice
+    document = content.bill(session, config, invoice)
+    return issue(
+        session,
+        config,
+        actor,
+        document,
+        account=invoice.account,
+        delivery=Delivery.DOWNLOAD,
+        invoice_id=invoice.id,
+    )
+
+
+def receipt_notice(session: Session, config: Mapping, actor: Actor, receipt: Receipt) -> Notice:
+    """The receipt PDF of a payment, issued on first download."""
+    notice = _latest(
+        session, Notice.payment_id == receipt.payment_id, Notice.kind == NoticeKind.RECEIPT
+    )
+    if notice is not None:
+        return notice
+    document = content.receipt(session, config, receipt)
+    return issue(
+        session,
+        config,
+        actor,
+        document,
+        account=receipt.payment.account,
+        delivery=Delivery.DOWNLOAD,
+        payment_id=receipt.payment_id,
+    )
+
+
+def pdf_bytes(config: Mapping, notice: Notice) -> bytes:
+    """The stored file, checked against its hash (NoticeError or OSError if it is not intact)."""
+    return open_pdf(config, notice)
+
+
+def download_name(notice: Notice) -> str:
+    """A file name the resident recognises: 'utility_bill-2026-000123.pdf'."""
+    return f"{notice.kind.value}-{notice.reference}.pdf".replace("/", "-")

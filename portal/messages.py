@@ -1,0 +1,108 @@
+"""Texts that reach residents from outside the portal's templates, put into their language.
+
+The card processor's messages (payments.gateway) and the payment services' refusals are
+written in English where they are made; the portal shows them through `translate`,
+which looks each one up in the catalog. `N_` marks a text for the catalog without
+translating it here, so `pybabel extract` finds every one of them.
+"""
+
+from __future__ import annotations
+
+from flask_babel import gettext, lazy_gettext
+
+from payments import gateway
+
+
+def N_(text: str) -> str:  # noqa: N802 - the conventional name of a no-op translation marker
+    """Mark a text for extraction; return it unchanged."""
+    return text
+
+
+#: Every message the card processor's errors can show a resident (payments.gateway).
+CARD_MESSAGES = (
+    N_("Payments are temporarily unavailable. Please try again in a few minutes."),
+    N_("Your card was declined. Try another card."),
+    N_("We could not process this payment. Please contact the billing office."),
+    N_("Your card's security code is incorrect. Check it and try again."),
+    N_("Your card number is incorrect. Check it and try again."),
+    N_("Your card's expiration date is incorrect. Check it and try again."),
+    N_("Your card has insufficient funds. Try another card."),
+    N_("Your card has expired. Check the expiration date or try another card."),
+    N_("An error occurred while processing your card. Try again in a moment."),
+    N_(
+        "Your bank needs you to approve this payment. Pay again and follow your bank's steps, "
+        "or try another card."
+    ),
+    N_("Your bank could not approve this payment. Try again or use another card."),
+    N_("This payment did not go through, so it cannot be paid again. Start a new payment."),
+    N_("The card was not saved. Enter it again."),
+    N_("Nothing is owed on this account."),
+)
+assert set(gateway.RESIDENT_MESSAGES.values()) <= set(CARD_MESSAGES)
+
+
+def translate(text: str) -> str:
+    """The text in the page's language when the catalog has it; else as it is."""
+    return gettext(text) if text else text
+
+
+def failure_text(code: str | None) -> str:
+    """Why a card payment failed, from its stored code, in the page's language."""
+    return translate(gateway.resident_message(code))
+
+
+#: Names of statuses and kinds as residents read them.
+LABELS = {
+    ("invoice", "open"): lazy_gettext("Open"),
+    ("invoice", "partially_paid"): lazy_gettext("Partly paid"),
+    ("invoice", "paid"): lazy_gettext("Paid"),
+    ("invoice", "void"): lazy_gettext("Cancelled"),
+    ("invoice", "written_off"): lazy_gettext("Written off"),
+    ("bill", "utility"): lazy_gettext("Utility bill"),
+    ("bill", "tax"): lazy_gettext("Property tax bill"),
+    ("payment", "succeeded"): lazy_gettext("Paid"),
+    ("payment", "voided"): lazy_gettext("Voided"),
+    ("channel", "online"): lazy_gettext("Online payment"),
+    ("channel", "counter"): lazy_gettext("Payment at the counter"),
+    ("channel", "mail"): lazy_gettext("Payment by mail"),
+    ("channel", "autopay"): lazy_gettext("Autopay"),
+    ("tender", "card"): lazy_gettext("Card"),
+    ("tender", "cash"): lazy_gettext("Cash"),
+    ("tender", "check"): lazy_gettext("Check"),
+    ("tender", "money_order"): lazy_gettext("Money order"),
+    ("notice", "utility_bill"): lazy_gettext("Utility bill"),
+    ("notice", "tax_bill"): lazy_gettext("Property tax bill"),
+    ("notice", "reminder"): lazy_gettext("Reminder"),
+    ("notice", "past_due"): lazy_gettext("Past-due notice"),
+    ("notice", "final"): lazy_gettext("Final notice"),
+    ("notice", "receipt"): lazy_gettext("Receipt"),
+    ("notice", "refund"): lazy_gettext("Refund notice"),
+    ("notice", "statement"): lazy_gettext("Statement"),
+    ("delivery", "print"): lazy_gettext("Mailed"),
+    ("delivery", "email"): lazy_gettext("E-mailed"),
+    ("delivery", "download"): lazy_gettext("Downloaded"),
+    ("history", "bill"): lazy_gettext("Bill"),
+    ("history", "payment"): lazy_gettext("Payment"),
+    ("history", "notice"): lazy_gettext("Notice"),
+}
+
+
+def label(kind: str, value: str) -> str:
+    """A status or kind in the page's language ('Partly paid'); the raw value if unknown."""
+    text = LABELS.get((kind, value))
+    return str(text) if text is not None else value.replace("_", " ").capitalize()
+
+
+def pay_script_messages() -> dict[str, str]:
+    """The texts pay.js shows, in the page's language (read from data- attributes)."""
+    return {
+        "unavailable": gettext(
+            "Payments are temporarily unavailable. Please try again in a few minutes."
+        ),
+        "expired": gettext("This page has expired. Reload it and try again."),
+        "not-saved": gettext(
+            "The card could not be checked. Check the card details and try again."
+        ),
+        "paying": gettext("Paying…"),
+        "sent": gettext("Payment sent. Opening the receipt…"),
+    }
