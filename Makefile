@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test install install-dev lint format bench clean
+.PHONY: run test install install-dev lint format bench clean translations
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,15 @@ format: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+
+## make translations: gather the portal's texts and update the Spanish catalog, then compile it.
+## Translate the new entries in portal/translations/es/LC_MESSAGES/messages.po and run it again.
+translations: $(VENV)/.installed-dev
+	$(BIN)/pybabel extract --quiet -F babel.cfg -k N_ -k lazy_gettext --no-location --sort-output \
+		--project munibill -o portal/translations/messages.pot .
+	$(BIN)/pybabel update --quiet -i portal/translations/messages.pot -d portal/translations -l es \
+		--no-fuzzy-matching --ignore-obsolete
+	$(BIN)/pybabel compile --quiet --statistics -d portal/translations -l es
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis

@@ -433,6 +433,11 @@ def history():
     return render_template("portal/history.html", account=web.account(), items=items, months=months)
 
 
+def _long_date(day) -> str:
+    """A date as residents write it: 'November 23, 2026', '23 de noviembre de 2026'."""
+    return format_date(day, "long")
+
+
 def init_app(app) -> None:
     """Register the residents' pages, and what every portal template may use."""
     app.register_blueprint(bp)
@@ -449,7 +454,7 @@ def init_app(app) -> None:
             "portal_account": g.get("portal_account"),
             "portal_resident": row.resident if row is not None else None,
             "label": messages.label,
-            "date": format_date,
+            "date": _long_date,
             "quantity_text": bill_data.quantity_text,
             "rate_text": bill_data.rate_text,
         }

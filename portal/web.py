@@ -37,11 +37,11 @@ def load_portal_session() -> PortalSession | None:
     if "portal_session" in g:
         return g.portal_session
     row = current_session(db.session, session.get(TOKEN_KEY), now=utcnow(), idle=idle_limit())
+    if db.session.dirty:
+        db.session.commit()  # the last-seen time, or the end of an idle session, for good
     if row is None and session.get(TOKEN_KEY):
         session.pop(TOKEN_KEY, None)
         g.portal_expired = True
-        if db.session.dirty:
-            db.session.commit()  # the idle session is ended for good
     g.portal_session = row
     g.portal_account = row.account if row is not None else None
     return row
@@ -78,8 +78,6 @@ def resident_required(view):
             return redirect(url_for("portal.quick_pay"))
         if row.account is None:
             return redirect(url_for("portal_account.accounts"))
-        if db.session.dirty:
-            db.session.commit()  # the session's last-seen time
         return view(*args, **kwargs)
 
     return wrapped
