@@ -34,8 +34,13 @@ run: $(VENV)/.installed
 	@echo "API reference at http://$(HOST):$(PORT)/api/v1/docs"
 	$(BIN)/munibill demo serve --host $(HOST) --port $(PORT)
 
+# axe-core, which the browser tests inject into every portal page (from the npm registry).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
 ## make test: install with the dev tools and run the whole suite (PostgreSQL too with TEST_DATABASE_URL).
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev node_modules/.installed
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
@@ -59,4 +64,4 @@ translations: $(VENV)/.installed-dev
 	$(BIN)/pybabel compile --quiet --statistics -d portal/translations -l es
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) node_modules instance .pytest_cache .ruff_cache .hypothesis

@@ -46,7 +46,7 @@ from payments.models import Channel, Payment, PaymentStatus, Tender
 from payments.services import PaymentRefused, record_payment
 from portal import access, documents, i18n, limits, messages, web
 from portal import bill as bill_data
-from portal.questions import questions_by_invoice
+from portal.questions import holding_pauses, questions_by_invoice
 
 log = logging.getLogger(__name__)
 
@@ -211,13 +211,15 @@ def _bill_page(form: PayForm, status: int = 200):
     account = web.account()
     bills = bill_data.open_bills(db.session, account, _today())
     balance = bill_data.balance(db.session, account, bills)
+    questions = questions_by_invoice(db.session, account.id)
     page = render_template(
         "portal/bill.html",
         account=account,
         bills=bills,
         balance=balance,
         form=form,
-        questions=questions_by_invoice(db.session, account.id),
+        questions=questions,
+        paused=holding_pauses(db.session, [q for rows in questions.values() for q in rows]),
     )
     return page, status
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import flask_migrate
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 
 # Tests never read a developer's .env file.
 os.environ["MUNIBILL_DOTENV"] = os.devnull
@@ -285,3 +286,33 @@ def session_account(app) -> str:
         )
         db.session.commit()
         return account.number
+
+
+@pytest.fixture
+def throttled(database_url, reference_rows, instance, monkeypatch):
+    """Build apps whose throttles are on (memory, or Redis when given a storage URI).
+
+    Each call builds a new app (a new connection to the storage), so counts that survive
+    from one app to the next were shared, not kept in one process's memory.
+    """
+    monkeypatch.setenv("MUNIBILL_INSTANCE_PATH", str(instance))
+    prefix = f"test-{uuid.uuid4().hex}"
+    built: list[Flask] = []
+
+    def make(storage: str = "memory://") -> Flask:
+        settings = app_settings(database_url, instance)
+        settings |= {
+            "RATELIMIT_ENABLED": True,
+            "RATELIMIT_STORAGE_URI": storage,
+            "RATELIMIT_KEY_PREFIX": prefix,
+        }
+        app = create_app(settings)
+        built.append(app)
+        return app
+
+    yield make
+    if built:
+        with built[0].app_context():
+            db.session.remove()
+            reset_database(db.engine, reference_rows)
+            db.engine.dispose()

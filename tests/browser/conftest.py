@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,25 +64,33 @@ class Browsing:
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+@contextmanager
+def serve(app: Flask) -> Iterator[str]:
+    """Serve the app on a free port of 127.0.0.1 while the block runs; yields its address."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.port}"
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
+
+
 @pytest.fixture
 def live_app(app, stripe_settings) -> Iterator[LiveApp]:
     """The app on localstripe's settings, served on 127.0.0.1, receiving localstripe's webhooks."""
     app.config.update(stripe_settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{server.port}"
-    register_webhook(
-        stripe_settings["STRIPE_API_BASE"],
-        "munibill",
-        f"{url}/webhooks/stripe",
-        stripe_settings["STRIPE_WEBHOOK_SECRET"],
-        ["payment_intent.succeeded", "payment_intent.payment_failed"],
-    )
-    yield LiveApp(app, url)
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serve(app) as url:
+        register_webhook(
+            stripe_settings["STRIPE_API_BASE"],
+            "munibill",
+            f"{url}/webhooks/stripe",
+            stripe_settings["STRIPE_WEBHOOK_SECRET"],
+            ["payment_intent.succeeded", "payment_intent.payment_failed"],
+        )
+        yield LiveApp(app, url)
 
 
 @pytest.fixture(scope="session")
@@ -97,13 +106,13 @@ def browser() -> Iterator[Browser]:
         browser.close()
 
 
-@pytest.fixture
-def browsing(browser, live_app) -> Iterator[Browsing]:
-    """A fresh browser context 1280 px wide on the live app; closed before the app stops."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-US")
+def open_context(browser: Browser, url: str, locale: str = "en-US") -> tuple[Browsing, object]:
+    """A fresh browser context 1280 px wide on an app at url, noting script errors and CSP
+    violations; returns the browsing and the context to close."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale=locale)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()
-    browsing = Browsing(page, live_app.url)
+    browsing = Browsing(page, url)
 
     def csp_violation(message: ConsoleMessage) -> None:
         """Keep what the Content-Security-Policy blocked (a refused 402 is no error here)."""
@@ -112,6 +121,13 @@ def browsing(browser, live_app) -> Iterator[Browsing]:
 
     page.on("pageerror", lambda error: browsing.errors.append(f"script error: {error}"))
     page.on("console", csp_violation)
+    return browsing, context
+
+
+@pytest.fixture
+def browsing(browser, live_app) -> Iterator[Browsing]:
+    """A fresh browser context 1280 px wide on the live app; closed before the app stops."""
+    browsing, context = open_context(browser, live_app.url)
     yield browsing
     context.close()
 

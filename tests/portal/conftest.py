@@ -3,16 +3,11 @@ looks up a bill by quick pay."""
 
 from __future__ import annotations
 
-import uuid
-
 import pytest
-from flask import Flask
 from flask.testing import FlaskClient
 
-from core import create_app
-from core.extensions import db
 from tests.billing.billing_fixtures import BilledAccount, bill_households
-from tests.conftest import app_settings, csrf_token, reset_database
+from tests.conftest import csrf_token
 
 
 @pytest.fixture
@@ -41,36 +36,6 @@ def resident(client, billed) -> FlaskClient:
     response = quick_pay(client, billed.number, billed.access_code)
     assert response.status_code == 303, response.text
     return client
-
-
-@pytest.fixture
-def throttled(database_url, reference_rows, instance, monkeypatch):
-    """Build apps whose throttles are on (memory, or Redis when given a storage URI).
-
-    Each call builds a new app (a new connection to the storage), so counts that survive
-    from one app to the next were shared, not kept in one process's memory.
-    """
-    monkeypatch.setenv("MUNIBILL_INSTANCE_PATH", str(instance))
-    prefix = f"test-{uuid.uuid4().hex}"
-    built: list[Flask] = []
-
-    def make(storage: str = "memory://") -> Flask:
-        settings = app_settings(database_url, instance)
-        settings |= {
-            "RATELIMIT_ENABLED": True,
-            "RATELIMIT_STORAGE_URI": storage,
-            "RATELIMIT_KEY_PREFIX": prefix,
-        }
-        app = create_app(settings)
-        built.append(app)
-        return app
-
-    yield make
-    if built:
-        with built[0].app_context():
-            db.session.remove()
-            reset_database(db.engine, reference_rows)
-            db.engine.dispose()
 
 
 @pytest.fixture
