@@ -11,6 +11,13 @@ from core.scheduling import Entry
 
 SCHEDULE: list[Entry] = [
     Entry("assess_late_fees", "billing.jobs:assess_late_fees", "cron", {"hour": 2, "minute": 15}),
+    Entry(
+        "charge_autopay",
+        "portal.jobs:charge_autopay",
+        "cron",
+        {"hour": 5, "minute": 30},
+        setting="AUTOPAY_ENABLED",
+    ),
     Entry("send_reminders", "notices.jobs:send_reminders", "cron", {"hour": 6, "minute": 0}),
     Entry("janitor", "payments.jobs:janitor", "interval", {"minutes": 15}),
     Entry("processor_fees", "payments.jobs:processor_fees", "interval", {"hours": 1}),

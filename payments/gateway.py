@@ -145,6 +145,19 @@ class StripeSetupIntent:
 
 
 @dataclass(frozen=True)
+class StripePaymentMethod:
+    """A saved payment method: whose it is and, for a card, what a resident recognises it by."""
+
+    id: str
+    type: str
+    customer_id: str | None
+    card_brand: str | None
+    card_last4: str | None
+    card_exp_month: int | None
+    card_exp_year: int | None
+
+
+@dataclass(frozen=True)
 class StripeRefund:
     """A refund of all or part of a payment."""
 
@@ -244,6 +257,24 @@ def _setup_intent(data: dict[str, Any]) -> StripeSetupIntent:
         client_secret=data.get("client_secret"),
         payment_method_id=_id_of(data.get("payment_method")),
         usage=data.get("usage"),
+    )
+
+
+def _payment_method(data: dict[str, Any]) -> StripePaymentMethod:
+    """A PaymentMethod dict as a dataclass (the card's details only for a card)."""
+    card = data.get("card") or {}
+
+    def whole(value: Any) -> int | None:
+        return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
+
+    return StripePaymentMethod(
+        id=data["id"],
+        type=data.get("type") or "",
+        customer_id=_id_of(data.get("customer")),
+        card_brand=card.get("brand"),
+        card_last4=card.get("last4"),
+        card_exp_month=whole(card.get("exp_month")),
+        card_exp_year=whole(card.get("exp_year")),
     )
 
 
@@ -516,6 +547,23 @@ class StripeGateway:
     def retrieve_setup_intent(self, setup_intent_id: str) -> StripeSetupIntent:
         """A SetupIntent as Stripe knows it now (with the saved card once confirmed)."""
         return _setup_intent(self._call(self._client.v1.setup_intents.retrieve, setup_intent_id))
+
+    def retrieve_payment_method(self, payment_method_id: str) -> StripePaymentMethod:
+        """A saved payment method: its customer and, for a card, brand, last four digits, expiry."""
+        retrieve = self._client.v1.payment_methods.retrieve
+        return _payment_method(self._call(retrieve, payment_method_id))
+
+    def attach_payment_method(
+        self, payment_method_id: str, *, customer_id: str
+    ) -> StripePaymentMethod:
+        """Attach a payment method to a customer, so that it can be charged off-session."""
+        attach = self._client.v1.payment_methods.attach
+        return _payment_method(self._call(attach, payment_method_id, {"customer": customer_id}))
+
+    def detach_payment_method(self, payment_method_id: str) -> StripePaymentMethod:
+        """Detach a payment method from its customer: it can no longer be charged."""
+        detach = self._client.v1.payment_methods.detach
+        return _payment_method(self._call(detach, payment_method_id))
 
     def create_refund(
         self,

@@ -188,9 +188,11 @@ def language():
     if picked in i18n.LANGUAGES:
         session[i18n.SESSION_KEY] = picked
         row = web.load_portal_session()
+        if row is not None and row.resident is not None:
+            row.resident.language = picked
         if row is not None and row.account is not None:
             _remember_language(row.account)
-            db.session.commit()
+        db.session.commit()
     return redirect(_safe_next(request.form.get("next"), url_for(".quick_pay")), 303)
 
 

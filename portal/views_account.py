@@ -31,7 +31,9 @@ from wtforms import PasswordField, StringField
 from core.audit import Actor
 from core.db import utcnow
 from core.extensions import db, limiter
-from portal import access, i18n, limits, residents, web
+from payments import payflow
+from payments.gateway import PaymentError
+from portal import access, autopay, i18n, limits, residents, web
 from portal.models import ResidentAccount
 from portal.residents import BadToken, Refusal, SignInRefused, TokenProblem
 
@@ -472,13 +474,27 @@ def view(number: str):
     return redirect(url_for("portal.bill"), 303)
 
 
+def _cancel_autopay(account) -> None:
+    """Turn the account's autopay off; the card is detached at Stripe when Stripe answers."""
+    try:
+        with payflow.gateway() as gateway:
+            autopay.cancel(db.session, web.actor(), account=account, gateway=gateway)
+    except PaymentError:
+        autopay.cancel(db.session, web.actor(), account=account)
+
+
 @bp.route("/my/accounts/<number>/unlink", methods=["POST"])
 @signed_in_resident
 def unlink(number: str):
     """Remove an account from the resident's list (it can be linked again with its code)."""
     link = _own_link_or_404(number)
-    number = link.account.number
+    account, resident_id = link.account, link.resident_id
+    number = account.number
     residents.unlink_account(db.session, web.actor(), link)
+    enrolled = autopay.active_autopay(db.session, account.id)
+    if enrolled is not None and enrolled.resident_id == resident_id:
+        # NOTE: whoever no longer sees an account must not keep charging a card for it.
+        _cancel_autopay(account)
     g.portal_account = g.portal_session.account
     db.session.commit()
     flash(_("Account %(number)s is no longer linked to your online account.", number=number))

@@ -434,3 +434,27 @@ def test_every_form_refuses_a_post_without_its_csrf_token(client, smtp, billed, 
     signed_in(client, smtp, billed)
     response = client.post(path.format(number=billed.number), data={"paperless": "on"})
     assert response.status_code == 400
+
+
+def test_unlinking_an_account_turns_off_the_autopay_this_resident_set_up(app, client, smtp, billed):
+    from portal.models import Autopay
+
+    signed_in(client, smtp, billed)
+    with app.app_context():
+        resident = db.session.scalar(sa.select(Resident))
+        account = db.session.scalar(sa.select(Account).where(Account.number == billed.number))
+        db.session.add(
+            Autopay(
+                account_id=account.id,
+                resident_id=resident.id,
+                stripe_customer_id="cus_test",
+                stripe_payment_method_id="pm_test",
+                card_brand="visa",
+                card_last4="4242",
+            )
+        )
+        db.session.commit()
+    post(client, "/my/accounts", f"/my/accounts/{billed.number}/unlink", {})
+    with app.app_context():
+        row = db.session.scalar(sa.select(Autopay))
+        assert row.active is False and row.canceled_at is not None

@@ -1,0 +1,49 @@
+"""Scheduled portal work: charging autopay on the bills' due dates (see scheduler.py).
+
+Each function takes (session, JobContext), commits as it goes, returns counts
+and is idempotent: running it twice does nothing new.
+"""
+
+from __future__ import annotations
+
+from zoneinfo import ZoneInfo
+
+from sqlalchemy.orm import Session
+
+from core.jobs import JobContext
+from payments.gateway import StripeGateway
+from portal.autopay import UNAVAILABLE, charge_due, due_charges
+
+
+class StripeUnavailable(RuntimeError):
+    """Stripe could not be reached: the bills not charged wait for the next run."""
+
+
+def charge_autopay(session: Session, context: JobContext) -> dict:
+    """Charge the saved cards of the bills due as of the day (portal.autopay.charge_due).
+
+    Each bill is committed as soon as it is charged. When Stripe cannot be reached the
+    run fails after keeping what it did, so the operations address hears of it; the
+    bills left over are charged by the next run (within CATCH_UP_DAYS of their due date).
+    """
+    if not context.config.get("AUTOPAY_ENABLED"):
+        return {"disabled": 1}
+    if context.dry_run:
+        zone = ZoneInfo(context.config["MUNICIPALITY_TIMEZONE"])
+        return {"due": len(due_charges(session, context.as_of, zone=zone))}
+    with StripeGateway.from_config(context.config) as gateway:
+        counts = charge_due(
+            session,
+            context.config,
+            context.actor,
+            gateway,
+            context.as_of,
+            commit=session.commit,
+        )
+    if counts[UNAVAILABLE]:
+        context.counts.update(counts)
+        left = counts[UNAVAILABLE] + counts["not_attempted"]
+        raise StripeUnavailable(
+            f"Stripe could not be reached; {left} autopay charge(s) wait for the next run"
+        )
+    return counts
