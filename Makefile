@@ -57,7 +57,7 @@ bench: $(VENV)/.installed-dev
 ## make translations: gather the portal's texts and update the Spanish catalog, then compile it.
 ## Translate the new entries in portal/translations/es/LC_MESSAGES/messages.po and run it again.
 translations: $(VENV)/.installed-dev
-	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k lazy_gettext --no-location --sort-output \
+	$(BIN)/pybabel -q extract -F babel.cfg -k N_ -k lazy_gettext -k pgettext:1c,2 -k lazy_pgettext:1c,2 --no-location --sort-output \
 		--project munibill -o portal/translations/messages.pot .
 	$(BIN)/pybabel -q update -i portal/translations/messages.pot -d portal/translations -l es \
 		--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date

@@ -8,7 +8,7 @@ translating it here, so `pybabel extract` finds every one of them.
 
 from __future__ import annotations
 
-from flask_babel import gettext, lazy_gettext
+from flask_babel import gettext, lazy_gettext, lazy_pgettext
 
 from payments import gateway
 
@@ -53,14 +53,15 @@ def failure_text(code: str | None) -> str:
 
 #: Names of statuses and kinds as residents read them.
 LABELS = {
-    ("invoice", "open"): lazy_gettext("Open"),
-    ("invoice", "partially_paid"): lazy_gettext("Partly paid"),
-    ("invoice", "paid"): lazy_gettext("Paid"),
-    ("invoice", "void"): lazy_gettext("Cancelled"),
-    ("invoice", "written_off"): lazy_gettext("Written off"),
+    # NOTE: a bill's status has its own context: Spanish writes it feminine (la factura).
+    ("invoice", "open"): lazy_pgettext("bill status", "Open"),
+    ("invoice", "partially_paid"): lazy_pgettext("bill status", "Partly paid"),
+    ("invoice", "paid"): lazy_pgettext("bill status", "Paid"),
+    ("invoice", "void"): lazy_pgettext("bill status", "Cancelled"),
+    ("invoice", "written_off"): lazy_pgettext("bill status", "Written off"),
     ("bill", "utility"): lazy_gettext("Utility bill"),
     ("bill", "tax"): lazy_gettext("Property tax bill"),
-    ("payment", "succeeded"): lazy_gettext("Paid"),
+    ("payment", "succeeded"): lazy_gettext("Received"),
     ("payment", "voided"): lazy_gettext("Voided"),
     ("channel", "online"): lazy_gettext("Online payment"),
     ("channel", "counter"): lazy_gettext("Payment at the counter"),

@@ -13,7 +13,15 @@ from babel.messages.pofile import read_po
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOG = ROOT / "portal" / "translations" / "es" / "LC_MESSAGES"
-KEYWORDS = {"_": None, "gettext": None, "lazy_gettext": None, "N_": None, "ngettext": (1, 2)}
+KEYWORDS = {
+    "_": None,
+    "gettext": None,
+    "lazy_gettext": None,
+    "N_": None,
+    "ngettext": (1, 2),
+    "pgettext": ((1, "c"), 2),
+    "lazy_pgettext": ((1, "c"), 2),
+}
 METHODS = [("portal/**.py", "python"), ("portal/templates/**.html", "jinja2")]
 PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
@@ -21,10 +29,10 @@ PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 def source_texts() -> set[str]:
     """Every text the portal's code and templates mark for translation (as babel.cfg says)."""
     texts = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
+    for _file, _line, message, _comments, context in extract_from_dir(
         str(ROOT), METHODS, keywords=KEYWORDS
     ):
-        texts.add(message[0] if isinstance(message, tuple) else message)
+        texts.add((message[0] if isinstance(message, tuple) else message, context))
     return texts
 
 
@@ -36,7 +44,9 @@ def spanish():
 def test_every_portal_text_has_a_spanish_translation():
     catalog = spanish()
     missing = sorted(
-        text for text in source_texts() if not (catalog.get(text) and catalog.get(text).string)
+        text
+        for text, context in source_texts()
+        if not (catalog.get(text, context=context) and catalog.get(text, context=context).string)
     )
     assert missing == [], "run `make translations` and translate: " + "; ".join(missing[:20])
     fuzzy = sorted(m.id for m in catalog if m.id and m.fuzzy)
