@@ -136,8 +136,14 @@ class BilledAccount:
     access_code: str = ""
 
 
-def bill_households(app: Flask, *names: str) -> list[BilledAccount]:
-    """Households billed for the October 2026 cycle: one open invoice each, due November 23."""
+def bill_households(
+    app: Flask,
+    *names: str,
+    issue_date: date = date(2026, 11, 2),
+    due_date: date = date(2026, 11, 23),
+) -> list[BilledAccount]:
+    """Households billed for the October 2026 cycle: one open invoice each, due November 23
+    (unless told other dates)."""
     with app.app_context():
         plans = load_rules(db.session)
         accounts = [
@@ -148,8 +154,8 @@ def bill_households(app: Flask, *names: str) -> list[BilledAccount]:
             Actor.job("test"),
             kind=InvoiceKind.UTILITY,
             cycle="2026-10",
-            issue_date=date(2026, 11, 2),
-            due_date=date(2026, 11, 23),
+            issue_date=issue_date,
+            due_date=due_date,
         )
         post_run(db.session, run, Actor.job("test"), RunOptions())
         db.session.commit()
