@@ -30,6 +30,7 @@ run: $(VENV)/.installed
 	$(BIN)/munibill demo load --if-empty
 	@echo ""
 	@echo "munibill is serving the demo town at http://$(HOST):$(PORT)/  (Ctrl-C stops it)"
+	@echo "Residents look up a bill at http://$(HOST):$(PORT)/pay with an account number and access code listed above."
 	@echo "Staff sign-in at http://$(HOST):$(PORT)/login with the logins listed above."
 	@echo "API reference at http://$(HOST):$(PORT)/api/v1/docs"
 	$(BIN)/munibill demo serve --host $(HOST) --port $(PORT)

@@ -8,8 +8,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from billing import ledger as ledger_service
-from billing.models import Account
+from billing.models import Account, Invoice
 from core.extensions import db
+from core.models import StaffUser
 from core.money import format_cents
 from core.settings import municipal_today
 
@@ -57,11 +58,12 @@ def ledger_trial_balance(as_of) -> None:
 @with_appcontext
 def demo_load(if_empty: bool, as_of) -> None:
     """Create the demo town: accounts, parcels, service points, readings and staff users."""
-    from billing.demo import DEMO_PASSWORD, STAFF, load_demo
+    from billing.demo import load_demo
 
     if db.session.scalar(sa.select(sa.func.count()).select_from(Account)):
         if if_empty:
             click.echo("The database already holds accounts; the demo town was not loaded.")
+            _echo_sign_ins()
             return
         raise click.ClickException(
             "The database already holds accounts; the demo loads only into an empty one."
@@ -73,9 +75,37 @@ def demo_load(if_empty: bool, as_of) -> None:
     )
     db.session.commit()
     click.echo(f"Loaded the demo town: {summary}.")
+    _echo_sign_ins()
+
+
+def _echo_sign_ins() -> None:
+    """The demo's staff sign-ins and a few households to look up."""
+    from billing.demo import DEMO_PASSWORD, STAFF
+
+    demo_staff = sa.select(StaffUser.id).where(StaffUser.email.in_([e for e, _r, _n in STAFF]))
+    if db.session.scalar(demo_staff.limit(1)) is None:
+        return  # not the demo town
     click.echo("Staff sign-in (password for all: " + DEMO_PASSWORD + "):")
     for email, role, _name in STAFF:
         click.echo(f"  {role:<11}{email}")
+    _echo_quick_pay_samples()
+
+
+def _echo_quick_pay_samples(count: int = 3) -> None:
+    """A few households a newcomer can look up at /pay, with the codes their notices print."""
+    from billing.accounts import derive_access_code
+
+    key = current_app.config["ACCESS_CODE_KEY"]
+    owing = (
+        sa.select(Account)
+        .where(Account.id.in_(sa.select(Invoice.account_id).where(Invoice.balance_cents > 0)))
+        .order_by(Account.number)
+        .limit(count)
+    )
+    click.echo("Residents' quick pay at /pay (account number and access code from the bill):")
+    for account in db.session.scalars(owing):
+        code = derive_access_code(key, account.number, account.access_code_version)
+        click.echo(f"  {account.number}  {code}  {account.holder_name}")
 
 
 def init_app(app: Flask) -> None:

@@ -71,3 +71,16 @@ def test_a_demo_staff_login_works(app, runner, client):
     from tests.conftest import sign_in
 
     assert sign_in(client, "clerk@example.org", DEMO_PASSWORD).status_code == 302
+
+
+def test_the_demo_prints_households_a_newcomer_can_look_up(app, runner, client):
+    import re
+
+    from tests.portal.conftest import quick_pay
+
+    result = runner.invoke(args=["demo", "load", "--as-of", AS_OF.isoformat()])
+    samples = re.findall(r"^  (\d{8})  ([0-9A-Z]{5}-[0-9A-Z]{5})  ", result.output, re.M)
+    assert len(samples) == 3
+    number, code = samples[0]
+    assert quick_pay(client, number, code).status_code == 303
+    assert number in client.get("/my/bill").text
