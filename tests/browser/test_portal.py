@@ -21,7 +21,15 @@ from payments.models import Payment, PaymentStatus, Receipt
 from tests.billing.billing_fixtures import BilledAccount, bill_households
 from tests.browser.conftest import Browsing, LiveApp, open_context, serve
 from tests.browser.portal_pages import check_page
-from tests.browser.test_pay import DECLINED_WHEN_CHARGED, VISA, enter_card, fact, wait_until
+from tests.browser.test_pay import (
+    DECLINED_WHEN_CHARGED,
+    VISA,
+    enter_card,
+    fact,
+    record_card_payment,
+    wait_until,
+)
+from tests.portal.test_bill import pay_and_settle
 
 pytestmark = pytest.mark.slow
 
@@ -171,6 +179,13 @@ def test_a_declined_card_is_explained_and_nothing_is_paid(live_app, browsing):
 
     wait_until(failed, "the failed payment")
     assert invoice_now(live_app, billed) == (InvoiceStatus.OPEN, billed.owed_cents)
+    card_url = page.url
+    page.goto(card_url + "/status")
+    expect(page.get_by_role("heading", name="Not paid")).to_be_visible()
+    expect(page.get_by_role("alert")).to_contain_text("Your card was declined.")
+    check_page(browsing, "declined-2-status")
+    page.goto(card_url)
+    restart = page.get_by_role("link", name="Start a new payment")
     restart.click()
     expect(page.get_by_role("heading", name="Your bill", exact=True)).to_be_visible()
     expect(page.get_by_label("Amount in dollars")).to_have_value(
@@ -181,9 +196,6 @@ def test_a_declined_card_is_explained_and_nothing_is_paid(live_app, browsing):
 
 def test_another_households_receipt_and_bill_are_not_found(live_app, browsing):
     ours, theirs = bill_households(live_app.app, "olson", "nguyen")
-    with live_app.app.app_context():
-        from tests.portal.test_bill import pay_and_settle
-
     payment_id = pay_and_settle(live_app.app, theirs.number, 1000)
     page = browsing.page
     look_up(browsing, ours)
@@ -201,6 +213,11 @@ def test_another_households_receipt_and_bill_are_not_found(live_app, browsing):
         assert theirs.number not in content and "nguyen" not in content.lower()
         assert theirs.invoice_number not in content
     check_page(browsing, "not-found")
+    # A charge of ours that Stripe has not confirmed yet.
+    waiting = record_card_payment(live_app.app, ours, cents=1000, intent_id="pi_not_yet_confirmed")
+    page.goto(f"{browsing.url}/my/pay/{waiting}/status")
+    expect(page.get_by_role("heading", name="Processing your payment")).to_be_visible()
+    check_page(browsing, "pending-status")
     with live_app.app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Receipt)) == 1
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import email
 import email.policy
 import re
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -138,4 +138,42 @@ def test_a_resident_disputes_a_bill_and_its_reminders_pause(live_app, browsing):
         assert question.kind == "dispute"
         pause = db.session.get(ReminderPause, question.pause_id)
         assert pause.invoice_id == question.invoice_id and pause.resumed_at is None
+    assert browsing.errors == []
+
+
+def test_a_resident_who_forgot_the_password_chooses_a_new_one(live_app, browsing):
+    (billed,) = bill_households(live_app.app, "olson")
+    with live_app.app.app_context():
+        from werkzeug.security import generate_password_hash
+
+        from billing.models import Account
+        from portal.models import Resident, ResidentAccount
+
+        account = db.session.scalar(sa.select(Account).where(Account.number == billed.number))
+        resident = Resident(
+            email=ADDRESS,
+            password_hash=generate_password_hash(PASSWORD),
+            verified_at=datetime.now(UTC),
+        )
+        db.session.add(resident)
+        db.session.flush()
+        db.session.add(ResidentAccount(resident_id=resident.id, account_id=account.id))
+        db.session.commit()
+    page = browsing.page
+    page.goto(f"{browsing.url}/signin")
+    page.get_by_role("link", name="Forgot your password?").click()
+    check_page(browsing, "reset-1-request")
+    page.get_by_label("E-mail address").fill(ADDRESS)
+    page.get_by_role("button", name="Send me a link").click()
+    check_page(browsing, "reset-2-sent")
+    page.goto(browsing.url + outbox_link(live_app, ADDRESS, "/reset/"))
+    check_page(browsing, "reset-3-form")
+    page.get_by_label("New password", exact=True).fill("a brand new resident password")
+    page.get_by_label("Type the new password again").fill("a brand new resident password")
+    page.get_by_role("button", name="Save the new password").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.get_by_label("E-mail address").fill(ADDRESS)
+    page.get_by_label("Password").fill("a brand new resident password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Your bill", exact=True)).to_be_visible()
     assert browsing.errors == []
