@@ -77,17 +77,6 @@ class PayForm(FlaskForm):
     amount = StringField()
 
 
-def _required(form: FlaskForm, names: dict[str, str]) -> bool:
-    """Put a message under every empty field; True when all are filled."""
-    ok = True
-    for name, message in names.items():
-        field = form[name]
-        if not (field.data or "").strip():
-            field.errors = [*field.errors, message]
-            ok = False
-    return ok
-
-
 def _safe_next(target: str | None, fallback: str) -> str:
     """Only follow a next= that stays on this site."""
     if target and target.startswith("/") and not target.startswith("//"):
@@ -132,7 +121,7 @@ def quick_pay():
             }
         else:
             needed["code"] = _("Enter the access code from your bill.")
-        if _required(form, needed):
+        if web.required_fields(form, needed):
             try:
                 if by_zip:
                     account = access.find_by_zip(
@@ -150,11 +139,7 @@ def quick_pay():
                     how="zip" if by_zip else "code",
                 )
                 db.session.commit()
-                form.form_errors.append(
-                    _(
-                        "Those details do not match our records. Check them against your bill and try again."
-                    )
-                )
+                form.form_errors.append(web.no_match())
             else:
                 return _signed_in(account, "zip" if by_zip else "code")
         status = 422

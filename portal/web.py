@@ -117,3 +117,18 @@ def may_switch_to(account_id: int) -> bool:
     """True when the session's resident linked the account."""
     row = load_portal_session()
     return row is not None and may_view(db.session, row, account_id)
+
+
+def required_fields(form, names: dict[str, str]) -> bool:
+    """Put a message under every empty field of a form; True when all are filled."""
+    ok = True
+    for name, message in names.items():
+        if not (form[name].data or "").strip():
+            form[name].errors = [*form[name].errors, message]
+            ok = False
+    return ok
+
+
+def no_match() -> str:
+    """The one answer to details that find no account (it never says which part was wrong)."""
+    return _("Those details do not match our records. Check them against your bill and try again.")
