@@ -496,6 +496,29 @@ def accounts_receivable(session: Session, account_ids: Iterable[int]) -> dict[in
     return owed
 
 
+_POSITION = (
+    sa.select(
+        GLAccount.category,
+        sa.func.coalesce(sa.func.sum(JournalLine.debit_cents - JournalLine.credit_cents), 0),
+    )
+    .join(GLAccount, GLAccount.id == JournalLine.gl_account_id)
+    .where(
+        JournalLine.account_id == sa.bindparam("account_id"),
+        GLAccount.category.in_([GLCategory.RECEIVABLE, GLCategory.UNAPPLIED_CREDIT]),
+    )
+    .group_by(GLAccount.category)
+)
+
+
+def account_position(session: Session, account_id: int) -> tuple[int, int]:
+    """What a billing account owes and the credit held for it, now, in one query (cents)."""
+    net = dict(session.execute(_POSITION, {"account_id": account_id}).all())
+    return (
+        int(net.get(GLCategory.RECEIVABLE, 0)),
+        -int(net.get(GLCategory.UNAPPLIED_CREDIT, 0)),
+    )
+
+
 def account_credit(session: Session, account_id: int, as_of: date | None = None) -> int:
     """Unapplied credit the municipality holds for a billing account, in cents."""
     return -_account_balance(session, account_id, GLCategory.UNAPPLIED_CREDIT, as_of)

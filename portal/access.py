@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash
 
 from billing.accounts import check_access_code
@@ -165,7 +165,9 @@ def current_session(
     if not token:
         return None
     row = session.scalar(
-        sa.select(PortalSession).where(PortalSession.token_hash == _token_hash(token))
+        sa.select(PortalSession)
+        .where(PortalSession.token_hash == _token_hash(token))
+        .options(joinedload(PortalSession.account))
     )
     if row is None or row.ended_at is not None:
         return None

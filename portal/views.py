@@ -6,12 +6,14 @@ URL names is checked against the session's account (portal.web); anything else i
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from babel import dates as babel_dates
 from flask import (
     Blueprint,
     abort,
@@ -198,7 +200,8 @@ def _bill_page(form: PayForm, status: int = 200):
     account = web.account()
     bills = bill_data.open_bills(db.session, account, _today())
     balance = bill_data.balance(db.session, account, bills)
-    questions = questions_by_invoice(db.session, account.id)
+    asked = any(bill.has_questions for bill in bills)
+    questions = questions_by_invoice(db.session, account.id) if asked else {}
     page = render_template(
         "portal/bill.html",
         account=account,
@@ -206,7 +209,9 @@ def _bill_page(form: PayForm, status: int = 200):
         balance=balance,
         form=form,
         questions=questions,
-        paused=holding_pauses(db.session, [q for rows in questions.values() for q in rows]),
+        paused=holding_pauses(db.session, [q for rows in questions.values() for q in rows])
+        if asked
+        else set(),
     )
     return page, status
 
@@ -424,7 +429,15 @@ def history():
 
 def _long_date(day) -> str:
     """A date as residents write it: 'November 23, 2026', '23 de noviembre de 2026'."""
-    return format_date(day, "long")
+    if type(day) is not date:  # a moment is written in the municipality's time zone
+        return format_date(day, "long")
+    return _written_date(day, str(get_locale() or "en"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _written_date(day: date, locale: str) -> str:
+    """A calendar day written out in a language (the same few days fill every page)."""
+    return babel_dates.format_date(day, "long", locale=locale)
 
 
 def init_app(app) -> None:

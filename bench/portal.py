@@ -1,0 +1,477 @@
+"""The residents' bill page under load, against the quick-pay form on the same server.
+
+PostgreSQL, gunicorn with 4 sync workers on 127.0.0.1, 10,000 accounts, built
+through the real services where they are fast: the accounts, meters and reads
+are bulk inserted as bench/billing_run.py does (there is no faster real path
+for them); every 33rd account also gets an August read and is billed for
+September (a real billing run; the others are reported as having no history),
+late fees are assessed on those bills with the demo penalty rules, then the
+October cycle is posted for all 10,000 (bench/billing_run.py's run). So every
+account has an open utility bill with its water tiers and sewer lines, and 303
+also an older one with a late payment charge. The tables are then analyzed, as
+autovacuum would do on a live system.
+
+Sessions: 2,000 quick-pay sessions on random accounts, started with
+portal.access.start_session just before the bill phase (so no request of it is a
+session's first in a minute, which would also write its last-seen time); each
+cookie is signed with the app's own serializer, and gunicorn gets the same
+SECRET_KEY.
+
+Load: 16 clients, one process each (so none waits on another's GIL), each
+requesting the path in a loop for a fixed time after a 3 s warm-up: GET /pay
+(the baseline: renders the quick-pay form, touches no database), then GET
+/my/bill of a random session, then GET /pay again; the two baselines are
+averaged. Gunicorn's sync workers close every connection, so each request
+opens a new one. Every answer must be 200 and every bill page must show its
+session's account number, else the exit status is 1. The CPU time per request
+of the clients, the gunicorn workers and the database's backends is printed
+(from /proc), to show where the time goes and that the clients are not the
+bottleneck. Finally a few bill pages are requested in-process to count their
+SQL statements. A benchmark, not a test; it takes about a minute and a half.
+
+    .venv/bin/python bench/portal.py [SECONDS_PER_PHASE]
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/other .venv/bin/python bench/portal.py
+"""
+
+from __future__ import annotations
+
+import http.client
+import multiprocessing
+import os
+import random
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+import yaml
+
+os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
+# NOTE: this file shares its name with the portal package, so the repository goes first on the
+# path until the package is imported; the sibling benches come after.
+BENCH = Path(__file__).resolve().parent
+sys.path[:] = [str(BENCH.parent), *(p for p in sys.path if Path(p or ".").resolve() != BENCH)]
+
+from billing.models import Account, InvoiceCharge, InvoiceKind, MeterReading  # noqa: E402
+from billing.penalty_service import assess_penalties  # noqa: E402
+from billing.rules import load_penalty_rules  # noqa: E402
+from billing.runs import RunOptions, open_run, post_run  # noqa: E402
+from core.audit import Actor  # noqa: E402
+from core.db import utcnow  # noqa: E402
+from core.extensions import db  # noqa: E402
+from portal.access import start_session  # noqa: E402
+
+sys.path.append(str(BENCH))
+
+import billing_run  # noqa: E402
+import webhooks  # noqa: E402
+
+ACCOUNTS = 10_000
+#: Every LATE_EVERY-th account also has a September bill with a late payment charge.
+LATE_EVERY = 33
+SESSIONS = 2_000
+CLIENTS = 16
+WORKERS = 4
+SECRET_KEY = "b" * 40
+ACTOR = Actor.job("bench")
+TARGET_RATIO, TARGET_P99_MS = 0.20, 100.0
+
+
+def create_database(url: str) -> None:
+    """Drop and re-create the bench's own database."""
+    name = sa.make_url(url).database
+    server = sa.create_engine(
+        sa.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
+    )
+    with server.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    server.dispose()
+
+
+def bill_september(app, late: list[int]) -> int:
+    """An August read, a September bill and its late fee for the given accounts; the charge count."""
+    with app.app_context():
+        db.session.execute(
+            sa.insert(MeterReading.__table__),
+            [
+                {
+                    "service_point_id": 2 * i - 1,
+                    "meter_installed_on": date(2024, 1, 1),
+                    "read_on": date(2026, 8, 31),
+                    "reading": 5_000 + i % 991,
+                    "kind": "actual",
+                    "recorded_by": "bench",
+                }
+                for i in late
+            ],
+        )
+        load_penalty_rules(
+            db.session,
+            ACTOR,
+            yaml.safe_load((billing_run.RULES / "penalties.yaml").read_text()),
+        )
+        db.session.commit()
+        run = open_run(
+            db.session,
+            ACTOR,
+            kind=InvoiceKind.UTILITY,
+            cycle="2026-09",
+            issue_date=date(2026, 10, 1),
+            due_date=date(2026, 10, 21),
+        )
+        db.session.commit()
+        post_run(db.session, run, ACTOR, RunOptions.from_config(app.config))
+        db.session.commit()
+        # NOTE: one-time late fee 20 days after the due date; the October bills are not late yet.
+        assess_penalties(db.session, ACTOR, as_of=date(2026, 11, 20), rounding="half_up")
+        db.session.commit()
+        return db.session.scalar(sa.select(sa.func.count()).select_from(InvoiceCharge))
+
+
+def sessions(app, count: int) -> list[tuple[str, str]]:
+    """(cookie header, account number) of quick-pay sessions on random accounts."""
+    picked = random.Random(11).sample(range(1, ACCOUNTS + 1), count)
+    with app.app_context():
+        serializer = app.session_interface.get_signing_serializer(app)
+        name = app.config["SESSION_COOKIE_NAME"]
+        accounts = db.session.scalars(sa.select(Account).where(Account.id.in_(picked))).all()
+        pairs = []
+        for account in accounts:
+            started = start_session(db.session, now=utcnow(), origin="127.0.0.1", account=account)
+            cookie = serializer.dumps({"portal": started.token})
+            pairs.append((f"{name}={cookie}", account.number))
+        db.session.commit()
+        db.engine.dispose()
+    return pairs
+
+
+@dataclass
+class Phase:
+    """What the clients saw in one phase."""
+
+    seconds: float
+    latencies: list[float]
+    statuses: Counter
+    wrong_account: int
+    client_cpu: float
+    #: CPU seconds of the gunicorn workers and of the database's backends during the phase.
+    server_cpu: float = 0.0
+    db_cpu: float = 0.0
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    @property
+    def cpu_per_request(self) -> float:
+        return (self.server_cpu + self.db_cpu + self.client_cpu) / len(self.latencies)
+
+    def ms(self, percentile: int) -> float:
+        return statistics.quantiles(self.latencies, n=100)[percentile - 1] * 1000
+
+
+class Meter:
+    """CPU time of the gunicorn workers and the PostgreSQL backends serving the bench database."""
+
+    def __init__(self, master: int, url: str):
+        self.master, self.name = master, sa.make_url(url).database
+        self.engine = sa.create_engine(sa.make_url(url).set(database="postgres"))
+
+    @classmethod
+    def _cpu(cls, pid: int) -> float:
+        fields = cls._stat(str(pid))
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") if fields else 0.0
+
+    @staticmethod
+    def _stat(pid: str) -> list[str]:
+        """The fields of /proc/PID/stat after the command name (state, ppid, ...)."""
+        try:
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone
+            return []
+
+    def read(self) -> tuple[dict[int, float], dict[int, float]]:
+        """CPU seconds so far of each worker and each backend."""
+        children = [
+            int(entry.name)
+            for entry in Path("/proc").iterdir()
+            if entry.name.isdigit() and self._stat(entry.name)[1:2] == [str(self.master)]
+        ]
+        with self.engine.connect() as connection:
+            backends = connection.execute(
+                sa.text("SELECT pid FROM pg_stat_activity WHERE datname = :name"),
+                {"name": self.name},
+            ).scalars()
+            return {p: self._cpu(p) for p in children}, {p: self._cpu(p) for p in backends}
+
+    def since(self, start) -> tuple[float, float]:
+        """Worker and backend CPU seconds since an earlier read."""
+        now = self.read()
+        return tuple(
+            sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+            for before, after in zip(start, now, strict=True)
+        )
+
+
+def client(port, path, pairs, seed, start_at, seconds, out) -> None:
+    """One client: GET path (as a random session, if any) until the time is up, one connection each."""
+    rng = random.Random(seed)
+    latencies, statuses, wrong = [], Counter(), 0
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu, started = time.process_time(), time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline:
+        headers, marker = {}, None
+        if pairs:
+            cookie, number = rng.choice(pairs)
+            headers["Cookie"] = cookie
+            marker = f"Account {number} ·".encode()
+        begin = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("GET", path, headers=headers)
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+        latencies.append(time.perf_counter() - begin)
+        statuses[response.status] += 1
+        if marker is not None and response.status == 200 and marker not in body:
+            wrong += 1
+    ended = time.perf_counter()
+    out.put((started, ended, latencies, statuses, wrong, time.process_time() - cpu))
+
+
+def load(port: int, path: str, pairs: list, seconds: float) -> Phase:
+    """CLIENTS processes on one path for a fixed time."""
+    forked = multiprocessing.get_context("fork")
+    out = forked.Queue()
+    start_at = time.time() + 0.3
+    procs = [
+        forked.Process(target=client, args=(port, path, pairs, n, start_at, seconds, out))
+        for n in range(CLIENTS)
+    ]
+    for proc in procs:
+        proc.start()
+    results = [out.get() for _ in procs]
+    for proc in procs:
+        proc.join()
+    latencies, statuses = [], Counter()
+    for _s, _e, own, counts, _w, _c in results:
+        latencies += own
+        statuses += counts
+    return Phase(
+        seconds=max(r[1] for r in results) - min(r[0] for r in results),
+        latencies=latencies,
+        statuses=statuses,
+        wrong_account=sum(r[4] for r in results),
+        client_cpu=sum(r[5] for r in results),
+    )
+
+
+def serve(url: str, folder: str) -> tuple[subprocess.Popen, int, Path]:
+    """Gunicorn on the real app; returns once it answers."""
+    port = webhooks.free_port()
+    log = Path(folder) / "gunicorn.log"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SECRET_KEY": SECRET_KEY,
+        "PORTAL_IDLE_MINUTES": "600",
+    }
+    server = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--workers",
+            str(WORKERS),
+            "--chdir",
+            str(BENCH.parent),
+            "wsgi:app",
+        ],
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.time() + 60
+    try:
+        while time.time() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/pay", timeout=10):
+                    return server, port, log
+            except OSError:  # not listening or not answering yet
+                time.sleep(0.2)
+        raise SystemExit(f"gunicorn did not answer in 60 s:\n{log.read_text()[-3000:]}")
+    except BaseException:
+        server.terminate()
+        server.wait(timeout=30)
+        raise
+
+
+def statements_per_page(app, pairs: list, path: str) -> list[int]:
+    """SQL statements of one request per session to path, in-process on the same database."""
+    counts = []
+
+    def count(*_args) -> None:
+        counts[-1] += 1
+
+    with app.app_context():
+        engine = db.engine
+    # Each request in its own app context (and so its own SQLAlchemy session), as under gunicorn.
+    sa.event.listen(engine, "before_cursor_execute", count)
+    try:
+        for cookie, _number in pairs:
+            counts.append(0)
+            browser = app.test_client()
+            browser.set_cookie(*cookie.split("=", 1))
+            response = browser.get(path)
+            assert response.status_code == 200, response.status_code
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", count)
+    return counts
+
+
+def statements(app, pairs: list) -> tuple[list[int], list[int], int]:
+    """Statements per bill page when it writes the session's last-seen time, when not, and of /pay."""
+    with app.app_context(), db.engine.begin() as connection:
+        connection.execute(
+            sa.text("UPDATE portal_session SET last_seen_at = last_seen_at - interval '2 minutes'")
+        )
+    touching = statements_per_page(app, pairs, "/my/bill")
+    reading = statements_per_page(app, pairs, "/my/bill")
+    quick = statements_per_page(app, pairs[:1], "/pay")[0]
+    with app.app_context():
+        db.engine.dispose()
+    return touching, reading, quick
+
+
+def prepare(url: str, folder: str):
+    """The database with its bills and late fees; (app, late fee count, seconds taken)."""
+    started = time.perf_counter()
+    create_database(url)
+    app, plans = billing_run.fresh_app(url)
+    billing_run.seed(app, plans, ACCOUNTS)
+    charges = bill_september(app, list(range(LATE_EVERY, ACCOUNTS + 1, LATE_EVERY)))
+    billing_run.run_billing(url, folder)
+    # NOTE: as autovacuum would soon do on a live system; bulk-loaded tables have no statistics.
+    with app.app_context():
+        with db.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(
+                sa.text("VACUUM ANALYZE")
+            )
+        db.engine.dispose()
+    return app, charges, time.perf_counter() - started
+
+
+def measure(url: str, folder: str, app, seconds: float) -> tuple[dict[str, Phase], list]:
+    """The three phases against one server, and the sessions used."""
+    server, port, log = serve(url, folder)
+    meter = Meter(server.pid, url)
+
+    def metered(path: str, pairs: list) -> Phase:
+        start = meter.read()
+        phase = load(port, path, pairs, seconds)
+        phase.server_cpu, phase.db_cpu = meter.since(start)
+        return phase
+
+    try:
+        load(port, "/pay", [], 3)
+        before = metered("/pay", [])
+        # Started now, so that no request of the bill phase is a session's first in a minute
+        # (that one also writes its last-seen time); statements() counts both kinds.
+        pairs = sessions(app, SESSIONS)
+        load(port, "/my/bill", pairs, 3)
+        bill = metered("/my/bill", pairs)
+        after = metered("/pay", [])
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        meter.engine.dispose()
+    if any(k != 200 for p in (before, bill, after) for k in p.statuses):
+        print(log.read_text()[-3000:], file=sys.stderr)
+    return {"before": before, "bill": bill, "after": after}, pairs
+
+
+def line(name: str, phase: Phase) -> str:
+    """One figure line."""
+    others = {k: v for k, v in phase.statuses.items() if k != 200}
+    n = len(phase.latencies)
+    return (
+        f"  {name:<28} {phase.rps:7,.0f} req/s  p50 {phase.ms(50):6.1f} ms  "
+        f"p99 {phase.ms(99):6.1f} ms  {len(phase.latencies):7,} requests  "
+        f"non-200 {sum(others.values())}{' ' + str(others) if others else ''}  "
+        f"clients' CPU {phase.client_cpu / phase.seconds:.0%} of a core\n"
+        f"  {'':<28} CPU per request: gunicorn {phase.server_cpu / n * 1000:.1f} ms, "
+        f"PostgreSQL {phase.db_cpu / n * 1000:.1f} ms, clients {phase.client_cpu / n * 1000:.1f} ms"
+    )
+
+
+def report(phases: dict[str, Phase], seconds: float, charges: int, prepared: float, counts) -> int:
+    """Print the figures and the verdicts; non-zero when an answer was wrong."""
+    before, bill, after = phases["before"], phases["bill"], phases["after"]
+    base = Phase(
+        before.seconds + after.seconds,
+        before.latencies + after.latencies,
+        before.statuses + after.statuses,
+        0,
+        before.client_cpu + after.client_cpu,
+        before.server_cpu + after.server_cpu,
+        before.db_cpu + after.db_cpu,
+    )
+    ratio = bill.rps / ((before.rps + after.rps) / 2)
+    touching, reading, quick = counts
+    print(
+        f"portal on postgresql: {ACCOUNTS:,} accounts ({charges} late fees), {SESSIONS:,} sessions, "
+        f"{CLIENTS} clients, gunicorn {WORKERS} sync workers, {seconds:g} s per phase "
+        f"(data ready in {prepared:.0f} s)"
+    )
+    print(line("GET /my/bill", bill))
+    print(line("baseline GET /pay (before)", before))
+    print(line("baseline GET /pay (after)", after))
+    print(line("baseline GET /pay (both)", base))
+    print(
+        f"  SQL statements per bill page: {max(reading)} ({max(touching)} when it also writes the "
+        f"session's last-seen time, at most once a minute); quick-pay form: {quick}"
+    )
+    met_ratio, met_p99 = ratio >= TARGET_RATIO, bill.ms(99) < TARGET_P99_MS
+    print(
+        f"  CPU per request, baseline / bill page: {base.cpu_per_request / bill.cpu_per_request:.1%} "
+        f"(the req/s ratio if the machine did nothing else); with {CLIENTS} clients always "
+        f"waiting, mean latency = {CLIENTS} / rate = {CLIENTS / bill.rps * 1000:.0f} ms for the bill page"
+    )
+    print(
+        f"  ratio (req/s): {ratio:.1%}  target >= {TARGET_RATIO:.0%}: {'met' if met_ratio else 'NOT met'};"
+        f"  bill p99 {bill.ms(99):.1f} ms  target < {TARGET_P99_MS:.0f} ms: "
+        f"{'met' if met_p99 else 'NOT met'}"
+    )
+    failures = sum(v for p in (before, bill, after) for k, v in p.statuses.items() if k != 200)
+    print(
+        f"  answers: {failures} not 200; bill pages without their session's account number: "
+        f"{bill.wrong_account}"
+    )
+    return 1 if failures or bill.wrong_account else 0
+
+
+def main() -> int:
+    """Prepare, serve, load, check and print; non-zero when an answer was wrong."""
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 15.0
+    url = os.environ.get(
+        "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/munibill_bench_portal"
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        os.environ["MUNIBILL_INSTANCE_PATH"] = folder
+        app, charges, prepared = prepare(url, folder)
+        phases, pairs = measure(url, folder, app, seconds)
+        counts = statements(app, pairs[:5])
+    return report(phases, seconds, charges, prepared, counts)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
