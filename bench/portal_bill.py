@@ -29,8 +29,8 @@ of the clients, the gunicorn workers and the database's backends is printed
 bottleneck. Finally a few bill pages are requested in-process to count their
 SQL statements. A benchmark, not a test; it takes about a minute and a half.
 
-    .venv/bin/python bench/portal.py [SECONDS_PER_PHASE]
-    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/other .venv/bin/python bench/portal.py
+    .venv/bin/python bench/portal_bill.py [SECONDS_PER_PHASE]
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/other .venv/bin/python bench/portal_bill.py
 """
 
 from __future__ import annotations
@@ -54,10 +54,7 @@ import sqlalchemy as sa
 import yaml
 
 os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
-# NOTE: this file shares its name with the portal package, so the repository goes first on the
-# path until the package is imported; the sibling benches come after.
 BENCH = Path(__file__).resolve().parent
-sys.path[:] = [str(BENCH.parent), *(p for p in sys.path if Path(p or ".").resolve() != BENCH)]
 
 from billing.models import Account, InvoiceCharge, InvoiceKind, MeterReading  # noqa: E402
 from billing.penalty_service import assess_penalties  # noqa: E402
