@@ -104,6 +104,6 @@ def pay_script_messages() -> dict[str, str]:
         "not-saved": gettext(
             "The card could not be checked. Check the card details and try again."
         ),
-        "paying": gettext("Paying…"),
-        "sent": gettext("Payment sent. Opening the receipt…"),
+        "busy": gettext("Paying…"),
+        "done": gettext("Payment sent. Opening the receipt…"),
     }

@@ -64,8 +64,8 @@ def _script_messages() -> dict[str, str]:
         ),
         "expired": _("This page has expired. Reload it and try again."),
         "not-saved": _("The card could not be checked. Check the card details and try again."),
-        "saving": _("Saving your card…"),
-        "saved": _("Autopay is on. Opening your autopay page…"),
+        "busy": _("Saving your card…"),
+        "done": _("Autopay is on. Opening your autopay page…"),
     }
 
 
