@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
-from playwright.sync_api import Browser, ConsoleMessage, Page, sync_playwright
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from tests.billing.billing_fixtures import BilledAccount, bill_households
@@ -40,6 +40,9 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 #: The longest any single wait in a browser test may take.
 TIMEOUT_MS = 20_000
+# NOTE: assertions wait as long as actions do: a loaded CI machine settles a payment, or
+# answers a card form through Stripe, in more than the five seconds Playwright allows.
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 @dataclass

@@ -19,7 +19,7 @@ from core.extensions import db
 from core.money import format_cents
 from payments.models import Payment, PaymentStatus, Receipt
 from tests.billing.billing_fixtures import BilledAccount, bill_households
-from tests.browser.conftest import Browsing, LiveApp, open_context, serve
+from tests.browser.conftest import TIMEOUT_MS, Browsing, LiveApp, open_context, serve
 from tests.browser.portal_pages import check_page
 from tests.browser.test_pay import (
     DECLINED_WHEN_CHARGED,
@@ -124,7 +124,10 @@ def journey(
     pay(browsing, VISA, cents, card_texts(cents, language))
     check_page(browsing, f"{shot}-3-card")
     page.get_by_role("button", name=card_texts(cents, language)["pay button"]).click()
-    expect(page.get_by_role("heading", name=texts["receipt heading"])).to_be_visible()
+    # The status page polls until the webhook has settled the payment (1, 1.5, 2.25 … s).
+    expect(page.get_by_role("heading", name=texts["receipt heading"])).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
     expect(page.get_by_role("status").filter(has_text=texts["thanks"])).to_be_visible()
     expect(fact(browsing, texts["remaining"])).to_have_text(format_cents(billed.owed_cents - cents))
     check_page(browsing, f"{shot}-4-receipt")
