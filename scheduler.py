@@ -19,6 +19,12 @@ SCHEDULE: list[Entry] = [
         setting="AUTOPAY_ENABLED",
     ),
     Entry("send_reminders", "notices.jobs:send_reminders", "cron", {"hour": 6, "minute": 0}),
+    Entry(
+        "purge_portal_sessions",
+        "portal.jobs:purge_portal_sessions",
+        "cron",
+        {"hour": 3, "minute": 30},
+    ),
     Entry("janitor", "payments.jobs:janitor", "interval", {"minutes": 15}),
     Entry("processor_fees", "payments.jobs:processor_fees", "interval", {"hours": 1}),
     Entry("reconcile_stripe", "payments.jobs:reconcile_stripe", "interval", {"hours": 1}),

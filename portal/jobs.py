@@ -1,4 +1,5 @@
-"""Scheduled portal work: charging autopay on the bills' due dates (see scheduler.py).
+"""Scheduled portal work: charging autopay on the bills' due dates, and forgetting residents'
+sessions long over (see scheduler.py).
 
 Each function takes (session, JobContext), commits as it goes, returns counts
 and is idempotent: running it twice does nothing new.
@@ -6,13 +7,19 @@ and is idempotent: running it twice does nothing new.
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.jobs import JobContext
 from payments.gateway import StripeGateway
 from portal.autopay import UNAVAILABLE, charge_due, due_charges
+from portal.models import PortalSession
+
+#: How long a finished session's row is kept (who was signed in, from where, until when).
+SESSIONS_KEPT_DAYS = 90
 
 
 class StripeUnavailable(RuntimeError):
@@ -47,3 +54,21 @@ def charge_autopay(session: Session, context: JobContext) -> dict:
             f"Stripe could not be reached; {left} autopay charge(s) wait for the next run"
         )
     return counts
+
+
+def purge_portal_sessions(session: Session, context: JobContext) -> dict:
+    """Delete residents' sessions last seen more than SESSIONS_KEPT_DAYS before the day.
+
+    A session idle that long ended long ago; only its row is left. The audit log keeps
+    the sign-ins and lookups themselves.
+    """
+    zone = ZoneInfo(context.config["MUNICIPALITY_TIMEZONE"])
+    before = datetime.combine(context.as_of - timedelta(days=SESSIONS_KEPT_DAYS), time(), zone)
+    old = sa.select(sa.func.count(PortalSession.id)).where(PortalSession.last_seen_at < before)
+    if context.dry_run:
+        return {"old_sessions": session.scalar(old)}
+    deleted = session.execute(
+        sa.delete(PortalSession).where(PortalSession.last_seen_at < before)
+    ).rowcount
+    session.commit()
+    return {"deleted": deleted}

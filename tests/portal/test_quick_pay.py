@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from tests.billing.billing_fixtures import bill_households
@@ -118,3 +120,22 @@ def test_sign_out_ends_the_session_for_every_copy_of_the_cookie(app, resident):
     page = resident.get("/my/bill").text
     resident.post("/my/signout", data={"csrf_token": csrf_token(page)})
     assert other.get("/my/bill").status_code == 302
+
+
+def test_sessions_long_over_are_forgotten_by_the_nightly_job(app, client, billed, runner):
+    import sqlalchemy as sa
+
+    from core.extensions import db
+    from portal.models import PortalSession
+
+    assert quick_pay(client, billed.number, billed.access_code).status_code == 303
+    with app.app_context():
+        old = db.session.scalar(sa.select(PortalSession))
+        old.last_seen_at = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+        db.session.commit()
+    assert quick_pay(client, billed.number, billed.access_code).status_code == 303
+    result = runner.invoke(args=["jobs", "run", "purge_portal_sessions", "--as-of", "2026-11-26"])
+    assert result.exit_code == 0 and "'deleted': 1" in result.output, result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(PortalSession.id))) == 1
+    assert client.get("/my/bill").status_code == 200  # the session in use is kept
