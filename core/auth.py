@@ -268,3 +268,8 @@ def guard_current_request(app, session: Session) -> None:
     if view is not None and getattr(view, "any_role", False):
         return
     guard_request(principal)
+    needed = getattr(view, "required_permission", None)
+    if principal is not None and needed and not principal.can(needed):
+        # NOTE: before the view runs, so a role lacking the permission learns nothing of the
+        # body it sent (schema checks run inside the view's own decorators).
+        abort(403, description=f"This needs the {needed} permission.")
