@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
 
+import sqlalchemy as sa
 from flask import (
     Blueprint,
     current_app,
@@ -21,9 +23,17 @@ from wtforms import EmailField, PasswordField
 from wtforms.validators import DataRequired, Length
 
 from core.audit import record
-from core.auth import AuthError, any_role, authenticate, current_principal, request_actor
+from core.auth import (
+    AuthError,
+    any_role,
+    authenticate,
+    current_principal,
+    request_actor,
+    requires,
+)
 from core.db import utcnow
 from core.extensions import db, limiter
+from core.models import JobRun, JobStatus
 from core.money import format_cents
 
 auth = Blueprint("auth", __name__)
@@ -98,6 +108,33 @@ def logout():
 def home():
     """The staff home page."""
     return render_template("staff/home.html", principal=current_principal())
+
+
+#: How many job runs the staff page lists.
+JOB_RUNS_SHOWN = 200
+
+
+@staff.route("/jobs")
+@login_required
+@requires("read")
+def job_runs():
+    """The scheduler's runs, newest first: what each did, or why it failed."""
+    job = request.args.get("job", "").strip()[:64]
+    failed_only = request.args.get("status") == "failed"
+    query = sa.select(JobRun).order_by(JobRun.id.desc()).limit(JOB_RUNS_SHOWN)
+    if job:
+        query = query.where(JobRun.job == job)
+    if failed_only:
+        query = query.where(JobRun.status == JobStatus.FAILED)
+    zone = ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"])
+    return render_template(
+        "staff/jobs.html",
+        runs=db.session.scalars(query).all(),
+        jobs=db.session.scalars(sa.select(JobRun.job).distinct().order_by(JobRun.job)).all(),
+        job=job,
+        failed_only=failed_only,
+        zone=zone,
+    )
 
 
 def init_app(app) -> None:

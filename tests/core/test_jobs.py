@@ -126,3 +126,30 @@ def test_jobs_run_by_hand_and_listed(app, runner, api_headers):
     client: FlaskClient = app.test_client()
     runs = client.get("/api/v1/job-runs?job=processor_fees", headers=response).get_json()
     assert [r["status"] for r in runs] == ["succeeded"] and runs[0]["dry_run"] is True
+
+
+def test_clerks_and_auditors_see_the_job_runs_with_their_counts_and_errors(app, signed_in, runner):
+    assert runner.invoke(args=["jobs", "run", "processor_fees", "--dry-run"]).exit_code == 0
+    with app.app_context():
+        db.session.add(
+            JobRun(
+                job="reconcile_stripe",
+                trigger="manual test",
+                as_of=utcnow().date(),
+                status=JobStatus.FAILED,
+                holder="test",
+                finished_at=utcnow(),
+                error="Stripe could not be reached",
+            )
+        )
+        db.session.commit()
+    client = signed_in("auditor")
+    page = client.get("/staff/jobs").text
+    assert "processor_fees (dry run)" in page and "succeeded" in page
+    assert "Stripe could not be reached" in page
+    failed = client.get("/staff/jobs?status=failed").text
+    assert "reconcile_stripe" in failed and "processor_fees (dry run)" not in failed
+    only = client.get("/staff/jobs?job=processor_fees").text
+    assert "Stripe could not be reached" not in only
+    anonymous = app.test_client().get("/staff/jobs")
+    assert anonymous.status_code == 302 and "/login" in anonymous.location
