@@ -50,14 +50,9 @@ def _account_or_404(number: str) -> Account:
 @login_required
 @requires("read")
 def index():
-    """Find accounts by number or holder name."""
-    q = request.args.get("q", "").strip()
-    query = sa.select(Account).order_by(Account.number)
-    if q:
-        query = query.where(
-            sa.or_(Account.number.startswith(q), Account.holder_name.ilike(f"%{q}%"))
-        )
-    accounts = db.session.scalars(query.limit(PAGE_SIZE)).all()
+    """Find accounts by number, name, e-mail, mailing or service address, or parcel id."""
+    q = request.args.get("q", "").strip()[:200]
+    accounts = account_service.search_accounts(db.session, q, limit=PAGE_SIZE)
     return render_template("staff/accounts.html", accounts=accounts, q=q)
 
 

@@ -14,6 +14,7 @@ from billing.accounts import (
     valid_account_number,
 )
 from core.audit import Actor
+from core.extensions import db
 from tests.conftest import account_data
 
 CLERK = Actor("user", "3", "clerk@example.org", "127.0.0.1")
@@ -62,3 +63,51 @@ def test_codes_read_the_same_however_they_are_typed(raw):
 def test_find_account_ignores_spaces_and_dashes(session):
     account, _code = create_account(session, CLERK, account_data(), code_key=KEY)
     assert find_account(session, f" {account.number[:4]}-{account.number[4:]} ") is account
+
+
+def test_clerks_find_accounts_by_any_word_of_name_email_address_or_parcel(app, signed_in):
+    from billing.accounts import create_account, search_accounts
+    from billing.models import Parcel
+    from core.audit import Actor
+    from tests.conftest import account_data
+
+    with app.app_context():
+        actor = Actor.system("test")
+        key = app.config["ACCESS_CODE_KEY"]
+        olson, _ = create_account(db.session, actor, account_data(), code_key=key)
+        berg, _ = create_account(
+            db.session,
+            actor,
+            account_data(
+                holder_name="Lars Berg",
+                mail_street="9 Elm Road",
+                mail_zip="54902",
+                email="lars@example.net",
+            ),
+            code_key=key,
+        )
+        db.session.add(
+            Parcel(
+                parcel_number="251-0042-00",
+                situs_street="9 Elm Road",
+                situs_city="Maple Falls",
+                situs_zip="54902",
+                property_class="residential",
+                owner_account=berg,
+            )
+        )
+        db.session.commit()
+
+        def found(text: str) -> list[str]:
+            return [a.holder_name for a in search_accounts(db.session, text)]
+
+        assert found("olson") == ["Maria Olson"]
+        assert found("412 OAK") == ["Maria Olson"]
+        assert found("lars@example") == ["Lars Berg"]
+        assert found("251-0042") == ["Lars Berg"]
+        assert found("54902") == ["Lars Berg"]
+        assert found(olson.number[:6]) == ["Maria Olson", "Lars Berg"]
+        assert found("olson 54902") == []
+        assert found("100%") == [] and found("_") == []  # wildcards are taken literally
+    page = signed_in("auditor").get("/staff/accounts/?q=elm+road").text
+    assert "Lars Berg" in page and "Maria Olson" not in page
