@@ -94,6 +94,7 @@ def register_blueprints(app: Flask) -> None:
     from billing import api as billing_api
     from billing import api_billing
     from billing import views as billing_views
+    from console import views as console_views
     from core import api as core_api
     from core import views as core_views
     from notices import api as notices_api
@@ -107,6 +108,7 @@ def register_blueprints(app: Flask) -> None:
     billing_views.init_app(app)
     payments_views.init_app(app)
     notices_views.init_app(app)
+    console_views.init_app(app)
     core_api.init_app(app, api)
     billing_api.init_app(app, api)
     api_billing.init_app(app, api)

@@ -1,0 +1,1 @@
+"""The staff workspace: the clerks' dashboard of collections, receivables and their trends."""
