@@ -12,12 +12,11 @@ from marshmallow import validate
 
 from billing.accounts import find_account
 from billing.models import Account
-from core.audit import record
 from core.auth import request_actor, requires
-from core.db import utcnow
 from core.extensions import db
 from core.pagination import page_of
 from core.settings import municipal_today
+from payments import reconcile
 from payments.counter import close_drawer, open_drawer, take_counter_payment
 from payments.gateway import PaymentError, StripeGateway
 from payments.models import (
@@ -25,7 +24,6 @@ from payments.models import (
     Payment,
     Receipt,
     ReconciliationItem,
-    ReconciliationStatus,
     StripeEvent,
     Tender,
 )
@@ -270,12 +268,10 @@ def resolve_item(args, item_id: int):
     item = db.session.get(ReconciliationItem, item_id)
     if item is None:
         abort(404, message=f"No reconciliation item {item_id}.")
-    if item.status == ReconciliationStatus.RESOLVED:
-        abort(409, message=f"Item {item_id} was resolved by {item.resolved_by}.")
-    actor = request_actor()
-    item.status, item.resolved_at = ReconciliationStatus.RESOLVED, utcnow()
-    item.resolved_by, item.resolution = actor.label, args["resolution"]
-    record(db.session, actor, "reconciliation.resolve", item, resolution=args["resolution"])
+    try:
+        reconcile.resolve(db.session, request_actor(), item, args["resolution"])
+    except reconcile.AlreadyResolved as already:
+        abort(409, message=str(already))
     db.session.commit()
     return item
 

@@ -35,6 +35,7 @@ from payments.models import (
     PaymentStatus,
     ReconciliationItem,
     ReconciliationKind,
+    ReconciliationStatus,
     Refund,
     StripeEvent,
     SyncCursor,
@@ -102,6 +103,19 @@ def flag(
             stripe_id=stripe_id,
         )
     return added is not None
+
+
+class AlreadyResolved(ValueError):
+    """The item was resolved already (by whom is in the message)."""
+
+
+def resolve(session: Session, actor: Actor, item: ReconciliationItem, resolution: str) -> None:
+    """Close an item with what was done about it, once; audited. Flushes nothing itself."""
+    if item.status == ReconciliationStatus.RESOLVED:
+        raise AlreadyResolved(f"Item {item.id} was resolved by {item.resolved_by}.")
+    item.status, item.resolved_at = ReconciliationStatus.RESOLVED, utcnow()
+    item.resolved_by, item.resolution = actor.label, resolution
+    record(session, actor, "reconciliation.resolve", item, resolution=resolution)
 
 
 def flag_unknown_to_stripe(session: Session, actor: Actor, payment: Payment) -> bool:

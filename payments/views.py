@@ -198,6 +198,9 @@ def status_json(number: str, payment_id: int):
 
 
 def init_app(app) -> None:
-    """Register the pay pages and pay.js."""
+    """Register the pay pages, pay.js and the reconciliation queue."""
+    from payments import views_reconcile
+
     app.register_blueprint(bp)
     app.register_blueprint(assets)
+    views_reconcile.init_app(app)
