@@ -247,3 +247,46 @@ def test_print_batches_through_the_api(app, client, api_headers):
     assert backwards.status_code == 422
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(NoticeBatch)) == 1
+
+
+def test_clerks_make_download_and_mark_print_batches_on_the_staff_page(app, signed_in):
+    from tests.conftest import csrf_token
+
+    _town(app, [("Olson", "54901-2231", False, None, "en")])
+    clerk = signed_in("clerk")
+    page = clerk.get("/staff/notice-batches").text
+    assert "No print batch yet." in page
+    bad = clerk.post(
+        "/staff/notice-batches", data={"csrf_token": csrf_token(page), "cycle": "soon"}
+    )
+    assert bad.status_code == 422 and "Enter the billing cycle" in bad.text
+    made = clerk.post(
+        "/staff/notice-batches", data={"csrf_token": csrf_token(page), "cycle": CYCLE}
+    )
+    assert made.status_code == 303
+    with app.app_context():
+        batch = db.session.scalar(sa.select(NoticeBatch))
+        batch_id, pdf_sha = batch.id, batch.pdf_sha256
+    listed = clerk.get("/staff/notice-batches").text
+    assert f"Batch {batch_id} for {CYCLE}: 1 printed" in listed
+    twice = clerk.post(
+        "/staff/notice-batches", data={"csrf_token": csrf_token(page), "cycle": CYCLE}
+    )
+    assert twice.status_code == 409 and "already has print batch" in twice.text
+    pdf = clerk.get(f"/staff/notice-batches/{batch_id}.pdf")
+    assert pdf.status_code == 200 and hashlib.sha256(pdf.data).hexdigest() == pdf_sha
+    manifest = clerk.get(f"/staff/notice-batches/{batch_id}.csv")
+    assert manifest.data.startswith(b"sequence,account")
+    mailed = clerk.post(
+        f"/staff/notice-batches/{batch_id}/mailed", data={"csrf_token": csrf_token(listed)}
+    )
+    assert mailed.status_code == 303
+    again = clerk.post(
+        f"/staff/notice-batches/{batch_id}/mailed", data={"csrf_token": csrf_token(listed)}
+    )
+    assert again.status_code == 409
+    with app.app_context():
+        assert db.session.get(NoticeBatch, batch_id).mailed_by.startswith("clerk-")
+        folder = Path(app.config["NOTICES_DIR"])
+        (folder / db.session.get(NoticeBatch, batch_id).pdf_path).write_bytes(b"%PDF-altered")
+    assert clerk.get(f"/staff/notice-batches/{batch_id}.pdf").status_code == 409
