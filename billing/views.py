@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -11,8 +10,7 @@ from wtforms import BooleanField, EmailField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
 
 from billing import accounts as account_service
-from billing import ledger
-from billing.models import Account, Invoice
+from billing.models import Account
 from billing.schemas import AccountUpdateSchema
 from core.auth import request_actor, requires
 from core.extensions import db
@@ -56,26 +54,6 @@ def index():
     return render_template("staff/accounts.html", accounts=accounts, q=q)
 
 
-@bp.route("/<number>")
-@login_required
-@requires("read")
-def detail(number: str):
-    """One account: contact details, balance from the ledger, invoices."""
-    account = _account_or_404(number)
-    invoices = db.session.scalars(
-        sa.select(Invoice)
-        .where(Invoice.account_id == account.id)
-        .order_by(Invoice.issue_date.desc())
-    ).all()
-    return render_template(
-        "staff/account.html",
-        account=account,
-        invoices=invoices,
-        receivable=ledger.account_receivable(db.session, account.id),
-        credit=ledger.account_credit(db.session, account.id),
-    )
-
-
 @bp.route("/<number>/edit", methods=["GET", "POST"])
 @login_required
 @requires("write")
@@ -97,7 +75,7 @@ def edit(number: str):
         account_service.update_account(db.session, request_actor(), account, data)
         db.session.commit()
         flash("The account was updated.")
-        return redirect(url_for("accounts.detail", number=account.number))
+        return redirect(url_for("console.account", number=account.number))
     return render_template(
         "staff/account_edit.html", account=account, form=form
     ), 400 if form.errors else 200

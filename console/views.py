@@ -1,14 +1,17 @@
-"""The clerks' dashboard (thin: read the date, call the reports, render)."""
+"""The clerks' dashboard and account page (thin: read the request, call the reports, render)."""
 
 from __future__ import annotations
 
 import re
 from datetime import date
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import login_required
 
+from billing.accounts import find_account
 from console import charts, reports
+from console.account import account_record
 from core.auth import requires
 from core.extensions import db
 from core.settings import municipal_today
@@ -57,6 +60,21 @@ def dashboard():
     )
 
 
+@bp.get("/accounts/<number>")
+@login_required
+@requires("read")
+def account(number: str):
+    """One account with everything about it: balance, bills, payments, notices, reminders,
+    questions, autopay and online access, its ledger lines and its audit trail."""
+    found = find_account(db.session, number)
+    if found is None:
+        abort(404)
+    zone = ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"])
+    return render_template(
+        "console/account.html", record=account_record(db.session, found), zone=zone
+    )
+
+
 def init_app(app) -> None:
-    """Register the staff dashboard."""
+    """Register the staff dashboard and account page."""
     app.register_blueprint(bp)
