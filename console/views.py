@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import login_required
 
+from billing import ledger as ledger_service
 from billing.accounts import find_account
-from console import charts, reports
+from console import books, charts, reports
 from console.account import account_record
 from core.auth import requires
 from core.extensions import db
@@ -75,6 +76,89 @@ def account(number: str):
     )
 
 
+def _day(name: str) -> date | None:
+    """An optional YYYY-MM-DD query parameter; 400 naming it if malformed."""
+    raw = request.args.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        if not _ISO_DAY.fullmatch(raw):
+            raise ValueError(raw)
+        return date.fromisoformat(raw)
+    except ValueError:
+        abort(400, description=f"{name}: enter a date as YYYY-MM-DD, for example 2026-11-26.")
+
+
+def _page() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+
+
+@bp.get("/books/ledger")
+@login_required
+@requires("read")
+def ledger():
+    """Journal entries by date range, GL account and source type, each with its lines."""
+    wanted = books.EntryFilter(
+        start=_day("from"),
+        end=_day("to"),
+        gl_code=request.args.get("gl", "").strip()[:32] or None,
+        source_type=request.args.get("source", "").strip()[:32] or None,
+    )
+    page = _page()
+    rows, more = books.entries(db.session, wanted, page)
+    return render_template(
+        "console/books/ledger.html",
+        rows=rows,
+        more=more,
+        page=page,
+        wanted=wanted,
+        gl_accounts=books.gl_accounts(db.session),
+        source_types=books.source_types(db.session),
+    )
+
+
+@bp.get("/books/trial-balance")
+@login_required
+@requires("read")
+def trial_balance():
+    """Debit and credit totals of every GL account as of a date (default: today)."""
+    as_of = _day("as_of") or municipal_today(current_app.config)
+    return render_template(
+        "console/books/trial_balance.html",
+        report=ledger_service.trial_balance(db.session, as_of),
+        as_of=as_of,
+    )
+
+
+@bp.get("/books/audit")
+@login_required
+@requires("read")
+def audit_log():
+    """The audit log, newest first, by action, actor, object and time."""
+    zone = ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"])
+    since, until = _day("since"), _day("until")
+    wanted = books.AuditFilter(
+        action=request.args.get("action", "").strip()[:64] or None,
+        actor=request.args.get("actor", "").strip()[:254] or None,
+        object_type=request.args.get("object_type", "").strip()[:64] or None,
+        object_id=request.args.get("object_id", "").strip()[:64] or None,
+        since=datetime.combine(since, time(), zone) if since else None,
+        until=datetime.combine(until + timedelta(days=1), time(), zone) if until else None,
+    )
+    page = _page()
+    rows, more = books.audit_events(db.session, wanted, page)
+    return render_template(
+        "console/books/audit.html", rows=rows, more=more, page=page, zone=zone, args=request.args
+    )
+
+
+def _dict_without(values: dict, *names: str) -> dict:
+    """The query parameters less some (for the next and previous page links)."""
+    return {key: value for key, value in values.items() if key not in names}
+
+
 def init_app(app) -> None:
-    """Register the staff dashboard and account page."""
+    """Register the staff dashboard, account page and the auditor's books."""
     app.register_blueprint(bp)
+    app.add_template_filter(_dict_without, "dict_without")
