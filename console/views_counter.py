@@ -1,0 +1,220 @@
+"""The counter: a clerk opens a cash drawer, takes cash, checks and money orders against an
+account, prints the receipt, and closes the drawer by counting it against what was taken.
+
+Thin: read the form, call payments.counter, commit once, render. Every error is shown by
+its field and changes nothing.
+"""
+
+from __future__ import annotations
+
+import io
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
+from flask_login import login_required
+
+from billing.accounts import find_account
+from core.auth import request_actor, requires
+from core.extensions import db
+from core.money import MoneyError, format_cents, parse_dollars
+from core.settings import municipal_today
+from notices.service import NoticeError
+from payments import payflow
+from payments.counter import COUNTER_TENDERS, close_drawer, open_drawer, take_counter_payment
+from payments.models import CashDrawer, Payment, Receipt, Tender
+from payments.services import PaymentRefused
+from portal import documents
+
+bp = Blueprint("counter", __name__, url_prefix="/staff/counter", template_folder="templates")
+FIELD_NAMES = {
+    "opening_float_cents": "opening_float",
+    "amount_cents": "amount",
+    "invoices": "invoices",
+    "drawer": "form",
+    "tender": "tender",
+    "reference": "reference",
+}
+
+
+def _my_drawer() -> CashDrawer | None:
+    """The signed-in clerk's open drawer, if any."""
+    return db.session.scalar(
+        sa.select(CashDrawer).where(
+            CashDrawer.opened_by == request_actor().label, CashDrawer.closed_at.is_(None)
+        )
+    )
+
+
+def _page(errors: dict[str, str] | None = None, status: int = 200, **shown):
+    drawer = _my_drawer()
+    taken = []
+    if drawer is not None:
+        taken = db.session.execute(
+            sa.select(Payment, Receipt.number)
+            .outerjoin(Receipt, Receipt.payment_id == Payment.id)
+            .where(Payment.drawer_id == drawer.id)
+            .order_by(Payment.id.desc())
+        ).all()
+    totals: dict[str, int] = {tender.value: 0 for tender in COUNTER_TENDERS}
+    for payment, _number in taken:
+        if payment.status.value != "voided":
+            totals[payment.tender.value] += payment.amount_cents
+    page = render_template(
+        "console/counter.html",
+        drawer=drawer,
+        taken=taken,
+        totals=totals,
+        tenders=COUNTER_TENDERS,
+        errors=errors or {},
+        shown=shown,
+        zone=ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"]),
+    )
+    return page, status
+
+
+def _refused(refused: PaymentRefused, **shown):
+    db.session.rollback()
+    message = payflow.sentence(refused.message)
+    return _page({FIELD_NAMES.get(refused.field, "form"): message}, 422, **shown)
+
+
+def _signed(cents: int) -> str:
+    """A difference as counted against expected: '+$1.00' over, '-$0.25' short."""
+    return ("+" if cents > 0 else "-") + format_cents(abs(cents))
+
+
+def _cents(text: str, field: str) -> int:
+    try:
+        return parse_dollars(text or "")
+    except MoneyError:
+        raise PaymentRefused(field, "enter dollars and cents, such as 50.00") from None
+
+
+@bp.get("/")
+@login_required
+@requires("read")
+def counter():
+    """The clerk's drawer: what was taken, the form for the next payment, the close-out."""
+    return _page()
+
+
+@bp.post("/open")
+@login_required
+@requires("write")
+def open_():
+    """Open a drawer with its opening float (the change in it)."""
+    shown = {"opening_float": request.form.get("opening_float", "")}
+    try:
+        cents = _cents(shown["opening_float"] or "0", "opening_float_cents")
+        open_drawer(db.session, request_actor(), opening_float_cents=cents)
+    except PaymentRefused as refused:
+        return _refused(refused, **shown)
+    db.session.commit()
+    flash("Your drawer is open.")
+    return redirect(url_for(".counter"), 303)
+
+
+@bp.post("/payments")
+@login_required
+@requires("write")
+def take():
+    """Take a payment into the open drawer; settled at once, with its receipt."""
+    form = request.form
+    shown = {k: form.get(k, "") for k in ("account", "amount", "tender", "reference", "invoices")}
+    drawer = _my_drawer()
+    if drawer is None:
+        return _page({"form": "Open your drawer first."}, 409, **shown)
+    account = find_account(db.session, shown["account"])
+    if account is None:
+        return _page({"account": "No account has this number."}, 422, **shown)
+    try:
+        tender = Tender(shown["tender"])
+    except ValueError:
+        return _page({"tender": "Choose cash, check or money order."}, 422, **shown)
+    try:
+        receipt = take_counter_payment(
+            db.session,
+            request_actor(),
+            drawer=drawer,
+            account=account,
+            amount_cents=_cents(shown["amount"], "amount_cents"),
+            tender=tender,
+            reference=shown["reference"],
+            invoice_numbers=[n for n in shown["invoices"].replace(",", " ").split() if n],
+            on=municipal_today(current_app.config),
+        )
+    except PaymentRefused as refused:
+        return _refused(refused, **shown)
+    db.session.commit()
+    flash(
+        f"Receipt {receipt.number}: {shown['amount']} from account {account.number}. "
+        "Print it from the list below."
+    )
+    return redirect(url_for(".counter"), 303)
+
+
+@bp.get("/receipts/<int:payment_id>.pdf")
+@login_required
+@requires("read")
+def receipt_pdf(payment_id: int):
+    """A counter payment's receipt to print or hand over (issued once, then the same file)."""
+    receipt = db.session.scalar(sa.select(Receipt).where(Receipt.payment_id == payment_id))
+    if receipt is None:
+        abort(404)
+    notice = documents.receipt_notice(db.session, current_app.config, request_actor(), receipt)
+    db.session.commit()
+    try:
+        data = documents.pdf_bytes(current_app.config, notice)
+    except (OSError, NoticeError):
+        abort(409)
+    return send_file(
+        io.BytesIO(data), mimetype="application/pdf", download_name=f"receipt-{receipt.number}.pdf"
+    )
+
+
+@bp.post("/close")
+@login_required
+@requires("write")
+def close():
+    """Close the drawer: counted cash, checks and money orders against what was taken."""
+    drawer = _my_drawer()
+    if drawer is None:
+        return _page({"form": "You have no open drawer."}, 409)
+    shown = {
+        f"counted_{t.value}": request.form.get(f"counted_{t.value}", "") for t in COUNTER_TENDERS
+    }
+    counted = {}
+    try:
+        for tender in COUNTER_TENDERS:
+            counted[tender.value] = _cents(shown[f"counted_{tender.value}"] or "0", "counted")
+    except PaymentRefused:
+        return _page(
+            {"counted": "Enter each count in dollars and cents, such as 120.00."}, 422, **shown
+        )
+    report = close_drawer(db.session, request_actor(), drawer, counted_cents=counted)
+    db.session.commit()
+    off = {k: v for k, v in report["difference_cents"].items() if v}
+    flash(
+        "Drawer closed: the counts match what was taken."
+        if not off
+        else "Drawer closed with differences: "
+        + ", ".join(f"{k.replace('_', ' ')} {_signed(v)}" for k, v in off.items())
+        + " (recorded in the close-out)."
+    )
+    return redirect(url_for(".counter"), 303)
+
+
+def init_app(app) -> None:
+    """Register the counter."""
+    app.register_blueprint(bp)
