@@ -1,0 +1,113 @@
+"""Clerks and auditors in Chromium: a clerk finds an account, takes a counter payment and
+prints its receipt; a clerk resolves a reconciliation item; every staff page is
+photographed (test-artifacts/staff/)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from playwright.sync_api import expect
+
+from billing.models import Invoice, InvoiceStatus
+from core.audit import Actor
+from core.extensions import db
+from payments.models import ReconciliationItem, ReconciliationKind, ReconciliationStatus
+from payments.reconcile import flag
+from tests.billing.billing_fixtures import bill_households
+from tests.browser.conftest import ARTIFACTS, Browsing
+from tests.browser.test_pay import sign_in_and_open
+from tests.portal.test_bill import pay_and_settle
+
+pytestmark = pytest.mark.slow
+
+
+def shot(browsing: Browsing, name: str) -> None:
+    """The whole page at 1280 px, as test-artifacts/staff/<name>.png."""
+    folder = ARTIFACTS / "staff"
+    folder.mkdir(parents=True, exist_ok=True)
+    browsing.page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+
+
+def test_a_clerk_finds_an_account_takes_cash_at_the_counter_and_prints_the_receipt(
+    live_app, browsing, clerk
+):
+    (billed,) = bill_households(live_app.app, "olson")
+    page = browsing.page
+    sign_in_and_open(browsing, "/staff/accounts/", clerk)
+    page.get_by_label("Account number, name, e-mail, address or parcel id").fill("olson")
+    page.get_by_role("button", name="Find").click()
+    page.get_by_role("link", name=billed.number).click()
+    expect(page.get_by_role("heading", name=f"Account {billed.number}")).to_be_visible()
+    shot(browsing, "account")
+
+    page.goto(f"{browsing.url}/staff/counter/")
+    page.get_by_label("Opening float").fill("100.00")
+    page.get_by_role("button", name="Open my drawer").click()
+    page.get_by_label("Account number").fill(billed.number)
+    amount = f"{billed.owed_cents // 100}.{billed.owed_cents % 100:02d}"
+    page.get_by_label("Amount").fill(amount)
+    page.get_by_label("Paid with").select_option("cash")
+    page.get_by_role("button", name="Take the payment").click()
+    expect(page.get_by_role("status").filter(has_text="Receipt R-")).to_be_visible()
+    shot(browsing, "counter")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="(PDF)").first.click(modifiers=["Alt"])
+    path = download.value.path()
+    assert path is not None and Path(path).read_bytes().startswith(b"%PDF")
+    with live_app.app.app_context():
+        status = db.session.scalar(
+            sa.select(Invoice.status).where(Invoice.number == billed.invoice_number)
+        )
+        assert status == InvoiceStatus.PAID
+    page.get_by_label("Counted cash").fill(
+        f"{(billed.owed_cents + 10000) // 100}.{billed.owed_cents % 100:02d}"
+    )
+    page.get_by_role("button", name="Close my drawer").click()
+    expect(page.get_by_role("status").filter(has_text="the counts match")).to_be_visible()
+    assert browsing.errors == []
+
+
+def test_a_clerk_resolves_a_reconciliation_item_and_staff_pages_render(live_app, browsing, clerk):
+    (billed,) = bill_households(live_app.app, "olson")
+    pay_and_settle(live_app.app, billed.number, 2500)
+    with live_app.app.app_context():
+        flag(
+            db.session,
+            Actor.job("reconcile_stripe"),
+            ReconciliationKind.UNKNOWN_HERE,
+            "pi_3Orphan",
+            payment=None,
+            ours={},
+            theirs={"amount_cents": 4200, "status": "succeeded"},
+            suggestion="Find whose payment this is and settle it, or refund it at Stripe.",
+        )
+        db.session.commit()
+    page = browsing.page
+    sign_in_and_open(browsing, "/staff/reconciliation/", clerk)
+    shot(browsing, "reconciliation")
+    page.get_by_role("link", name="#1").click()
+    page.get_by_label("What was done").fill("Refunded at Stripe: it belongs to no account.")
+    shot(browsing, "reconciliation-item")
+    page.get_by_role("button", name="Resolve this item").click()
+    expect(page.get_by_role("status").filter(has_text="is resolved")).to_be_visible()
+    with live_app.app.app_context():
+        item = db.session.scalar(sa.select(ReconciliationItem))
+        assert item.status == ReconciliationStatus.RESOLVED
+    for path, name in (
+        ("/staff/", "home"),
+        ("/staff/dashboard", "dashboard"),
+        ("/staff/books/ledger", "ledger"),
+        ("/staff/books/trial-balance", "trial-balance"),
+        ("/staff/books/audit", "audit-log"),
+        ("/staff/jobs", "job-runs"),
+        ("/staff/notice-batches", "print-batches"),
+        ("/staff/questions", "questions"),
+        (f"/staff/accounts/{billed.number}/notices", "account-notices"),
+        (f"/staff/accounts/{billed.number}/pay", "card-payment"),
+    ):
+        response = page.goto(browsing.url + path)
+        assert response.status == 200, path
+        shot(browsing, name)
+    assert browsing.errors == []
