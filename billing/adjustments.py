@@ -27,6 +27,7 @@ from billing.models import (
     InvoiceKind,
     InvoiceStatus,
     JournalEntry,
+    LineCategory,
     Parcel,
     Settlement,
     SettlementKind,
@@ -120,6 +121,53 @@ def void_invoice(
         reason=reason,
     )
     return invoice
+
+
+def waive_charge(
+    session: Session, actor: Actor, charge: InvoiceCharge, *, reason: str, on: date
+) -> InvoiceCharge:
+    """Waive what is still owed on a penalty or interest charge (supervisor), with a reason.
+
+    The unpaid part goes back out of the penalty receivable and the revenue it was booked
+    to; what was already paid on it stays paid.
+    """
+    reason = _require_reason(reason)
+    if charge.waived_at is not None:
+        raise AdjustmentError(f"charge {charge.id} was already waived")
+    invoice = session.get(Invoice, charge.invoice_id)
+    if invoice.status == InvoiceStatus.VOID:
+        raise AdjustmentError(f"invoice {invoice.number} is void")
+    left = charge.balance_cents
+    if left <= 0:
+        raise AdjustmentError(f"charge {charge.id} is paid; refund the payment instead")
+    revenue = (
+        chart.INTEREST_REVENUE if charge.category == LineCategory.INTEREST else chart.PENALTY_REVENUE
+    )
+    post_entry(
+        session,
+        [
+            Posting(revenue, debit_cents=left),
+            Posting(chart.PENALTY_RECEIVABLE, credit_cents=left, account_id=invoice.account_id),
+        ],
+        entry_date=on,
+        source_type="waiver",
+        source_id=str(charge.id),
+        actor=actor,
+        memo=f"Waiver of {charge.description} on invoice {invoice.number}: {reason}",
+    )
+    charge.balance_cents, charge.waived_at = 0, utcnow()
+    refresh_status(session, invoice)
+    session.flush()
+    record(
+        session,
+        actor,
+        "charge.waive",
+        charge,
+        invoice=invoice.number,
+        waived_cents=left,
+        reason=reason,
+    )
+    return charge
 
 
 def reissue_invoice(

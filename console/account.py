@@ -14,7 +14,15 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing.ledger import account_position
-from billing.models import Account, GLAccount, Invoice, JournalEntry, JournalLine
+from billing.models import (
+    Account,
+    GLAccount,
+    Invoice,
+    InvoiceCharge,
+    JournalEntry,
+    JournalLine,
+)
+from console.models import ApprovalRequest
 from core.models import AuditEvent
 from notices.models import Notice, Reminder, ReminderPause
 from payments.models import Payment, Receipt
@@ -41,6 +49,8 @@ class AccountRecord:
     residents: list[str] = field(default_factory=list)
     ledger: list = field(default_factory=list)
     audit: list = field(default_factory=list)
+    charges: list = field(default_factory=list)
+    approvals: list = field(default_factory=list)
 
 
 def _newest(session: Session, query) -> list:
@@ -133,6 +143,25 @@ def account_record(session: Session, account: Account) -> AccountRecord:
         .join(GLAccount, GLAccount.id == JournalLine.gl_account_id)
         .where(JournalLine.account_id == account.id)
         .order_by(JournalEntry.seq.desc(), JournalLine.position),
+    )
+    record.charges = _newest(
+        session,
+        sa.select(InvoiceCharge, Invoice.number)
+        .join(Invoice, Invoice.id == InvoiceCharge.invoice_id)
+        .where(
+            Invoice.account_id == account.id,
+            InvoiceCharge.waived_at.is_(None),
+            InvoiceCharge.balance_cents > 0,
+        )
+        .order_by(InvoiceCharge.id.desc()),
+    )
+    record.approvals = list(
+        session.scalars(
+            sa.select(ApprovalRequest)
+            .where(ApprovalRequest.account_id == account.id)
+            .order_by(ApprovalRequest.id.desc())
+            .limit(SHOWN)
+        )
     )
     record.audit = list(
         session.scalars(

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import login_required
 
+import console.models  # noqa: F401 - the console's tables belong to the app's metadata
 from billing import ledger as ledger_service
 from billing.accounts import find_account
 from console import books, charts, reports
@@ -160,8 +161,9 @@ def _dict_without(values: dict, *names: str) -> dict:
 
 def init_app(app) -> None:
     """Register the staff dashboard, account page and the auditor's books."""
-    from console import views_counter
+    from console import views_approvals, views_counter
 
     app.register_blueprint(bp)
     app.add_template_filter(_dict_without, "dict_without")
     views_counter.init_app(app)
+    views_approvals.init_app(app)
