@@ -141,7 +141,9 @@ def waive_charge(
     if left <= 0:
         raise AdjustmentError(f"charge {charge.id} is paid; refund the payment instead")
     revenue = (
-        chart.INTEREST_REVENUE if charge.category == LineCategory.INTEREST else chart.PENALTY_REVENUE
+        chart.INTEREST_REVENUE
+        if charge.category == LineCategory.INTEREST
+        else chart.PENALTY_REVENUE
     )
     post_entry(
         session,

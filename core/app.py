@@ -92,7 +92,7 @@ def configure_engine(engine: sa.Engine) -> None:
 def register_blueprints(app: Flask) -> None:
     """Register the HTML blueprints and the API blueprints of every package."""
     from billing import api as billing_api
-    from billing import api_billing
+    from billing import api_billing, api_exports
     from billing import views as billing_views
     from console import views as console_views
     from core import api as core_api
@@ -112,6 +112,7 @@ def register_blueprints(app: Flask) -> None:
     core_api.init_app(app, api)
     billing_api.init_app(app, api)
     api_billing.init_app(app, api)
+    api_exports.init_app(app, api)
     payments_api.init_app(app)
     api_payments.init_app(app, api)
     notices_api.init_app(app, api)
