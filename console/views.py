@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import re
+import shutil
+import tempfile
+import zipfile
 from datetime import date, datetime, time, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, render_template, request
@@ -12,6 +16,14 @@ from flask_login import login_required
 import console.models  # noqa: F401 - the console's tables belong to the app's metadata
 from billing import ledger as ledger_service
 from billing.accounts import find_account
+from billing.exports import (
+    DATASETS,
+    FORMATS,
+    ExportError,
+    ExportRequest,
+    manifest_path,
+    write_export,
+)
 from console import books, charts, reports
 from console.account import account_record
 from core.auth import requires
@@ -152,6 +164,63 @@ def audit_log():
     return render_template(
         "console/books/audit.html", rows=rows, more=more, page=page, zone=zone, args=request.args
     )
+
+
+@bp.get("/books/exports")
+@login_required
+@requires("read")
+def exports():
+    """The export form: a dataset, a format and a period; the download holds file and manifest."""
+    return render_template(
+        "console/books/exports.html", datasets=list(DATASETS), formats=list(FORMATS)
+    )
+
+
+@bp.get("/books/exports/<dataset>.zip")
+@login_required
+@requires("read")
+def export_zip(dataset: str):
+    """One export and its manifest, written from one snapshot, as a ZIP of the two files."""
+    if dataset not in DATASETS:
+        abort(404)
+    try:
+        wanted = ExportRequest(
+            dataset,
+            format=request.args.get("format", "csv"),
+            date_from=_day("from"),
+            date_to=_day("to"),
+        )
+        wanted.check()
+    except ExportError as error:
+        abort(400, description=str(error))
+    folder = tempfile.mkdtemp(prefix="munibill-export-")
+    try:
+        data = Path(folder) / wanted.file_name()
+        write_export(db.engine, wanted, data, timezone=current_app.config["MUNICIPALITY_TIMEZONE"])
+        bundle = Path(folder) / "export.zip"
+        with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.write(data, data.name)
+            archive.write(manifest_path(data), manifest_path(data).name)
+        size = bundle.stat().st_size
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+    def chunks():
+        """The ZIP in pieces; the folder goes when the last piece has, or the client has gone."""
+        try:
+            with bundle.open("rb") as handle:
+                while piece := handle.read(1 << 16):
+                    yield piece
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+
+    response = current_app.response_class(chunks(), mimetype="application/zip")
+    # NOTE: a WSGI server closes every response; a response never read still removes the folder.
+    response.call_on_close(lambda: shutil.rmtree(folder, ignore_errors=True))
+    response.headers["Content-Length"] = str(size)
+    response.headers["Content-Disposition"] = f'attachment; filename="{data.stem}.zip"'
+    return response
 
 
 def _dict_without(values: dict, *names: str) -> dict:

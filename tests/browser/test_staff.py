@@ -111,3 +111,34 @@ def test_a_clerk_resolves_a_reconciliation_item_and_staff_pages_render(live_app,
         assert response.status == 200, path
         shot(browsing, name)
     assert browsing.errors == []
+
+
+def test_an_auditor_downloads_the_ledger_as_csv_and_xlsx_and_the_csv_verifies(
+    live_app, browsing, make_staff, tmp_path
+):
+    import zipfile
+
+    from billing.export_verify import verify_export
+
+    (billed,) = bill_households(live_app.app, "olson")
+    pay_and_settle(live_app.app, billed.number, 2500)
+    page = browsing.page
+    sign_in_and_open(browsing, "/staff/books/exports", make_staff("auditor"))
+    shot(browsing, "exports")
+    for fmt in ("CSV", "XLSX"):
+        with page.expect_download() as download:
+            page.get_by_role("link", name=f"ledger as {fmt}").click()
+        target = tmp_path / fmt
+        with zipfile.ZipFile(download.value.path()) as archive:
+            archive.extractall(target)
+        assert sorted(p.name for p in target.iterdir()) == [
+            f"ledger.{fmt.lower()}",
+            f"ledger.{fmt.lower()}.manifest.json",
+        ]
+    csv_file = tmp_path / "CSV" / "ledger.csv"
+    assert verify_export(csv_file).ok
+    data = bytearray(csv_file.read_bytes())
+    data[-5] = ord("0") if data[-5] != ord("0") else ord("1")  # one byte of the last hash
+    csv_file.write_bytes(bytes(data))
+    assert not verify_export(csv_file).ok
+    assert browsing.errors == []

@@ -46,3 +46,29 @@ def test_the_audit_log_filters_by_action_and_time(app, signed_in):
     assert "user.login" in logins
     assert "No event matches." in auditor.get("/staff/books/audit?since=2099-01-01").text
     assert auditor.get("/staff/books/audit?until=soon").status_code == 400
+
+
+def test_an_auditor_downloads_an_export_with_its_manifest_and_it_verifies(app, signed_in, tmp_path):
+    import io
+    import zipfile
+
+    from billing.export_verify import verify_export
+
+    (billed,) = bill_households(app, "olson")
+    pay_and_settle(app, billed.number, 2500)
+    auditor = signed_in("auditor")
+    assert "Exports for auditors" in auditor.get("/staff/books/exports").text
+    for fmt in ("csv", "xlsx", "jsonl"):
+        response = auditor.get(f"/staff/books/exports/ledger.zip?format={fmt}")
+        assert response.status_code == 200 and response.mimetype == "application/zip"
+        names = zipfile.ZipFile(io.BytesIO(response.data)).namelist()
+        assert names == [f"ledger.{fmt}", f"ledger.{fmt}.manifest.json"]
+    zipfile.ZipFile(io.BytesIO(auditor.get("/staff/books/exports/ledger.zip").data)).extractall(
+        tmp_path
+    )
+    assert verify_export(tmp_path / "ledger.csv").ok
+    data = (tmp_path / "ledger.csv").read_bytes().replace(b"2500", b"2600", 1)
+    (tmp_path / "ledger.csv").write_bytes(data)
+    assert not verify_export(tmp_path / "ledger.csv").ok
+    assert auditor.get("/staff/books/exports/nothing.zip").status_code == 404
+    assert auditor.get("/staff/books/exports/ledger.zip?format=pdf").status_code == 400
