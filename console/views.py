@@ -230,9 +230,10 @@ def _dict_without(values: dict, *names: str) -> dict:
 
 def init_app(app) -> None:
     """Register the staff dashboard, account page and the auditor's books."""
-    from console import views_approvals, views_counter
+    from console import views_approvals, views_counter, views_runs
 
     app.register_blueprint(bp)
     app.add_template_filter(_dict_without, "dict_without")
     views_counter.init_app(app)
     views_approvals.init_app(app)
+    views_runs.init_app(app)

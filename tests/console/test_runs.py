@@ -1,0 +1,97 @@
+"""The billing run wizard: readings uploaded, the cycle previewed with its exceptions and
+totals, posted, and its report read afterwards."""
+
+from __future__ import annotations
+
+import io
+
+import sqlalchemy as sa
+
+from billing.models import BillingRun, Invoice, MeterReading
+from core.extensions import db
+from tests.billing.billing_fixtures import household, load_rules
+from tests.conftest import csrf_token
+
+
+def town(app) -> None:
+    """Two households read through September; October's reads come from the upload."""
+    with app.app_context():
+        plans = load_rules(db.session)
+        household(db.session, plans, "olson", [1000, 5000, 9000, 13000, None])
+        household(db.session, plans, "nguyen", [2000, 4000, 6000, 8000, None])
+        db.session.commit()
+
+
+def upload(client, text: str):
+    page = client.get("/staff/billing-runs/").text
+    return client.post(
+        "/staff/billing-runs/readings",
+        data={"csrf_token": csrf_token(page), "file": (io.BytesIO(text.encode()), "readings.csv")},
+        content_type="multipart/form-data",
+    )
+
+
+def test_a_clerk_uploads_readings_previews_and_posts_a_cycle(app, signed_in):
+    town(app)
+    clerk = signed_in("clerk")
+    bad = upload(clerk, "meter_id,read_on,reading\nW-olson,2026-10-31,-5\nW-nobody,2026-10-31,10\n")
+    assert bad.status_code == 422
+    assert "row 2" in bad.text and "row 3" in bad.text
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(MeterReading.id))) == 8  # nothing loaded
+    good = upload(
+        clerk, "meter_id,read_on,reading\nW-olson,2026-10-31,18400\nW-nguyen,2026-10-31,9000\n"
+    )
+    assert good.status_code == 303
+    page = clerk.get("/staff/billing-runs/").text
+    assert "Readings loaded: 2 rows" in page
+    missing = clerk.post(
+        "/staff/billing-runs/",
+        data={
+            "csrf_token": csrf_token(page),
+            "kind": "utility",
+            "cycle": "2026-10",
+            "issue_date": "",
+            "due_date": "2026-11-23",
+        },
+    )
+    assert missing.status_code == 422 and "Enter the issue date" in missing.text
+    previewed = clerk.post(
+        "/staff/billing-runs/",
+        data={
+            "csrf_token": csrf_token(page),
+            "kind": "utility",
+            "cycle": "2026-10",
+            "issue_date": "2026-11-02",
+            "due_date": "2026-11-23",
+        },
+    )
+    assert previewed.status_code == 303
+    run_page = clerk.get(previewed.location).text
+    assert "previewed" in run_page and "Post this run" in run_page and "Water" in run_page
+    with app.app_context():
+        assert (
+            db.session.scalar(sa.select(sa.func.count(Invoice.id))) == 0
+        )  # a preview posts nothing
+        run_id = db.session.scalar(sa.select(BillingRun.id))
+    posted = clerk.post(
+        f"/staff/billing-runs/{run_id}/post", data={"csrf_token": csrf_token(run_page)}
+    )
+    assert posted.status_code == 303
+    report = clerk.get(f"/staff/billing-runs/{run_id}").text
+    assert "Run 1 posted: 2 invoices." in report and "Invoices posted" in report
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Invoice.id))) == 2
+    again = clerk.post(
+        f"/staff/billing-runs/{run_id}/post", data={"csrf_token": csrf_token(report)}
+    )
+    assert again.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Invoice.id))) == 2  # posted once
+
+
+def test_an_auditor_reads_runs_but_cannot_load_or_post(app, signed_in):
+    auditor = signed_in("auditor")
+    page = auditor.get("/staff/billing-runs/").text
+    assert "Load the readings" not in page
+    assert upload(auditor, "meter_id,read_on,reading\n").status_code == 403
