@@ -142,3 +142,64 @@ def test_an_auditor_downloads_the_ledger_as_csv_and_xlsx_and_the_csv_verifies(
     csv_file.write_bytes(bytes(data))
     assert not verify_export(csv_file).ok
     assert browsing.errors == []
+
+
+def test_a_clerk_posts_a_billing_run_from_uploaded_readings(live_app, browsing, clerk, tmp_path):
+    from tests.console.test_runs import town
+
+    town(live_app.app)
+    readings = tmp_path / "readings.csv"
+    readings.write_text(
+        "meter_id,read_on,reading\nW-olson,2026-10-31,18400\nW-nguyen,2026-10-31,9000\n"
+    )
+    page = browsing.page
+    sign_in_and_open(browsing, "/staff/billing-runs/", clerk)
+    page.get_by_label("Readings file").set_input_files(str(readings))
+    page.get_by_role("button", name="Load the readings").click()
+    expect(page.get_by_role("status").filter(has_text="Readings loaded: 2 rows")).to_be_visible()
+    page.get_by_label("Kind", exact=True).select_option("utility")
+    page.get_by_label("Cycle").fill("2026-10")
+    page.get_by_label("Issue date").fill("2026-11-02")
+    page.get_by_label("Due date").fill("2026-11-23")
+    page.get_by_role("button", name="Preview the cycle").click()
+    expect(page.get_by_role("heading", name="Billing run 1: utility 2026-10")).to_be_visible()
+    shot(browsing, "billing-run-preview")
+    page.get_by_role("button", name="Post this run").click()
+    expect(page.get_by_role("status").filter(has_text="posted: 2 invoices")).to_be_visible()
+    shot(browsing, "billing-run-report")
+    with live_app.app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Invoice.id))) == 2
+    assert browsing.errors == []
+
+
+def test_a_supervisor_approves_the_refund_a_clerk_asked_for(
+    live_app, browsing, make_staff, browser
+):
+    from tests.browser.conftest import open_context
+    from tests.console.test_approvals import counter_payment
+
+    (billed,) = bill_households(live_app.app, "olson")
+    payment_id = counter_payment(live_app.app, billed.number, 5000)
+    page = browsing.page
+    sign_in_and_open(browsing, f"/staff/accounts/{billed.number}", make_staff("clerk"))
+    page.get_by_label("What", exact=True).select_option("refund")
+    page.get_by_label("On", exact=True).select_option(f"payment:{payment_id}")
+    page.get_by_label("Amount (refunds and credit memos)").fill("20.00")
+    page.get_by_label("Why").fill("Paid twice by mistake at the counter.")
+    page.get_by_role("button", name="Ask a supervisor").click()
+    expect(
+        page.get_by_role("status").filter(has_text="is waiting for a supervisor")
+    ).to_be_visible()
+    supervisor, context = open_context(browser, browsing.url)
+    sign_in_and_open(supervisor, "/staff/approvals/", make_staff("supervisor"))
+    shot(supervisor, "approvals")
+    supervisor.page.get_by_role("button", name="Approve request 1").click()
+    expect(
+        supervisor.page.get_by_role("status").filter(has_text="approved: refund")
+    ).to_be_visible()
+    with live_app.app.app_context():
+        from payments.models import Refund
+
+        assert db.session.scalar(sa.select(Refund.amount_cents)) == 2000
+    assert browsing.errors == [] and supervisor.errors == []
+    context.close()
