@@ -106,6 +106,12 @@ def test_a_clerk_resolves_a_reconciliation_item_and_staff_pages_render(live_app,
         ("/staff/questions", "questions"),
         (f"/staff/accounts/{billed.number}/notices", "account-notices"),
         (f"/staff/accounts/{billed.number}/pay", "card-payment"),
+        (f"/staff/accounts/{billed.number}/edit", "account-edit"),
+        ("/staff/accounts/?q=olson", "account-search"),
+        ("/staff/counter/", "counter-closed"),
+        ("/staff/approvals/", "approvals-empty"),
+        ("/staff/billing-runs/", "billing-runs"),
+        ("/staff/books/exports", "exports-page"),
     ):
         response = page.goto(browsing.url + path)
         assert response.status == 200, path
