@@ -35,7 +35,13 @@ def use_error_template(blueprint_prefix: str, template: str) -> None:
     ERROR_TEMPLATES[blueprint_prefix] = template
 
 
+#: Staff pages keep the staff look, whichever package's blueprint serves them.
+STAFF_PREFIX = "/staff/"
+
+
 def _template() -> str:
+    if request.path.startswith(STAFF_PREFIX):
+        return "errors/error.html"
     blueprint = request.blueprint or ""
     for prefix, template in ERROR_TEMPLATES.items():
         if blueprint.startswith(prefix):

@@ -43,8 +43,6 @@ def signed_in_resident(view):
         if row.resident_id is None:
             flash(_("Sign in to your online account to see this page."))
             return redirect(url_for(".sign_in"))
-        if db.session.dirty:
-            db.session.commit()  # the session's last-seen time
         return view(*args, **kwargs)
 
     return wrapped

@@ -15,7 +15,6 @@ from flask import (
     current_app,
     flash,
     g,
-    make_response,
     redirect,
     render_template,
     request,
@@ -25,10 +24,8 @@ from flask_babel import force_locale, format_date, get_locale
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
-from werkzeug.exceptions import HTTPException
 from wtforms import BooleanField, StringField, TextAreaField
 
-from core import errors
 from core.auth import request_actor, requires
 from core.db import utcnow
 from core.extensions import db
@@ -40,7 +37,6 @@ from portal.models import Question
 
 bp = Blueprint("portal_questions", __name__, template_folder="templates")
 
-STAFF_PREFIX = "/staff/"
 
 
 class AskForm(FlaskForm):
@@ -248,17 +244,6 @@ def resume(id: int):
     db.session.commit()
     flash(f"Reminders for bill {question.invoice.number} run again.")
     return redirect(url_for(".detail", id=question.id), 303)
-
-
-@bp.errorhandler(HTTPException)
-def _staff_error(error: HTTPException):
-    """Staff pages of this blueprint show errors in the staff look; residents' in theirs."""
-    wants_html = request.accept_mimetypes.best_match(["text/html", "application/json"]) != (
-        "application/json"
-    )
-    if request.path.startswith(STAFF_PREFIX) and error.response is None and wants_html:
-        return make_response(render_template("errors/error.html", error=error), error.code)
-    return errors.handle_http_exception(error)
 
 
 def init_app(app) -> None:
