@@ -23,6 +23,7 @@ from billing.models import Account, Invoice, InvoiceCharge
 from console import approvals
 from console.models import ApprovalKind, ApprovalRequest
 from core.auth import request_actor, requires
+from core.db import get_by_id
 from core.extensions import db
 from core.money import MoneyError, parse_dollars
 from core.settings import ConfigError, municipal_today
@@ -63,7 +64,7 @@ def _target(account, chosen: str) -> approvals.Target:
     """The payment, invoice or charge the form names, only if it is the account's."""
     kind, _, raw = chosen.partition(":")
     model = TARGETS.get(kind)
-    row = db.session.get(model, int(raw)) if model and raw.isdigit() and int(raw) < 2**63 else None
+    row = get_by_id(db.session, model, int(raw)) if model and raw.isdigit() else None
     if row is not None:
         owner = (
             row.account_id
@@ -115,7 +116,7 @@ def ask():
 
 
 def _request_or_404(request_id: int) -> ApprovalRequest:
-    row = db.session.get(ApprovalRequest, request_id) if 0 < request_id < 2**63 else None
+    row = get_by_id(db.session, ApprovalRequest, request_id)
     if row is None:
         abort(404)
     return row

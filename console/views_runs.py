@@ -28,6 +28,7 @@ from billing.imports import ImportFailed, import_csv
 from billing.models import BillingRun, InvoiceKind
 from billing.runs import RunError, RunOptions, open_run, post_run, preview_run
 from core.auth import request_actor, requires
+from core.db import get_by_id
 from core.extensions import db
 
 bp = Blueprint("runs", __name__, url_prefix="/staff/billing-runs", template_folder="templates")
@@ -129,7 +130,7 @@ def preview():
 
 
 def _run_or_404(run_id: int) -> BillingRun:
-    run = db.session.get(BillingRun, run_id) if 0 < run_id < 2**63 else None
+    run = get_by_id(db.session, BillingRun, run_id)
     if run is None:
         abort(404)
     return run

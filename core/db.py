@@ -21,6 +21,13 @@ NAMING_CONVENTION = {
 #: Primary keys: BIGINT on PostgreSQL, INTEGER (the rowid alias) on SQLite.
 ID_TYPE = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 intpk = Annotated[int, mapped_column(ID_TYPE, primary_key=True)]
+#: The largest id a row can have (BIGINT); a larger one in a URL is simply not found.
+MAX_ID = 2**63 - 1
+
+
+def get_by_id(session, model, row_id: int):
+    """The row with this id, or None; an id no row can have is not sent to the database."""
+    return session.get(model, row_id) if 0 < row_id <= MAX_ID else None
 
 
 def utcnow() -> datetime:

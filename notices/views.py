@@ -24,6 +24,7 @@ from flask_login import login_required
 
 from billing.accounts import find_account
 from core.auth import request_actor, requires
+from core.db import get_by_id
 from core.extensions import db
 from notices.models import Notice, NoticeBatch
 from notices.service import NoticeError, mark_mailed, open_pdf, print_batch
@@ -113,7 +114,7 @@ def make_batch():
 
 
 def _batch_or_404(batch_id: int) -> NoticeBatch:
-    batch = db.session.get(NoticeBatch, batch_id) if 0 < batch_id < 2**63 else None
+    batch = get_by_id(db.session, NoticeBatch, batch_id)
     if batch is None:
         abort(404)
     return batch

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from billing.models import Account, Invoice
 from core.audit import Actor
+from core.db import get_by_id
 from core.settings import ConfigError
 from payments.gateway import (
     GENERIC_MESSAGE,
@@ -34,8 +35,6 @@ log = logging.getLogger(__name__)
 
 #: What the status page says a payment is; `processing` (a bank debit) is never "paid".
 PAID, PENDING, UNPAID, FAILED = "paid", "pending", "unpaid", "failed"
-#: The largest id a payment can have (BIGINT); a larger one in a URL is simply not found.
-MAX_ID = 2**63 - 1
 NOT_CHARGEABLE = "This payment did not go through, so it cannot be paid again. Start a new payment."
 CARD_NOT_SAVED = "The card was not saved. Enter it again."
 
@@ -52,7 +51,7 @@ def sentence(message: str) -> str:
 
 def payment_or_404(session: Session, account: Account, payment_id: int) -> Payment:
     """The payment, only if it belongs to the account; else 404."""
-    payment = session.get(Payment, payment_id) if 0 < payment_id <= MAX_ID else None
+    payment = get_by_id(session, Payment, payment_id)
     if payment is None or payment.account_id != account.id:
         abort(404)
     return payment

@@ -9,6 +9,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_login import login_required
 
 from core.auth import request_actor, requires
+from core.db import get_by_id
 from core.extensions import db
 from payments import reconcile
 from payments.models import Payment, ReconciliationItem, ReconciliationStatus
@@ -22,7 +23,7 @@ MIN_RESOLUTION, MAX_RESOLUTION = 5, 500
 
 
 def _item_or_404(item_id: int) -> ReconciliationItem:
-    item = db.session.get(ReconciliationItem, item_id) if 0 < item_id < 2**63 else None
+    item = get_by_id(db.session, ReconciliationItem, item_id)
     if item is None:
         abort(404)
     return item

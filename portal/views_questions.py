@@ -38,7 +38,6 @@ from portal.models import Question
 bp = Blueprint("portal_questions", __name__, template_folder="templates")
 
 
-
 class AskForm(FlaskForm):
     """A resident's question or dispute about one bill."""
 

@@ -17,9 +17,8 @@ from sqlalchemy import select
 
 from billing.models import Account, Invoice
 from core.audit import Actor
-from core.db import utcnow
+from core.db import get_by_id, utcnow
 from core.extensions import db
-from payments.payflow import MAX_ID
 from portal.access import current_session, end_session, may_view
 from portal.models import PortalSession
 
@@ -107,7 +106,7 @@ def own_invoice_or_404(number: str) -> Invoice:
 
 def own_or_404(model, object_id: int):
     """A row by id, only if its account_id is the session account's."""
-    row = db.session.get(model, object_id) if 0 < object_id <= MAX_ID else None
+    row = get_by_id(db.session, model, object_id)
     if row is None or row.account_id != account().id:
         abort(404)
     return row
