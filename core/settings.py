@@ -232,6 +232,10 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "QUICKPAY_LIMIT": env.get("QUICKPAY_LIMIT", "5 per 15 minutes"),
         "PORTAL_HISTORY_MONTHS": _int(env, "PORTAL_HISTORY_MONTHS", 24),
         "AUTOPAY_ENABLED": _bool(env, "AUTOPAY_ENABLED", True),
+        # The reconciliation queue: the most a supervisor may write off when Stripe took less.
+        "RECONCILIATION_WRITE_OFF_LIMIT_CENTS": _int(
+            env, "RECONCILIATION_WRITE_OFF_LIMIT_CENTS", 500
+        ),
         "BABEL_DEFAULT_LOCALE": "en",
     }
 

@@ -605,6 +605,10 @@ class StripeGateway:
             intents = [i for i in intents if i.created > created_after]
         return sorted(intents, key=lambda i: i.created)
 
+    def retrieve_refund(self, refund_id: str) -> StripeRefund:
+        """A refund as Stripe knows it now."""
+        return _refund(self._call(self._client.v1.refunds.retrieve, refund_id))
+
     def list_refunds(self) -> list[StripeRefund]:
         """Every refund Stripe keeps, oldest first (for reconciliation)."""
         found = self._each(self._client.v1.refunds.list, {"limit": 100})

@@ -268,6 +268,10 @@ class ReconciliationItem(CreatedAtMixin, Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     resolved_by: Mapped[str | None] = mapped_column(sa.String(254))
     resolution: Mapped[str | None] = mapped_column(sa.String(500))
+    #: The queue's action that resolved it (settle, refund, write_off...); none for a note alone.
+    action: Mapped[str | None] = mapped_column(sa.String(40))
+    #: A refund made at Stripe from the queue (of money no payment of ours holds).
+    stripe_refund_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
 
     __table_args__ = (sa.UniqueConstraint("kind", "stripe_id", name="uq_reconciliation_item"),)
 

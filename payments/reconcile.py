@@ -244,9 +244,16 @@ def reconcile(
     report["payouts_posted"], report["flagged"] = posted, report["flagged"] + flagged
     refunds = gateway.list_refunds()
     report["refunds_read"] = len(refunds)
+    # A refund made from the queue (of money no payment of ours holds) is kept on its item.
     recorded = set(
         session.scalars(
-            sa.select(Refund.stripe_refund_id).where(Refund.stripe_refund_id.is_not(None))
+            sa.select(Refund.stripe_refund_id)
+            .where(Refund.stripe_refund_id.is_not(None))
+            .union(
+                sa.select(ReconciliationItem.stripe_refund_id).where(
+                    ReconciliationItem.stripe_refund_id.is_not(None)
+                )
+            )
         )
     )
     for refund in refunds:

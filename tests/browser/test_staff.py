@@ -10,11 +10,14 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
+from billing.ledger import account_receivable, verify_chain
 from billing.models import Invoice, InvoiceStatus
-from core.audit import Actor
 from core.extensions import db
-from payments.models import ReconciliationItem, ReconciliationKind, ReconciliationStatus
-from payments.reconcile import flag
+from core.models import JobStatus
+from core.scheduling import find, run_entry
+from payments.gateway import StripeGateway
+from payments.models import Payment, PaymentStatus, ReconciliationItem, ReconciliationStatus
+from scheduler import SCHEDULE
 from tests.billing.billing_fixtures import bill_households
 from tests.browser.conftest import ARTIFACTS, Browsing
 from tests.browser.test_pay import sign_in_and_open
@@ -72,29 +75,40 @@ def test_a_clerk_finds_an_account_takes_cash_at_the_counter_and_prints_the_recei
 def test_a_clerk_resolves_a_reconciliation_item_and_staff_pages_render(live_app, browsing, clerk):
     (billed,) = bill_households(live_app.app, "olson")
     pay_and_settle(live_app.app, billed.number, 2500)
-    with live_app.app.app_context():
-        flag(
-            db.session,
-            Actor.job("reconcile_stripe"),
-            ReconciliationKind.UNKNOWN_HERE,
-            "pi_3Orphan",
-            payment=None,
-            ours={},
-            theirs={"amount_cents": 4200, "status": "succeeded"},
-            suggestion="Find whose payment this is and settle it, or refund it at Stripe.",
+    with StripeGateway.from_config(live_app.app.config) as gateway:
+        orphan = gateway.create_payment_intent(
+            amount_cents=4200,
+            currency="usd",
+            customer_id=None,
+            metadata={"account_number": billed.number},
+            idempotency_key="orphan",
+            payment_method="pm_card_visa",
+            confirm=True,
         )
-        db.session.commit()
+    run = run_entry(live_app.app, find(SCHEDULE, "reconcile_stripe"))
+    assert run.status == JobStatus.SUCCEEDED and run.counts["flagged"] == 1, run.error
     page = browsing.page
     sign_in_and_open(browsing, "/staff/reconciliation/", clerk)
     shot(browsing, "reconciliation")
     page.get_by_role("link", name="#1").click()
-    page.get_by_label("What was done").fill("Refunded at Stripe: it belongs to no account.")
+    expect(page.get_by_text(orphan.id).first).to_be_visible()
+    page.get_by_label("Account number it was paid for").fill(billed.number)
+    page.locator("form.action-record").get_by_label("Why").fill(
+        "The resident paid by a link from an e-mail; the metadata names the account."
+    )
     shot(browsing, "reconciliation-item")
-    page.get_by_role("button", name="Resolve this item").click()
+    page.get_by_role("button", name="Record it as a payment of an account").click()
     expect(page.get_by_role("status").filter(has_text="is resolved")).to_be_visible()
     with live_app.app.app_context():
         item = db.session.scalar(sa.select(ReconciliationItem))
-        assert item.status == ReconciliationStatus.RESOLVED
+        assert (item.status, item.action) == (ReconciliationStatus.RESOLVED, "record")
+        payment = db.session.scalar(
+            sa.select(Payment).where(Payment.stripe_payment_intent_id == orphan.id)
+        )
+        assert payment.status == PaymentStatus.SUCCEEDED and payment.amount_cents == 4200
+        owed = account_receivable(db.session, payment.account_id)
+        assert owed == billed.owed_cents - 2500 - 4200
+        assert verify_chain(db.session).ok
     for path, name in (
         ("/staff/", "home"),
         ("/staff/dashboard", "dashboard"),
