@@ -16,6 +16,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    jsonify,
     redirect,
     render_template,
     request,
@@ -142,6 +143,20 @@ def _run_or_404(run_id: int) -> BillingRun:
 def run(run_id: int):
     """Step 3: the preview (exceptions, totals) and the post button; afterwards, the report."""
     return render_template("console/run.html", run=_run_or_404(run_id))
+
+
+@bp.get("/<int:run_id>/progress")
+@login_required
+@requires("read")
+def progress(run_id: int):
+    """How far posting has come: invoices posted (committed batch by batch) of those previewed."""
+    found = _run_or_404(run_id)
+    total = (
+        found.invoices_posted
+        if found.status.value == "posted"
+        else (found.report or {}).get("invoices", 0)
+    )
+    return jsonify(status=found.status.value, posted=found.invoices_posted, total=total)
 
 
 @bp.post("/<int:run_id>/post")

@@ -184,7 +184,9 @@ def test_a_clerk_posts_a_billing_run_from_uploaded_readings(live_app, browsing, 
     page.get_by_role("button", name="Preview the cycle").click()
     expect(page.get_by_role("heading", name="Billing run 1: utility 2026-10")).to_be_visible()
     shot(browsing, "billing-run-preview")
-    page.get_by_role("button", name="Post this run").click()
+    # posted in the background while the page follows its progress, then shows the report
+    with page.expect_request(lambda request: request.url.endswith("/progress")):
+        page.get_by_role("button", name="Post this run").click()
     expect(page.get_by_role("status").filter(has_text="posted: 2 invoices")).to_be_visible()
     shot(browsing, "billing-run-report")
     with live_app.app.app_context():

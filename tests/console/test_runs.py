@@ -4,10 +4,13 @@ totals, posted, and its report read afterwards."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 
 import sqlalchemy as sa
 
 from billing.models import BillingRun, Invoice, MeterReading
+from billing.runs import RunOptions, post_run
+from core.audit import Actor
 from core.extensions import db
 from tests.billing.billing_fixtures import household, load_rules
 from tests.conftest import csrf_token
@@ -95,3 +98,42 @@ def test_an_auditor_reads_runs_but_cannot_load_or_post(app, signed_in):
     page = auditor.get("/staff/billing-runs/").text
     assert "Load the readings" not in page
     assert upload(auditor, "meter_id,read_on,reading\n").status_code == 403
+
+
+def test_the_run_page_follows_posting_batch_by_batch(app, signed_in):
+    town(app)
+    clerk = signed_in("clerk")
+    upload(clerk, "meter_id,read_on,reading\nW-olson,2026-10-31,18400\nW-nguyen,2026-10-31,9000\n")
+    page = clerk.get("/staff/billing-runs/").text
+    clerk.post(
+        "/staff/billing-runs/",
+        data={
+            "csrf_token": csrf_token(page),
+            "kind": "utility",
+            "cycle": "2026-10",
+            "issue_date": "2026-11-02",
+            "due_date": "2026-11-23",
+        },
+    )
+    with app.app_context():
+        run_id = db.session.scalar(sa.select(BillingRun.id))
+    url = f"/staff/billing-runs/{run_id}/progress"
+    assert clerk.get(url).get_json() == {"status": "previewed", "posted": 0, "total": 2}
+    seen = []
+    with app.app_context():
+        run = db.session.get(BillingRun, run_id)
+        options = replace(RunOptions.from_config(app.config), batch_size=1)
+        # what the page reads between two batches, each committed
+        post_run(
+            db.session,
+            run,
+            Actor.job("t"),
+            options,
+            lambda *_: seen.append(clerk.get(url).get_json()),
+        )
+    assert seen == [
+        {"status": "posting", "posted": 1, "total": 2},
+        {"status": "posting", "posted": 2, "total": 2},
+    ]
+    assert clerk.get(url).get_json() == {"status": "posted", "posted": 2, "total": 2}
+    assert "run_progress.js" in clerk.get(f"/staff/billing-runs/{run_id}").text
