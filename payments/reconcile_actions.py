@@ -224,15 +224,21 @@ def record_unknown(
     return done
 
 
+def _unsettled(session: Session, item: ReconciliationItem) -> Payment:
+    """The item's payment, locked; refused once it is settled."""
+    payment = session.get(Payment, item.payment_id)
+    session.refresh(payment, with_for_update=True)
+    if payment.status == PaymentStatus.SUCCEEDED:
+        raise ActionRefused(f"Payment {payment.id} was settled already.")
+    return payment
+
+
 def settle_taken(
     session: Session, actor: Actor, item: ReconciliationItem, gateway: StripeGateway, *, reason: str
 ) -> str:
     """The payment becomes what Stripe took, and settles."""
     reason = _checked(item, "settle_taken", reason)
-    payment = session.get(Payment, item.payment_id)
-    session.refresh(payment, with_for_update=True)
-    if payment.status == PaymentStatus.SUCCEEDED:
-        raise ActionRefused(f"Payment {payment.id} was settled already.")
+    payment = _unsettled(session, item)
     intent = _succeeded_intent(gateway, item)
     was = payment.amount_cents
     payment.amount_cents = intent.amount_cents
@@ -299,10 +305,7 @@ def write_off(
 ) -> str:
     """Settle the payment in full; the town bears what Stripe took less (up to the limit)."""
     reason = _checked(item, "write_off", reason)
-    payment = session.get(Payment, item.payment_id)
-    session.refresh(payment, with_for_update=True)
-    if payment.status == PaymentStatus.SUCCEEDED:
-        raise ActionRefused(f"Payment {payment.id} was settled already.")
+    payment = _unsettled(session, item)
     intent = _succeeded_intent(gateway, item)
     short = payment.amount_cents - intent.amount_cents
     if short <= 0:
