@@ -139,6 +139,8 @@ def test_a_payment_recorded_failed_that_stripe_took_is_settled_by_a_clerk_once(
     assert again.status_code == 409 and "was resolved by" in again.text
     item = _resolved(app, item_id, "settle")
     assert item.resolved_by.startswith("clerk-") and "receipt R-" in item.resolution
+    history = clerk.get("/staff/reconciliation/").text
+    assert "<td>settle</td>" in history and "the resident paid." in history
     with app.app_context():
         assert db.session.get(Payment, payment_id).status == PaymentStatus.SUCCEEDED
         assert account_receivable(db.session, account_id) == 0
