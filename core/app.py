@@ -9,6 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from dotenv import load_dotenv
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from core import errors
 from core.apidoc import API_SETTINGS
@@ -41,7 +42,16 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     register_request_hooks(app)
     register_commands(app)
+    trust_proxies(app)
     return app
+
+
+def trust_proxies(app: Flask) -> None:
+    """Behind TRUSTED_PROXY_HOPS proxies, take the client's address and scheme from them."""
+    hops = app.config.get("TRUSTED_PROXY_HOPS", 0)
+    if hops > 0:
+        # NOTE: the throttles and the audit log then see the resident's address, not the proxy's.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops)
 
 
 def configure_logging(app: Flask) -> None:

@@ -224,6 +224,8 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "WTF_CSRF_TIME_LIMIT": None,
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
+        # Proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
+        "TRUSTED_PROXY_HOPS": _int(env, "TRUSTED_PROXY_HOPS", 0),
         "RATELIMIT_HEADERS_ENABLED": True,
         "PREFERRED_URL_SCHEME": "https" if secure_cookies else "http",
         # The residents' portal.

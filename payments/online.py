@@ -10,6 +10,8 @@ marks a bill paid: the verified webhook (or reconciliation) does.
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from billing.models import Account, Invoice
@@ -32,9 +34,17 @@ def ensure_customer(session: Session, gateway: StripeGateway, account: Account) 
         account_number=account.number,
         idempotency_key=f"munibill-customer-{account.id}",
     )
-    session.add(StripeCustomer(account_id=account.id, stripe_customer_id=customer.id))
-    session.flush()
-    return customer.id
+    # NOTE: two payments of one account can get here at the same moment (two payers, two app
+    # servers); the idempotency key gives both the same customer, and the first row stored wins.
+    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    session.execute(
+        insert(StripeCustomer)
+        .values(account_id=account.id, stripe_customer_id=customer.id)
+        .on_conflict_do_nothing(index_elements=["account_id"])
+    )
+    return session.scalar(
+        sa.select(StripeCustomer.stripe_customer_id).where(StripeCustomer.account_id == account.id)
+    )
 
 
 def start_card_payment(session: Session, gateway: StripeGateway, payment: Payment) -> str:
