@@ -11,13 +11,16 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-# Installs (again) whenever pyproject.toml changes.
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[demo]'
+# Installs (again) whenever pyproject.toml or the lock changes; the versions are those of
+# requirements/lock.txt (the audited set), whatever the registry has published since.
+LOCK := requirements/lock.txt
+
+$(VENV)/.installed: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet --constraint $(LOCK) -e '.[demo]'
 	touch $@
 
-$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[dev]'
+$(VENV)/.installed-dev: pyproject.toml $(LOCK) | $(BIN)/python
+	$(BIN)/pip install --quiet --constraint $(LOCK) -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
 install: $(VENV)/.installed

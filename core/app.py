@@ -130,9 +130,11 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_request_hooks(app: Flask) -> None:
-    """Authentication of API tokens, the read-only rule and security headers."""
+    """Authentication of API tokens, the read-only rule, security headers and cookie flags."""
     from core.auth import guard_current_request
-    from core.security import add_security_headers
+    from core.security import CookieResponse, add_security_headers
+
+    app.response_class = CookieResponse
 
     @app.before_request
     def _guard():

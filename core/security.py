@@ -1,4 +1,4 @@
-"""Security headers sent with every response."""
+"""Security headers sent with every response, and the flags of every cookie."""
 
 from __future__ import annotations
 
@@ -6,6 +6,30 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request
 from flask.wrappers import Response
+
+
+class CookieResponse(Response):
+    """A response whose cookies, set or cleared, are HttpOnly, SameSite and (as configured)
+    Secure, whichever code sets them: Flask-Login clears its remember cookie without them."""
+
+    def set_cookie(self, key: str, value: str = "", **options) -> None:
+        """Set a cookie with the app's flags (a flag asked for is kept)."""
+        super().set_cookie(key, value, **_cookie_flags(options))
+
+    def delete_cookie(self, key: str, **options) -> None:
+        """Clear a cookie with the same flags it was set with."""
+        super().delete_cookie(key, **_cookie_flags(options))
+
+
+def _cookie_flags(options: dict) -> dict:
+    """The options with Secure (when the app's cookies are), HttpOnly and SameSite filled in."""
+    config = current_app.config
+    return {
+        **options,
+        "secure": bool(options.get("secure")) or config["SESSION_COOKIE_SECURE"],
+        "httponly": True,
+        "samesite": options.get("samesite") or config["SESSION_COOKIE_SAMESITE"],
+    }
 
 
 def _origin(url: str) -> str:

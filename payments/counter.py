@@ -16,6 +16,8 @@ from payments.models import CashDrawer, Channel, Payment, PaymentStatus, Receipt
 from payments.services import PaymentRefused, record_payment, settle_payment
 
 COUNTER_TENDERS = (Tender.CASH, Tender.CHECK, Tender.MONEY_ORDER)
+#: The longest check or money order number kept (Payment.tender_reference).
+REFERENCE_MAX_LENGTH = 64
 
 
 def open_drawer(session: Session, actor: Actor, *, opening_float_cents: int = 0) -> CashDrawer:
@@ -56,6 +58,11 @@ def take_counter_payment(
         raise PaymentRefused("tender", "the counter takes cash, checks and money orders")
     if tender != Tender.CASH and not (reference or "").strip():
         raise PaymentRefused("reference", "enter the check or money order number")
+    if len((reference or "").strip()) > REFERENCE_MAX_LENGTH:
+        raise PaymentRefused(
+            "reference",
+            f"a check or money order number has at most {REFERENCE_MAX_LENGTH} characters",
+        )
     payment = record_payment(
         session,
         actor,
