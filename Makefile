@@ -55,8 +55,10 @@ format: $(VENV)/.installed-dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+## make bench: run every benchmark in bench/ and write bench/RESULTS.md (PostgreSQL on 127.0.0.1:5432;
+## each benchmark gets a database BENCH_DATABASE_PREFIX_<script>, munibill_bench_<script> by default).
 bench: $(VENV)/.installed-dev
-	@for script in bench/*.py; do echo "== $$script"; $(BIN)/python $$script || exit 1; done
+	$(BIN)/python bench/run_all.py
 
 ## make translations: gather the portal's texts and update the Spanish catalog, then compile it.
 ## Translate the new entries in portal/translations/es/LC_MESSAGES/messages.po and run it again.

@@ -32,6 +32,8 @@ import sqlalchemy as sa
 
 os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 
+import _results  # noqa: E402
+
 from billing.export_verify import verify_export  # noqa: E402
 from billing.ledger import EntrySpec, credit, debit, post_entries  # noqa: E402
 from billing.models import Account  # noqa: E402
@@ -235,6 +237,28 @@ def main() -> None:
     print(
         f"  export_verify on the CSV:         {verify_seconds:6.2f} s  "
         f"{lines / verify_seconds:10,.0f} rows/s  {report.summary()[:60]}"
+    )
+    peaks = [csv_run["peak_kib"], *(run["peak_kib"] for run in others.values())]
+    _results.report(
+        "ledger export (CSV)",
+        figure=rate,
+        unit="rows/s",
+        baseline=base_rate,
+        target=">= 60% of COPY TO STDOUT's rows/s; peak < 100 MB; same bytes as the baseline",
+        checks={
+            "ratio >= 60%": rate / base_rate >= 0.60,
+            "peak < 100 MB": csv_run["peak_kib"] < 100 * 1024,
+            "same bytes": same,
+        },
+        database="postgresql",
+        notes={
+            "size": f"{lines:,} journal lines",
+            "peak RSS": f"{csv_run['peak_kib'] / 1024:,.0f} MB (largest of all formats "
+            f"{max(peaks) / 1024:,.0f} MB)",
+            "other formats": ", ".join(
+                f"{name} {lines / run['seconds']:,.0f} rows/s" for name, run in others.items()
+            ),
+        },
     )
 
 

@@ -33,6 +33,7 @@ from reportlab.pdfgen import canvas
 os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _results  # noqa: E402
 import billing_run  # noqa: E402
 
 from billing.models import Invoice, MeterReading  # noqa: E402
@@ -161,6 +162,26 @@ def main() -> None:
     print(
         f"  ratio: {rate / base_rate:.1%}  (target >= 35%, >= 120 bills/s per core, "
         "< 300 MB not growing with the batch)"
+    )
+    _results.report(
+        "notice print batch",
+        figure=rate,
+        unit="bills/s",
+        baseline=base_rate,
+        baseline_unit="pages/s",
+        target=">= 35% of the baseline's pages/s; >= 120 bills/s on one core; "
+        "< 300 MB, not growing with the batch",
+        checks={
+            "ratio >= 35%": rate / base_rate >= 0.35,
+            ">= 120 bills/s": rate >= 120,
+            "peak < 300 MB": peak < 300 * 1024,
+            "not growing (within 25% of the quarter batch's)": peak <= small[1] * 1.25,
+        },
+        database="sqlite",
+        notes={
+            "size": f"{bills:,} bills, {pages:,} pages",
+            "peak RSS": f"{peak / 1024:,.0f} MB ({small[1] / 1024:,.0f} MB with {max(bills // 4, 1):,} bills)",
+        },
     )
 
 

@@ -67,6 +67,7 @@ from portal.access import start_session  # noqa: E402
 
 sys.path.append(str(BENCH))
 
+import _results  # noqa: E402
 import billing_run  # noqa: E402
 import webhooks  # noqa: E402
 
@@ -452,6 +453,28 @@ def report(phases: dict[str, Phase], seconds: float, charges: int, prepared: flo
     print(
         f"  answers: {failures} not 200; bill pages without their session's account number: "
         f"{bill.wrong_account}"
+    )
+    _results.report(
+        "portal bill page",
+        figure=bill.rps,
+        unit="req/s",
+        baseline=(before.rps + after.rps) / 2,
+        ratio=ratio,
+        target=f">= {TARGET_RATIO:.0%} of GET /pay's req/s; p99 < {TARGET_P99_MS:.0f} ms; "
+        "every answer right",
+        checks={
+            f"ratio >= {TARGET_RATIO:.0%}": met_ratio,
+            f"p99 < {TARGET_P99_MS:.0f} ms": met_p99,
+            "every answer right": not failures and not bill.wrong_account,
+        },
+        database="postgresql",
+        notes={
+            "size": f"{ACCOUNTS:,} accounts, {SESSIONS:,} sessions, {CLIENTS} clients, "
+            f"gunicorn {WORKERS} sync workers, {seconds:g} s per phase",
+            "p99": f"{bill.ms(99):.1f} ms (baseline {base.ms(99):.1f} ms)",
+            "CPU per request ratio": f"{base.cpu_per_request / bill.cpu_per_request:.1%}",
+            "answers": f"{failures} not 200, {bill.wrong_account} with a wrong account",
+        },
     )
     return 1 if failures or bill.wrong_account else 0
 

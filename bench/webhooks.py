@@ -33,6 +33,7 @@ import sqlalchemy as sa
 os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _results  # noqa: E402
 import billing_run  # noqa: E402
 
 from billing.models import Invoice  # noqa: E402
@@ -263,6 +264,26 @@ def main() -> None:
         f"non-2xx {base_failures}"
     )
     print(f"  ratio: {rate / base_rate:.1%}  (target >= 35%, p99 < 100 ms)")
+    correct = failures == 0 and receipts == settlements == paid == len(events)
+    _results.report(
+        "webhooks",
+        figure=rate,
+        unit="events/s settled",
+        baseline=base_rate,
+        target=">= 35% of the baseline's events/s; p99 < 100 ms; every invoice paid once",
+        checks={
+            "ratio >= 35%": rate / base_rate >= 0.35,
+            "p99 < 100 ms": p99(latencies) < 100,
+            "every invoice paid once": correct,
+        },
+        database="postgresql",
+        notes={
+            "size": f"{len(events):,} invoices, {len(stream):,} events, {SENDERS} senders",
+            "p99": f"{p99(latencies):.1f} ms (baseline {p99(base_latencies):.1f} ms)",
+            "afterwards": f"{paid:,} paid, {receipts:,} receipts, {failures} non-2xx, "
+            f"ledger {verify.stdout.strip() or verify.stderr.strip()}",
+        },
+    )
     print(
         f"  afterwards: {paid:,} of {len(events):,} invoices paid, {receipts:,} receipts, "
         f"{settlements:,} payments settled (lost {len(events) - receipts}, doubled {receipts - settlements}); "

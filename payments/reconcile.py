@@ -41,13 +41,19 @@ from payments.models import (
     SyncCursor,
 )
 from payments.services import mark_payment, settle_payment
-from payments.webhooks import STRIPE, payment_of_intent, post_payout, process_alone, store_event
+from payments.webhooks import STRIPE, _payments_of, post_payout, process_alone, store_event
 
 CURSOR = "payment_intents"
 EVENTS = "events"
 PAYOUTS = "payouts"
 #: Intents created this long before the cursor are read again (their status may have moved).
 OVERLAP = timedelta(days=3)
+#: Intents checked together: their payments are read in one query, those that need a change
+#: read again (and locked) in one more, and the batch is committed once. A dry run checks
+#: them one at a time, rolling each back.
+BATCH = 1000
+#: A payment in one of these may still be settled or canceled.
+OPEN = (PaymentStatus.PENDING, PaymentStatus.PROCESSING)
 
 
 def _cursor(session: Session, name: str = CURSOR) -> datetime | None:
@@ -173,15 +179,14 @@ def replay_events(session: Session, gateway: StripeGateway, *, dry_run: bool) ->
     events = gateway.list_events(
         created_after=None if since is None else since - OVERLAP, types=REPLAYED
     )
-    stored = (
-        set(
-            session.scalars(
-                sa.select(StripeEvent.id).where(StripeEvent.id.in_([e.id for e in events]))
-            )
+    ids = [e.id for e in events]
+    stored = {
+        stored_id
+        for start in range(0, len(ids), BATCH)
+        for stored_id in session.scalars(
+            sa.select(StripeEvent.id).where(StripeEvent.id.in_(ids[start : start + BATCH]))
         )
-        if events
-        else set()
-    )
+    }
     replayed = 0
     for event in events:
         if event.id in stored:
@@ -207,7 +212,7 @@ def reconcile(
     currency: str,
     dry_run: bool = False,
 ) -> dict:
-    """One reconciliation run (commits per intent unless dry_run); returns its report.
+    """One reconciliation run (commits per batch of intents unless dry_run); returns its report.
 
     Lost events are replayed first (exactly as the receiver would have handled
     them), then the intents are checked against our payments, then the refunds.
@@ -229,13 +234,8 @@ def reconcile(
     intents = gateway.list_payment_intents(
         created_after=None if cursor is None else cursor - OVERLAP
     )
-    seen: set[str] = set()
-    for intent in intents:
-        report["intents"] += 1
-        seen.add(intent.id)
-        outcome = _reconcile_intent(session, actor, intent, dry_run=dry_run)
-        report[outcome] += 1
-        _finish(session, dry_run)
+    seen = {intent.id for intent in intents}
+    _check_intents(session, actor, intents, report, dry_run=dry_run)
     if intents and not dry_run:
         _advance(session, max(i.created for i in intents))
         session.commit()
@@ -348,11 +348,89 @@ def _finish(session: Session, dry_run: bool) -> None:
         session.commit()
 
 
+def _check_intents(
+    session: Session,
+    actor: Actor,
+    intents: list[StripePaymentIntent],
+    report: dict,
+    *,
+    dry_run: bool,
+) -> None:
+    """Check the intents against our payments batch by batch, counting each outcome in `report`.
+
+    An intent whose payment row shows nothing to change (the common case: a
+    success we settled for the same amount) is matched from that row alone; the
+    others get their payments read again, locked, and go through
+    `_reconcile_intent`.
+    """
+    size = 1 if dry_run else BATCH
+    for start in range(0, len(intents), size):
+        batch = intents[start : start + size]
+        rows = _payment_rows(session, batch)
+        todo = [i for i, row in zip(batch, rows, strict=True) if not _nothing_to_change(i, row)]
+        report["intents"] += len(batch)
+        report["matched"] += len(batch) - len(todo)
+        if todo:
+            found = _payments_of(session, [{"id": i.id, "metadata": i.metadata} for i in todo])
+            for intent, payment in zip(todo, found, strict=True):
+                report[_reconcile_intent(session, actor, intent, payment)] += 1
+        _finish(session, dry_run)
+
+
+def _payment_rows(session: Session, intents: list[StripePaymentIntent]) -> list[sa.Row | None]:
+    """Each intent's payment as a plain row (id, intent, status, amount), unlocked.
+
+    Found as the receiver finds it: by the payment id in the metadata, else by
+    the intent id; none when the metadata names a payment of another intent.
+    """
+    columns = (Payment.id, Payment.stripe_payment_intent_id, Payment.status, Payment.amount_cents)
+    named = {
+        n: int(i.metadata["payment_id"])
+        for n, i in enumerate(intents)
+        if i.metadata.get("payment_id", "").isdigit()
+    }
+    by_id = {}
+    if named:
+        query = sa.select(*columns).where(Payment.id.in_(set(named.values())))
+        by_id = {row.id: row for row in session.execute(query)}
+    unnamed = [i.id for n, i in enumerate(intents) if named.get(n) not in by_id]
+    by_intent = {}
+    if unnamed:
+        query = sa.select(*columns).where(Payment.stripe_payment_intent_id.in_(unnamed))
+        by_intent = {row.stripe_payment_intent_id: row for row in session.execute(query)}
+    rows = []
+    for n, intent in enumerate(intents):
+        row = by_id.get(named.get(n, 0))
+        if row is None:
+            row = by_intent.get(intent.id)
+        if row is not None and row.stripe_payment_intent_id not in (None, intent.id):
+            row = None
+        rows.append(row)
+    return rows
+
+
+def _nothing_to_change(intent: StripePaymentIntent, row: sa.Row | None) -> bool:
+    """Whether the intent is matched whatever else the batch changes: nothing is written for it.
+
+    NOTE: deciding to write nothing needs no lock: a change made to the payment
+    after this read is the same as one made right after a locked check; and
+    whatever the earlier intents of the batch settle or cancel, these would
+    still be matched.
+    """
+    if row is None:
+        return intent.status != "succeeded"
+    if intent.status != "succeeded":
+        return not (intent.status == "canceled" and row.status in OPEN)
+    return intent.amount_cents == row.amount_cents and row.status == PaymentStatus.SUCCEEDED
+
+
 def _reconcile_intent(
-    session: Session, actor: Actor, intent: StripePaymentIntent, *, dry_run: bool
+    session: Session, actor: Actor, intent: StripePaymentIntent, payment: Payment | None
 ) -> str:
-    """matched, recovered or flagged."""
-    payment = payment_of_intent(session, {"id": intent.id, "metadata": intent.metadata})
+    """matched, recovered or flagged: the intent against our payment read (and locked) for it."""
+    if payment is not None and payment.stripe_payment_intent_id not in (None, intent.id):
+        # NOTE: an earlier intent of the batch naming the same payment took it (settled it).
+        payment = None
     if payment is None:
         if intent.status != "succeeded":
             return "matched"  # nothing was paid: nothing to reconcile
