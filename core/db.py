@@ -120,6 +120,7 @@ def bulk_insert(session: Session, table: sa.Table, rows: list[dict]) -> None:
     if connection.dialect.name != "postgresql":
         _executemany(connection, table, rows)
         return
+    import psycopg
     from psycopg.types.json import Json
 
     columns = [column.name for column in table.columns if column.name in rows[0]]
@@ -127,14 +128,23 @@ def bulk_insert(session: Session, table: sa.Table, rows: list[dict]) -> None:
     jsons = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, sa.JSON)]
     quoted = ", ".join(f'"{name}"' for name in columns)
     raw = connection.connection.driver_connection
-    with raw.cursor() as cursor, cursor.copy(f'COPY "{table.name}" ({quoted}) FROM STDIN') as copy:
-        for row in rows:
-            values = [row[name] for name in columns]
-            for i in enums:
-                values[i] = values[i].value
-            for i in jsons:
-                values[i] = Json(values[i])
-            copy.write_row(values)
+    statement = f'COPY "{table.name}" ({quoted}) FROM STDIN'
+    try:
+        with raw.cursor() as cursor, cursor.copy(statement) as copy:
+            for row in rows:
+                values = [row[name] for name in columns]
+                for i in enums:
+                    values[i] = values[i].value
+                for i in jsons:
+                    values[i] = Json(values[i])
+                copy.write_row(values)
+    except psycopg.Error as error:
+        # The driver raised past SQLAlchemy: drop a connection the server cut (as SQLAlchemy
+        # does for its own statements) and raise what SQLAlchemy would have raised, so that
+        # a lost database is a 503 and a refused row a 409, like any other statement's.
+        if raw.closed:
+            connection.invalidate(error)
+        raise sa.exc.DBAPIError.instance(statement, None, error, psycopg.Error) from error
 
 
 def _executemany(connection: sa.Connection, table: sa.Table, rows: list[dict]) -> None:

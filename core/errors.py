@@ -67,19 +67,35 @@ def handle_http_exception(error: HTTPException):
     return _respond(error)
 
 
+def _reset_session() -> None:
+    """Roll the request's transaction back; a connection the database cut is dropped, not raised."""
+    try:
+        db.session.rollback()
+    except DBAPIError as error:
+        log.warning("rollback failed (%s); the session is discarded", error.__class__.__name__)
+        db.session.remove()
+
+
 def handle_database_unavailable(error: DBAPIError):
     """A lost database connection is a 503, and the session is reset for the next request."""
     log.error("database unavailable: %s", error.__class__.__name__)
-    db.session.rollback()
+    _reset_session()
     return _respond(
         ServiceUnavailable("The service is temporarily unavailable. Try again shortly.")
     )
 
 
+def handle_database_error(error: DBAPIError):
+    """A driver error on a connection that was lost is a 503 too; any other is unexpected."""
+    if error.connection_invalidated:
+        return handle_database_unavailable(error)
+    return handle_unexpected(error)
+
+
 def handle_conflict(error: IntegrityError):
     """A unique or check constraint refused the change: 409, and nothing was written."""
     log.warning("constraint refused a change: %s", error.orig.__class__.__name__)
-    db.session.rollback()
+    _reset_session()
     return _respond(Conflict("This change conflicts with the current data and was not made."))
 
 
@@ -88,7 +104,7 @@ def handle_unexpected(error: Exception):
     if isinstance(error, HTTPException):
         return _respond(error)
     log.exception("unhandled error on %s %s", request.method, request.path)
-    db.session.rollback()
+    _reset_session()
     return _respond(InternalServerError("Something went wrong on our side. It has been logged."))
 
 
@@ -97,4 +113,5 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(IntegrityError, handle_conflict)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -172,6 +172,10 @@ def build_scheduler(app, schedule: list[Entry]) -> tuple[BlockingScheduler, Lead
         "interval",
         seconds=max(app.config["SCHEDULER_LEASE_SECONDS"] / 3, 0.5),
         id="_lease",
+        # NOTE: a second renewal may run while the first reruns what a dead leader cut off:
+        # a rerun longer than the lease would otherwise let it expire, and another standby
+        # would take the lead and run the same work again.
+        max_instances=2,
         next_run_time=datetime.now(ZoneInfo(app.config["MUNICIPALITY_TIMEZONE"])),
     )
     for entry in schedule:

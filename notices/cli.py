@@ -70,14 +70,18 @@ def statement(number: str, start, end) -> None:
     if last < first:
         raise click.ClickException("--to is before --from")
     document = content.statement(db.session, current_app.config, account, first, last)
-    notice = issue(
-        db.session,
-        current_app.config,
-        OPERATOR,
-        document,
-        account=account,
-        delivery=Delivery.DOWNLOAD,
-    )
+    try:
+        notice = issue(
+            db.session,
+            current_app.config,
+            OPERATOR,
+            document,
+            account=account,
+            delivery=Delivery.DOWNLOAD,
+        )
+    except NoticeError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"notice {notice.id}: {current_app.config['NOTICES_DIR']}/{notice.path}")
 
