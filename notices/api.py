@@ -12,9 +12,10 @@ from marshmallow import validate
 
 from billing.accounts import find_account
 from billing.models import Account, Invoice, InvoiceStatus
+from core.apidoc import file_response
 from core.audit import record
 from core.auth import request_actor, requires
-from core.db import utcnow
+from core.db import get_by_id, utcnow
 from core.extensions import db
 from core.settings import municipal_today
 from notices import content
@@ -129,10 +130,11 @@ def account_notices(number: str):
 
 @notices_api.route("/notices/<int:notice_id>/pdf")
 @notices_api.response(200, description="The notice's PDF, exactly as it was sent.")
+@notices_api.doc(**file_response("application/pdf"))
 @requires("read")
 def notice_pdf(notice_id: int):
     """Download a notice again."""
-    notice = db.session.get(Notice, notice_id)
+    notice = get_by_id(db.session, Notice, notice_id)
     if notice is None:
         abort(404, message=f"No notice {notice_id}.")
     try:
@@ -246,7 +248,7 @@ def receipt_notice(args, number: str):
 @requires("write")
 def refund_notice(args, refund_id: int):
     """Issue the notice of a refund."""
-    refund = db.session.get(Refund, refund_id)
+    refund = get_by_id(db.session, Refund, refund_id)
     if refund is None:
         abort(404, message=f"No refund {refund_id}.")
     document = content.refund_notice(db.session, current_app.config, refund)
@@ -284,7 +286,7 @@ def make_batch(args):
 
 
 def _batch_or_404(batch_id: int) -> NoticeBatch:
-    batch = db.session.get(NoticeBatch, batch_id)
+    batch = get_by_id(db.session, NoticeBatch, batch_id)
     if batch is None:
         abort(404, message=f"No print batch {batch_id}.")
     return batch
@@ -292,6 +294,7 @@ def _batch_or_404(batch_id: int) -> NoticeBatch:
 
 @notices_api.route("/notice-batches/<int:batch_id>/pdf")
 @notices_api.response(200, description="The merged PDF for the mail house.")
+@notices_api.doc(**file_response("application/pdf"))
 @requires("read")
 def batch_pdf(batch_id: int):
     """Download the merged PDF of a batch."""
@@ -308,6 +311,7 @@ def batch_pdf(batch_id: int):
 
 @notices_api.route("/notice-batches/<int:batch_id>/manifest")
 @notices_api.response(200, description="The batch's CSV manifest.")
+@notices_api.doc(**file_response("text/csv"))
 @requires("read")
 def batch_manifest(batch_id: int):
     """Download the CSV manifest of a batch."""
@@ -430,7 +434,7 @@ def pause_account_reminders(args, number: str):
 @requires("write")
 def resume_reminders(pause_id: int):
     """Resume paused reminders: the next run sends the latest stage due."""
-    pause = db.session.get(ReminderPause, pause_id)
+    pause = get_by_id(db.session, ReminderPause, pause_id)
     if pause is None:
         abort(404, message=f"No reminder pause {pause_id}.")
     if pause.resumed_at is not None:

@@ -76,8 +76,13 @@ def recipient(account: Account) -> Recipient:
     return Recipient(
         name=account.holder_name,
         lines=tuple(lines),
-        zip_code="".join(ch for ch in account.mail_zip if ch.isdigit()),
+        zip_code=recipient_zip(account.mail_zip),
     )
+
+
+def recipient_zip(mail_zip: str) -> str:
+    """The ZIP code the mail house presorts by: the digits of the mailing ZIP."""
+    return "".join(ch for ch in mail_zip if ch.isdigit())
 
 
 def pay_url(config: Mapping, account: Account) -> str:

@@ -74,6 +74,9 @@ class NoticeBatch(CreatedAtMixin, Base):
     manifest_sha256: Mapped[str | None] = mapped_column(sa.String(64))
     mailed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     mailed_by: Mapped[str | None] = mapped_column(sa.String(254))
+    #: When every bill of the batch was issued and the PDF merged; none while it is being made
+    #: or after it was cut off (the next batch of the cycle resumes it).
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class Reminder(CreatedAtMixin, Base):

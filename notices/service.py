@@ -311,9 +311,20 @@ def print_batch(
     page, page count, ZIP and the SHA-256 of each notice's own PDF. Bills are
     read, rendered and recorded a chunk at a time (each chunk committed), so
     memory does not grow with the batch.
+
+    A batch cut off part way (a full disk, a killed process) is resumed by the
+    next call for its cycle: the bills it already issued (and e-mailed) are
+    kept and not issued again, the others are, and the merged PDF then holds
+    every printed bill of the batch.
     """
+    batch = session.scalar(
+        sa.select(NoticeBatch)
+        .where(NoticeBatch.cycle == cycle, NoticeBatch.completed_at.is_(None))
+        .order_by(NoticeBatch.id.desc())
+        .limit(1)
+    )
     previous = session.scalar(sa.select(NoticeBatch.id).where(NoticeBatch.cycle == cycle).limit(1))
-    if previous is not None and not reprint:
+    if batch is None and previous is not None and not reprint:
         raise NoticeError(
             f"cycle {cycle} already has print batch {previous}; ask for a reprint to make another"
         )
@@ -321,12 +332,19 @@ def print_batch(
     if not ids:
         raise NoticeError(f"the billing runs of cycle {cycle} posted no bills")
     mailer = mailer or Mailer.from_config(config)
-    first_kind = session.scalar(sa.select(Invoice.kind).where(Invoice.id == ids[0]))
-    batch = NoticeBatch(kind=content.BILL_KINDS[first_kind], cycle=cycle, created_by=actor.label)
-    session.add(batch)
-    session.commit()
+    if batch is None:
+        first_kind = session.scalar(sa.select(Invoice.kind).where(Invoice.id == ids[0]))
+        batch = NoticeBatch(
+            kind=content.BILL_KINDS[first_kind], cycle=cycle, created_by=actor.label
+        )
+        session.add(batch)
+        session.commit()
     batch_id = batch.id
-    printed: list[Printed] = []
+    printed = _already_printed(session, batch_id)
+    issued_before = set(
+        session.scalars(sa.select(Notice.invoice_id).where(Notice.batch_id == batch_id))
+    )
+    ids = [i for i in ids if i not in issued_before]
     for start in range(0, len(ids), chunk):
         invoices = session.scalars(
             sa.select(Invoice)
@@ -363,6 +381,7 @@ def print_batch(
     if printed:
         _merge(config, batch, printed)
     batch.printed = len(printed)
+    batch.completed_at = utcnow()
     record(
         session,
         actor,
@@ -374,6 +393,19 @@ def print_batch(
     )
     session.commit()
     return batch
+
+
+def _already_printed(session: Session, batch_id: int) -> list[Printed]:
+    """The printed notices a batch cut off part way had issued (none for a new batch)."""
+    rows = session.execute(
+        sa.select(Notice, Account.number, Account.mail_zip)
+        .join(Account, Account.id == Notice.account_id)
+        .where(Notice.batch_id == batch_id, Notice.delivery == Delivery.PRINT)
+    ).all()
+    return [
+        Printed(content.recipient_zip(mail_zip), number, n.id, n.pages, n.sha256, n.path)
+        for n, number, mail_zip in rows
+    ]
 
 
 def _bill_out(
@@ -488,6 +520,11 @@ def mark_mailed(session: Session, actor: Actor, batch: NoticeBatch) -> NoticeBat
     """Record that the mail house has the batch; once."""
     if batch.mailed_at is not None:
         raise NoticeError(f"batch {batch.id} was marked mailed on {batch.mailed_at:%Y-%m-%d}")
+    if batch.completed_at is None:
+        raise NoticeError(
+            f"batch {batch.id} was cut off before it was finished; make the cycle's batch again "
+            "to finish it"
+        )
     if not batch.printed:
         raise NoticeError(f"batch {batch.id} has nothing to print")
     batch.mailed_at, batch.mailed_by = utcnow(), actor.label

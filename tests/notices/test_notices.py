@@ -16,7 +16,7 @@ from billing.models import Account, Invoice, InvoiceKind
 from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
 from core.extensions import db
-from notices import content
+from notices import content, service
 from notices.document import NoticeKind
 from notices.models import Delivery, Notice, NoticeBatch
 from notices.scanline import parse
@@ -290,3 +290,62 @@ def test_clerks_make_download_and_mark_print_batches_on_the_staff_page(app, sign
         folder = Path(app.config["NOTICES_DIR"])
         (folder / db.session.get(NoticeBatch, batch_id).pdf_path).write_bytes(b"%PDF-altered")
     assert clerk.get(f"/staff/notice-batches/{batch_id}.pdf").status_code == 409
+
+
+def test_a_print_batch_cut_off_part_way_is_finished_by_the_next_run_without_doubling(
+    app,
+    monkeypatch,
+    smtp_server,  # noqa: F811 - fixture
+    sleeps,  # noqa: F811 - fixture
+):
+    ids = _town(
+        app,
+        [
+            ("Zed", "54999-0001", False, None, "en"),
+            ("Paper", "54901-0002", True, "paper@example.org", "en"),
+            ("Amy", "54902-0003", False, None, "en"),
+            ("Mail", "54100-0004", True, "mail@example.org", "en"),
+        ],
+    )
+    mailer = smtp_mailer(smtp_server.port, sleeps)
+    real_bill_out, calls = service._bill_out, []
+
+    def disk_full_at_the_third_bill(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:
+            raise OSError(28, "No space left on device")
+        return real_bill_out(*args, **kwargs)
+
+    monkeypatch.setattr(service, "_bill_out", disk_full_at_the_third_bill)
+    with app.app_context():
+        with pytest.raises(OSError):
+            print_batch(db.session, app.config, CLERK, cycle=CYCLE, mailer=mailer, chunk=2)
+        db.session.rollback()
+        (cut,) = db.session.scalars(sa.select(NoticeBatch)).all()
+        assert cut.completed_at is None and cut.pdf_path is None
+        with pytest.raises(NoticeError, match="cut off"):
+            mark_mailed(db.session, CLERK, cut)
+        first_two = db.session.scalar(sa.select(sa.func.count()).select_from(Notice))
+        assert first_two == 2  # the first chunk was kept (and e-mailed), the second was not
+    monkeypatch.setattr(service, "_bill_out", real_bill_out)
+    with app.app_context():
+        batch = print_batch(db.session, app.config, CLERK, cycle=CYCLE, mailer=mailer, chunk=2)
+        assert batch.id == cut.id and batch.completed_at is not None
+        notices = db.session.scalars(sa.select(Notice)).all()
+        assert sorted(n.invoice_id for n in notices) == sorted(
+            db.session.scalars(sa.select(Invoice.id).where(Invoice.account_id.in_(ids)))
+        )  # each bill issued once
+        assert sorted(e.rcpt_tos[0] for e in smtp_server.handler.envelopes) == [
+            "mail@example.org",
+            "paper@example.org",
+        ]  # each paperless bill e-mailed once
+        assert (batch.emailed, batch.printed) == (2, 2)
+        rows = list(
+            csv.DictReader(
+                io.StringIO((Path(app.config["NOTICES_DIR"]) / batch.manifest_path).read_text())
+            )
+        )
+        zed, amy = (db.session.get(Account, i).number for i in (ids[0], ids[2]))
+        assert [row["account"] for row in rows] == [amy, zed]  # ZIP order across both runs
+        with pytest.raises(NoticeError, match="already has print batch"):
+            print_batch(db.session, app.config, CLERK, cycle=CYCLE, mailer=mailer)
