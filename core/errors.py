@@ -1,13 +1,16 @@
 """Error handling: JSON of one shape under /api/v1, friendly HTML pages elsewhere.
 
-A database that cannot be reached answers 503 ("temporarily unavailable"),
-never a 500 with a traceback.
+A database, or the shared rate-limit store (Redis), that cannot be reached
+answers 503 ("temporarily unavailable"), never a 500 with a traceback. With
+the rate-limit store down the throttled forms (sign-in, quick pay) refuse
+rather than let unlimited guesses through.
 """
 
 from __future__ import annotations
 
 import logging
 
+import redis.exceptions
 from flask import Flask, render_template, request
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import Conflict, HTTPException, InternalServerError, ServiceUnavailable
@@ -85,6 +88,15 @@ def handle_database_unavailable(error: DBAPIError):
     )
 
 
+def handle_rate_limit_store_unavailable(error: redis.exceptions.RedisError):
+    """The shared rate-limit store is down: the throttled request cannot be counted, so 503."""
+    log.error("rate-limit store unavailable: %s", error.__class__.__name__)
+    _reset_session()
+    return _respond(
+        ServiceUnavailable("The service is temporarily unavailable. Try again shortly.")
+    )
+
+
 def handle_database_error(error: DBAPIError):
     """A driver error on a connection that was lost is a 503 too; any other is unexpected."""
     if error.connection_invalidated:
@@ -114,4 +126,8 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(OperationalError, handle_database_unavailable)
     app.register_error_handler(IntegrityError, handle_conflict)
     app.register_error_handler(DBAPIError, handle_database_error)
+    app.register_error_handler(
+        redis.exceptions.ConnectionError, handle_rate_limit_store_unavailable
+    )
+    app.register_error_handler(redis.exceptions.TimeoutError, handle_rate_limit_store_unavailable)
     app.register_error_handler(Exception, handle_unexpected)
