@@ -51,6 +51,7 @@ from billing.schemas import (
     VoidSchema,
 )
 from core.auth import request_actor, requires
+from core.db import get_by_id
 from core.extensions import db
 from core.pagination import page_of
 from core.settings import municipal_today
@@ -205,7 +206,9 @@ def get_rate_plan(code: str):
 @requires("read")
 def get_levy(tax_year: int):
     """The levy of a tax year."""
-    row = db.session.get(TaxYearLevy, tax_year)
+    # NOTE: a levy document's tax year is 1900 to 2200 (billing.levy_format); no other year
+    # has a levy, and the column would not even hold some of them.
+    row = db.session.get(TaxYearLevy, tax_year) if 1900 <= tax_year <= 2200 else None
     if row is None:
         abort(404, message=f"No levy for {tax_year}.")
     return row
@@ -250,6 +253,11 @@ def load_penalty_rules(document, args):
 @requires("write")
 def assess(args):
     """Assess penalties and interest owed as of a date (each at most once)."""
+    today = municipal_today(current_app.config)
+    if args["as_of"] > today:
+        # NOTE: a charge is owed for a month of delinquency that has begun, never
+        # for one still to come; a later day would also charge every month up to it.
+        abort(422, errors={"as_of": [f"Assess as of {today} or an earlier day."]})
     result = assess_penalties(
         db.session,
         request_actor(),
@@ -263,7 +271,7 @@ def assess(args):
 
 def _run_or_404(run_id: int) -> BillingRun:
     """A run by id, or 404."""
-    run = db.session.get(BillingRun, run_id)
+    run = get_by_id(db.session, BillingRun, run_id)
     if run is None:
         abort(404, message=f"No billing run {run_id}.")
     return run

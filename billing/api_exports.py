@@ -19,6 +19,7 @@ from flask import current_app, send_file, stream_with_context
 from flask_smorest import Blueprint, abort
 
 from billing.exports import DATASETS, FORMATS, ExportError, ExportRequest, ExportRun
+from core.apidoc import file_response
 from core.auth import requires
 from core.extensions import db
 
@@ -93,8 +94,8 @@ def _headers(run: ExportRun) -> dict[str, str]:
 @exports_api.response(
     200,
     description="The file: CSV, XLSX or JSON Lines, as an attachment.",
-    content_type="text/csv",
 )
+@exports_api.doc(**file_response(*(media.split(";")[0] for media in FORMATS.values())))
 @requires("read")
 def download(args, dataset: str):
     """Download an export (ledger, payments, invoices or audit); CSV and JSON Lines stream."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import marshmallow as ma
@@ -269,10 +269,28 @@ def _with_value(message: str, typed: str | None) -> str:
     return f"{message} (got {typed!r})"
 
 
+def _header(reader: csv.DictReader, errors: list[str]) -> list[str] | None:
+    """The header row, or None (with a message) when it cannot be read as CSV."""
+    try:
+        return reader.fieldnames
+    except csv.Error as error:
+        errors.append(f"row 1: not readable as CSV ({error})")
+        return None
+
+
+def _rows(reader: csv.DictReader, errors: list[str]) -> Iterator[dict[str, str]]:
+    """The rows after the header; a row that cannot be read as CSV ends them with a message."""
+    try:
+        yield from reader
+    except csv.Error as error:
+        errors.append(f"row {reader.line_num + 1}: not readable as CSV ({error})")
+
+
 def _check_header(schema: ma.Schema, header: list[str] | None, errors: list[str]) -> None:
     """The header must name only known columns and every required one."""
     if not header:
-        errors.append("row 1: the file is empty or has no header")
+        if not errors:  # a header that cannot be read is already named
+            errors.append("row 1: the file is empty or has no header")
         return
     known = set(schema.fields)
     for column in header:
@@ -293,11 +311,12 @@ def import_csv(
         raise ImportFailed([f"kind: {kind!r} is not one of {', '.join(KINDS)}"])
     schema_class, handler = KINDS[kind]
     schema = schema_class()
-    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    # NOTE: newline="" as the csv module asks, so a file saved with bare CR line ends reads too.
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff"), newline=""))
     ctx = _Context(session, actor, code_key, ImportResult(kind, dry_run=dry_run))
-    _check_header(schema, reader.fieldnames, ctx.errors)
+    _check_header(schema, _header(reader, ctx.errors), ctx.errors)
     savepoint = session.begin_nested()
-    for row, raw in enumerate(reader if not ctx.errors else (), start=2):
+    for row, raw in enumerate(_rows(reader, ctx.errors) if not ctx.errors else (), start=2):
         ctx.result.rows += 1
         try:
             data = schema.load(raw)

@@ -10,6 +10,8 @@ from billing.models import AccountStatus, GLType, Language
 ZIP = validate.Regexp(r"^\d{5}(-\d{4})?$", error="Use a ZIP code like 54901 or 54901-1234.")
 STATE = validate.Regexp(r"^[A-Z]{2}$", error="Use the two-letter state code, e.g. WI.")
 PHONE = validate.Regexp(r"^[0-9()+\-. x]{7,32}$", error="Use digits, spaces and ()+-. only.")
+#: A Decimal sent as a string ("11.95000000") is described as one, not as a JSON number.
+DECIMAL_STRING = {"type": "string", "format": "decimal"}
 
 
 def _strip(value):
@@ -311,9 +313,9 @@ class InvoiceLineSchema(ma.Schema):
     position = ma.fields.Integer()
     description = ma.fields.String()
     category = ma.fields.String()
-    quantity = ma.fields.Decimal(as_string=True, allow_none=True)
+    quantity = ma.fields.Decimal(as_string=True, allow_none=True, metadata=DECIMAL_STRING)
     unit = ma.fields.String(allow_none=True)
-    unit_rate = ma.fields.Decimal(as_string=True, allow_none=True)
+    unit_rate = ma.fields.Decimal(as_string=True, allow_none=True, metadata=DECIMAL_STRING)
     amount_cents = ma.fields.Integer()
 
 

@@ -15,7 +15,7 @@ from flask_smorest import Blueprint
 
 from core.auth import PERMISSIONS, current_principal, requires
 from core.extensions import db
-from core.models import AuditEvent, JobRun
+from core.models import AuditEvent, JobRun, JobStatus
 from core.pagination import page_of
 
 health = FlaskBlueprint("health", __name__)
@@ -165,7 +165,7 @@ class JobRunQuerySchema(ma.Schema):
     """Filters for job runs."""
 
     job = ma.fields.String()
-    status = ma.fields.String()
+    status = ma.fields.Enum(JobStatus, by_value=True)
 
 
 @job_runs_api.route("")

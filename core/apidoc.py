@@ -10,12 +10,18 @@ from __future__ import annotations
 
 import marshmallow as ma
 import swagger_ui_bundle
-from flask import Blueprint, send_from_directory
-from flask_smorest import Api
+from flask import Blueprint, request, send_from_directory
+from flask_smorest import Api, abort
 from werkzeug.exceptions import HTTPException
 
 API_PREFIX = "/api/v1"
 REQUEST_KEY = "_request"
+
+
+def file_response(*media_types: str) -> dict:
+    """Doc for a 200 whose body is a file of one of these media types (for `Blueprint.doc`)."""
+    binary = {"schema": {"type": "string", "format": "binary"}}
+    return {"responses": {200: {"content": dict.fromkeys(media_types, binary)}}}
 
 
 class ErrorSchema(ma.Schema):
@@ -61,6 +67,39 @@ def error_body(error: HTTPException) -> dict:
     return {"errors": {REQUEST_KEY: [message]}}
 
 
+NUL = "\x00"
+
+
+def _nul_places(value, place: str) -> list[str]:
+    """The fields of parsed JSON whose text (or name) holds a NUL character."""
+    if isinstance(value, str):
+        return [place or REQUEST_KEY] if NUL in value else []
+    if not isinstance(value, dict | list):
+        return []
+    places = []
+    for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+        name = f"{place}.{key}" if place else str(key)
+        places += [name] if NUL in str(key) else _nul_places(item, name)
+    return places
+
+
+def refuse_nul_characters() -> None:
+    """422 for an API request with a NUL character in its path, query or body, naming where.
+
+    PostgreSQL cannot store the character (SQLite would), so it is refused on either database,
+    after the token was checked and before any view reads the request.
+    """
+    places = [name for name, value in (request.view_args or {}).items() if NUL in str(value)]
+    places += [name for name, value in request.args.items(multi=True) if NUL in name + value]
+    if request.is_json:
+        places += _nul_places(request.get_json(silent=True), "")
+    elif NUL.encode() in request.get_data():
+        places.append(REQUEST_KEY)
+    if places:
+        message = ["Text must not contain the NUL character (0x00)."]
+        abort(422, errors=dict.fromkeys(places, message))
+
+
 class MunibillApi(Api):
     """flask-smorest's Api with munibill's error shape and locally served docs."""
 
@@ -73,6 +112,8 @@ class MunibillApi(Api):
         """Register an API blueprint; the API authenticates by token, so CSRF does not apply."""
         super().register_blueprint(blp, **options)
         self._app.extensions["csrf"].exempt(blp)
+        # The blueprint's own hooks run after the app's, which authenticate the token.
+        self._app.before_request_funcs.setdefault(blp.name, []).append(refuse_nul_characters)
 
     def _register_doc_blueprint(self):
         """Register the spec routes plus the Swagger UI assets served locally."""

@@ -13,6 +13,7 @@ from marshmallow import validate
 from billing.accounts import find_account
 from billing.models import Account
 from core.auth import request_actor, requires
+from core.db import get_by_id
 from core.extensions import db
 from core.pagination import page_of
 from core.settings import municipal_today
@@ -57,7 +58,7 @@ def _refused(error: PaymentRefused):
 
 def _drawer_or_404(drawer_id: int) -> CashDrawer:
     """A drawer, or 404."""
-    drawer = db.session.get(CashDrawer, drawer_id)
+    drawer = get_by_id(db.session, CashDrawer, drawer_id)
     if drawer is None:
         abort(404, message=f"No drawer {drawer_id}.")
     return drawer
@@ -65,7 +66,7 @@ def _drawer_or_404(drawer_id: int) -> CashDrawer:
 
 def _payment_or_404(payment_id: int) -> Payment:
     """A payment, or 404."""
-    payment = db.session.get(Payment, payment_id)
+    payment = get_by_id(db.session, Payment, payment_id)
     if payment is None:
         abort(404, message=f"No payment {payment_id}.")
     return payment
@@ -265,7 +266,7 @@ def reconciliation_items(filters):
 @requires("write")
 def resolve_item(args, item_id: int):
     """Mark an item resolved with what was done (the action itself is taken where it belongs)."""
-    item = db.session.get(ReconciliationItem, item_id)
+    item = get_by_id(db.session, ReconciliationItem, item_id)
     if item is None:
         abort(404, message=f"No reconciliation item {item_id}.")
     try:

@@ -621,3 +621,29 @@ def test_a_document_parses_back_to_equal_rules_through_json(entries):
     document = json.loads(json.dumps(rules_to_document(rules)))
     assert parse_penalty_rules(document) == rules
     assert rules_to_document(parse_penalty_rules(document)) == document
+
+
+@st.composite
+def paid_more(draw, invoice: InvoiceFacts) -> InvoiceFacts:
+    """The same invoice with an extra payment on some day: every balance from then on lower."""
+    (issued, original), *paid = invoice.principal_balance_history
+    day = draw(st.dates(issued, issued + timedelta(days=900)))
+    extra = draw(st.integers(1, max(original, 1)))
+    then = [b for d, b in invoice.principal_balance_history if d <= day][-1]
+    later_on = [(d, max(b - extra, 0) if d >= day else b) for d, b in paid]
+    history = sorted([*later_on, (day, max(then - extra, 0))], key=lambda item: item[0])
+    return InvoiceFacts(
+        invoice.kind,
+        invoice.due_date,
+        invoice.principal_cents_by_category,
+        [(issued, original), *history],
+    )
+
+
+@settings(max_examples=150)
+@given(rule_sets(), invoices(), later, st.data())
+def test_paying_more_never_raises_what_is_owed(rules, invoice, after, data):
+    better = data.draw(paid_more(invoice))
+    as_of = invoice.due_date + after
+    owed = sum(c.amount_cents for c in owed_as_of(rules, invoice, as_of))
+    assert sum(c.amount_cents for c in owed_as_of(rules, better, as_of)) <= owed

@@ -11,7 +11,7 @@ from functools import cache
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from billing.computed import ComputedLine, RuleError
@@ -716,3 +716,25 @@ def test_a_meter_in_gallons_bills_the_same_as_the_usage_in_thousands_of_gallons(
 def test_a_generated_plan_round_trips_through_its_canonical_document(document):
     spec = parse_rate_plan(document)
     assert parse_rate_plan(json.loads(json.dumps(plan_to_document(spec)))) == spec
+
+
+def _minimum_counts_part_of_a_maximum(document: dict) -> bool:
+    """True when a minimum covers some of what a maximum caps, but not the maximum's credit."""
+    components = {c["id"]: c for c in document["versions"][0]["components"]}
+    if not {"minimum", "maximum"} <= components.keys():
+        return False
+    floored = set(components["minimum"]["applies_to"])
+    capped = set(components["maximum"]["applies_to"] or USAGE_IDS)
+    return bool(floored & capped) and "maximum" not in floored
+
+
+@settings(max_examples=200, deadline=None)
+@given(plan_documents(), USAGES, USAGES, st.integers(1, 12), RULES)
+def test_using_more_never_makes_a_bill_smaller(document, usage, more, units, rule):
+    # NOTE: maximums are applied before minimums (docs/rates.md), so a minimum on part of
+    # what a maximum caps tops up charges the maximum has already held down; such a plan
+    # can bill less for more water, and is left out here.
+    assume(not _minimum_counts_part_of_a_maximum(document))
+    less_used = sum(x.amount_cents for x in _rate(document, usage, units, rule))
+    more_used = sum(x.amount_cents for x in _rate(document, usage + more, units, rule))
+    assert more_used >= less_used

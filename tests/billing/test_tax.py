@@ -827,3 +827,27 @@ def test_any_valid_document_round_trips_through_its_canonical_form(document):
     canonical = levy_to_document(spec)
     assert parse_levy(json.loads(json.dumps(canonical))) == spec
     assert parse_levy(copy.deepcopy(canonical)) == spec
+
+
+@settings(deadline=None)
+@given(levy_documents(), parcels(), st.sampled_from(FLAGS))
+def test_qualifying_for_one_more_exemption_never_raises_the_tax(document, parcel, flag):
+    spec = parse_levy(document)
+    bill = compute_parcel_tax(spec, **parcel)
+    more = parcel | {"exemption_flags": sorted({*parcel["exemption_flags"], flag})}
+    exempted = compute_parcel_tax(spec, **more)
+    assert exempted.total_cents <= bill.total_cents
+    for line, exempted_line in zip(bill.lines, exempted.lines, strict=True):
+        assert exempted_line.amount_cents <= line.amount_cents
+
+
+@settings(deadline=None)
+@given(levy_documents(), parcels(), st.integers(1, 10**9))
+def test_a_higher_assessed_value_never_lowers_the_tax(document, parcel, raise_cents):
+    spec = parse_levy(document)
+    assessed = parcel | {"market_value_cents": None}
+    assessed["assessed_value_cents"] = parcel["assessed_value_cents"] or 0
+    higher = assessed | {"assessed_value_cents": assessed["assessed_value_cents"] + raise_cents}
+    lower_bill = compute_parcel_tax(spec, **assessed)
+    higher_bill = compute_parcel_tax(spec, **higher)
+    assert higher_bill.total_cents >= lower_bill.total_cents

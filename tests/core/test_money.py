@@ -85,3 +85,84 @@ def test_split_parts_always_add_up_to_the_total(total, weights):
     # no part strays more than one cent from its exact share
     exact = [Decimal(total) * w / sum(weights) for w in weights]
     assert all(abs(p - e) < 1 for p, e in zip(parts, exact, strict=True))
+
+
+# --- what must always hold ------------------------------------------------------------
+
+#: Amounts of cents with up to six decimal places, as a rate times a quantity gives them.
+EXACT_AMOUNTS = st.decimals(
+    min_value=Decimal(-(10**10)), max_value=Decimal(10**10), places=6, allow_nan=False
+)
+SYMMETRIC_RULES = ("half_up", "half_even", "up", "down")
+ROUNDING_RULES = (*SYMMETRIC_RULES, "floor", "ceiling")
+
+
+@given(EXACT_AMOUNTS, st.sampled_from(ROUNDING_RULES))
+def test_a_line_is_rounded_to_a_neighbouring_cent_in_the_rules_direction(amount, rule):
+    cents = to_cents(amount, rule)
+    assert abs(cents - amount) < 1
+    if rule in ("half_up", "half_even"):
+        assert abs(cents - amount) <= Decimal("0.5")
+    towards = {
+        "floor": cents <= amount,
+        "ceiling": cents >= amount,
+        "down": abs(cents) <= abs(amount),
+        "up": abs(cents) >= abs(amount),
+    }
+    assert towards.get(rule, True)
+
+
+@given(st.integers(-(10**10), 10**10), st.sampled_from(["half_up", "half_even"]))
+def test_half_a_cent_goes_away_from_zero_or_to_the_even_cent_as_the_rule_says(whole, rule):
+    tie = Decimal(whole) + (Decimal("0.5") if whole >= 0 else Decimal("-0.5"))
+    away_from_zero = whole + (1 if whole >= 0 else -1)
+    if rule == "half_up":
+        assert to_cents(tie, rule) == away_from_zero
+    else:
+        assert to_cents(tie, rule) % 2 == 0
+        assert to_cents(tie, rule) in (whole, away_from_zero)
+
+
+@given(EXACT_AMOUNTS, st.sampled_from(SYMMETRIC_RULES))
+def test_a_credit_rounds_like_the_charge_of_the_same_size(amount, rule):
+    assert to_cents(-amount, rule) == -to_cents(amount, rule)
+
+
+@given(EXACT_AMOUNTS)
+def test_floor_and_ceiling_mirror_each_other(amount):
+    assert to_cents(-amount, "floor") == -to_cents(amount, "ceiling")
+
+
+@given(st.integers(-(10**12), 10**12), st.sampled_from(ROUNDING_RULES))
+def test_whole_cents_pass_through_any_rule_unchanged(cents, rule):
+    assert to_cents(Decimal(cents), rule) == cents
+    assert dollars_to_cents(Decimal(cents) / 100, rule) == cents
+
+
+@given(st.integers(0, 10**12))
+def test_a_formatted_amount_reads_back_as_the_same_cents(cents):
+    assert parse_dollars(format_cents(cents)) == cents
+
+
+@given(st.integers(-(10**12), 10**12), st.integers(1, 24))
+def test_even_parts_differ_by_at_most_a_cent_and_the_leftover_goes_first(total, count):
+    parts = split_evenly(total, count)
+    assert sum(parts) == total and len(parts) == count
+    assert max(parts) - min(parts) <= 1
+    magnitudes = [abs(p) for p in parts]
+    assert magnitudes == sorted(magnitudes, reverse=True)
+
+
+WEIGHTS = st.lists(st.integers(min_value=0, max_value=10**6), min_size=1, max_size=12).filter(any)
+
+
+@given(st.integers(-(10**12), 10**12), WEIGHTS, st.integers(2, 1000))
+def test_a_split_depends_only_on_the_proportions_of_the_weights(total, weights, factor):
+    assert split_cents(total, [w * factor for w in weights]) == split_cents(total, weights)
+
+
+@given(st.integers(-(10**12), 10**12), WEIGHTS)
+def test_a_part_of_no_weight_gets_nothing_and_a_negative_total_splits_as_its_mirror(total, weights):
+    parts = split_cents(total, weights)
+    assert all(part == 0 for part, weight in zip(parts, weights, strict=True) if weight == 0)
+    assert split_cents(-total, weights) == [-part for part in parts]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -402,3 +403,32 @@ def test_refunds_never_exceed_what_was_allocated_and_come_back_in_reverse(amount
     assert all(t == p for t, p in zip(taken[:-1], newest_first, strict=False))
     with pytest.raises(ValueError, match="exceeds"):
         refund_parts(parts, allocated + data.draw(st.integers(1, 10**6)))
+
+
+@given(amount=PAYMENTS, owed=accounts_owing())
+def test_a_payment_settles_what_is_owed_up_to_its_amount_and_the_rest_is_credit(amount, owed):
+    allocation = allocate(amount, owed)
+    total_owed = sum(item.balance_cents for item in owed)
+    assert allocation.applied_cents == min(amount, total_owed)
+    assert allocation.credit_cents == max(amount - total_owed, 0)
+    settled_once = [key(p) for p in allocation.parts]
+    assert len(settled_once) == len(set(settled_once))
+
+
+@given(first=PAYMENTS, second=PAYMENTS, owed=accounts_owing())
+def test_two_payments_settle_what_one_payment_of_their_sum_would(first, second, owed):
+    """Paying in two goes (the second against what the first left) ends where one payment does."""
+    one = allocate(first, owed)
+    paid = {key(p): p.cents for p in one.parts}
+    left = [
+        replace(item, balance_cents=item.balance_cents - paid.get(key(item), 0))
+        for item in owed
+        if item.balance_cents > paid.get(key(item), 0)
+    ]
+    two = allocate(second, left)
+    together = allocate(first + second, owed)
+    settled: dict = {}
+    for part in [*one.parts, *two.parts]:
+        settled[key(part)] = settled.get(key(part), 0) + part.cents
+    assert settled == {key(p): p.cents for p in together.parts}
+    assert one.credit_cents + two.credit_cents == together.credit_cents
