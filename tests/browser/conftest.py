@@ -5,18 +5,16 @@ billed household and a clerk.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
-from werkzeug.serving import make_server
 
 from tests.billing.billing_fixtures import BilledAccount, bill_households
+from tests.live_server import serve
 from tests.payments import conftest as payments_fixtures
 from tests.payments.localstripe_server import register_webhook
 
@@ -65,20 +63,6 @@ class Browsing:
         """Save the whole page, 1280 px wide, as test-artifacts/<name>.png."""
         ARTIFACTS.mkdir(exist_ok=True)
         self.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
-
-@contextmanager
-def serve(app: Flask) -> Iterator[str]:
-    """Serve the app on a free port of 127.0.0.1 while the block runs; yields its address."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.port}"
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
 
 
 @pytest.fixture

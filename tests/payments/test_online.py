@@ -1,12 +1,10 @@
 """A card payment through localstripe, settled by the real webhook posted to the app on 127.0.0.1."""
 
-import threading
 import time
 from datetime import date
 
 import pytest
 import sqlalchemy as sa
-from werkzeug.serving import make_server
 
 from billing.ledger import account_receivable, verify_chain
 from billing.models import Account, Invoice, InvoiceKind, InvoiceStatus
@@ -18,6 +16,7 @@ from payments.models import Channel, Payment, PaymentStatus, Receipt, StripeCust
 from payments.online import charge_card, start_card_payment
 from payments.services import record_payment
 from tests.billing.billing_fixtures import household, load_rules
+from tests.live_server import serve
 from tests.payments.localstripe_server import register_webhook
 from tests.payments.test_gateway import confirm_card_setup_like_stripe_js
 
@@ -28,20 +27,15 @@ RESIDENT = Actor("resident", None, "quick pay", "127.0.0.1")
 def live_app(app, stripe_settings):
     """The app on stripe settings, served on 127.0.0.1, with localstripe posting webhooks to it."""
     app.config.update(stripe_settings)
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    register_webhook(
-        stripe_settings["STRIPE_API_BASE"],
-        "munibill",
-        f"http://127.0.0.1:{server.port}/webhooks/stripe",
-        stripe_settings["STRIPE_WEBHOOK_SECRET"],
-        ["payment_intent.succeeded", "payment_intent.payment_failed"],
-    )
-    yield app
-    server.shutdown()
-    thread.join(timeout=10)
-    server.server_close()
+    with serve(app) as url:
+        register_webhook(
+            stripe_settings["STRIPE_API_BASE"],
+            "munibill",
+            f"{url}/webhooks/stripe",
+            stripe_settings["STRIPE_WEBHOOK_SECRET"],
+            ["payment_intent.succeeded", "payment_intent.payment_failed"],
+        )
+        yield app
 
 
 def _billed_payment(app) -> int:
