@@ -118,6 +118,9 @@ def counter_payment(args, drawer_id: int):
         )
     except PaymentRefused as error:
         _refused(error)
+    # NOTE: the receipt is answered as committed, not read back: a connection lost right after
+    # the commit must not tell the clerk that a payment the drawer now holds was refused.
+    db.session().expire_on_commit = False
     db.session.commit()
     return receipt
 

@@ -114,3 +114,35 @@ def test_only_a_supervisor_refunds_or_voids(app, client, api_headers):
         ]
         == "succeeded"
     )
+
+
+def test_a_counter_payment_kept_is_answered_even_if_the_database_goes_away_after_the_commit(
+    app, client, api_headers, monkeypatch
+):
+    (account_id,) = _town(app)
+    clerk = api_headers("clerk")
+    drawer = client.post("/api/v1/drawers", json={}, headers=clerk).get_json()
+    body = {"account_number": _number(app, account_id), "amount_cents": 2500, "tender": "cash"}
+    with app.app_context():
+        engine = db.engine
+    committed = []
+
+    def after_commit(_connection):
+        committed.append(True)
+
+    def lost(*_args, **_kwargs):
+        if committed:
+            raise sa.exc.OperationalError("SELECT", {}, ConnectionResetError("connection lost"))
+
+    sa.event.listen(engine, "commit", after_commit)
+    sa.event.listen(engine, "before_cursor_execute", lost)
+    try:
+        answer = client.post(f"/api/v1/drawers/{drawer['id']}/payments", json=body, headers=clerk)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", lost)
+        sa.event.remove(engine, "commit", after_commit)
+    # the clerk is told what the drawer now holds, so the payment is not taken a second time
+    assert answer.status_code == 201, answer.get_json()
+    assert answer.get_json()["amount_cents"] == 2500
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 1
