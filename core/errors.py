@@ -12,6 +12,7 @@ import logging
 
 import redis.exceptions
 from flask import Flask, render_template, request
+from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import Conflict, HTTPException, InternalServerError, ServiceUnavailable
 
@@ -62,7 +63,26 @@ def _respond(error: HTTPException):
         headers.setdefault("WWW-Authenticate", 'Bearer realm="munibill"')
     if _wants_json():
         return error_body(error), error.code, headers
-    return render_template(_template(), error=error), error.code, headers
+    try:
+        page = render_template(_template(), error=error)
+    except DBAPIError:
+        # NOTE: the page's frame reads the database (who is signed in, the resident's
+        # language); when that is what failed, a plain page says the same thing.
+        log.warning("the %s page needs the database; a plain page is sent", error.code)
+        _reset_session()
+        page = PLAIN_PAGE.format(
+            code=error.code, name=escape(error.name), description=escape(error.description)
+        )
+    return page, error.code, headers
+
+
+#: An error page that needs nothing but this text.
+PLAIN_PAGE = """<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><title>{code} {name}</title></head>
+<body><main><h1>{name}</h1><p>{description}</p></main></body>
+</html>
+"""
 
 
 def handle_http_exception(error: HTTPException):
