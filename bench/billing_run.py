@@ -29,6 +29,7 @@ import yaml
 os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 
 import _results  # noqa: E402
+from _seed import account_rows  # noqa: E402
 
 from billing.models import (  # noqa: E402
     Account,
@@ -42,7 +43,6 @@ from billing.models import (  # noqa: E402
 from billing.rules import load_rate_plan  # noqa: E402
 from core import create_app  # noqa: E402
 from core.audit import Actor  # noqa: E402
-from core.checkdigit import with_luhn  # noqa: E402
 from core.db import utcnow  # noqa: E402
 from core.extensions import db  # noqa: E402
 
@@ -84,24 +84,7 @@ def seed(app, plans: dict[str, int], accounts: int) -> None:
             ids = range(start + 1, min(start + CHUNK, accounts) + 1)
             connection.execute(
                 sa.insert(Account.__table__),
-                [
-                    {
-                        "id": i,
-                        "number": with_luhn(str(1_000_000 + i)),
-                        "holder_name": f"Holder {i}",
-                        "mail_street": f"{i} Main St",
-                        "mail_city": "Maple Falls",
-                        "mail_state": "WI",
-                        "mail_zip": "54901",
-                        "language": "en",
-                        "paperless": False,
-                        "access_code_hash": "x",
-                        "access_code_version": 1,
-                        "status": "active",
-                        "created_at": now,
-                    }
-                    for i in ids
-                ],
+                account_rows(ids, now),
             )
             points = []
             for i in ids:

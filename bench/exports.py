@@ -33,13 +33,13 @@ import sqlalchemy as sa
 os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 
 import _results  # noqa: E402
+from _seed import account_rows  # noqa: E402
 
 from billing.export_verify import verify_export  # noqa: E402
 from billing.ledger import EntrySpec, credit, debit, post_entries  # noqa: E402
 from billing.models import Account  # noqa: E402
 from core import create_app  # noqa: E402
 from core.audit import Actor  # noqa: E402
-from core.checkdigit import with_luhn  # noqa: E402
 from core.db import utcnow  # noqa: E402
 from core.extensions import db  # noqa: E402
 
@@ -113,24 +113,7 @@ def seed(app, entries: int) -> float:
     with app.app_context():
         db.session.execute(
             sa.insert(Account.__table__),
-            [
-                {
-                    "id": i,
-                    "number": with_luhn(str(1_000_000 + i)),
-                    "holder_name": f"Holder {i}",
-                    "mail_street": f"{i} Main St",
-                    "mail_city": "Maple Falls",
-                    "mail_state": "WI",
-                    "mail_zip": "54901",
-                    "language": "en",
-                    "paperless": False,
-                    "access_code_hash": "x",
-                    "access_code_version": 1,
-                    "status": "active",
-                    "created_at": now,
-                }
-                for i in range(1, ACCOUNTS + 1)
-            ],
+            account_rows(range(1, ACCOUNTS + 1), now),
         )
         db.session.commit()
         numbers = dict(db.session.execute(sa.select(Account.id, Account.number)).all())

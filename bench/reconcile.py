@@ -54,10 +54,10 @@ os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 
 import _results  # noqa: E402
 import billing_run  # noqa: E402
+from _seed import account_rows  # noqa: E402
 
 from billing.models import Account  # noqa: E402
 from core.audit import Actor  # noqa: E402
-from core.checkdigit import with_luhn  # noqa: E402
 from core.db import utcnow  # noqa: E402
 from core.extensions import db  # noqa: E402
 from payments.gateway import StripeGateway, _intent  # noqa: E402
@@ -184,24 +184,7 @@ def seed(app, made: list[Case], intent_ids: dict[int, str]) -> None:
     with app.app_context(), db.engine.begin() as connection:
         connection.execute(
             sa.insert(Account.__table__),
-            [
-                {
-                    "id": i,
-                    "number": with_luhn(str(1_000_000 + i)),
-                    "holder_name": f"Holder {i}",
-                    "mail_street": f"{i} Main St",
-                    "mail_city": "Maple Falls",
-                    "mail_state": "WI",
-                    "mail_zip": "54901",
-                    "language": "en",
-                    "paperless": False,
-                    "access_code_hash": "x",
-                    "access_code_version": 1,
-                    "status": "active",
-                    "created_at": now,
-                }
-                for i in range(1, accounts + 1)
-            ],
+            account_rows(range(1, accounts + 1), now),
         )
         for start in range(0, len(payments), 10_000):
             connection.execute(sa.insert(Payment.__table__), payments[start : start + 10_000])
