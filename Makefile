@@ -43,9 +43,11 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --silent
 	touch $@
 
-## make test: install with the dev tools and run the whole suite (PostgreSQL too with TEST_DATABASE_URL).
+## make test: install with the dev tools and run the whole suite (PostgreSQL too with TEST_DATABASE_URL),
+## in TEST_WORKERS processes (each on a database of its own; TEST_WORKERS=0 runs in this one).
+TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev node_modules/.installed
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .

@@ -32,9 +32,17 @@ SCHEDULE: list[Entry] = [
         "utility_billing_run",
         "billing.jobs:utility_billing_run",
         "cron",
-        {"day": 2, "hour": 1, "minute": 0},
+        # NOTE: daily, as routes bill on different days of the month (billing.cycles).
+        {"hour": 1, "minute": 0},
         setting="SCHEDULED_BILLING_RUNS",
     ),
+    Entry(
+        "credit_deposit_interest",
+        "billing.jobs:credit_deposit_interest",
+        "cron",
+        {"month": 1, "day": 2, "hour": 2, "minute": 45},
+    ),
+    Entry("refund_deposits", "payments.jobs:refund_deposits", "cron", {"hour": 3, "minute": 0}),
 ]
 
 

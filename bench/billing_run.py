@@ -1,9 +1,10 @@
 """Utility billing run speed and memory, against a bare Core executemany baseline.
 
 Seeds N accounts (one water meter each on a three-tier plan, sewer billed on
-the water meter) with two reads, then:
-- posts the October cycle with `munibill billing run` in a child process
-  (invoices/s, rows/s, peak RSS of that process);
+the water meter) with two reads; every third account is on a quarterly billing cycle
+(read again on December 31), the others on the default monthly cycle. Then:
+- posts the monthly cycle's October and the quarterly cycle's October-December with
+  `munibill billing run` in child processes (invoices/s, rows/s, peak RSS of those processes);
 - writes the same invoice, line, journal entry and journal line rows with a
   bare SQLAlchemy Core executemany (rows/s) on a fresh copy of the data.
 Prints both and the ratio. A benchmark, not a test.
@@ -31,23 +32,21 @@ os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 import _results  # noqa: E402
 from _seed import account_rows  # noqa: E402
 
-from billing.models import (  # noqa: E402
-    Account,
-    Invoice,
-    InvoiceLine,
-    JournalEntry,
-    JournalLine,
-    MeterReading,
-    ServicePoint,
-)
+from accounts.models import Account, MeterReading, ServicePoint
+from billing.cycles import create_cycle, generate_periods  # noqa: E402
+from billing.models import Invoice, InvoiceLine
 from billing.rules import load_rate_plan  # noqa: E402
 from core import create_app  # noqa: E402
 from core.audit import Actor  # noqa: E402
 from core.db import utcnow  # noqa: E402
 from core.extensions import db  # noqa: E402
+from ledger.models import JournalEntry, JournalLine
 
-RULES = Path(__file__).resolve().parent.parent / "billing" / "demo_rules"
+RULES = Path(__file__).resolve().parent.parent / "demo" / "rules"
 CHUNK = 10_000
+#: Every QUARTERLY_EVERY-th account is on the quarterly cycle.
+QUARTERLY_EVERY = 3
+QUARTERLY = "Q-BENCH"
 
 
 def fresh_app(url: str):
@@ -71,6 +70,21 @@ def fresh_app(url: str):
                 yaml.safe_load((RULES / f"{service}.yaml").read_text()),
             )
             plans[service] = plan.id
+        cycle = create_cycle(
+            db.session,
+            Actor.system("bench"),
+            code=QUARTERLY,
+            name="Quarterly",
+            frequency="quarterly",
+        )
+        generate_periods(
+            db.session,
+            Actor.system("bench"),
+            cycle,
+            first_start=date(2026, 10, 1),
+            until=date(2026, 12, 31),
+        )
+        plans["quarterly_cycle"] = cycle.id
         db.session.commit()
     return app, plans
 
@@ -82,10 +96,11 @@ def seed(app, plans: dict[str, int], accounts: int) -> None:
     with app.app_context(), db.engine.begin() as connection:
         for start in range(0, accounts, CHUNK):
             ids = range(start + 1, min(start + CHUNK, accounts) + 1)
-            connection.execute(
-                sa.insert(Account.__table__),
-                account_rows(ids, now),
-            )
+            rows = account_rows(ids, now)
+            for row in rows:
+                quarterly = row["id"] % QUARTERLY_EVERY == 0
+                row["billing_cycle_id"] = plans["quarterly_cycle"] if quarterly else None
+            connection.execute(sa.insert(Account.__table__), rows)
             points = []
             for i in ids:
                 place = {
@@ -139,6 +154,11 @@ def seed(app, plans: dict[str, int], accounts: int) -> None:
                     for day, value in (
                         (date(2026, 9, 30), 10_000 + i % 997),
                         (date(2026, 10, 31), 15_000 + i % 1997),
+                        *(
+                            [(date(2026, 12, 31), 24_000 + i % 2997)]
+                            if i % QUARTERLY_EVERY == 0
+                            else []
+                        ),
                     )
                 ],
             )
@@ -158,7 +178,19 @@ finally:
 
 
 def run_billing(url: str, folder: str) -> tuple[float, int]:
-    """Post the October run in a child process; (seconds, peak RSS of that process in KiB)."""
+    """Post the monthly and the quarterly run in child processes; (seconds, peak RSS in KiB)."""
+    monthly = ["--cycle", "2026-10", "--issue-date", "2026-11-02", "--due-date", "2026-11-23"]
+    quarterly = ["--billing-cycle", QUARTERLY, "--period-start", "2026-10-01"]
+    quarterly += ["--issue-date", "2027-01-02", "--due-date", "2027-01-23"]
+    seconds, peak = 0.0, 0
+    for arguments in (monthly, quarterly):
+        elapsed, used = _run_child(url, folder, arguments)
+        seconds, peak = seconds + elapsed, max(peak, used)
+    return seconds, peak
+
+
+def _run_child(url: str, folder: str, arguments: list[str]) -> tuple[float, int]:
+    """One `munibill billing run --kind utility ARGUMENTS` in a child; (seconds, peak RSS KiB)."""
     env = {
         **os.environ,
         "DATABASE_URL": url,
@@ -168,21 +200,7 @@ def run_billing(url: str, folder: str) -> tuple[float, int]:
     }
     start = time.perf_counter()
     done = subprocess.run(
-        [
-            sys.executable,
-            "-c",
-            CHILD,
-            "billing",
-            "run",
-            "--kind",
-            "utility",
-            "--cycle",
-            "2026-10",
-            "--issue-date",
-            "2026-11-02",
-            "--due-date",
-            "2026-11-23",
-        ],
+        [sys.executable, "-c", CHILD, "billing", "run", "--kind", "utility", *arguments],
         env=env,
         check=True,
         stdout=subprocess.DEVNULL,
@@ -245,7 +263,10 @@ def main() -> None:
             dialect = db.engine.dialect.name
             db.engine.dispose()
     invoices = len(rows["invoice"])
-    print(f"billing run on {dialect}: {accounts:,} accounts, {invoices:,} invoices, {count:,} rows")
+    print(
+        f"billing run on {dialect}: {accounts:,} accounts (every {QUARTERLY_EVERY}rd quarterly), "
+        f"{invoices:,} invoices, {count:,} rows"
+    )
     print(
         f"  munibill billing run: {seconds:6.1f} s  {invoices / seconds:8,.0f} invoices/s  "
         f"{count / seconds:8,.0f} rows/s  peak RSS {peak_kib / 1024:,.0f} MB"

@@ -5,10 +5,10 @@ On a fresh PostgreSQL database, posts ENTRIES balanced two-line entries
 hash chain is real, then:
 - as the baseline, COPY (the same rows and columns) TO STDOUT through psycopg
   into a file, once before and once after the exporter, averaged;
-- the exporter (billing.exports.write_export) in a child process for CSV
+- the exporter (ledger.exports.write_export) in a child process for CSV
   (COPY on PostgreSQL, hashing as it streams), CSV through the Python writer,
   JSON Lines and XLSX: rows/s and the child's peak memory (VmHWM);
-- the file-only checker (billing.export_verify) on the CSV.
+- the file-only checker (ledger.export_verify) on the CSV.
 Prints rows/s, the CSV ratio against the baseline (target >= 60%) and the peak
 memory (target < 100 MB). A benchmark, not a test.
 
@@ -35,13 +35,13 @@ os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 import _results  # noqa: E402
 from _seed import account_rows  # noqa: E402
 
-from billing.export_verify import verify_export  # noqa: E402
-from billing.ledger import EntrySpec, credit, debit, post_entries  # noqa: E402
-from billing.models import Account  # noqa: E402
+from accounts.models import Account  # noqa: E402
 from core import create_app  # noqa: E402
 from core.audit import Actor  # noqa: E402
 from core.db import utcnow  # noqa: E402
 from core.extensions import db  # noqa: E402
+from ledger.export_verify import verify_export  # noqa: E402
+from ledger.posting import EntrySpec, credit, debit, post_entries  # noqa: E402
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/munibill_bench_exports"
 ACCOUNTS = 10_000
@@ -71,7 +71,7 @@ CHILD = """
 import json, sys, time
 from pathlib import Path
 import sqlalchemy as sa
-from billing.exports import ExportRequest, write_export
+from ledger.exports import ExportRequest, write_export
 def peak():
     return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM"))
 file_format, out, use_copy, url = sys.argv[1], sys.argv[2], sys.argv[3] == "copy", sys.argv[4]

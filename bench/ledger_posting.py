@@ -24,12 +24,13 @@ os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 
 import _results  # noqa: E402
 
-from billing.ledger import credit, debit, post_entry, verify_chain  # noqa: E402
-from billing.models import JournalEntry, JournalLine  # noqa: E402
 from core import create_app  # noqa: E402
 from core.audit import Actor  # noqa: E402
 from core.db import utcnow  # noqa: E402
 from core.extensions import db  # noqa: E402
+from ledger.models import JournalEntry, JournalLine  # noqa: E402
+from ledger.posting import credit, debit, post_entry
+from ledger.verify import verify_chain  # noqa: E402
 
 DAY = date(2026, 11, 1)
 ACTOR = Actor.job("bench")

@@ -36,12 +36,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _results  # noqa: E402
 import billing_run  # noqa: E402
 
-from billing.models import Invoice, MeterReading  # noqa: E402
+from accounts.models import MeterReading  # noqa: E402
+from billing.models import Invoice
 from core import create_app  # noqa: E402
 from core.extensions import db  # noqa: E402
 from notices import (
     content,  # noqa: E402
-    render,  # noqa: E402
+    layout,  # noqa: E402
+    pdf_canvas,  # noqa: E402
 )
 
 
@@ -84,16 +86,16 @@ def batch(url: str, folder: Path) -> tuple[float, int, int]:
     }
     # NOTE: VmHWM, not ru_maxrss: the latter keeps the parent's size from before the exec.
     script = (
-        "import os, sys, time\n"
+        "import datetime, os, sys, time\n"
         "from core import create_app\n"
         "from core.audit import Actor\n"
         "from core.extensions import db\n"
-        "from notices.service import print_batch\n"
+        "from notices.print_batches import print_batch\n"
         "app = create_app()\n"
         "os.sync()  # what preparing the data left to write is not charged to the batch\n"
         "with app.app_context():\n"
         "    start = time.perf_counter()\n"
-        "    made = print_batch(db.session, app.config, Actor.system('bench'), cycle='2026-10')\n"
+        "    made = print_batch(db.session, app.config, Actor.system('bench'), cycle='2026-10', on=datetime.date(2026, 11, 2))\n"
         "    seconds = time.perf_counter() - start\n"
         "    peak = next(int(line.split()[1]) for line in open('/proc/self/status') if line.startswith('VmHWM'))\n"
         "    print(seconds, peak, made.pages, made.printed)\n"
@@ -118,9 +120,9 @@ def baseline(url: str) -> tuple[float, int]:
     )
     with app.app_context():
         pages = [
-            [op[1] for op in page.ops if op[0] is render._line_of_text]
+            [op[1] for op in page.ops if op[0] is pdf_canvas._line_of_text]
             for invoice in db.session.scalars(sa.select(Invoice).order_by(Invoice.id))
-            for page in render.Layout(content.bill(db.session, app.config, invoice)).lay_out()
+            for page in layout.Layout(content.bill(db.session, app.config, invoice)).lay_out()
         ]
         db.engine.dispose()
     os.sync()

@@ -56,7 +56,8 @@ import yaml
 os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 BENCH = Path(__file__).resolve().parent
 
-from billing.models import Account, InvoiceCharge, InvoiceKind, MeterReading  # noqa: E402
+from accounts.models import Account, MeterReading  # noqa: E402
+from billing.models import InvoiceCharge, InvoiceKind  # noqa: E402
 from billing.penalty_service import assess_penalties  # noqa: E402
 from billing.rules import load_penalty_rules  # noqa: E402
 from billing.runs import RunOptions, open_run, post_run  # noqa: E402

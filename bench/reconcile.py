@@ -56,8 +56,9 @@ import _results  # noqa: E402
 import billing_run  # noqa: E402
 from _seed import account_rows  # noqa: E402
 
-from billing.models import Account  # noqa: E402
+from accounts.models import Account  # noqa: E402
 from core.audit import Actor  # noqa: E402
+from core.calendar import town_zone  # noqa: E402
 from core.db import utcnow  # noqa: E402
 from core.extensions import db  # noqa: E402
 from payments.gateway import StripeGateway, _intent  # noqa: E402
@@ -312,7 +313,9 @@ def run_reconcile(app, gateway: TimedGateway) -> tuple[float, dict]:
     """One full reconcile() on the app's database; (seconds, report)."""
     with app.app_context():
         start = time.perf_counter()
-        report = reconcile(db.session, gateway, ACTOR, as_of=AS_OF, currency="usd")
+        report = reconcile(
+            db.session, gateway, ACTOR, as_of=AS_OF, currency="usd", zone=town_zone(app.config)
+        )
         seconds = time.perf_counter() - start
         db.session.remove()
     return seconds, report

@@ -14,11 +14,9 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing import chart
-from billing.chart import gl_codes
+from accounts.models import Parcel
 from billing.drafts import tax_batch, tax_context, utility_batch, utility_context
 from billing.invoices import LineDraft, post_invoice, refresh_status
-from billing.ledger import Posting, post_entry, reverse_entry
 from billing.models import (
     CreditMemo,
     Invoice,
@@ -26,18 +24,24 @@ from billing.models import (
     InvoiceInstallment,
     InvoiceKind,
     InvoiceStatus,
-    JournalEntry,
     LineCategory,
-    Parcel,
     Settlement,
     SettlementKind,
 )
-from billing.numbering import next_number
 from billing.receivables import fill, outstanding_by_receivable
 from billing.rules import levy_spec
+from billing.writer import add_discounts
 from core.audit import Actor, record
 from core.db import utcnow
 from core.money import split_cents
+from core.numbering import next_number
+from ledger import chart
+from ledger.chart import gl_codes
+from ledger.models import JournalEntry
+from ledger.posting import Posting, post_entry, reverse_entry
+
+#: The longest words for the resident an adjustment carries.
+RESIDENT_TEXT_LENGTH = 200
 
 
 class AdjustmentError(ValueError):
@@ -52,20 +56,50 @@ def _require_reason(reason: str) -> str:
     return reason
 
 
+def resident_words(text: str | None) -> str | None:
+    """The words for the resident an adjustment may carry: trimmed, at most 200 characters,
+    None when there are none (the documents then use their own default wording)."""
+    text = " ".join((text or "").split())
+    if len(text) > RESIDENT_TEXT_LENGTH:
+        raise AdjustmentError(
+            f"resident_text: at most {RESIDENT_TEXT_LENGTH} characters, not {len(text)}"
+        )
+    return text or None
+
+
 def void_invoice(
-    session: Session, actor: Actor, invoice: Invoice, *, reason: str, on: date
+    session: Session,
+    actor: Actor,
+    invoice: Invoice,
+    *,
+    reason: str,
+    on: date,
+    resident_text: str | None = None,
 ) -> Invoice:
     """Void an invoice that nothing was paid or credited on; reverse its ledger entries."""
     reason = _require_reason(reason)
+    words = resident_words(resident_text)
     if invoice.status == InvoiceStatus.VOID:
         raise AdjustmentError(f"invoice {invoice.number} is already void")
+    if invoice.converted:
+        # NOTE: a converted bill has no entry of its own to reverse: its balance is in the
+        # account's opening entry (docs/conversion.md).
+        raise AdjustmentError(
+            f"invoice {invoice.number} was converted from the old system; lower it with a "
+            "credit memo instead of voiding it"
+        )
     blocking = session.scalar(
         sa.select(sa.func.count())
         .select_from(Settlement)
         .where(
             Settlement.invoice_id == invoice.id,
             Settlement.kind.in_(
-                [SettlementKind.PAYMENT, SettlementKind.CREDIT_MEMO, SettlementKind.WRITE_OFF]
+                [
+                    SettlementKind.PAYMENT,
+                    SettlementKind.CREDIT_MEMO,
+                    SettlementKind.WRITE_OFF,
+                    SettlementKind.DISCOUNT,
+                ]
             ),
         )
     )
@@ -110,6 +144,7 @@ def void_invoice(
         now,
         reason,
     )
+    invoice.void_text = words
     session.flush()
     record(
         session,
@@ -124,7 +159,13 @@ def void_invoice(
 
 
 def waive_charge(
-    session: Session, actor: Actor, charge: InvoiceCharge, *, reason: str, on: date
+    session: Session,
+    actor: Actor,
+    charge: InvoiceCharge,
+    *,
+    reason: str,
+    on: date,
+    resident_text: str | None = None,
 ) -> InvoiceCharge:
     """Waive what is still owed on a penalty or interest charge (supervisor), with a reason.
 
@@ -132,6 +173,7 @@ def waive_charge(
     to; what was already paid on it stays paid.
     """
     reason = _require_reason(reason)
+    words = resident_words(resident_text)
     if charge.waived_at is not None:
         raise AdjustmentError(f"charge {charge.id} was already waived")
     invoice = session.get(Invoice, charge.invoice_id)
@@ -155,9 +197,10 @@ def waive_charge(
         source_type="waiver",
         source_id=str(charge.id),
         actor=actor,
-        memo=f"Waiver of {charge.description} on invoice {invoice.number}: {reason}",
+        memo=f"Waiver of charge {charge.id} ({charge.description}) on invoice {invoice.number}: "
+        f"{reason}",
     )
-    charge.balance_cents, charge.waived_at = 0, utcnow()
+    charge.balance_cents, charge.waived_at, charge.waiver_text = 0, utcnow(), words
     refresh_status(session, invoice)
     session.flush()
     record(
@@ -243,10 +286,19 @@ def _settlement_pieces(
 
 
 def issue_credit_memo(
-    session: Session, actor: Actor, invoice: Invoice, *, amount_cents: int, reason: str, on: date
+    session: Session,
+    actor: Actor,
+    invoice: Invoice,
+    *,
+    amount_cents: int,
+    reason: str,
+    on: date,
+    resident_text: str | None = None,
 ) -> CreditMemo:
-    """Lower what an invoice owes by amount_cents, with a reason; posts its ledger entry."""
+    """Lower what an invoice owes by amount_cents, with a reason (the staff's) and words for the
+    resident (the statement's); posts its ledger entry."""
     reason = _require_reason(reason)
+    words = resident_words(resident_text)
     if not isinstance(amount_cents, int) or amount_cents <= 0:
         raise AdjustmentError("amount_cents: must be a positive whole number of cents")
     if invoice.status == InvoiceStatus.VOID:
@@ -261,16 +313,17 @@ def issue_credit_memo(
         invoice_id=invoice.id,
         amount_cents=amount_cents,
         reason=reason,
+        resident_text=words,
         issued_on=on,
         issued_by=actor.label,
     )
     session.add(memo)
     by_receivable = fill(outstanding_by_receivable(session, invoice), amount_cents)
-    for number, gl_id, cents in _settlement_pieces(invoice, by_receivable, amount_cents):
+    for installment, gl_id, cents in _settlement_pieces(invoice, by_receivable, amount_cents):
         session.add(
             Settlement(
                 invoice_id=invoice.id,
-                installment_number=number,
+                installment_number=installment,
                 receivable_gl_id=gl_id,
                 kind=SettlementKind.CREDIT_MEMO,
                 source_id=memo.number,
@@ -286,9 +339,9 @@ def issue_credit_memo(
         _memo_postings(invoice, by_receivable, codes),
         entry_date=on,
         source_type="credit_memo",
-        source_id=number,
+        source_id=memo.number,
         actor=actor,
-        memo=f"Credit memo {number} on invoice {invoice.number}: {reason}",
+        memo=f"Credit memo {memo.number} on invoice {invoice.number}: {reason}",
     )
     record(
         session,
@@ -343,4 +396,5 @@ def recompute_and_reissue(
             InvoiceInstallment(number=number, due_date=due, amount_cents=cents, balance_cents=cents)
         )
     session.flush()
+    add_discounts(session, new.id, draft)
     return new

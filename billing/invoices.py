@@ -8,6 +8,7 @@ and credits each line's revenue or tax-collected account.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -15,10 +16,8 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing.ledger import Posting, post_entry
+from accounts.models import Account
 from billing.models import (
-    Account,
-    GLAccount,
     Invoice,
     InvoiceCharge,
     InvoiceKind,
@@ -26,8 +25,11 @@ from billing.models import (
     InvoiceStatus,
     LineCategory,
 )
-from billing.numbering import next_number
+from billing.words import DEFAULT_LANGUAGE
 from core.audit import Actor, record
+from core.numbering import next_number
+from ledger.models import GLAccount
+from ledger.posting import Posting, post_entry
 
 
 class InvoiceError(ValueError):
@@ -52,6 +54,26 @@ class LineDraft:
     parcel_id: int | None = None
     #: What produced it, e.g. "plan:water-res@2026-01-01:blocks" (InvoiceLine.source).
     source: str | None = None
+    #: The description and the unit by language (InvoiceLine.descriptions, .units).
+    descriptions: Mapping[str, str] | None = None
+    units: Mapping[str, str] | None = None
+
+    def worded(self) -> dict:
+        """The line's columns that keep its words: texts by language, the rate's places."""
+        units = self.units or ({DEFAULT_LANGUAGE: self.unit} if self.unit else None)
+        return {
+            "descriptions": dict(self.descriptions or {DEFAULT_LANGUAGE: self.description}),
+            "units": dict(units) if units else None,
+            "rate_places": rate_places(self.unit_rate),
+        }
+
+
+def rate_places(rate: Decimal | None) -> int | None:
+    """The decimal places a rate was written with: Decimal("4.4400") -> 4, Decimal("21") -> 0."""
+    if rate is None:
+        return None
+    exponent = rate.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else None
 
 
 def _check(
@@ -138,6 +160,7 @@ def post_invoice(
             quantity=draft.quantity,
             unit=draft.unit,
             unit_rate=draft.unit_rate,
+            **draft.worded(),
             amount_cents=draft.amount_cents,
             gl_account_id=gl_ids[draft.gl_code],
             receivable_gl_id=gl_ids[draft.receivable_gl_code],

@@ -1,9 +1,12 @@
-"""A tax year's levies as data: parse, validate and write back a levy document.
+"""A tax year's levies as data: parse and validate a levy document (billing/levy_spec.py holds
+the values it gives and writes them back).
 
 Pure module: a dict (from JSON or YAML) in, frozen dataclasses out. Rates,
 ratios and amounts are quoted strings or integers, never floats, so that no
 value is rounded before it reaches the levy. docs/tax.md describes the format;
-errors raise RuleError naming the place, e.g. `levies[2].rate`.
+errors raise RuleError naming the place, e.g. `levies[2].rate`. It is a little over 500
+lines because the levy, its exemptions and its non-ad valorem lines and credits share one
+set of field readers that name the place.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -20,15 +22,24 @@ from typing import Any, NoReturn
 import yaml
 
 from billing.computed import RuleError
+from billing.levy_spec import (
+    BASES,
+    EXEMPTION_KINDS,
+    FORMAT_VERSION,
+    JURISDICTION_KINDS,
+    STEPS,
+    DiscountStep,
+    Exemption,
+    FlatCharge,
+    InstallmentDue,
+    Levy,
+    SpecialAssessment,
+    TaxCredit,
+    TaxYearSpec,
+)
+from billing.words import parse_text
 from core.money import MoneyError, parse_dollars
 
-FORMAT_VERSION = 1
-JURISDICTION_KINDS = ("city", "county", "school", "special", "state")
-#: How a rate is expressed: per $1,000 of value, percent of value, per $100 of value.
-BASES = ("mills", "percent", "per_100")
-EXEMPTION_KINDS = ("fixed", "percent")
-#: The steps at which exemptions apply, in the order they apply.
-STEPS = ("market", "assessed", "taxable")
 #: invoice_line.unit_rate keeps 8 decimal places; a finer rate could not be shown as billed.
 RATE_PLACES = 8
 MAX_INSTALLMENTS = 12
@@ -37,88 +48,13 @@ _RATE_LIMITS = {"mills": Decimal(1000), "percent": Decimal(100), "per_100": Deci
 _CODE_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,31}")
 _LEVY_KEYS = frozenset({"jurisdiction", "name", "kind", "rate", "basis", "exemptions"})
 _EXEMPTION_KEYS = frozenset({"code", "name", "kind", "amount", "eligibility", "applies_to"})
-_EXEMPTION_KEYS |= {"minimum", "maximum", "above"}
+_EXEMPTION_KEYS |= {"minimum", "maximum", "above", "any_flags"}
 _TOP_KEYS = frozenset({"version", "tax_year", "name", "equalization_factor", "class_ratios"})
 _TOP_KEYS |= {"exemptions", "levies", "installments", "discounts"}
-
-
-@dataclass(frozen=True)
-class Exemption:
-    """A part of the value that is not taxed, for parcels carrying every eligibility flag."""
-
-    code: str
-    name: str
-    #: fixed (amount_cents of value) or percent (percent of the value at its step).
-    kind: str
-    #: The parcel flags required, e.g. ("homestead", "senior").
-    eligibility: tuple[str, ...]
-    #: market, assessed or taxable: the value it is taken from (docs/tax.md).
-    applies_to: str = "assessed"
-    amount_cents: int | None = None
-    percent: Decimal | None = None
-    #: A percent exemption removes at least this much (capped by the value).
-    minimum_cents: int | None = None
-    #: A percent exemption removes at most this much.
-    maximum_cents: int | None = None
-    #: Only the part of the value above this amount is considered.
-    above_cents: int = 0
-
-    @property
-    def amount(self) -> int | Decimal:
-        """The cents of a fixed exemption, or the percent of a percent exemption."""
-        return self.amount_cents if self.kind == "fixed" else self.percent  # type: ignore[return-value]
-
-
-@dataclass(frozen=True)
-class Levy:
-    """One taxing jurisdiction's rate for the year; it becomes one line of each bill."""
-
-    jurisdiction: str
-    jurisdiction_name: str
-    jurisdiction_kind: str
-    rate: Decimal
-    #: mills, percent or per_100.
-    basis: str
-    #: Codes of the exemptions this levy honours; None honours them all.
-    exemptions: tuple[str, ...] | None = None
-
-    def honours(self, code: str) -> bool:
-        """Whether this levy honours the exemption with this code."""
-        return self.exemptions is None or code in self.exemptions
-
-
-@dataclass(frozen=True)
-class InstallmentDue:
-    """When a share of the year's tax is due; without shares, the parts are equal."""
-
-    number: int
-    due_date: date
-    #: Percent of the total; None means an equal share.
-    share: Decimal | None = None
-
-
-@dataclass(frozen=True)
-class DiscountStep:
-    """Paying the whole year's tax by pay_by takes percent off (e.g. Florida's 4% in November)."""
-
-    pay_by: date
-    percent: Decimal
-
-
-@dataclass(frozen=True)
-class TaxYearSpec:
-    """A validated levy document: everything needed to bill one tax year."""
-
-    tax_year: int
-    #: Assessment ratio (level of assessment) per property class: assessed = market x ratio.
-    class_ratios: dict[str, Decimal]
-    levies: tuple[Levy, ...]
-    installments: tuple[InstallmentDue, ...]
-    exemptions: tuple[Exemption, ...] = ()
-    discounts: tuple[DiscountStep, ...] = ()
-    #: Multiplier from assessed to equalized value (e.g. Cook County's 3.0163); 1 elsewhere.
-    equalization_factor: Decimal = Decimal(1)
-    name: str = ""
+_TOP_KEYS |= {"discount_account", "charges", "special_assessments", "credits"}
+_GL_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.-]{0,19}")
+#: The most a per-parcel charge, a credit or one parcel's special assessment may be: $1,000,000.
+_MOST_CENTS = 100_000_000
 
 
 def _fail(place: str, message: str) -> NoReturn:
@@ -270,9 +206,29 @@ def _percent_limits(item: Mapping, place: str, kind: str) -> tuple[int | None, i
     return low, high
 
 
+def _exemption_flags(item: Mapping, place: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """An exemption's flags: eligibility (all needed) and any_flags (at least one needed, two
+    or more); one of the two must be given, and no flag in both."""
+    if "eligibility" not in item and "any_flags" not in item:
+        _fail(f"{place}.eligibility", "is required (or any_flags)")
+    flags = item.get("eligibility", [])
+    every = () if flags == [] and "any_flags" in item else _flags(flags, f"{place}.eligibility")
+    either: tuple[str, ...] = ()
+    if "any_flags" in item:
+        value = item["any_flags"]
+        if not isinstance(value, list) or len(value) < 2:
+            _fail(f"{place}.any_flags", "must be a list of two or more flags (either one will do)")
+        either = _flags(value, f"{place}.any_flags")
+        both = sorted(set(every) & set(either))
+        if both:
+            _fail(f"{place}.any_flags", f"{_show(both[0])} is also in eligibility")
+    return every, either
+
+
 def _parse_exemption(item: Any, place: str) -> Exemption:
     """One exemption: a fixed amount of value or a percent of it."""
-    item = _mapping(item, place, _EXEMPTION_KEYS, {"code", "name", "kind", "amount", "eligibility"})
+    item = _mapping(item, place, _EXEMPTION_KEYS, {"code", "name", "kind", "amount"})
+    eligibility, any_flags = _exemption_flags(item, place)
     kind = _choice(item["kind"], EXEMPTION_KINDS, f"{place}.kind")
     amount_cents = percent = None
     if kind == "fixed":
@@ -282,11 +238,14 @@ def _parse_exemption(item: Any, place: str) -> Exemption:
     else:
         percent = _decimal(item["amount"], f"{place}.amount", Decimal(0), Decimal(100))
     minimum, maximum = _percent_limits(item, place, kind)
+    name, translations = parse_text(item["name"], f"{place}.name", _text)
     return Exemption(
         code=_code(item["code"], f"{place}.code"),
-        name=_text(item["name"], f"{place}.name"),
+        name=name,
+        name_translations=translations,
         kind=kind,
-        eligibility=_flags(item["eligibility"], f"{place}.eligibility"),
+        eligibility=eligibility,
+        any_flags=any_flags,
         applies_to=_choice(item.get("applies_to", "assessed"), STEPS, f"{place}.applies_to"),
         amount_cents=amount_cents,
         percent=percent,
@@ -309,9 +268,11 @@ def _parse_levy(item: Any, place: str, exemption_codes: set[str]) -> Levy:
                 _fail(f"{place}.exemptions[{i}]", f"no exemption has the code {_show(code)}")
         if len(set(honoured)) != len(honoured):
             _fail(f"{place}.exemptions", "names an exemption twice")
+    name, translations = parse_text(item["name"], f"{place}.name", _text)
     return Levy(
         jurisdiction=_code(item["jurisdiction"], f"{place}.jurisdiction"),
-        jurisdiction_name=_text(item["name"], f"{place}.name"),
+        jurisdiction_name=name,
+        name_translations=translations,
         jurisdiction_kind=_choice(item["kind"], JURISDICTION_KINDS, f"{place}.kind"),
         rate=_decimal(item["rate"], f"{place}.rate", Decimal(0), _RATE_LIMITS[basis], RATE_PLACES),
         basis=basis,
@@ -358,21 +319,29 @@ def _parse_installments(value: Any, tax_year: int) -> tuple[InstallmentDue, ...]
     return tuple(dues)
 
 
-def _parse_discounts(value: Any, last_due: date) -> tuple[DiscountStep, ...]:
-    """Early-payment discounts, pay-by dates in order, none after the last due date."""
+def _parse_discounts(
+    value: Any, installments: tuple[InstallmentDue, ...]
+) -> tuple[DiscountStep, ...]:
+    """Early-payment discounts, pay-by dates in order: for the whole bill (none after the last
+    due date) or each for one installment (none after that installment's due date)."""
     steps: list[DiscountStep] = []
     for index, item in enumerate(_list(value, "discounts", 0, 12)):
         place = f"discounts[{index}]"
-        item = _mapping(item, place, {"pay_by", "percent"}, {"pay_by", "percent"})
+        item = _mapping(item, place, {"pay_by", "percent", "installment"}, {"pay_by", "percent"})
         pay_by = _date(item["pay_by"], f"{place}.pay_by")
         if steps and pay_by <= steps[-1].pay_by:
             _fail(f"{place}.pay_by", f"{pay_by} is not after the discount before it")
+        number = 0
+        if "installment" in item:
+            number = _int(item["installment"], f"{place}.installment", 1, len(installments))
+        last_due = installments[number - 1 if number else -1].due_date
         if pay_by > last_due:
-            _fail(
-                f"{place}.pay_by", f"{pay_by} is after the last installment's due date {last_due}"
-            )
+            whose = f"installment {number}'s" if number else "the last installment's"
+            _fail(f"{place}.pay_by", f"{pay_by} is after {whose} due date {last_due}")
         percent = _decimal(item["percent"], f"{place}.percent", Decimal(0), Decimal(99))
-        steps.append(DiscountStep(pay_by, percent))
+        steps.append(DiscountStep(pay_by, percent, number))
+    if len({step.installment == 0 for step in steps}) > 1:
+        _fail("discounts", "give an installment for every discount or for none")
     return tuple(steps)
 
 
@@ -400,6 +369,165 @@ def _parse_levies(value: Any, exemptions: tuple[Exemption, ...]) -> tuple[Levy, 
     return levies
 
 
+def _gl_account(value: Any, place: str) -> str:
+    """A GL account code as the chart writes it ("4210"); the service checks that it exists."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not _GL_RE.fullmatch(value.strip()):
+        _fail(place, f'{_show(value)} is not a GL account code (e.g. "4210")')
+    return value.strip()
+
+
+def _some_dollars(value: Any, place: str) -> int:
+    """An amount of dollars more than 0 and at most $1,000,000, as cents."""
+    cents = _dollars(value, place)
+    if not 0 < cents <= _MOST_CENTS:
+        _fail(place, f"{_show(value)} must be more than 0 and at most 1,000,000 dollars")
+    return cents
+
+
+def _parse_charge(item: Any, place: str, classes: dict) -> FlatCharge:
+    """A flat per-parcel charge: an amount for each property class it applies to."""
+    item = _mapping(item, place, {"code", "name", "gl_account", "amounts"}, {"code", "name"})
+    for key in ("gl_account", "amounts"):
+        if key not in item:
+            _fail(place, f"{key} is missing")
+    amounts = item["amounts"]
+    if not isinstance(amounts, Mapping) or not amounts:
+        _fail(f"{place}.amounts", "must map each property class to its amount per parcel")
+    by_class = {}
+    for key, amount in amounts.items():
+        if not isinstance(key, str) or key not in classes:
+            _fail(f"{place}.amounts", f"{_show(key)} is not a property class of class_ratios")
+        by_class[key] = _some_dollars(amount, f"{place}.amounts.{key}")
+    name, translations = parse_text(item["name"], f"{place}.name", _text)
+    return FlatCharge(
+        code=_code(item["code"], f"{place}.code"),
+        name=name,
+        name_translations=translations,
+        gl_account=_gl_account(item["gl_account"], f"{place}.gl_account"),
+        amounts=by_class,
+    )
+
+
+def _assessed_parcels(value: Any, place: str) -> dict[str, Decimal]:
+    """The parcels of a special assessment: parcel number -> units, each parcel once."""
+    parcels: dict[str, Decimal] = {}
+    for index, entry in enumerate(_list(value, place, 1, 100_000)):
+        where = f"{place}[{index}]"
+        entry = _mapping(entry, where, {"parcel", "units"}, {"parcel", "units"})
+        number = _text(entry["parcel"], f"{where}.parcel", 40)
+        if number in parcels:
+            _fail(f"{where}.parcel", f"{_show(number)} is listed twice")
+        parcels[number] = _decimal(entry["units"], f"{where}.units", Decimal(0), Decimal(10**6), 4)
+    return parcels
+
+
+def _parse_assessment(item: Any, place: str) -> SpecialAssessment:
+    """A special assessment: units x rate on the parcels it lists."""
+    keys = {"code", "name", "gl_account", "rate", "unit", "parcels"}
+    item = _mapping(item, place, keys, keys)
+    name, translations = parse_text(item["name"], f"{place}.name", _text)
+    return SpecialAssessment(
+        code=_code(item["code"], f"{place}.code"),
+        name=name,
+        name_translations=translations,
+        gl_account=_gl_account(item["gl_account"], f"{place}.gl_account"),
+        rate=_decimal(item["rate"], f"{place}.rate", Decimal(0), Decimal(10**6), 4),
+        unit=_text(item["unit"], f"{place}.unit", 24),
+        parcels=_assessed_parcels(item["parcels"], f"{place}.parcels"),
+    )
+
+
+#: A credit's rate may be per $1,000 or per $100 of value, at most 100 per $1,000 (10%).
+_CREDIT_RATE_LIMITS = {"mills": Decimal(100), "per_100": Decimal(10)}
+
+
+def _credit_measure(item: Mapping, place: str, levies: tuple[Levy, ...]) -> dict:
+    """How a credit is measured: exactly one of amount (dollars), rate (with basis) or percent
+    (of its levies' tax); levies (the jurisdictions it is computed on) only for the last two."""
+    given = [key for key in ("amount", "rate", "percent") if key in item]
+    if len(given) != 1:
+        _fail(place, "give exactly one of amount, rate (with basis) or percent")
+    measure: dict[str, Any] = {"amount_cents": None}
+    if "basis" in item and given != ["rate"]:
+        _fail(f"{place}.basis", "applies to a credit given by a rate only")
+    if given == ["amount"]:
+        if "levies" in item:
+            _fail(f"{place}.levies", "applies to a credit given by a rate or a percent only")
+        measure["amount_cents"] = _some_dollars(item["amount"], f"{place}.amount")
+        return measure
+    if given == ["rate"]:
+        if "basis" not in item:
+            _fail(f"{place}.basis", "is required with a rate: mills or per_100")
+        basis = _choice(item["basis"], tuple(_CREDIT_RATE_LIMITS), f"{place}.basis")
+        high = _CREDIT_RATE_LIMITS[basis]
+        measure |= {
+            "basis": basis,
+            "rate": _decimal(item["rate"], f"{place}.rate", Decimal(0), high),
+        }
+    else:
+        measure["percent"] = _decimal(item["percent"], f"{place}.percent", Decimal(0), Decimal(100))
+    if "levies" in item:
+        known = {levy.jurisdiction for levy in levies}
+        codes = _list(item["levies"], f"{place}.levies", 1, 64)
+        for index, code in enumerate(codes):
+            if _code(code, f"{place}.levies[{index}]") not in known:
+                _fail(f"{place}.levies[{index}]", f"no levy for jurisdiction {_show(code)}")
+            if code in codes[:index]:
+                _fail(f"{place}.levies[{index}]", f"names {_show(code)} twice")
+        measure["levies"] = tuple(codes)
+    return measure
+
+
+def _parse_credit(item: Any, place: str, levies: tuple[Levy, ...] = ()) -> TaxCredit:
+    """A credit against the tax, paid by the state: a fixed amount for eligible parcels, a rate
+    on their taxable value or a percent of their tax."""
+    keys = {"code", "name", "receivable_account", "amount", "eligibility"}
+    keys |= {"rate", "basis", "percent", "levies"}
+    item = _mapping(item, place, keys, {"code", "name", "receivable_account"})
+    name, translations = parse_text(item["name"], f"{place}.name", _text)
+    flags = item.get("eligibility", [])
+    return TaxCredit(
+        code=_code(item["code"], f"{place}.code"),
+        name=name,
+        name_translations=translations,
+        receivable_account=_gl_account(item["receivable_account"], f"{place}.receivable_account"),
+        eligibility=() if flags == [] else _flags(flags, f"{place}.eligibility"),
+        **_credit_measure(item, place, levies),
+    )
+
+
+def _parse_lines(document: Mapping, classes: dict, levies: tuple[Levy, ...]) -> dict:
+    """The charges, special assessments and credits; codes unique among them and the levies."""
+    found = {
+        "charges": tuple(
+            _parse_charge(item, f"charges[{i}]", classes)
+            for i, item in enumerate(_list(document.get("charges", []), "charges", 0, 64))
+        ),
+        "special_assessments": tuple(
+            _parse_assessment(item, f"special_assessments[{i}]")
+            for i, item in enumerate(
+                _list(document.get("special_assessments", []), "special_assessments", 0, 64)
+            )
+        ),
+        "credits": tuple(
+            _parse_credit(item, f"credits[{i}]", levies)
+            for i, item in enumerate(_list(document.get("credits", []), "credits", 0, 64))
+        ),
+    }
+    used = {levy.jurisdiction: "levies" for levy in levies}
+    for key, items in found.items():
+        for index, item in enumerate(items):
+            if item.code in used:
+                _fail(
+                    f"{key}[{index}].code",
+                    f"{_show(item.code)} is already used in {used[item.code]}",
+                )
+            used[item.code] = key
+    return found
+
+
 def parse_levy(document: dict) -> TaxYearSpec:
     """Validate a levy document and return the tax year's spec."""
     document = _mapping(
@@ -415,13 +543,20 @@ def parse_levy(document: dict) -> TaxYearSpec:
     exemptions = _parse_exemptions(document.get("exemptions", []))
     levies = _parse_levies(document["levies"], exemptions)
     installments = _parse_installments(document["installments"], tax_year)
+    discount_account = (
+        _gl_account(document["discount_account"], "discount_account")
+        if "discount_account" in document
+        else None
+    )
     return TaxYearSpec(
+        discount_account=discount_account,
+        **_parse_lines(document, class_ratios, levies),
         tax_year=tax_year,
         class_ratios=class_ratios,
         levies=levies,
         installments=installments,
         exemptions=exemptions,
-        discounts=_parse_discounts(document.get("discounts", []), installments[-1].due_date),
+        discounts=_parse_discounts(document.get("discounts", []), installments),
         equalization_factor=_decimal(
             document.get("equalization_factor", "1"), "equalization_factor", Decimal(0), Decimal(10)
         ),
@@ -443,69 +578,3 @@ def load_levy_file(path: str | Path) -> TaxYearSpec:
         return parse_levy(document)
     except RuleError as error:
         raise RuleError(f"{path.name}: {error}") from None
-
-
-def _number(value: Decimal) -> str:
-    """A Decimal as plain digits, never in exponent form."""
-    return format(value, "f")
-
-
-def _money(cents: int) -> str:
-    """Cents as a dollars string the parser reads back exactly."""
-    return f"{cents // 100}.{cents % 100:02d}"
-
-
-def _exemption_document(exemption: Exemption) -> dict:
-    """One exemption as the document writes it."""
-    amount = (
-        _money(exemption.amount_cents) if exemption.kind == "fixed" else _number(exemption.percent)
-    )  # type: ignore[arg-type]
-    item: dict[str, Any] = {
-        "code": exemption.code,
-        "name": exemption.name,
-        "kind": exemption.kind,
-        "amount": amount,
-        "eligibility": list(exemption.eligibility),
-        "applies_to": exemption.applies_to,
-    }
-    for key, cents in (("minimum", exemption.minimum_cents), ("maximum", exemption.maximum_cents)):
-        if cents is not None:
-            item[key] = _money(cents)
-    if exemption.above_cents:
-        item["above"] = _money(exemption.above_cents)
-    return item
-
-
-def _levy_document(levy: Levy) -> dict:
-    """One levy as the document writes it."""
-    item: dict[str, Any] = {
-        "jurisdiction": levy.jurisdiction,
-        "name": levy.jurisdiction_name,
-        "kind": levy.jurisdiction_kind,
-        "rate": _number(levy.rate),
-        "basis": levy.basis,
-    }
-    if levy.exemptions is not None:
-        item["exemptions"] = list(levy.exemptions)
-    return item
-
-
-def levy_to_document(spec: TaxYearSpec) -> dict:
-    """The canonical, JSON-able document of a spec; parse_levy reads it back to an equal spec."""
-    document: dict[str, Any] = {"version": FORMAT_VERSION, "tax_year": spec.tax_year}
-    if spec.name:
-        document["name"] = spec.name
-    document["equalization_factor"] = _number(spec.equalization_factor)
-    document["class_ratios"] = {name: _number(ratio) for name, ratio in spec.class_ratios.items()}
-    document["exemptions"] = [_exemption_document(e) for e in spec.exemptions]
-    document["levies"] = [_levy_document(levy) for levy in spec.levies]
-    document["installments"] = [
-        {"due": due.due_date.isoformat()}
-        | ({"share": _number(due.share)} if due.share is not None else {})
-        for due in spec.installments
-    ]
-    document["discounts"] = [
-        {"pay_by": step.pay_by.isoformat(), "percent": _number(step.percent)}
-        for step in spec.discounts
-    ]
-    return document

@@ -9,8 +9,8 @@ post only those it has not stored yet. docs/penalties.md gives the rules.
 
 from __future__ import annotations
 
-import calendar
 from bisect import bisect_right
+from calendar import monthrange
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -18,8 +18,15 @@ from decimal import Decimal, localcontext
 from types import MappingProxyType
 
 from billing.computed import RuleError
+from billing.penalty_basis import Accrual, Basis, PenaltyCharge, Phrase, descriptions
+from billing.penalty_daily import daily_charges
 from billing.penalty_format import PenaltyRule, ScheduleStep, decimal_text
+from billing.penalty_tiers import parts_text, scaled_percent
+from billing.words import DEFAULT_LANGUAGE
+from billing.working_days import FEDERAL, WorkingCalendar
 from core.money import DEFAULT_ROUNDING, ROUNDING_RULES, MoneyError, format_cents, to_cents
+
+__all__ = ["InvoiceFacts", "PenaltyCharge", "first_delinquent_day", "owed_as_of"]
 
 #: The period_key of a one_time rule's only charge.
 ONCE = "once"
@@ -39,6 +46,12 @@ class InvoiceFacts:
     principal_cents_by_category: Mapping[str, int]
     #: (date, principal balance after that day's payments); the first item is (issue date, original principal).
     principal_balance_history: Sequence[tuple[date, int]]
+    #: (date, penalties and interest paid in all after that day's payments), dates rising; empty
+    #: when none were paid. Only the `unpaid_with_charges` base reads it.
+    charge_payment_history: Sequence[tuple[date, int]] = ()
+    #: (due date, principal balance history) of each of the account's other bills of the same
+    #: kind: what the `account_past_due` base adds when they are past due.
+    other_bills: Sequence[tuple[date, Sequence[tuple[date, int]]]] = ()
     _dates: tuple[date, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -51,6 +64,24 @@ class InvoiceFacts:
         object.__setattr__(self, "principal_cents_by_category", MappingProxyType(principal))
         object.__setattr__(self, "principal_balance_history", history)
         object.__setattr__(self, "_dates", tuple(day for day, _ in history))
+        paid = tuple((day, cents) for day, cents in self.charge_payment_history)
+        for index, (day, cents) in enumerate(paid):
+            _check_date(day, f"InvoiceFacts.charge_payment_history[{index}]")
+            if isinstance(cents, bool) or not isinstance(cents, int) or cents < 0:
+                raise ValueError(f"InvoiceFacts.charge_payment_history[{index}]: not cents")
+            if index and day < paid[index - 1][0]:
+                raise ValueError(
+                    f"InvoiceFacts.charge_payment_history[{index}]: dates go backwards"
+                )
+        object.__setattr__(self, "charge_payment_history", paid)
+        others = []
+        for index, (due, bill) in enumerate(self.other_bills):
+            place = f"InvoiceFacts.other_bills[{index}]"
+            _check_date(due, place)
+            if not bill:
+                raise ValueError(f"{place}: must start with (issue date, original principal)")
+            others.append((due, _checked_history(bill, bill[0][1])))
+        object.__setattr__(self, "other_bills", tuple(others))
 
     @property
     def original_cents(self) -> int:
@@ -62,21 +93,24 @@ class InvoiceFacts:
         index = bisect_right(self._dates, day - timedelta(days=1)) - 1
         return self.principal_balance_history[max(index, 0)][1]
 
+    def arrears_before(self, day: date) -> int:
+        """The principal of the account's other bills past due on day, unpaid at its start."""
+        owed = 0
+        for due, bill in self.other_bills:
+            if due < day:
+                days = [when for when, _ in bill]
+                index = bisect_right(days, day - timedelta(days=1)) - 1
+                owed += bill[max(index, 0)][1]
+        return owed
 
-@dataclass(frozen=True)
-class PenaltyCharge:
-    """One penalty or interest charge owed; (rule_id, period_key) names it for good."""
-
-    rule_id: str
-    #: "once" for a one_time rule, else the month the delinquency period starts in ("2027-03").
-    period_key: str
-    #: "penalty" or "interest" (a LineCategory value).
-    category: str
-    amount_cents: int
-    #: Words for the invoice and the notice.
-    description: str
-    #: The day the charge became due.
-    assessed_on: date
+    def charges_paid_before(self, day: date) -> int:
+        """Penalties and interest paid in all before day (by the end of the day before)."""
+        paid = 0
+        for when, cents in self.charge_payment_history:
+            if when >= day:
+                break
+            paid = cents
+        return paid
 
 
 def owed_as_of(
@@ -84,31 +118,69 @@ def owed_as_of(
     invoice: InvoiceFacts,
     as_of: date,
     rounding: str = DEFAULT_ROUNDING,
+    *,
+    calendar: WorkingCalendar = FEDERAL,
+    window: tuple[date | None, date | None] = (None, None),
+    prior: Sequence[PenaltyCharge] = (),
 ) -> list[PenaltyCharge]:
-    """Every charge owed on the invoice from its due date up to as_of, oldest first."""
+    """Every charge owed on the invoice from its due date up to as_of, oldest first.
+
+    `window` (from, until) keeps the charges assessed from `from` and before `until` (and, for
+    daily interest, the days in it): the part of the invoice's life a rule set's version
+    charges. `prior` are charges made by earlier versions, for the bases that include them.
+    """
     if rounding not in ROUNDING_RULES:
         raise MoneyError(f"unknown rounding rule {rounding!r}")
     _check_date(as_of, "as_of")
     ordered: list[tuple[date, int, int, PenaltyCharge]] = []
+    made: list[PenaltyCharge] = list(prior)
     seen: set[str] = set()
-    with localcontext() as context:
+    shared = _Context(invoice, as_of, rounding, calendar, window, made)
+    with localcontext() as decimals:
         # NOTE: percent x cents x invoice total must stay exact until it is rounded once.
-        context.prec = _PRECISION
+        decimals.prec = _PRECISION
         for position, rule in enumerate(rules):
             if rule.id in seen:
                 raise RuleError(f"rules[{position}].id: {rule.id!r} is used twice")
             seen.add(rule.id)
-            for index, charge in enumerate(_rule_charges(rule, invoice, as_of, rounding)):
+            for index, charge in enumerate(_rule_charges(rule, shared)):
                 ordered.append((charge.assessed_on, position, index, charge))
     ordered.sort(key=lambda item: item[:3])
     return [item[3] for item in ordered]
 
 
-def first_delinquent_day(rule: PenaltyRule, due_date: date) -> date:
+@dataclass(frozen=True)
+class _Context:
+    """What every rule of one assessment shares: the invoice, the date, the calendar, the window."""
+
+    invoice: InvoiceFacts
+    as_of: date
+    rounding: str
+    calendar: WorkingCalendar
+    window: tuple[date | None, date | None]
+    #: The charges made so far (earlier versions, earlier rules, this rule's earlier periods).
+    made: list[PenaltyCharge]
+
+    def in_window(self, day: date) -> bool:
+        """Whether a charge assessed on day belongs to this assessment's window."""
+        start, until = self.window
+        return (start is None or day >= start) and (until is None or day < until)
+
+
+def first_delinquent_day(
+    rule: PenaltyRule, due_date: date, calendar: WorkingCalendar = FEDERAL
+) -> date:
     """The first day a rule can charge: the day after the due date and the grace days."""
     # NOTE: ordinances charge bills "not paid by the due date"; a payment on the
     # due date (or on the last grace day) is on time.
-    return due_date + timedelta(days=rule.grace_days + 1)
+    if "due_date" in rule.working_days:
+        # NOTE: "if the due date falls on a weekend or holiday, payment is due the next
+        # business day": the grace days count from the moved due date.
+        due_date = calendar.next_working_day(due_date)
+    grace_end = due_date + timedelta(days=rule.grace_days)
+    if "grace_end" in rule.working_days:
+        grace_end = calendar.next_working_day(grace_end)
+    return grace_end + timedelta(days=1)
 
 
 def delinquency_months(first_day: date, counting: str, as_of: date) -> Iterator[tuple[int, date]]:
@@ -137,75 +209,29 @@ def _add_months(day: date, count: int) -> date:
     """The same day `count` months later, or the month's last day if it is shorter."""
     index = day.year * 12 + day.month - 1 + count
     year, month = index // 12, index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
 
 
-@dataclass(frozen=True)
-class _Basis:
-    """One rule applied to one invoice: the principal it is charged on, its cap, the rounding.
-
-    Amounts "scaled" here are cents times the invoice's total principal, so that
-    a rule's share of the unpaid balance stays exact until it is rounded once.
-    """
-
-    rule: PenaltyRule
-    invoice: InvoiceFacts
-    #: Principal as billed in the rule's categories.
-    billed: int
-    cap: int | None
-    rounding: str
-
-    def unpaid(self, day: date) -> int:
-        """The rule's share of the unpaid principal at the start of day, scaled."""
-        # NOTE: a partial payment reduces every principal category in proportion;
-        # which line a payment settles first is allocation's business, not ours.
-        return self.invoice.balance_before(day) * self.billed
-
-    def chargeable(self, unpaid: int) -> bool:
-        """Whether anything is owed: unpaid principal, at least the minimum past due."""
-        minimum = self.rule.minimum_past_due_cents
-        return unpaid > 0 and (minimum is None or unpaid >= minimum * self.invoice.original_cents)
-
-    def base(self, unpaid: int) -> int:
-        """What a percentage is taken of, scaled: the unpaid principal or the billed one."""
-        return unpaid if self.rule.base == "unpaid" else self.billed * self.invoice.original_cents
-
-    def cents(self, scaled: Decimal | int) -> int:
-        """A scaled amount rounded once, by the municipality's rule, to whole cents."""
-        return to_cents(Decimal(scaled) / self.invoice.original_cents, self.rounding)
-
-    def base_text(self, scaled: int) -> str:
-        """The base for a description: '$1,234.56 unpaid'."""
-        word = "unpaid" if self.rule.base == "unpaid" else "billed"
-        return f"{format_cents(self.cents(scaled))} {word}"
-
-    def limit(self, amount: int, charged: int) -> tuple[int, str]:
-        """Raise the amount to the minimum charge, then hold the total to the cap."""
-        note = ""
-        minimum = self.rule.minimum_charge_cents
-        if minimum is not None and amount < minimum:
-            amount, note = minimum, " (minimum charge)"
-        if self.cap is not None and charged + amount > self.cap:
-            amount = max(self.cap - charged, 0)
-            note = f" (limited to the cap of {format_cents(self.cap)})"
-        return amount, note
-
-
-def _rule_charges(
-    rule: PenaltyRule, invoice: InvoiceFacts, as_of: date, rounding: str
-) -> list[PenaltyCharge]:
-    """The charges one rule makes on the invoice up to as_of."""
+def _rule_charges(rule: PenaltyRule, context: _Context) -> list[PenaltyCharge]:
+    """The charges one rule makes on the invoice up to as_of, within the window."""
+    invoice = context.invoice
     if invoice.kind not in rule.applies_to.invoice_kinds:
         return []
     categories = rule.applies_to.categories
     billed = sum(invoice.principal_cents_by_category.get(name, 0) for name in categories)
-    first_day = first_delinquent_day(rule, invoice.due_date)
-    if billed <= 0 or as_of < first_day:
+    first_day = first_delinquent_day(rule, invoice.due_date, context.calendar)
+    if billed <= 0 or context.as_of < first_day:
         return []
-    basis = _Basis(rule, invoice, billed, _cap_cents(rule, billed, rounding), rounding)
+    cap = _cap_cents(rule, billed, context.rounding)
+    basis = Basis(rule, invoice, billed, cap, context.rounding, context.made)
     if rule.type == "one_time":
-        return _one_time_charges(basis, first_day)
-    return _periodic_charges(basis, first_day, as_of)
+        charges = _one_time_charges(basis, first_day)
+        charges = [charge for charge in charges if context.in_window(charge.assessed_on)]
+        context.made.extend(charges)
+        return charges
+    if rule.type == "daily":
+        return daily_charges(basis, first_day, context.as_of, context.window)
+    return _periodic_charges(basis, first_day, context)
 
 
 def _cap_cents(rule: PenaltyRule, billed: int, rounding: str) -> int | None:
@@ -220,97 +246,129 @@ def _cap_cents(rule: PenaltyRule, billed: int, rounding: str) -> int | None:
     return min(limits)
 
 
-def _rate_amount(basis: _Basis, unpaid: int) -> tuple[int, str]:
-    """A flat amount, or the percentage of the base; with words for the description."""
+def _rate_amount(basis: Basis, unpaid: int, day: date) -> tuple[int, Phrase | None]:
+    """A flat amount, or the percentage of the base (plus a flat amount); with words for it."""
     rule = basis.rule
-    if rule.percent is None:
-        return rule.flat_cents or 0, ""
-    base = basis.base(unpaid)
-    amount = basis.cents(base * rule.percent / 100)
-    return amount, f": {decimal_text(rule.percent)}% of {basis.base_text(base)}"
+    if rule.percent is None and not rule.tiers:
+        return rule.flat_cents or 0, None
+    base = basis.base(unpaid, day)
+    if rule.tiers:
+        return _tiered_amount(basis, base)
+    assert rule.percent is not None
+    exact = base * rule.percent / 100
+    fields = {"percent": decimal_text(rule.percent), "base": basis.base_text(base)}
+    if rule.plus_flat_cents is not None:
+        # NOTE: "$2.00 plus 1.5%, not less than $5.00": the sum is rounded once and the
+        # minimum is held over both parts together.
+        exact += rule.plus_flat_cents * basis.invoice.original_cents
+        fields["flat"] = format_cents(rule.plus_flat_cents)
+        return basis.cents(exact), ("penalty.plus_flat", fields)
+    return basis.cents(exact), ("penalty.percent", fields)
 
 
-def _one_time_charges(basis: _Basis, first_day: date) -> list[PenaltyCharge]:
+def _tiered_amount(basis: Basis, base: int) -> tuple[int, Phrase]:
+    """A rate by amount: each tier's part of the base at its rate, rounded once together."""
+    # NOTE: "8% per annum on the first $1,500.00 ... and 18% ... on any amount in excess
+    # of $1,500.00" (N.J.S.A. 54:4-67): the parts are summed exactly, then rounded once.
+    rule, original = basis.rule, basis.invoice.original_cents
+    exact = scaled_percent(rule.tiers, base, original) / 100
+    fields: dict = {
+        "parts": parts_text(rule.tiers, base, original, basis.cents),
+        "base": basis.base_text(base),
+    }
+    if rule.plus_flat_cents is not None:
+        exact += rule.plus_flat_cents * original
+        fields["flat"] = format_cents(rule.plus_flat_cents)
+        return basis.cents(exact), ("penalty.tiered_plus_flat", fields)
+    return basis.cents(exact), ("penalty.tiered", fields)
+
+
+def _one_time_charges(basis: Basis, first_day: date) -> list[PenaltyCharge]:
     """A one_time rule: one charge on the first delinquent day, if anything is past due."""
     # NOTE: the past-due balance is what is still unpaid at the end of the last
     # grace day; paying it by then avoids the charge entirely.
     unpaid = basis.unpaid(first_day)
-    if not basis.chargeable(unpaid):
+    if not basis.chargeable(unpaid, first_day):
         return []
-    amount, detail = _rate_amount(basis, unpaid)
+    amount, detail = _rate_amount(basis, unpaid, first_day)
     amount, note = basis.limit(amount, 0)
     if amount <= 0:
         return []
     rule = basis.rule
-    description = f"{rule.description}{detail}{note}"
-    return [PenaltyCharge(rule.id, ONCE, rule.charge_category, amount, description, first_day)]
+    texts = descriptions(rule, detail, note)
+    return [
+        PenaltyCharge(
+            rule.id, ONCE, rule.charge_category, amount, texts[DEFAULT_LANGUAGE], first_day, texts
+        )
+    ]
 
 
-@dataclass
-class _Accrual:
-    """The running totals of a periodic rule on one invoice."""
-
-    #: The exact amount accrued so far (scaled, in percent-cents), never rounded.
-    exact: Decimal = Decimal(0)
-    #: `exact` rounded once to cents, as of the month before.
-    rounded: int = 0
-    #: What the rule has charged so far, after minimums and the cap.
-    charged: int = 0
-
-    def add(self, basis: _Basis, scaled_percent: Decimal) -> int:
-        """Accrue this month's exact amount; return how much the rounded total grew."""
-        self.exact += scaled_percent
-        total = basis.cents(self.exact / 100)
-        grown, self.rounded = total - self.rounded, total
-        return grown
-
-
-def _periodic_charges(basis: _Basis, first_day: date, as_of: date) -> list[PenaltyCharge]:
+def _periodic_charges(basis: Basis, first_day: date, context: _Context) -> list[PenaltyCharge]:
     """A schedule or monthly rule: a charge for each month or part of a month of delinquency."""
     rule = basis.rule
     last_month = rule.schedule[-1].month if rule.schedule else None
-    accrual = _Accrual()
+    origin = first_day
+    if rule.interest_from == "due_date":
+        # NOTE: "if not paid within the grace period, interest is due from the due date":
+        # paid in the grace period, nothing; missed, the months from the due date count.
+        if not basis.chargeable(basis.unpaid(first_day), first_day):
+            return []
+        origin = basis.invoice.due_date + timedelta(days=1)
+    accrual = Accrual()
     charges: list[PenaltyCharge] = []
-    for number, start in delinquency_months(first_day, rule.months or "calendar", as_of):
+    for number, start in delinquency_months(origin, rule.months or "calendar", context.as_of):
         if last_month is not None and number > last_month:
             break
+        assessed = max(start, first_day)
         unpaid = basis.unpaid(start)
-        if not basis.chargeable(unpaid):
+        if not basis.chargeable(unpaid, start):
             continue
-        amount, detail = _month_amount(basis, accrual, number, unpaid)
+        amount, detail = _month_amount(basis, accrual, number, unpaid, start)
+        if not context.in_window(assessed):
+            continue
         amount, note = basis.limit(amount, accrual.charged)
         if amount <= 0:
             if basis.cap is not None and accrual.charged >= basis.cap:
                 break
             continue
         accrual.charged += amount
-        label = _period_label(start, rule.months)
-        description = f"{rule.description}, {label}{detail}{note}"
-        charges.append(_period_charge(rule, start, amount, description))
+        texts = descriptions(
+            rule, ("penalty.period", {"label": _period_label(start, rule.months)}), detail, note
+        )
+        charges.append(_period_charge(rule, start, assessed, amount, texts))
+        context.made.append(charges[-1])
     return charges
 
 
-def _month_amount(basis: _Basis, accrual: _Accrual, number: int, unpaid: int) -> tuple[int, str]:
+def _month_amount(
+    basis: Basis, accrual: Accrual, number: int, unpaid: int, start: date
+) -> tuple[int, Phrase | None]:
     """Month `number`'s amount before the minimum and the cap, and words for it."""
     rule = basis.rule
     if rule.type == "monthly" and rule.round != "cumulative":
-        return _rate_amount(basis, unpaid)
-    base = basis.base(unpaid)
+        return _rate_amount(basis, unpaid, start)
+    base = basis.base(unpaid, start)
     base_text = basis.base_text(base)
+    if rule.type == "monthly" and rule.tiers:
+        original = basis.invoice.original_cents
+        amount = accrual.add(basis, scaled_percent(rule.tiers, base, original))
+        parts = parts_text(rule.tiers, base, original, basis.cents)
+        return amount, ("penalty.tiered_cumulative", {"parts": parts, "base": base_text})
     if rule.type == "monthly":
+        assert rule.percent is not None
         # NOTE: statutes state the total ("1% for each month", Tex. Tax Code §33.01(c));
         # the months are rounded together so that the total matches the tax office's.
         amount = accrual.add(basis, rule.percent * base)
-        return (
-            amount,
-            f": {decimal_text(rule.percent)}% of {base_text} (rounded with the months before)",
+        return amount, (
+            "penalty.cumulative",
+            {"percent": decimal_text(rule.percent), "base": base_text},
         )
     # NOTE: a statutory grid states cumulative totals (Tex. Tax Code §33.01(a)): each
     # month charges the increase, so the charges add up to the total rounded once.
     reached = _cumulative_percent(rule.schedule, number)
     step = reached - _cumulative_percent(rule.schedule, number - 1)
     amount = accrual.add(basis, step * base)
-    return amount, f": brings the total to {decimal_text(reached)}% of {base_text}"
+    return amount, ("penalty.schedule", {"percent": decimal_text(reached), "base": base_text})
 
 
 def _cumulative_percent(schedule: Sequence[ScheduleStep], number: int) -> Decimal:
@@ -323,17 +381,20 @@ def _cumulative_percent(schedule: Sequence[ScheduleStep], number: int) -> Decima
     return reached
 
 
-def _period_charge(rule: PenaltyRule, start: date, amount: int, description: str) -> PenaltyCharge:
-    """The charge for the delinquency month that starts on `start`."""
+def _period_charge(
+    rule: PenaltyRule, start: date, assessed: date, amount: int, texts: dict[str, str]
+) -> PenaltyCharge:
+    """The charge for the delinquency month that starts on `start`, due on `assessed`."""
     key = f"{start.year:04d}-{start.month:02d}"
-    return PenaltyCharge(rule.id, key, rule.charge_category, amount, description, start)
+    description = texts[DEFAULT_LANGUAGE]
+    return PenaltyCharge(rule.id, key, rule.charge_category, amount, description, assessed, texts)
 
 
-def _period_label(start: date, counting: str | None) -> str:
+def _period_label(start: date, counting: str | None) -> Phrase:
     """The month's name for a description: 'March 2027' or 'month from 2027-03-16'."""
     if counting == "from_due_date":
-        return f"month from {start.isoformat()}"
-    return f"{calendar.month_name[start.month]} {start.year}"
+        return ("penalty.month_from", {"day": start.isoformat()})
+    return ("penalty.month", {"month": start.month, "year": start.year})
 
 
 def _check_date(value: object, place: str) -> None:

@@ -19,29 +19,68 @@ from typing import Any, NoReturn
 import yaml
 
 from billing.computed import RuleError
+from billing.words import WORDS, Translations, missing_texts, parse_text, text_document
 
 FORMAT_VERSION = 1
-RULE_TYPES = ("one_time", "schedule", "monthly")
+RULE_TYPES = ("one_time", "schedule", "monthly", "daily")
 INVOICE_KINDS = ("tax", "utility")
 #: Principal line categories a rule may be charged on (LineCategory values).
 PRINCIPAL_CATEGORIES = ("charge", "fee", "tax")
 CHARGE_CATEGORIES = ("interest", "penalty")
-BASES = ("unpaid", "original")
+#: unpaid_with_charges: the unpaid principal plus the penalties and interest charged before and
+#: still unpaid ("the late charge becomes part of the unpaid balance"); account_past_due: the
+#: unpaid principal plus that of the account's other past-due bills of the same kind (one_time).
+BASES = ("unpaid", "original", "unpaid_with_charges", "account_past_due")
 MONTH_COUNTS = ("calendar", "from_due_date")
 #: How a monthly percentage is rounded: each month by itself, or the running total once.
 MONTHLY_ROUNDING = ("each_month", "cumulative")
 MAX_GRACE_DAYS = 366
-_DEFAULT_CATEGORY = {"one_time": "penalty", "schedule": "penalty", "monthly": "interest"}
-_DEFAULT_DESCRIPTION = {"penalty": "Late payment penalty", "interest": "Interest on unpaid balance"}
+#: Days in a year for daily interest: actual days at 1/365 (or 1/360) of the annual rate each.
+DAY_COUNTS = ("actual_365", "actual_360")
+#: Where interest starts once the grace period is missed: after the grace days, or the due date.
+INTEREST_FROM = ("grace_end", "due_date")
+#: Dates a rule moves to the next working day when they fall on a weekend or holiday.
+WORKING_DAY_DATES = ("due_date", "grace_end")
+_DEFAULT_CATEGORY = {
+    "one_time": "penalty",
+    "schedule": "penalty",
+    "monthly": "interest",
+    "daily": "interest",
+}
+#: A rule's description when it gives none, in every language.
+_DEFAULT_DESCRIPTION = {
+    category: {language: table[f"{category}.default"] for language, table in WORDS.items()}
+    for category in ("penalty", "interest")
+}
 _COMMON_KEYS = frozenset(
-    {"id", "type", "description", "applies_to", "charge_category", "base", "grace_days", "cap"}
+    {
+        "id",
+        "type",
+        "description",
+        "applies_to",
+        "charge_category",
+        "base",
+        "grace_days",
+        "cap",
+        "working_days",
+    }
 )
 _TYPE_KEYS = {
-    "one_time": frozenset({"percent", "flat", "minimum_past_due", "minimum_charge"}),
+    "one_time": frozenset({"percent", "flat", "plus_flat", "minimum_past_due", "minimum_charge"}),
     "schedule": frozenset({"schedule", "months"}),
     "monthly": frozenset(
-        {"percent", "flat", "months", "round", "minimum_past_due", "minimum_charge"}
+        {
+            "percent",
+            "flat",
+            "plus_flat",
+            "months",
+            "round",
+            "minimum_past_due",
+            "minimum_charge",
+            "interest_from",
+        }
     ),
+    "daily": frozenset({"annual_percent", "day_count", "minimum_past_due", "interest_from"}),
 }
 _ID_RE = re.compile(r"[a-z0-9][a-z0-9_.-]{0,63}")
 _PERCENT_RE = re.compile(r"\d{1,3}(\.\d{1,6})?")
@@ -62,6 +101,16 @@ class ScheduleStep:
 
     #: 1 = the first month of delinquency.
     month: int
+    percent: Decimal
+
+
+@dataclass(frozen=True)
+class RateTier:
+    """One rate of a rate by amount: it applies to the part of the base up to `up_to_cents`
+    above the tier before (N.J.S.A. 54:4-67: 8% on the first $1,500.00, 18% above)."""
+
+    #: The upper end of the tier, in cents; None for the last, open tier.
+    up_to_cents: int | None
     percent: Decimal
 
 
@@ -100,6 +149,20 @@ class PenaltyRule:
     #: A percentage charge below this is raised to it.
     minimum_charge_cents: int | None = None
     cap: PenaltyCap | None = None
+    #: The description in languages other than the default (billing.words).
+    description_translations: Translations = ()
+    #: A flat amount added to the percentage (one_time, monthly); minimum_charge is over both.
+    plus_flat_cents: int | None = None
+    #: Daily rules: the annual rate, and how many days a year has (actual_365, actual_360).
+    annual_percent: Decimal | None = None
+    day_count: str | None = None
+    #: Monthly and daily rules: "due_date" charges back to the due date once the grace is missed.
+    interest_from: str | None = None
+    #: Which of due_date and grace_end move to the next working day (billing.working_days).
+    working_days: tuple[str, ...] = ()
+    #: A rate by amount instead of one rate: `percent` (one_time, monthly) or `annual_percent`
+    #: (daily) given as tiers; that field is then None (billing.penalty_tiers).
+    tiers: tuple[RateTier, ...] = ()
 
 
 def load_penalty_file(path: str | Path) -> tuple[PenaltyRule, ...]:
@@ -150,22 +213,60 @@ def _parse_rule(item: Any, place: str) -> PenaltyRule:
         CHARGE_CATEGORIES,
         f"{place}.charge_category",
     )
-    description = _text(
-        item.get("description", _DEFAULT_DESCRIPTION[category]), f"{place}.description"
+    description, translations = parse_text(
+        item.get("description", _DEFAULT_DESCRIPTION[category]), f"{place}.description", _text
     )
     common = {
         "id": rule_id,
         "type": rule_type,
         "applies_to": _parse_applies_to(item["applies_to"], f"{place}.applies_to"),
         "description": description,
+        "description_translations": translations,
         "charge_category": category,
         "base": _choice(item.get("base", "unpaid"), BASES, f"{place}.base"),
         "grace_days": _integer(item.get("grace_days", 0), f"{place}.grace_days", 0, MAX_GRACE_DAYS),
         "cap": _parse_cap(item["cap"], f"{place}.cap") if "cap" in item else None,
+        "working_days": _working_days(item.get("working_days", []), f"{place}.working_days"),
     }
     if rule_type == "schedule":
         return _parse_schedule_rule(item, place, common)
+    if rule_type == "daily":
+        return _parse_daily_rule(item, place, common)
     return _parse_rate_rule(item, place, common)
+
+
+def _working_days(value: Any, place: str) -> tuple[str, ...]:
+    """The dates a rule moves to the next working day: none, due_date, grace_end or both."""
+    if value == []:
+        return ()
+    return _choice_list(value, WORKING_DAY_DATES, place)
+
+
+def _interest_from(item: Mapping, place: str) -> str:
+    """Where interest starts once the grace period is missed (monthly and daily rules)."""
+    value = _choice(item.get("interest_from", "grace_end"), INTEREST_FROM, f"{place}.interest_from")
+    if value == "due_date" and not item.get("grace_days"):
+        _fail(
+            f"{place}.interest_from", "due_date needs grace_days: without them it changes nothing"
+        )
+    return value
+
+
+def _parse_daily_rule(item: Mapping, place: str, common: dict) -> PenaltyRule:
+    """The fields of a daily rule: an annual rate, its day count, where interest starts."""
+    if "annual_percent" not in item:
+        _fail(place, "missing annual_percent")
+    annual, tiers = _rate(item["annual_percent"], f"{place}.annual_percent")
+    if common["base"] in ("original", "account_past_due"):
+        _fail(f"{place}.base", "a daily rule charges on the bill's own unpaid balance each day")
+    return PenaltyRule(
+        **common,
+        annual_percent=annual,
+        tiers=tiers,
+        day_count=_choice(item.get("day_count", "actual_365"), DAY_COUNTS, f"{place}.day_count"),
+        interest_from=_interest_from(item, place),
+        minimum_past_due_cents=_optional_dollars(item, "minimum_past_due", place),
+    )
 
 
 def _parse_rate_rule(item: Mapping, place: str, common: dict) -> PenaltyRule:
@@ -173,25 +274,35 @@ def _parse_rate_rule(item: Mapping, place: str, common: dict) -> PenaltyRule:
     if ("percent" in item) == ("flat" in item):
         _fail(place, "give exactly one of percent or flat")
     percent = flat = None
+    tiers: tuple[RateTier, ...] = ()
     if "percent" in item:
-        percent = _percent(item["percent"], f"{place}.percent")
-        if percent == 0:
-            _fail(f"{place}.percent", "must be more than 0")
+        percent, tiers = _rate(item["percent"], f"{place}.percent")
     else:
         flat = _positive_dollars(item["flat"], f"{place}.flat")
-    for key in ("minimum_charge", "round"):
+    for key in ("minimum_charge", "round", "plus_flat"):
         if key in item and flat is not None:
             _fail(f"{place}.{key}", "applies to a percent, not to a flat amount")
+    if "plus_flat" in item and item.get("round") == "cumulative":
+        _fail(f"{place}.plus_flat", "is added each month: use round: each_month")
     months = rounding = None
     if common["type"] == "monthly":
         months = _choice(item.get("months", "calendar"), MONTH_COUNTS, f"{place}.months")
-    if common["type"] == "monthly" and percent is not None:
+    if common["type"] == "monthly" and flat is None:
         rounding = _choice(item.get("round", "each_month"), MONTHLY_ROUNDING, f"{place}.round")
+    if common["type"] != "one_time" and common["base"] == "account_past_due":
+        # NOTE: a periodic charge on the whole account's arrears, made on every open bill,
+        # would charge the same arrears once per bill each month.
+        _fail(f"{place}.base", "account_past_due is for one_time rules")
+    if common["type"] == "one_time" and "interest_from" in item:
+        _fail(f"{place}.interest_from", "applies to monthly and daily rules")
     return PenaltyRule(
         **common,
         months=months,
         round=rounding,
+        plus_flat_cents=_optional_dollars(item, "plus_flat", place),
+        interest_from=_interest_from(item, place) if common["type"] == "monthly" else None,
         percent=percent,
+        tiers=tiers,
         flat_cents=flat,
         minimum_past_due_cents=_optional_dollars(item, "minimum_past_due", place),
         minimum_charge_cents=_optional_dollars(item, "minimum_charge", place),
@@ -220,7 +331,55 @@ def _parse_schedule_rule(item: Mapping, place: str, common: dict) -> PenaltyRule
     if parsed[-1].percent == 0:
         _fail(f"{place}.schedule", "never charges anything (every percent is 0)")
     months = _choice(item.get("months", "calendar"), MONTH_COUNTS, f"{place}.months")
+    if common["base"] == "account_past_due":
+        _fail(f"{place}.base", "account_past_due is for one_time rules")
     return PenaltyRule(**common, months=months, schedule=tuple(parsed))
+
+
+def _rate(value: Any, place: str) -> tuple[Decimal | None, tuple[RateTier, ...]]:
+    """One percentage more than 0, or a list of tiers by amount: (percent, ()) or (None, tiers)."""
+    if not isinstance(value, list):
+        percent = _percent(value, place)
+        if percent == 0:
+            _fail(place, "must be more than 0")
+        return percent, ()
+    if not value:
+        _fail(place, "give a percentage, or a non-empty list of {up_to, percent} tiers")
+    tiers: list[RateTier] = []
+    for index, tier in enumerate(value):
+        tier_place = f"{place}[{index}]"
+        tier = _mapping(tier, tier_place)
+        _check_keys(tier, {"up_to", "percent"}, {"percent"}, tier_place)
+        if tiers and tiers[-1].up_to_cents is None:
+            _fail(tier_place, f"comes after {place}[{index - 1}], which has no up_to (open)")
+        if _negative(tier["percent"]):
+            _fail(f"{tier_place}.percent", "must not be negative")
+        percent = _percent(tier["percent"], f"{tier_place}.percent")
+        up_to = None
+        if "up_to" in tier:
+            if _negative(tier["up_to"]):
+                _fail(f"{tier_place}.up_to", "must not be negative")
+            up_to = _positive_dollars(tier["up_to"], f"{tier_place}.up_to")
+            below = tiers[-1].up_to_cents if tiers else None
+            if below is not None and up_to <= below:
+                _fail(
+                    f"{tier_place}.up_to",
+                    f"must be more than {place}[{index - 1}].up_to ({cents_text(below)}):"
+                    " tiers go from the lowest amount up",
+                )
+        tiers.append(RateTier(up_to, percent))
+    if tiers[-1].up_to_cents is not None:
+        _fail(f"{place}[{len(tiers) - 1}]", "the last tier has no up_to: it holds the rest")
+    if all(tier.percent == 0 for tier in tiers):
+        _fail(place, "never charges anything (every percent is 0)")
+    return None, tuple(tiers)
+
+
+def _negative(value: Any) -> bool:
+    """Whether a number written as an int or a string is below zero (a float is refused later)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value < 0
+    return isinstance(value, str) and value.strip().startswith("-")
 
 
 def _parse_applies_to(value: Any, place: str) -> AppliesTo:
@@ -258,7 +417,7 @@ def _rule_to_dict(rule: PenaltyRule) -> dict:
     entry: dict[str, Any] = {
         "id": rule.id,
         "type": rule.type,
-        "description": rule.description,
+        "description": text_document(rule.description, rule.description_translations),
         "applies_to": {
             "invoice_kinds": list(rule.applies_to.invoice_kinds),
             "categories": list(rule.applies_to.categories),
@@ -274,7 +433,22 @@ def _rule_to_dict(rule: PenaltyRule) -> dict:
         "flat": None if rule.flat_cents is None else cents_text(rule.flat_cents),
         "minimum_past_due": _cents_or_none(rule.minimum_past_due_cents),
         "minimum_charge": _cents_or_none(rule.minimum_charge_cents),
+        "plus_flat": _cents_or_none(rule.plus_flat_cents),
+        "annual_percent": None
+        if rule.annual_percent is None
+        else decimal_text(rule.annual_percent),
+        "day_count": rule.day_count,
+        # NOTE: the defaults of fields added later are left out, so earlier documents stay as stored.
+        "interest_from": rule.interest_from if rule.interest_from == "due_date" else None,
+        "working_days": list(rule.working_days) or None,
     }
+    if rule.tiers:
+        optional["annual_percent" if rule.type == "daily" else "percent"] = [
+            {"percent": decimal_text(tier.percent)}
+            if tier.up_to_cents is None
+            else {"up_to": cents_text(tier.up_to_cents), "percent": decimal_text(tier.percent)}
+            for tier in rule.tiers
+        ]
     entry.update({key: value for key, value in optional.items() if value is not None})
     if rule.schedule:
         entry["schedule"] = [
@@ -285,6 +459,15 @@ def _rule_to_dict(rule: PenaltyRule) -> dict:
         cap["percent"] = None if rule.cap.percent is None else decimal_text(rule.cap.percent)
         entry["cap"] = {key: value for key, value in cap.items() if value is not None}
     return entry
+
+
+def rules_text_warnings(rules: Sequence[PenaltyRule], languages: tuple[str, ...]) -> list[str]:
+    """A warning for each rule whose description has no wording in one of the town's languages."""
+    warnings = []
+    for index, rule in enumerate(rules):
+        where = f"rules[{index}].description"
+        warnings += missing_texts(where, rule.description_translations, languages)
+    return warnings
 
 
 def decimal_text(value: Decimal) -> str:

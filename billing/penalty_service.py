@@ -1,37 +1,59 @@
 """Assessing penalties and interest on past-due invoices, once per rule and period.
 
-The pure module billing.penalties says what is owed as of a date; this
-service stores the charges not stored yet (one InvoiceCharge per invoice,
+Each invoice is charged by the one rule set whose scope covers it, each period
+by the version of that set that applies (billing.penalty_sets; an invoice no set
+covers is skipped with its reason). The pure module billing.penalties says what
+is owed as of a date; this service stores the charges not stored yet (one InvoiceCharge per invoice,
 installment, rule and period, enforced by a unique constraint) and posts
 them to the ledger. Running it again for the same date changes nothing.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from billing import chart
-from billing.ledger import EntrySpec, Posting, post_entries
+from billing.closed_days import town_working_calendar
 from billing.models import (
     Invoice,
     InvoiceCharge,
     InvoiceStatus,
     LineCategory,
     Settlement,
-    SettlementKind,
 )
-from billing.penalties import InvoiceFacts, PenaltyCharge, owed_as_of
-from billing.rules import current_penalty_rules
+from billing.penalties import PenaltyCharge
+from billing.penalty_facts import OtherBill, Waiver, account_bills, invoice_facts, waived_charges
+from billing.penalty_scope import covering_set, invoice_scope, services_by_receivable
+from billing.penalty_sets import PenaltySet, owed_by_set
+from billing.rules import current_penalty_sets
+from billing.words import DEFAULT_LANGUAGE
+from billing.working_days import WorkingCalendar
 from core.audit import Actor, record
+from ledger import chart
+from ledger.posting import EntrySpec, Posting, post_entries
 
 BATCH = 500
 REVENUE = {"penalty": chart.PENALTY_REVENUE, "interest": chart.INTEREST_REVENUE}
+
+log = logging.getLogger(__name__)
+
+
+class AssessError(ValueError):
+    """An assessment that cannot be made; nothing was assessed."""
+
+
+def check_as_of(as_of: date, today: date) -> None:
+    """Refuse to assess as of a day after the municipality's today."""
+    # NOTE: a charge is owed for a month of delinquency that has begun, never
+    # for one still to come; a later day would also charge every month up to it.
+    if as_of > today:
+        raise AssessError(f"Assess as of {today} or an earlier day.")
 
 
 @dataclass
@@ -45,55 +67,9 @@ class AssessResult:
     dry_run: bool = False
     #: (invoice number, description, cents) of each new charge, for the report.
     details: list[tuple[str, str, int]] = field(default_factory=list)
-
-
-def principal_history(
-    start: date, original: int, settlements: list[Settlement]
-) -> list[tuple[date, int]]:
-    """The principal balance after each day on which it changed, starting at the issue date."""
-    history = [(start, original)]
-    balance = original
-    by_day: dict[date, int] = defaultdict(int)
-    for settlement in settlements:
-        if settlement.charge_id is None:
-            sign = -1 if settlement.kind == SettlementKind.REVERSAL else 1
-            by_day[settlement.settled_on] += sign * settlement.amount_cents
-    for day in sorted(by_day):
-        balance -= by_day[day]
-        if day <= start:
-            history[0] = (start, balance)
-        else:
-            history.append((day, balance))
-    return history
-
-
-def _facts(invoice: Invoice, settlements: list[Settlement]) -> Iterator[tuple[int, InvoiceFacts]]:
-    """(installment number, facts) for an invoice: one per installment, or one for the whole invoice."""
-    by_category: dict[str, int] = defaultdict(int)
-    for line in invoice.lines:
-        by_category[line.category.value] += line.amount_cents
-    if not invoice.installments:
-        yield (
-            0,
-            InvoiceFacts(
-                invoice.kind.value,
-                invoice.due_date,
-                dict(by_category),
-                principal_history(invoice.issue_date, invoice.total_cents, settlements),
-            ),
-        )
-        return
-    for installment in invoice.installments:
-        own = [s for s in settlements if s.installment_number == installment.number]
-        yield (
-            installment.number,
-            InvoiceFacts(
-                invoice.kind.value,
-                installment.due_date,
-                {"tax": installment.amount_cents},
-                principal_history(invoice.issue_date, installment.amount_cents, own),
-            ),
-        )
+    #: (invoice number, why) of each invoice whose facts could not be assessed: it is left
+    #: out, the others are assessed, and the clerks see it (the job run, the audit log).
+    skipped: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _past_due(session: Session, as_of: date) -> Iterator[list[Invoice]]:
@@ -136,13 +112,63 @@ def _stored_keys(session: Session, invoices: list[Invoice]) -> dict[int, set[tup
     return keys
 
 
+@dataclass(frozen=True)
+class _Assessing:
+    """What every invoice of one assessment shares: the sets, the calendar, the date."""
+
+    sets: tuple[PenaltySet, ...]
+    services: dict[int, str]
+    calendar: WorkingCalendar
+    as_of: date
+    rounding: str
+
+    def _uses(self, base: str) -> bool:
+        """Whether a rule of any set takes this base."""
+        return any(
+            rule.base == base
+            for rule_set in self.sets
+            for version in rule_set.versions
+            for rule in version.rules
+        )
+
+    @property
+    def reads_accounts(self) -> bool:
+        """Whether a rule takes the account's past-due balance as its base."""
+        return self._uses("account_past_due")
+
+    @property
+    def reads_charges(self) -> bool:
+        """Whether a rule takes the earlier charges into its base."""
+        return self._uses("unpaid_with_charges")
+
+
 def _new_charges(
-    invoice: Invoice, settlements: list[Settlement], stored: set, rules, as_of: date, rounding: str
+    invoice: Invoice,
+    settlements: list[Settlement],
+    stored: set,
+    how: _Assessing,
+    bills: Sequence[OtherBill] = (),
+    waivers: Sequence[Waiver] = (),
 ):
-    """The charges owed as of the date that are not stored yet, with their installment number."""
-    for number, facts in _facts(invoice, settlements):
-        for charge in owed_as_of(rules, facts, as_of, rounding):
-            if (number, charge.rule_id, charge.period_key) not in stored:
+    """The charges owed as of the date that are not stored yet, with their installment number.
+
+    Raises NotCovered when no rule set covers the invoice.
+    """
+    rule_set = covering_set(how.sets, invoice_scope(invoice, how.services))
+    seen = set(stored)
+    # NOTE: on a bill converted from the old system, the charges up to the conversion day were
+    # the old system's to assess; they came over as its penalties balance (docs/conversion.md).
+    cutoff = invoice.account.converted_on if invoice.converted else None
+    for number, facts in invoice_facts(invoice, settlements, bills, waivers):
+        charges = owed_by_set(rule_set, facts, how.as_of, how.rounding, how.calendar)
+        for charge in charges:
+            if cutoff is not None and charge.assessed_on <= cutoff:
+                continue
+            key = (number, charge.rule_id, charge.period_key)
+            # NOTE: two versions may name a charge alike (the same one_time rule id); the
+            # first one charged stands, as a stored charge does.
+            if key not in seen:
+                seen.add(key)
                 yield number, charge
 
 
@@ -160,9 +186,11 @@ def _store(
                 period_key=charge.period_key,
                 category=LineCategory(charge.category),
                 description=charge.description,
+                descriptions=dict(charge.descriptions or {DEFAULT_LANGUAGE: charge.description}),
                 amount_cents=charge.amount_cents,
                 balance_cents=charge.amount_cents,
                 assessed_on=charge.assessed_on,
+                booked_on=as_of,
             )
         )
         revenue[REVENUE[charge.category]] += charge.amount_cents
@@ -179,13 +207,29 @@ def _store(
 
 
 def assess_penalties(
-    session: Session, actor: Actor, *, as_of: date, rounding: str, dry_run: bool = False
+    session: Session,
+    actor: Actor,
+    *,
+    as_of: date,
+    rounding: str,
+    dry_run: bool = False,
+    town_state: str = "",
 ) -> AssessResult:
-    """Assess every charge owed as of the date and not yet assessed; flushes, never commits."""
+    """Assess every charge owed as of the date and not yet assessed; flushes, never commits.
+
+    `town_state` (MUNICIPALITY_STATE) names the state whose holidays are closed days.
+    """
     result = AssessResult(as_of, dry_run=dry_run)
-    rules = current_penalty_rules(session)
-    if not rules:
+    sets = current_penalty_sets(session)
+    if not sets:
         return result
+    how = _Assessing(
+        sets,
+        services_by_receivable(session),
+        town_working_calendar(session, town_state),
+        as_of,
+        rounding,
+    )
     savepoint = session.begin_nested()
     for invoices in _past_due(session, as_of):
         settlements: dict[int, list[Settlement]] = defaultdict(list)
@@ -194,14 +238,28 @@ def assess_penalties(
         ):
             settlements[settlement.invoice_id].append(settlement)
         stored = _stored_keys(session, invoices)
+        bills = account_bills(session, invoices) if how.reads_accounts else {}
+        waivers = waived_charges(session, invoices, settlements) if how.reads_charges else {}
         specs = []
         for invoice in invoices:
             result.invoices_checked += 1
-            new = list(
-                _new_charges(
-                    invoice, settlements[invoice.id], stored[invoice.id], rules, as_of, rounding
+            try:
+                new = list(
+                    _new_charges(
+                        invoice,
+                        settlements[invoice.id],
+                        stored[invoice.id],
+                        how,
+                        bills.get(invoice.account_id, []),
+                        waivers.get(invoice.id, []),
+                    )
                 )
-            )
+            except ValueError as error:
+                # NOTE: one invoice's inconsistent history (a refund dated before its payment),
+                # or one no rule set covers, must never stop the assessment of every other account.
+                log.warning("penalties for invoice %s not assessed: %s", invoice.number, error)
+                result.skipped.append((invoice.number, str(error)[:300]))
+                continue
             if not new:
                 continue
             specs.append(_store(session, invoice, new, as_of))
@@ -225,5 +283,6 @@ def assess_penalties(
         invoices=result.invoices_checked,
         charges=result.charges,
         cents=result.cents,
+        skipped=[f"{number}: {why}" for number, why in result.skipped],
     )
     return result

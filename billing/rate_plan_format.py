@@ -9,8 +9,8 @@ docs/rates.md describes the format; billing.rate_plan_spec holds the values.
 from __future__ import annotations
 
 import json
-import re
-from datetime import date, datetime
+from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -18,22 +18,47 @@ from typing import Any
 import yaml
 
 from billing.computed import RuleError
+from billing.rate_plan_checks import check_choices, check_limits_agree, check_seasons
+from billing.rate_plan_kinds import (
+    parse_choice,
+    parse_credit,
+    parse_months,
+    parse_per_unit,
+    parse_winter,
+)
+from billing.rate_plan_reading import (
+    ID_PATTERN,
+    SERVICE_KIND_PATTERN,
+    key_path,
+    parse_unit,
+    read_date,
+    read_flag,
+    read_list,
+    read_mapping,
+    read_number,
+    read_scope,
+    read_text,
+    unit_text,
+)
 from billing.rate_plan_spec import (
     FREQUENCIES,
     MONEY_PLACES,
+    PRORATIONS,
     QUANTITY_PLACES,
     RATE_PLACES,
-    UNIT_NAMES,
     UNITS,
     USAGE_CHARGES,
     Allowance,
     Block,
     BlockCharge,
     BlockTable,
+    ChoiceCharge,
     Component,
+    Credit,
     FixedCharge,
     MaximumCharge,
     MinimumCharge,
+    PerUnitCharge,
     RatePlanSpec,
     RateVersionSpec,
     UniformCharge,
@@ -42,103 +67,8 @@ from billing.rate_plan_spec import (
     plain_number,
     plan_to_document,  # noqa: F401 (the service imports it from here)
 )
+from billing.words import parse_text
 from core.money import ROUNDING_RULES
-
-_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}")
-_SERVICE_KIND = re.compile(r"[a-z][a-z0-9_]{0,31}")
-_DECIMAL = re.compile(r"\d+(\.\d+)?")
-
-
-# --- reading plain values ------------------------------------------------------------------
-
-
-def _mapping(value: Any, where: str, required: tuple[str, ...], optional: tuple[str, ...]) -> dict:
-    """Check a mapping has the required keys and no unknown ones."""
-    if not isinstance(value, dict):
-        raise RuleError(f"{where or 'the plan'}: must be a mapping, not {type(value).__name__}")
-    for key in value:
-        if key not in required and key not in optional:
-            known = ", ".join((*required, *optional))
-            raise RuleError(f"{_at(where, key)}: unknown key (expected one of: {known})")
-    for key in required:
-        if key not in value:
-            raise RuleError(f"{_at(where, key)}: is required")
-    return value
-
-
-def _at(where: str, key: str | int) -> str:
-    """The path of a key or index inside `where`."""
-    if isinstance(key, int):
-        return f"{where}[{key}]"
-    return f"{where}.{key}" if where else str(key)
-
-
-def _text(value: Any, where: str, pattern: re.Pattern | None = None, longest: int = 200) -> str:
-    """A non-empty string without surrounding spaces, optionally matching a pattern."""
-    if not isinstance(value, str) or not value.strip():
-        raise RuleError(f"{where}: must be a non-empty string")
-    if value != value.strip() or len(value) > longest:
-        raise RuleError(
-            f"{where}: must have no surrounding spaces and at most {longest} characters"
-        )
-    if pattern is not None and not pattern.fullmatch(value):
-        raise RuleError(f"{where}: {value!r} is not allowed here (pattern {pattern.pattern})")
-    return value
-
-
-def _number(value: Any, where: str, places: int, *, positive: bool = False) -> Decimal:
-    """An exact non-negative Decimal from a string or an int; floats are refused."""
-    if isinstance(value, float):
-        raise RuleError(
-            f"{where}: {value!r} is a float; quote it ({str(value)!r}) to keep it exact"
-        )
-    if isinstance(value, bool) or not isinstance(value, int | str | Decimal):
-        raise RuleError(f"{where}: must be a number written as a string, e.g. '4.23'")
-    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
-        raise RuleError(f"{where}: {value!r} is not a number like '4.23'")
-    number = Decimal(value)
-    if not number.is_finite() or number < 0:
-        raise RuleError(f"{where}: must not be negative")
-    if positive and number == 0:
-        raise RuleError(f"{where}: must be greater than zero")
-    if -number.as_tuple().exponent > places:  # type: ignore[operator]
-        raise RuleError(f"{where}: {value} has more than {places} decimal places")
-    return number
-
-
-def _flag(value: Any, where: str) -> bool:
-    """A true/false value."""
-    if not isinstance(value, bool):
-        raise RuleError(f"{where}: must be true or false")
-    return value
-
-
-def _date(value: Any, where: str) -> date:
-    """A date from a YAML date or an ISO 'YYYY-MM-DD' string."""
-    if isinstance(value, date) and not isinstance(value, datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise RuleError(f"{where}: must be a date written YYYY-MM-DD")
-
-
-def parse_unit(value: Any, where: str) -> str:
-    """The UNITS code of a unit name such as 'gallons', '1,000 gallons', 'HCF' or 'm3'."""
-    name = " ".join(value.lower().split()) if isinstance(value, str) else None
-    if name not in UNIT_NAMES:
-        raise RuleError(f"{where}: unknown unit {value!r} (use one of: {', '.join(UNITS)})")
-    return UNIT_NAMES[name]
-
-
-def _items(value: Any, where: str) -> list:
-    """A non-empty list."""
-    if not isinstance(value, list) or not value:
-        raise RuleError(f"{where}: must be a non-empty list")
-    return value
-
 
 # --- the plan ------------------------------------------------------------------------------
 
@@ -146,13 +76,16 @@ def _items(value: Any, where: str) -> list:
 def parse_rate_plan(document: dict) -> RatePlanSpec:
     """Validate a rate-plan document and return its frozen spec."""
     required = ("code", "name", "service_kind", "versions")
-    doc = _mapping(document, "", required, ("unit", "conversions"))
-    code = _text(doc["code"], "code", _ID)
-    name = _text(doc["name"], "name")
-    service_kind = _text(doc["service_kind"], "service_kind", _SERVICE_KIND)
-    unit = parse_unit(doc["unit"], "unit") if "unit" in doc else ""
+    doc = read_mapping(document, "", required, ("unit", "conversions"))
+    code = read_text(doc["code"], "code", ID_PATTERN)
+    name, name_translations = parse_text(doc["name"], "name", read_text)
+    service_kind = read_text(doc["service_kind"], "service_kind", SERVICE_KIND_PATTERN)
+    unit, unit_translations = "", ()
+    if "unit" in doc:
+        unit_name, unit_translations = parse_text(doc["unit"], "unit", unit_text)
+        unit = parse_unit(unit_name, "unit.en" if isinstance(doc["unit"], dict) else "unit")
     conversions = _parse_conversions(doc.get("conversions", {}), "conversions")
-    items = _items(doc["versions"], "versions")
+    items = read_list(doc["versions"], "versions")
     versions = [_parse_version(item, f"versions[{i}]") for i, item in enumerate(items)]
     seen: dict[date, int] = {}
     for index, version in enumerate(versions):
@@ -165,7 +98,9 @@ def parse_rate_plan(document: dict) -> RatePlanSpec:
     if not unit and any(v.bills_usage for v in versions):
         raise RuleError("unit: is required when a version bills usage")
     ordered = tuple(sorted(versions, key=lambda v: v.effective_from))
-    return RatePlanSpec(code, name, service_kind, unit, ordered, conversions)
+    return RatePlanSpec(
+        code, name, service_kind, unit, ordered, conversions, name_translations, unit_translations
+    )
 
 
 def _parse_conversions(value: Any, where: str) -> tuple[UnitConversion, ...]:
@@ -175,10 +110,10 @@ def _parse_conversions(value: Any, where: str) -> tuple[UnitConversion, ...]:
     found: dict[frozenset[str], str] = {}
     conversions = []
     for key, text in value.items():
-        here = _at(where, str(key))
+        here = key_path(where, str(key))
         unit = parse_unit(key, here)
         amount_text, _, other_name = text.partition(" ") if isinstance(text, str) else ("", "", "")
-        amount = _number(amount_text, here, RATE_PLACES, positive=True)
+        amount = read_number(amount_text, here, RATE_PLACES, positive=True)
         other = parse_unit(other_name, here)
         families = frozenset((UNITS[unit][0], UNITS[other][0]))
         if len(families) == 1:
@@ -192,11 +127,11 @@ def _parse_conversions(value: Any, where: str) -> tuple[UnitConversion, ...]:
 
 def _parse_version(value: Any, where: str) -> RateVersionSpec:
     """Parse one version and check its components fit together."""
-    doc = _mapping(
+    doc = read_mapping(
         value,
         where,
         ("effective_from", "frequency", "components"),
-        ("usage_step", "usage_rounding"),
+        ("usage_step", "usage_rounding", "proration", "scale_blocks", "winter_average"),
     )
     frequency = doc["frequency"]
     if frequency not in FREQUENCIES:
@@ -204,46 +139,64 @@ def _parse_version(value: Any, where: str) -> RateVersionSpec:
     rounding = doc.get("usage_rounding", "down")
     if rounding not in ROUNDING_RULES:
         raise RuleError(f"{where}.usage_rounding: must be one of {', '.join(ROUNDING_RULES)}")
-    items = _items(doc["components"], f"{where}.components")
+    items = read_list(doc["components"], f"{where}.components")
     components = tuple(
         parse_component(item, f"{where}.components[{i}]") for i, item in enumerate(items)
     )
     _check_components(components, f"{where}.components")
+    proration = doc.get("proration", "none")
+    if proration not in PRORATIONS:
+        raise RuleError(f"{where}.proration: must be one of {', '.join(PRORATIONS)}")
+    winter = None
+    if "winter_average" in doc:
+        winter = parse_winter(doc["winter_average"], f"{where}.winter_average")
+        if not any(isinstance(c, USAGE_CHARGES) for c in components):
+            raise RuleError(f"{where}.winter_average: the version has no usage charge to average")
     return RateVersionSpec(
-        effective_from=_date(doc["effective_from"], f"{where}.effective_from"),
+        effective_from=read_date(doc["effective_from"], f"{where}.effective_from"),
         frequency=frequency,
         components=components,
-        usage_step=_number(
+        usage_step=read_number(
             doc.get("usage_step", "0.0001"), f"{where}.usage_step", QUANTITY_PLACES, positive=True
         ),
         usage_rounding=rounding,
+        proration=proration,
+        scale_blocks=read_flag(doc.get("scale_blocks", False), f"{where}.scale_blocks"),
+        winter=winter,
     )
 
 
 def _check_components(components: tuple[Component, ...], where: str) -> None:
-    """Ids are unique, one allowance at most, and limits name components they may limit."""
-    kinds: dict[str, Component] = {}
-    for index, component in enumerate(components):
-        if component.id in kinds:
-            raise RuleError(f"{where}[{index}].id: {component.id!r} is used twice")
-        kinds[component.id] = component
+    """Ids are unique (but for seasons), one allowance at most, and scopes name what they may."""
+    check_seasons(components, where)
+    kinds: dict[str, Component] = {c.id: c for c in components}
     if sum(isinstance(c, Allowance) for c in components) > 1:
         raise RuleError(f"{where}: a version has at most one allowance")
+    members = check_choices(components, kinds, where)
     for index, component in enumerate(components):
-        if isinstance(component, MinimumCharge | MaximumCharge):
+        if isinstance(component, MinimumCharge | MaximumCharge | Credit):
             _check_scope(component, kinds, f"{where}[{index}].applies_to")
+            for name in component.applies_to:
+                if name in members:
+                    raise RuleError(
+                        f"{where}[{index}].applies_to: {name!r} is compared by "
+                        f"{members[name]!r}; name {members[name]!r} instead"
+                    )
         has_usage = any(isinstance(c, USAGE_CHARGES) for c in components)
         if isinstance(component, MaximumCharge) and not component.applies_to and not has_usage:
             raise RuleError(f"{where}[{index}]: a maximum needs usage charges to cap")
+    check_limits_agree(components, where)
 
 
 def _check_scope(
-    limit: MinimumCharge | MaximumCharge, kinds: dict[str, Component], where: str
+    limit: MinimumCharge | MaximumCharge | Credit, kinds: dict[str, Component], where: str
 ) -> None:
     """A limit names existing charges; a minimum may also name a maximum, never a minimum."""
-    allowed: tuple[type, ...] = (FixedCharge, *USAGE_CHARGES)
+    allowed: tuple[type, ...] = (FixedCharge, *USAGE_CHARGES, ChoiceCharge, PerUnitCharge)
     if isinstance(limit, MinimumCharge):
         allowed = (*allowed, MaximumCharge)
+    if isinstance(limit, Credit):
+        allowed = (*allowed, MaximumCharge, MinimumCharge)
     for name in limit.applies_to:
         if name not in kinds:
             raise RuleError(f"{where}: no component has the id {name!r}")
@@ -262,10 +215,23 @@ def parse_component(value: Any, where: str) -> Component:
     if kind not in _PARSERS:
         raise RuleError(f"{where}.kind: {kind!r} is not one of: {', '.join(_PARSERS)}")
     fields, parse = _PARSERS[kind]
-    doc = _mapping(value, where, ("id", "kind", *fields[0]), ("description", *fields[1]))
-    ident = _text(doc["id"], f"{where}.id", _ID)
-    description = _text(doc.get("description", _DEFAULT_DESCRIPTIONS[kind]), f"{where}.description")
-    return parse(doc, where, ident, description)
+    optional = ("description", "months", *fields[1])
+    if kind in ("blocks", "usage_above", "uniform"):
+        optional = (*optional, "usage_percent")
+    doc = read_mapping(value, where, ("id", "kind", *fields[0]), optional)
+    ident = read_text(doc["id"], f"{where}.id", ID_PATTERN)
+    description, translations = parse_text(
+        doc.get("description", _DEFAULT_DESCRIPTIONS[kind]), f"{where}.description", read_text
+    )
+    component = replace(parse(doc, where, ident, description), translations=translations)
+    if "months" in doc:
+        component = replace(component, months=parse_months(doc["months"], f"{where}.months"))
+    if "usage_percent" in doc:
+        percent = read_number(doc["usage_percent"], f"{where}.usage_percent", 4, positive=True)
+        if percent > 100:
+            raise RuleError(f"{where}.usage_percent: {percent} is more than 100")
+        component = replace(component, usage_percent=percent)
+    return component
 
 
 def _parse_fixed(doc: dict, where: str, ident: str, description: str) -> FixedCharge:
@@ -274,7 +240,7 @@ def _parse_fixed(doc: dict, where: str, ident: str, description: str) -> FixedCh
         raise RuleError(f"{where}: give either amount or by_meter_size")
     amount, table = None, ()
     if "amount" in doc:
-        amount = _number(doc["amount"], f"{where}.amount", RATE_PLACES)
+        amount = read_number(doc["amount"], f"{where}.amount", RATE_PLACES)
     else:
         table = _meter_table(doc["by_meter_size"], f"{where}.by_meter_size", _rate_reader)
     return FixedCharge(
@@ -282,14 +248,14 @@ def _parse_fixed(doc: dict, where: str, ident: str, description: str) -> FixedCh
         description,
         amount,
         table,
-        _flag(doc.get("per_dwelling_unit", False), f"{where}.per_dwelling_unit"),
+        read_flag(doc.get("per_dwelling_unit", False), f"{where}.per_dwelling_unit"),
         "fee" if doc["kind"] == "fee" else "charge",
     )
 
 
 def _rate_reader(value: Any, where: str) -> Decimal:
     """A rate or an amount per period."""
-    return _number(value, where, RATE_PLACES)
+    return read_number(value, where, RATE_PLACES)
 
 
 def _meter_table(value: Any, where: str, read: Any) -> tuple:
@@ -297,7 +263,8 @@ def _meter_table(value: Any, where: str, read: Any) -> tuple:
     if not isinstance(value, dict) or not value:
         raise RuleError(f"{where}: must be a mapping of meter size to value, e.g. {{'5/8\"': ...}}")
     return tuple(
-        (_text(size, f"{where} key"), read(v, _at(where, size))) for size, v in value.items()
+        (read_text(size, f"{where} key"), read(v, key_path(where, size)))
+        for size, v in value.items()
     )
 
 
@@ -306,8 +273,8 @@ def _parse_allowance(doc: dict, where: str, ident: str, description: str) -> All
     return Allowance(
         ident,
         description,
-        _number(doc["included"], f"{where}.included", QUANTITY_PLACES, positive=True),
-        _flag(doc.get("per_dwelling_unit", False), f"{where}.per_dwelling_unit"),
+        read_number(doc["included"], f"{where}.included", QUANTITY_PLACES, positive=True),
+        read_flag(doc.get("per_dwelling_unit", False), f"{where}.per_dwelling_unit"),
     )
 
 
@@ -321,19 +288,19 @@ def _parse_blocks(doc: dict, where: str, ident: str, description: str) -> BlockC
         blocks = _block_list(doc["blocks"], f"{where}.blocks")
     else:
         table = _meter_table(doc["by_meter_size"], f"{where}.by_meter_size", _block_list)
-    flag = _flag(doc.get("per_dwelling_unit", False), f"{where}.per_dwelling_unit")
+    flag = read_flag(doc.get("per_dwelling_unit", False), f"{where}.per_dwelling_unit")
     return BlockCharge(ident, description, blocks, table, flag)
 
 
 def _block_list(value: Any, where: str) -> BlockTable:
     """Blocks with rising boundaries; the last has no up_to and takes all remaining usage."""
-    items = _items(value, where)
+    items = read_list(value, where)
     blocks = []
     previous = Decimal(0)
     for index, item in enumerate(items):
-        here = _at(where, index)
-        doc = _mapping(item, here, ("rate",), ("up_to",))
-        rate = _number(doc["rate"], f"{here}.rate", RATE_PLACES)
+        here = key_path(where, index)
+        doc = read_mapping(item, here, ("rate",), ("up_to",))
+        rate = read_number(doc["rate"], f"{here}.rate", RATE_PLACES)
         last = index == len(items) - 1
         if doc.get("up_to") is None:
             if not last:
@@ -342,7 +309,7 @@ def _block_list(value: Any, where: str) -> BlockTable:
             continue
         if last:
             raise RuleError(f"{here}.up_to: the last block takes all remaining usage; leave it out")
-        up_to = _number(doc["up_to"], f"{here}.up_to", QUANTITY_PLACES)
+        up_to = read_number(doc["up_to"], f"{here}.up_to", QUANTITY_PLACES)
         if up_to <= previous:
             raise RuleError(
                 f"{here}.up_to: must be greater than the previous boundary ({plain_number(previous)})"
@@ -357,33 +324,29 @@ def _parse_usage_above(doc: dict, where: str, ident: str, description: str) -> U
     return UsageAboveCharge(
         ident,
         description,
-        _number(doc["threshold"], f"{where}.threshold", QUANTITY_PLACES),
-        _number(doc["rate"], f"{where}.rate", RATE_PLACES),
-        _flag(doc.get("per_dwelling_unit", False), f"{where}.per_dwelling_unit"),
+        read_number(doc["threshold"], f"{where}.threshold", QUANTITY_PLACES),
+        read_number(doc["rate"], f"{where}.rate", RATE_PLACES),
+        read_flag(doc.get("per_dwelling_unit", False), f"{where}.per_dwelling_unit"),
     )
 
 
 def _parse_uniform(doc: dict, where: str, ident: str, description: str) -> UniformCharge:
     """One rate on all billed usage."""
-    return UniformCharge(ident, description, _number(doc["rate"], f"{where}.rate", RATE_PLACES))
+    return UniformCharge(ident, description, read_number(doc["rate"], f"{where}.rate", RATE_PLACES))
 
 
 def _parse_limit(
     doc: dict, where: str, ident: str, description: str
 ) -> MinimumCharge | MaximumCharge:
     """A minimum or maximum in whole cents, with an optional scope of component ids."""
-    scope = doc.get("applies_to", [])
-    if not isinstance(scope, list) or not all(isinstance(s, str) for s in scope):
-        raise RuleError(f"{where}.applies_to: must be a list of component ids")
-    if len(set(scope)) != len(scope):
-        raise RuleError(f"{where}.applies_to: names a component twice")
+    scope = read_scope(doc, where)
     kind = MinimumCharge if doc["kind"] == "minimum" else MaximumCharge
     return kind(
         ident,
         description,
-        _number(doc["amount"], f"{where}.amount", MONEY_PLACES),
+        read_number(doc["amount"], f"{where}.amount", MONEY_PLACES),
         tuple(scope),
-        _flag(doc.get("per_dwelling_unit", False), f"{where}.per_dwelling_unit"),
+        read_flag(doc.get("per_dwelling_unit", False), f"{where}.per_dwelling_unit"),
     )
 
 
@@ -396,16 +359,28 @@ _PARSERS: dict[str, tuple[tuple[tuple[str, ...], tuple[str, ...]], Any]] = {
     "uniform": ((("rate",), ()), _parse_uniform),
     "minimum": ((("amount",), ("applies_to", "per_dwelling_unit")), _parse_limit),
     "maximum": ((("amount",), ("applies_to", "per_dwelling_unit")), _parse_limit),
+    "greater_of": ((("of",), ()), parse_choice),
+    "lesser_of": ((("of",), ()), parse_choice),
+    "credit": ((("eligible",), ("percent", "amount", "applies_to")), parse_credit),
+    "per_unit": (
+        (("attribute", "rate"), ("size", "rounding", "at_least", "unit")),
+        parse_per_unit,
+    ),
 }
+#: A component's description when its document gives none, in every language.
 _DEFAULT_DESCRIPTIONS = {
-    "fixed": "Base charge",
-    "fee": "Fee",
-    "allowance": "Included in base charge",
-    "blocks": "Usage",
-    "usage_above": "Usage",
-    "uniform": "Usage",
-    "minimum": "Minimum charge",
-    "maximum": "Maximum charge",
+    "fixed": {"en": "Base charge", "es": "Cargo fijo"},
+    "fee": {"en": "Fee", "es": "Cuota"},
+    "allowance": {"en": "Included in base charge", "es": "Incluido en el cargo fijo"},
+    "blocks": {"en": "Usage", "es": "Consumo"},
+    "usage_above": {"en": "Usage", "es": "Consumo"},
+    "uniform": {"en": "Usage", "es": "Consumo"},
+    "minimum": {"en": "Minimum charge", "es": "Cargo mínimo"},
+    "maximum": {"en": "Maximum charge", "es": "Cargo máximo"},
+    "greater_of": {"en": "Base charge", "es": "Cargo fijo"},
+    "lesser_of": {"en": "Base charge", "es": "Cargo fijo"},
+    "credit": {"en": "Discount", "es": "Descuento"},
+    "per_unit": {"en": "Charge per unit", "es": "Cargo por unidad"},
 }
 
 

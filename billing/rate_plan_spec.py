@@ -11,7 +11,15 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-FREQUENCIES = ("monthly", "bimonthly", "quarterly")
+from billing.words import Translations, missing_texts, text_document
+
+FREQUENCIES = ("monthly", "bimonthly", "quarterly", "semi_annual", "annual")
+#: The months of one period of each frequency: a version's amounts are stated per this many months.
+FREQUENCY_MONTHS = {"monthly": 1, "bimonthly": 2, "quarterly": 3, "semi_annual": 6, "annual": 12}
+#: How a version prorates a period shorter than its cycle's regular one (docs/rates.md).
+PRORATIONS = ("none", "fixed", "fixed_and_blocks")
+#: What the winter average replaces: the lesser of it and the actual usage, or the usage itself.
+WINTER_BILLING = ("lesser", "average")
 #: Unit code -> (family, size in the family's smallest unit, invoice-line label, short symbol).
 UNITS: dict[str, tuple[str, Decimal, str, str]] = {
     "gal": ("gallons", Decimal(1), "gallons", "gal"),
@@ -56,6 +64,10 @@ class FixedCharge:
     by_meter_size: tuple[tuple[str, Decimal], ...] = ()
     per_dwelling_unit: bool = False
     category: str = "charge"
+    #: The description in languages other than the default (billing.words).
+    translations: Translations = ()
+    #: The months (1-12) of the period's last day in which the component applies; () = all year.
+    months: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +78,10 @@ class Allowance:
     description: str
     included: Decimal
     per_dwelling_unit: bool = False
+    #: The description in languages other than the default (billing.words).
+    translations: Translations = ()
+    #: The months (1-12) of the period's last day in which the component applies; () = all year.
+    months: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +103,12 @@ class BlockCharge:
     by_meter_size: tuple[tuple[str, BlockTable], ...] = ()
     #: Multiply every boundary by the number of dwelling units.
     per_dwelling_unit: bool = False
+    #: The description in languages other than the default (billing.words).
+    translations: Translations = ()
+    #: The months (1-12) of the period's last day in which the component applies; () = all year.
+    months: tuple[int, ...] = ()
+    #: The percentage of the billed usage this charge bills (sewer on 90 % of water); None = all.
+    usage_percent: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -98,6 +120,12 @@ class UsageAboveCharge:
     threshold: Decimal
     rate: Decimal
     per_dwelling_unit: bool = False
+    #: The description in languages other than the default (billing.words).
+    translations: Translations = ()
+    #: The months (1-12) of the period's last day in which the component applies; () = all year.
+    months: tuple[int, ...] = ()
+    #: The percentage of the billed usage this charge bills (sewer on 90 % of water); None = all.
+    usage_percent: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -107,6 +135,12 @@ class UniformCharge:
     id: str
     description: str
     rate: Decimal
+    #: The description in languages other than the default (billing.words).
+    translations: Translations = ()
+    #: The months (1-12) of the period's last day in which the component applies; () = all year.
+    months: tuple[int, ...] = ()
+    #: The percentage of the billed usage this charge bills (sewer on 90 % of water); None = all.
+    usage_percent: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -119,6 +153,10 @@ class MinimumCharge:
     #: Component ids in scope; empty means every other component except minimums.
     applies_to: tuple[str, ...] = ()
     per_dwelling_unit: bool = False
+    #: The description in languages other than the default (billing.words).
+    translations: Translations = ()
+    #: The months (1-12) of the period's last day in which the component applies; () = all year.
+    months: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -131,6 +169,71 @@ class MaximumCharge:
     #: Component ids in scope; empty means every usage charge (blocks, above, uniform).
     applies_to: tuple[str, ...] = ()
     per_dwelling_unit: bool = False
+    #: The description in languages other than the default (billing.words).
+    translations: Translations = ()
+    #: The months (1-12) of the period's last day in which the component applies; () = all year.
+    months: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class ChoiceCharge:
+    """Bills the greater (or lesser) of other components' amounts; only the chosen one's lines show."""
+
+    id: str
+    description: str
+    #: The ids of the components compared, in the order the tariff names them (ties: the first).
+    of: tuple[str, ...]
+    #: "greater" or "lesser".
+    choose: str = "greater"
+    #: The description in languages other than the default (billing.words).
+    translations: Translations = ()
+    #: The months (1-12) of the period's last day in which the component applies; () = all year.
+    months: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A discount for eligible accounts: a percentage of components, or an amount per period."""
+
+    id: str
+    description: str
+    #: Account flags that make an account eligible (any one of them), e.g. ("senior",).
+    eligible: tuple[str, ...]
+    #: Percent of the components in scope; None when `amount` is set.
+    percent: Decimal | None = None
+    #: Dollars per period; None when `percent` is set.
+    amount: Decimal | None = None
+    #: Component ids in scope; empty means every other component of the bill except credits.
+    applies_to: tuple[str, ...] = ()
+    #: The description in languages other than the default (billing.words).
+    translations: Translations = ()
+    #: The months (1-12) of the period's last day in which the component applies; () = all year.
+    months: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class PerUnitCharge:
+    """A charge per unit of a service point's attribute (impervious area in ERUs, carts)."""
+
+    id: str
+    description: str
+    #: The service point attribute read, e.g. "impervious_area" (square feet) or "carts".
+    attribute: str
+    #: Dollars per unit per period.
+    rate: Decimal
+    #: The attribute's amount that makes one unit (an ERU of 2,500 sq ft); 1 bills the attribute.
+    size: Decimal = Decimal(1)
+    #: How attribute / size is rounded to whole units (a core.money rule).
+    rounding: str = "half_up"
+    #: Units billed at least (a property with any impervious area pays one ERU).
+    at_least: Decimal = Decimal(0)
+    #: The invoice line's unit label, e.g. "ERU" or "cart".
+    unit: str = "unit"
+    unit_translations: Translations = ()
+    #: The description in languages other than the default (billing.words).
+    translations: Translations = ()
+    #: The months (1-12) of the period's last day in which the component applies; () = all year.
+    months: tuple[int, ...] = ()
 
 
 Component = (
@@ -141,8 +244,23 @@ Component = (
     | UniformCharge
     | MinimumCharge
     | MaximumCharge
+    | ChoiceCharge
+    | Credit
+    | PerUnitCharge
 )
 USAGE_CHARGES = (BlockCharge, UsageAboveCharge, UniformCharge)
+
+
+@dataclass(frozen=True)
+class WinterAverage:
+    """Sewer billed on each account's average usage over the winter periods (docs/rates.md)."""
+
+    #: The months (1-12) whose periods (by their last day) are winter periods.
+    months: tuple[int, ...]
+    #: The average, in the plan's unit, of an account with no winter usage stored yet.
+    default: Decimal
+    #: "lesser": the lesser of the actual usage and the average; "average": the average itself.
+    bill: str = "lesser"
 
 
 @dataclass(frozen=True)
@@ -155,6 +273,11 @@ class RateVersionSpec:
     #: Billed usage is rounded to a multiple of this step, in the plan's unit.
     usage_step: Decimal = Decimal("0.0001")
     usage_rounding: str = "down"
+    #: How a partial period or a rate change inside one is prorated by days (PRORATIONS).
+    proration: str = "none"
+    #: Whether block boundaries, thresholds scale with the cycle's months like the fixed charges.
+    scale_blocks: bool = False
+    winter: WinterAverage | None = None
 
     @property
     def bills_usage(self) -> bool:
@@ -173,15 +296,19 @@ class RatePlanSpec:
     unit: str
     versions: tuple[RateVersionSpec, ...]
     conversions: tuple[UnitConversion, ...] = ()
+    #: The plan's (the service's) name in languages other than the default.
+    name_translations: Translations = ()
+    #: The unit's label in languages other than the default, when the plan gives its own.
+    unit_translations: Translations = ()
 
 
 def plan_to_document(spec: RatePlanSpec) -> dict:
     """The canonical JSON-able document of a spec; parsing it gives an equal spec."""
     document: dict[str, Any] = {
         "code": spec.code,
-        "name": spec.name,
+        "name": text_document(spec.name, spec.name_translations),
         "service_kind": spec.service_kind,
-        **({"unit": spec.unit} if spec.unit else {}),
+        **({"unit": text_document(spec.unit, spec.unit_translations)} if spec.unit else {}),
         "conversions": {c.unit: f"{_exact(c.amount)} {c.other_unit}" for c in spec.conversions},
         "versions": [],
     }
@@ -192,6 +319,9 @@ def plan_to_document(spec: RatePlanSpec) -> dict:
                 "frequency": version.frequency,
                 "usage_step": _exact(version.usage_step),
                 "usage_rounding": version.usage_rounding,
+                "proration": version.proration,
+                "scale_blocks": version.scale_blocks,
+                **_winter_document(version.winter),
                 "components": [component_document(c) for c in version.components],
             }
         )
@@ -201,7 +331,7 @@ def plan_to_document(spec: RatePlanSpec) -> dict:
 def component_document(component: Component) -> dict:
     """The canonical document of one component."""
     doc: dict[str, Any] = {"id": component.id, "kind": component_kind(component)}
-    doc["description"] = component.description
+    doc["description"] = text_document(component.description, component.translations)
     if isinstance(component, FixedCharge):
         if component.amount is not None:
             doc["amount"] = _exact(component.amount)
@@ -218,11 +348,61 @@ def component_document(component: Component) -> dict:
         doc.update(threshold=_exact(component.threshold), rate=_exact(component.rate))
     elif isinstance(component, UniformCharge):
         doc["rate"] = _exact(component.rate)
+    elif isinstance(component, ChoiceCharge | Credit | PerUnitCharge):
+        doc.update(_new_kind_document(component))
     else:
         doc.update(amount=_exact(component.amount), applies_to=list(component.applies_to))
-    if not isinstance(component, UniformCharge):
+    if not isinstance(component, UniformCharge | ChoiceCharge | Credit | PerUnitCharge):
         doc["per_dwelling_unit"] = component.per_dwelling_unit
+    if isinstance(component, USAGE_CHARGES) and component.usage_percent is not None:
+        doc["usage_percent"] = _exact(component.usage_percent)
+    if component.months:
+        doc["months"] = list(component.months)
     return doc
+
+
+def _new_kind_document(component: ChoiceCharge | Credit | PerUnitCharge) -> dict:
+    """The fields of a greater_of/lesser_of, credit or per_unit component."""
+    if isinstance(component, ChoiceCharge):
+        return {"of": list(component.of)}
+    if isinstance(component, Credit):
+        doc: dict[str, Any] = {"eligible": list(component.eligible)}
+        if component.percent is not None:
+            doc["percent"] = _exact(component.percent)
+        else:
+            doc["amount"] = _exact(component.amount)  # type: ignore[arg-type]
+        return doc | {"applies_to": list(component.applies_to)}
+    return {
+        "attribute": component.attribute,
+        "rate": _exact(component.rate),
+        "size": _exact(component.size),
+        "rounding": component.rounding,
+        "at_least": _exact(component.at_least),
+        "unit": text_document(component.unit, component.unit_translations),
+    }
+
+
+def _winter_document(winter: WinterAverage | None) -> dict:
+    """The version's winter averaging, if it has one."""
+    if winter is None:
+        return {}
+    return {
+        "winter_average": {
+            "months": list(winter.months),
+            "default": _exact(winter.default),
+            "bill": winter.bill,
+        }
+    }
+
+
+def plan_text_warnings(spec: RatePlanSpec, languages: tuple[str, ...]) -> list[str]:
+    """A warning for each text of the plan that has no wording in one of the town's languages."""
+    warnings = missing_texts("name", spec.name_translations, languages)
+    for version in spec.versions:
+        for component in version.components:
+            where = f"versions[{version.effective_from}].components[{component.id}].description"
+            warnings += missing_texts(where, component.translations, languages)
+    return warnings
 
 
 def _blocks_document(blocks: BlockTable) -> list[dict]:
@@ -239,6 +419,8 @@ def component_kind(component: Component) -> str:
     """The document's kind name of a component."""
     if isinstance(component, FixedCharge):
         return "fee" if component.category == "fee" else "fixed"
+    if isinstance(component, ChoiceCharge):
+        return f"{component.choose}_of"
     return _KINDS[type(component)]
 
 
@@ -249,6 +431,8 @@ _KINDS: dict[type, str] = {
     UniformCharge: "uniform",
     MinimumCharge: "minimum",
     MaximumCharge: "maximum",
+    Credit: "credit",
+    PerUnitCharge: "per_unit",
 }
 
 

@@ -1,72 +1,65 @@
 """The rating engine: a rate plan and one billing period's facts in, invoice lines out.
 
-Pure module: plain values in, plain values out, no clock. The version in force on the last
-day of the billing period prices the whole period (no proration). Each line is rounded once
-by the municipality's rule; the bill's total is the sum of its rounded lines.
+Pure module: plain values in, plain values out, no clock, no database. The version in force
+on the last day of the billing period prices the period; a version that says so prorates a
+partial period by days and splits a period at a rate change (docs/rates.md, "Periods and
+proration"). Each line is rounded once by the municipality's rule; the bill's total is the
+sum of its rounded lines. The components added for seasons, choices, credits, attributes
+and winter averaging are rated in billing.rating_more.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
-from typing import TypeVar
 
-from billing.computed import ComputedLine, RuleError
+from billing.computed import BilledPeriod, ComputedLine, RuleError
 from billing.rate_plan_format import parse_unit
 from billing.rate_plan_spec import (
     UNITS,
-    USAGE_CHARGES,
     Allowance,
     Block,
     BlockCharge,
+    ChoiceCharge,
     Component,
+    Credit,
     FixedCharge,
     MaximumCharge,
     MinimumCharge,
+    PerUnitCharge,
     RatePlanSpec,
     RateVersionSpec,
     UniformCharge,
     UsageAboveCharge,
     plain_number,
 )
+from billing.rating_base import (
+    ONE,
+    ZERO,
+    Bill,
+    T,
+    Texts,
+    adjustment,
+    priced,
+    say_around,
+    step_usage,
+    symbol,
+    usage_ids,
+    usage_of,
+)
+from billing.rating_more import (
+    Part,
+    bill_parts,
+    choice_lines,
+    credit_lines,
+    labelled,
+    per_unit_lines,
+    split_usage,
+    winter_billed,
+)
+from billing.words import in_languages, say
 from core.money import ROUNDING_RULES, dollars_to_cents, format_cents
-
-#: What one period of each frequency is called on an invoice line.
-PERIOD_UNITS = {"monthly": "month", "bimonthly": "2 months", "quarterly": "quarter"}
-_ZERO = Decimal(0)
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class _Bill:
-    """What every component needs to know about the bill being rated."""
-
-    plan: RatePlanSpec
-    version: RateVersionSpec
-    #: Billed usage in the plan's unit (converted and stepped); None for an unmetered bill.
-    usage: Decimal | None
-    meter_size: str | None
-    dwelling_units: int
-    rounding: str
-
-    @property
-    def where(self) -> str:
-        """The plan and version, for messages."""
-        return f"rate plan {self.plan.code} (version of {self.version.effective_from})"
-
-    @property
-    def included(self) -> Decimal:
-        """The allowance in the plan's unit, scaled by dwelling units if it says so; else 0."""
-        for component in self.version.components:
-            if isinstance(component, Allowance):
-                return component.included * self.scale(component.per_dwelling_unit)
-        return _ZERO
-
-    def scale(self, per_dwelling_unit: bool) -> Decimal:
-        """The dwelling units as a multiplier, or 1."""
-        return Decimal(self.dwelling_units) if per_dwelling_unit else Decimal(1)
 
 
 def version_in_force(plan: RatePlanSpec, period_end: date) -> RateVersionSpec:
@@ -120,8 +113,32 @@ def rate_bill(
     meter_size: str | None,
     dwelling_units: int,
     rounding: str = "half_up",
+    period: BilledPeriod | None = None,
+    attributes: Mapping[str, Decimal] | None = None,
+    flags: Iterable[str] = (),
+    winter_average: Decimal | None = None,
 ) -> list[ComputedLine]:
-    """The lines of one service point's bill for one billing period, each rounded once."""
+    """The lines of one service point's bill for one billing period, each rounded once.
+
+    `period` gives the days billed and the cycle's regular period (None: one whole period of
+    the plan's frequency ending `period_end`); `attributes` the service point's attributes;
+    `flags` the account's flags; `winter_average` the point's stored winter average in the
+    plan's unit (None: none stored yet, the plan's default applies).
+    """
+    _check_inputs(dwelling_units, rounding)
+    end = period_end if period is None else period.end
+    version = version_in_force(plan, end)
+    billed = _billed_usage(plan, version, usage, usage_unit)
+    billed, lines = winter_billed(plan, version, end, billed, winter_average)
+    parts = bill_parts(plan, version, period, end)
+    facts = (meter_size, dwelling_units, rounding, dict(attributes or {}), frozenset(flags))
+    for part, share in zip(parts, split_usage(billed, parts, version), strict=True):
+        lines += labelled(_rate_components(_part_bill(plan, part, share, *facts)), part)
+    return lines
+
+
+def _check_inputs(dwelling_units: int, rounding: str) -> None:
+    """Dwelling units are a whole number of at least 1; the rounding rule is known."""
     if (
         isinstance(dwelling_units, bool)
         or not isinstance(dwelling_units, int)
@@ -134,20 +151,64 @@ def rate_bill(
         raise RuleError(
             f"unknown rounding rule {rounding!r} (use one of: {', '.join(ROUNDING_RULES)})"
         )
-    version = version_in_force(plan, period_end)
-    billed = _billed_usage(plan, version, usage, usage_unit)
-    bill = _Bill(plan, version, billed, meter_size, dwelling_units, rounding)
+
+
+def _part_bill(
+    plan: RatePlanSpec,
+    part: Part,
+    usage: Decimal | None,
+    meter_size: str | None,
+    dwelling_units: int,
+    rounding: str,
+    attributes: dict[str, Decimal],
+    flags: frozenset[str],
+) -> Bill:
+    """The bill of one part of the period: its version's components of the season, its factors."""
+    month = part.end.month
+    active = tuple(c for c in part.version.components if not c.months or month in c.months)
+    return Bill(
+        plan,
+        part.version,
+        usage,
+        meter_size,
+        dwelling_units,
+        rounding,
+        active,
+        part.fixed_factor,
+        part.allowance_factor,
+        part.block_factor,
+        attributes,
+        flags,
+    )
+
+
+def _rate_components(bill: Bill) -> list[ComputedLine]:
+    """Rate the components of one part: charges, then choices, maximums, minimums, credits."""
     lines: dict[str, list[ComputedLine]] = {}
-    for component in version.components:
-        if not isinstance(component, MinimumCharge | MaximumCharge):
+    later = (MinimumCharge, MaximumCharge, ChoiceCharge, Credit)
+    for component in bill.components:
+        if not isinstance(component, later):
             lines[component.id] = _RATERS[type(component)](component, bill)
-    for component in version.components:
+    for component in bill.components:
+        if isinstance(component, ChoiceCharge):
+            lines[component.id] = choice_lines(component, bill, lines)
+    for component in bill.components:
         if isinstance(component, MaximumCharge):
             lines[component.id] = _maximum_lines(component, bill, lines)
-    for component in version.components:
+    for component in bill.components:
         if isinstance(component, MinimumCharge):
             lines[component.id] = _minimum_lines(component, bill, lines)
-    return [line for component in version.components for line in lines[component.id]]
+    for component in bill.components:
+        if isinstance(component, Credit):
+            lines[component.id] = credit_lines(component, bill, lines)
+    return [line for component in bill.components for line in lines[component.id]]
+
+
+def billed_usage(
+    plan: RatePlanSpec, period_end: date, usage: Decimal, usage_unit: str
+) -> Decimal | None:
+    """The usage a bill ending `period_end` bills: converted to the plan's unit and stepped."""
+    return _billed_usage(plan, version_in_force(plan, period_end), usage, usage_unit)
 
 
 def _billed_usage(
@@ -165,21 +226,10 @@ def _billed_usage(
         return None
     if usage_unit is None:
         raise RuleError(f"rate plan {plan.code}: usage {usage} was given without its unit")
-    steps = convert_usage(plan, usage, usage_unit) / version.usage_step
-    rule = ROUNDING_RULES[version.usage_rounding]
-    return steps.quantize(Decimal(1), rounding=rule) * version.usage_step
+    return step_usage(convert_usage(plan, usage, usage_unit), version)
 
 
-def _usage(component: Component, bill: _Bill) -> Decimal:
-    """The billed usage, or a RuleError naming the component that needs it."""
-    if bill.usage is None:
-        raise RuleError(
-            f"{bill.where}: component {component.id!r} bills usage, but no usage was given"
-        )
-    return bill.usage
-
-
-def _for_meter_size(component: Component, table: tuple[tuple[str, T], ...], bill: _Bill) -> T:
+def _for_meter_size(component: Component, table: tuple[tuple[str, T], ...], bill: Bill) -> T:
     """The entry of a by-meter-size table for this bill's meter."""
     sizes = ", ".join(size for size, _ in table)
     if bill.meter_size is None:
@@ -196,51 +246,43 @@ def _for_meter_size(component: Component, table: tuple[tuple[str, T], ...], bill
     )
 
 
-def _priced(
-    bill: _Bill, component: Component, description: str, quantity: Decimal, unit: str, rate: Decimal
-) -> ComputedLine:
-    """A line whose amount is quantity × rate, rounded once."""
-    category = component.category if isinstance(component, FixedCharge) else "charge"
-    cents = dollars_to_cents(quantity * rate, bill.rounding)
-    return ComputedLine(description, cents, quantity, unit, rate, category, component.id)
-
-
-def _fixed_lines(charge: FixedCharge, bill: _Bill) -> list[ComputedLine]:
+def _fixed_lines(charge: FixedCharge, bill: Bill) -> list[ComputedLine]:
     """One line: the amount per period, or per dwelling unit per period."""
-    description = charge.description
+    descriptions = in_languages(charge.description, charge.translations)
     rate = charge.amount
     if rate is None:
         rate = _for_meter_size(charge, charge.by_meter_size, bill)
-        description = f"{description}, {bill.meter_size.strip()} meter"  # type: ignore[union-attr]
+        descriptions = say_around(charge, "line.meter", size=bill.meter_size.strip())  # type: ignore[union-attr]
     if charge.per_dwelling_unit:
-        quantity, unit = Decimal(bill.dwelling_units), "dwelling unit"
+        quantity, units = Decimal(bill.dwelling_units), say("unit.dwelling")
     else:
-        quantity, unit = Decimal(1), PERIOD_UNITS[bill.version.frequency]
-    return [_priced(bill, charge, description, quantity, unit, rate)]
+        quantity, units = ONE, say(f"unit.{bill.version.frequency}")
+    quantity *= bill.fixed_factor
+    return [priced(bill, charge, descriptions, quantity, units, rate)]
 
 
-def _allowance_lines(allowance: Allowance, bill: _Bill) -> list[ComputedLine]:
+def _allowance_lines(allowance: Allowance, bill: Bill) -> list[ComputedLine]:
     """One line at zero: the usage the base charge includes."""
-    usage, included = _usage(allowance, bill), bill.included
-    label, symbol = UNITS[bill.plan.unit][2:]
-    description = f"{allowance.description} (first {plain_number(included)} {symbol})"
-    return [_priced(bill, allowance, description, min(usage, included), label, _ZERO)]
+    usage, included = usage_of(allowance, bill), bill.included
+    descriptions = say_around(
+        allowance, "line.first", included=plain_number(included), symbol=symbol(bill)
+    )
+    return [priced(bill, allowance, descriptions, min(usage, included), bill.usage_unit, ZERO)]
 
 
-def _block_lines(charge: BlockCharge, bill: _Bill) -> list[ComputedLine]:
+def _block_lines(charge: BlockCharge, bill: Bill) -> list[ComputedLine]:
     """One line per block that holds billed usage; adjacent blocks at one rate make one line."""
-    usage, included = _usage(charge, bill), bill.included
+    usage, included = usage_of(charge, bill), bill.included
     blocks = charge.blocks or _for_meter_size(charge, charge.by_meter_size, bill)
-    label = UNITS[bill.plan.unit][2]
-    ranges = _merged_ranges(blocks, bill.scale(charge.per_dwelling_unit))
+    ranges = _merged_ranges(blocks, bill.scale(charge.per_dwelling_unit) * bill.block_factor)
     billed = [(max(low, included), high, rate) for low, high, rate in ranges]
     billed = [(low, high, rate) for low, high, rate in billed if high is None or high > low]
     lines = []
     for low, high, rate in billed:
-        quantity = max((usage if high is None else min(usage, high)) - low, _ZERO)
+        quantity = max((usage if high is None else min(usage, high)) - low, ZERO)
         if quantity > 0 or (not lines and (high is None or usage <= high)):
-            description = _range_description(charge.description, low, high, bill)
-            lines.append(_priced(bill, charge, description, quantity, label, rate))
+            descriptions = _range_description(charge, low, high, bill)
+            lines.append(priced(bill, charge, descriptions, quantity, bill.usage_unit, rate))
     return lines
 
 
@@ -249,7 +291,7 @@ def _merged_ranges(
 ) -> list[tuple[Decimal, Decimal | None, Decimal]]:
     """(from, to, rate) per run of blocks at one rate, boundaries scaled."""
     ranges: list[tuple[Decimal, Decimal | None, Decimal]] = []
-    low = _ZERO
+    low = ZERO
     for block in blocks:
         high = None if block.up_to is None else block.up_to * scale
         if ranges and ranges[-1][2] == block.rate:
@@ -259,66 +301,72 @@ def _merged_ranges(
     return ranges
 
 
-def _range_description(text: str, low: Decimal, high: Decimal | None, bill: _Bill) -> str:
+def _range_description(charge: Component, low: Decimal, high: Decimal | None, bill: Bill) -> Texts:
     """'Water usage (2–50 kgal)', 'Water usage (over 500 kgal)' or just 'Water usage'."""
-    symbol = UNITS[bill.plan.unit][3]
+    unit = symbol(bill)
     if high is not None:
-        return f"{text} ({plain_number(low)}–{plain_number(high)} {symbol})"
-    return f"{text} (over {plain_number(low)} {symbol})" if low > 0 else text
+        return say_around(
+            charge, "line.range", low=plain_number(low), high=plain_number(high), symbol=unit
+        )
+    if low > 0:
+        return say_around(charge, "line.over", low=plain_number(low), symbol=unit)
+    return in_languages(charge.description, charge.translations)
 
 
-def _usage_above_lines(charge: UsageAboveCharge, bill: _Bill) -> list[ComputedLine]:
+def _usage_above_lines(charge: UsageAboveCharge, bill: Bill) -> list[ComputedLine]:
     """One line: usage above the threshold (and above any allowance)."""
-    usage = _usage(charge, bill)
-    start = max(charge.threshold * bill.scale(charge.per_dwelling_unit), bill.included)
-    description = _range_description(charge.description, start, None, bill)
-    quantity = max(usage - start, _ZERO)
-    return [_priced(bill, charge, description, quantity, UNITS[bill.plan.unit][2], charge.rate)]
+    usage = usage_of(charge, bill)
+    threshold = charge.threshold * bill.scale(charge.per_dwelling_unit) * bill.block_factor
+    start = max(threshold, bill.included)
+    descriptions = _range_description(charge, start, None, bill)
+    quantity = max(usage - start, ZERO)
+    return [priced(bill, charge, descriptions, quantity, bill.usage_unit, charge.rate)]
 
 
-def _uniform_lines(charge: UniformCharge, bill: _Bill) -> list[ComputedLine]:
+def _uniform_lines(charge: UniformCharge, bill: Bill) -> list[ComputedLine]:
     """One line: all billed usage above any allowance at one rate."""
-    usage, included = _usage(charge, bill), bill.included
-    description = _range_description(charge.description, included, None, bill)
-    quantity = max(usage - included, _ZERO)
-    return [_priced(bill, charge, description, quantity, UNITS[bill.plan.unit][2], charge.rate)]
+    usage, included = usage_of(charge, bill), bill.included
+    descriptions = _range_description(charge, included, None, bill)
+    quantity = max(usage - included, ZERO)
+    return [priced(bill, charge, descriptions, quantity, bill.usage_unit, charge.rate)]
 
 
-def _limit_cents(limit: MinimumCharge | MaximumCharge, bill: _Bill) -> int:
+def _limit_cents(limit: MinimumCharge | MaximumCharge, bill: Bill) -> int:
     """The limit in cents for this bill (per dwelling unit if it says so)."""
-    return dollars_to_cents(limit.amount * bill.scale(limit.per_dwelling_unit), bill.rounding)
+    scale = bill.scale(limit.per_dwelling_unit) * bill.fixed_factor
+    return dollars_to_cents(limit.amount * scale, bill.rounding)
 
 
 def _maximum_lines(
-    cap: MaximumCharge, bill: _Bill, lines: dict[str, list[ComputedLine]]
+    cap: MaximumCharge, bill: Bill, lines: dict[str, list[ComputedLine]]
 ) -> list[ComputedLine]:
     """A negative line bringing the capped components down to the maximum, if they exceed it."""
-    scope = cap.applies_to or tuple(
-        c.id for c in bill.version.components if isinstance(c, USAGE_CHARGES)
-    )
-    total = sum(line.amount_cents for name in scope for line in lines[name])
+    scope = cap.applies_to or usage_ids(bill)
+    total = sum(line.amount_cents for name in scope for line in lines.get(name, ()))
     limit = _limit_cents(cap, bill)
     if total <= limit:
         return []
-    return [
-        ComputedLine(f"{cap.description} ({format_cents(limit)})", limit - total, source=cap.id)
-    ]
+    return [_limit_line(cap, limit, limit - total)]
 
 
 def _minimum_lines(
-    floor: MinimumCharge, bill: _Bill, lines: dict[str, list[ComputedLine]]
+    floor: MinimumCharge, bill: Bill, lines: dict[str, list[ComputedLine]]
 ) -> list[ComputedLine]:
     """A line topping the components in scope up to the minimum, if they fall short of it."""
     scope = floor.applies_to or tuple(
-        c.id for c in bill.version.components if not isinstance(c, MinimumCharge)
+        c.id for c in bill.components if not isinstance(c, MinimumCharge | Credit)
     )
-    total = sum(line.amount_cents for name in scope for line in lines[name])
+    total = sum(line.amount_cents for name in scope for line in lines.get(name, ()))
     limit = _limit_cents(floor, bill)
     if total >= limit:
         return []
-    return [
-        ComputedLine(f"{floor.description} ({format_cents(limit)})", limit - total, source=floor.id)
-    ]
+    return [_limit_line(floor, limit, limit - total)]
+
+
+def _limit_line(limit: MinimumCharge | MaximumCharge, limit_cents: int, cents: int) -> ComputedLine:
+    """The adjustment a limit makes: no quantity or rate, the limit in its description."""
+    descriptions = say_around(limit, "line.limit", amount=format_cents(limit_cents))
+    return adjustment(limit, descriptions, cents)
 
 
 _RATERS: dict[type, Callable[..., list[ComputedLine]]] = {
@@ -327,4 +375,5 @@ _RATERS: dict[type, Callable[..., list[ComputedLine]]] = {
     BlockCharge: _block_lines,
     UsageAboveCharge: _usage_above_lines,
     UniformCharge: _uniform_lines,
+    PerUnitCharge: per_unit_lines,
 }

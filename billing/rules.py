@@ -1,8 +1,10 @@
-"""Loading the billing rules (rate plans, tax levies, penalty rules) and reading them back.
+"""Loading the billing rules (rate plans, tax levies, penalty rule sets) and reading them back.
 
 Rules are data a clerk loads from files (docs/rates.md, docs/tax.md,
 docs/penalties.md); each load is validated in full by the pure format
-modules, stored as a canonical document and audited.
+modules, stored as a canonical document and audited. A text the residents read
+that has no wording in one of the town's languages is loaded with a warning:
+the default language's text is shown in that language.
 """
 
 from __future__ import annotations
@@ -13,22 +15,31 @@ import json
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing.chart import add_jurisdiction
+from accounts.models import Language
 from billing.computed import RuleError
-from billing.levy_format import TaxYearSpec, levy_to_document, parse_levy
+from billing.levy_checks import check_levy_against_books
+from billing.levy_format import parse_levy
+from billing.levy_spec import TaxYearSpec, levy_text_warnings, levy_to_document
 from billing.models import (
     Invoice,
     InvoiceKind,
     InvoiceStatus,
     PenaltyRuleSet,
     RatePlan,
-    ServiceKind,
-    TaxingJurisdiction,
     TaxYearLevy,
 )
-from billing.penalty_format import parse_penalty_rules, rules_to_document
+from billing.penalty_sets import (
+    PenaltySet,
+    check_no_overlap,
+    parse_penalty_set,
+    set_text_warnings,
+    set_to_document,
+)
 from billing.rate_plan_format import RatePlanSpec, parse_rate_plan, plan_to_document
+from billing.rate_plan_spec import plan_text_warnings
 from core.audit import Actor, record
+from ledger.chart import add_jurisdiction
+from ledger.models import ServiceKind, TaxingJurisdiction
 
 
 def _digest(document: dict) -> str:
@@ -38,9 +49,26 @@ def _digest(document: dict) -> str:
     ]
 
 
-def load_rate_plan(session: Session, actor: Actor, document: dict) -> RatePlan:
-    """Create or replace a rate plan from its document; refuses an unknown service."""
+def town_languages() -> tuple[str, ...]:
+    """The languages the town writes to residents in: those an account's language may be."""
+    return tuple(language.value for language in Language)
+
+
+def _warn(warnings: list[str] | None, found: list[str]) -> None:
+    """Hand the warnings found to the caller that asked for them."""
+    if warnings is not None:
+        warnings.extend(found)
+
+
+def load_rate_plan(
+    session: Session, actor: Actor, document: dict, warnings: list[str] | None = None
+) -> RatePlan:
+    """Create or replace a rate plan from its document; refuses an unknown service.
+
+    Texts missing in one of the town's languages are added to `warnings`, if given.
+    """
     spec = parse_rate_plan(document)
+    _warn(warnings, plan_text_warnings(spec, town_languages()))
     if session.get(ServiceKind, spec.service_kind) is None:
         raise RuleError(f"service_kind: no service {spec.service_kind!r}; define it first")
     canonical = plan_to_document(spec)
@@ -78,12 +106,16 @@ def rate_plan_spec(plan: RatePlan) -> RatePlanSpec:
     return parse_rate_plan(plan.document)
 
 
-def load_levy(session: Session, actor: Actor, document: dict) -> TaxYearLevy:
+def load_levy(
+    session: Session, actor: Actor, document: dict, warnings: list[str] | None = None
+) -> TaxYearLevy:
     """Store a tax year's levies; adds any new jurisdiction with its liability account.
 
     Refused once tax invoices of that year have been posted: change them by void and reissue.
+    Names missing in one of the town's languages are added to `warnings`, if given.
     """
     spec = parse_levy(document)
+    _warn(warnings, levy_text_warnings(spec, town_languages()))
     posted = session.scalar(
         sa.select(sa.func.count())
         .select_from(Invoice)
@@ -97,6 +129,7 @@ def load_levy(session: Session, actor: Actor, document: dict) -> TaxYearLevy:
         raise RuleError(
             f"tax_year: {posted} tax invoices of {spec.tax_year} are posted; the levy can no longer change"
         )
+    check_levy_against_books(session, spec)
     for levy in spec.levies:
         if session.get(TaxingJurisdiction, levy.jurisdiction) is None:
             add_jurisdiction(
@@ -133,11 +166,21 @@ def levy_spec(session: Session, tax_year: int) -> TaxYearSpec | None:
     return None if row is None else parse_levy(row.document)
 
 
-def load_penalty_rules(session: Session, actor: Actor, document: dict) -> PenaltyRuleSet:
-    """Store a new version of the penalty rules; the newest version applies from now on."""
-    rules = parse_penalty_rules(document)
-    canonical = rules_to_document(rules)
-    row = PenaltyRuleSet(document=canonical, loaded_by=actor.label)
+def load_penalty_rules(
+    session: Session, actor: Actor, document: dict, warnings: list[str] | None = None
+) -> PenaltyRuleSet:
+    """Store a penalty rule set (format 2) or the town's single rules (format 1).
+
+    The newest load of a set's code replaces it. A set whose scope could cover an invoice
+    that another set covers is refused, naming both. Descriptions missing in one of the
+    town's languages are added to `warnings`, if given.
+    """
+    rule_set = parse_penalty_set(document)
+    _warn(warnings, set_text_warnings(rule_set, town_languages()))
+    others = [other for other in current_penalty_sets(session) if other.code != rule_set.code]
+    check_no_overlap(rule_set, others)
+    canonical = set_to_document(rule_set)
+    row = PenaltyRuleSet(code=rule_set.code, document=canonical, loaded_by=actor.label)
     session.add(row)
     session.flush()
     record(
@@ -146,12 +189,37 @@ def load_penalty_rules(session: Session, actor: Actor, document: dict) -> Penalt
         "penalty_rules.load",
         object_type="PenaltyRuleSet",
         object_id=row.version,
-        after={"document": _digest(canonical), "rules": [rule.id for rule in rules]},
+        after={
+            "code": rule_set.code,
+            "document": _digest(canonical),
+            "versions": [
+                {
+                    "effective_from": str(version.effective_from or "always"),
+                    "rules": [rule.id for rule in version.rules],
+                }
+                for version in rule_set.versions
+            ],
+        },
     )
     return row
 
 
-def current_penalty_rules(session: Session) -> tuple:
-    """The newest penalty rules, or none."""
-    row = session.scalar(sa.select(PenaltyRuleSet).order_by(PenaltyRuleSet.version.desc()).limit(1))
-    return () if row is None else parse_penalty_rules(row.document)
+def penalty_set_rows(session: Session) -> list[PenaltyRuleSet]:
+    """The newest load of each penalty rule set, by code."""
+    newest = (
+        sa.select(sa.func.max(PenaltyRuleSet.version))
+        .group_by(PenaltyRuleSet.code)
+        .scalar_subquery()
+    )
+    return list(
+        session.scalars(
+            sa.select(PenaltyRuleSet)
+            .where(PenaltyRuleSet.version.in_(newest))
+            .order_by(PenaltyRuleSet.code)
+        )
+    )
+
+
+def current_penalty_sets(session: Session) -> tuple[PenaltySet, ...]:
+    """The penalty rule sets in force (the newest load of each code), by code."""
+    return tuple(parse_penalty_set(row.document) for row in penalty_set_rows(session))

@@ -20,23 +20,25 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing import chart
+from accounts.models import Account, AccountStatus, Parcel
+from billing import billed_periods
+from billing.cycle_calendar import CalendarError
+from billing.cycles import cycle_months, cycle_or_default, month_period, run_label
 from billing.drafts import DraftBatch, tax_batch, tax_context, utility_batch, utility_context
 from billing.models import (
-    Account,
-    AccountStatus,
     BillingRun,
-    GLAccount,
+    CyclePeriod,
     Invoice,
     InvoiceKind,
     InvoiceStatus,
-    Parcel,
     RunStatus,
 )
 from billing.rules import levy_spec
 from billing.writer import write_batch
 from core.audit import Actor, record
 from core.db import utcnow
+from ledger import chart
+from ledger.models import GLAccount
 
 #: Exceptions kept in a run's report; the count is always complete.
 REPORT_EXCEPTION_LIMIT = 2000
@@ -77,6 +79,11 @@ def cycle_period(kind: InvoiceKind, cycle: str) -> tuple[date, date]:
         raise RunError(f"cycle: {cycle!r} is not a {kind.value} cycle like {shape}") from None
 
 
+def period_not_ended(run: BillingRun, today: date) -> bool:
+    """Whether the run's period ends after today, so reads and changes may still come in it."""
+    return run.period_end > today
+
+
 def open_run(
     session: Session,
     actor: Actor,
@@ -85,11 +92,21 @@ def open_run(
     cycle: str,
     issue_date: date,
     due_date: date,
+    period: CyclePeriod | None = None,
 ) -> BillingRun:
-    """The run of this kind and cycle, created if new; its dates cannot change once posting began."""
-    start, end = cycle_period(kind, cycle)
+    """The run of this kind and cycle, created if new; its dates cannot change once posting began.
+
+    A utility run bills one billing cycle's period: `period`, or for a month named by `cycle`
+    ("2026-10") the default cycle's period for that month (billing.cycles.month_period).
+    """
     if due_date < issue_date:
         raise RunError("due_date: the due date is before the issue date")
+    if kind == InvoiceKind.UTILITY:
+        period = period or _month_period(session, cycle, (due_date - issue_date).days)
+        cycle = run_label(period)
+        start, end = period.period_start, period.period_end
+    else:
+        start, end = cycle_period(kind, cycle)
     run = session.scalar(
         sa.select(BillingRun).where(BillingRun.kind == kind, BillingRun.cycle == cycle)
     )
@@ -118,16 +135,31 @@ def open_run(
             )
     else:
         run.issue_date, run.due_date = issue_date, due_date
+    if period is not None and run.cycle_period_id is None:
+        # NOTE: a run opened before cycles existed is its month's run of the default cycle.
+        run.billing_cycle_id, run.cycle_period_id = period.cycle_id, period.id
     return run
 
 
-def _accounts(session: Session, batch_size: int) -> Iterator[list]:
-    """Active accounts (id and number) in batches, by id."""
+def _month_period(session: Session, month: str, due_days: int) -> CyclePeriod:
+    """The default cycle's period of a month, or a RunError naming the cycle."""
+    cycle_period(InvoiceKind.UTILITY, month)
+    try:
+        return month_period(session, month, due_days)
+    except CalendarError as error:
+        raise RunError(str(error)) from None
+
+
+def _accounts(session: Session, batch_size: int, run: Cycle) -> Iterator[list]:
+    """Active accounts (id and number) of the run's billing cycle in batches, by id."""
+    on_cycle = Account.billing_cycle_id == run.billing_cycle_id
+    if run.default_cycle:
+        on_cycle = sa.or_(on_cycle, Account.billing_cycle_id.is_(None))
     last = 0
     while True:
         batch = session.execute(
             sa.select(Account.id, Account.number)
-            .where(Account.id > last, Account.status == AccountStatus.ACTIVE)
+            .where(Account.id > last, Account.status == AccountStatus.ACTIVE, on_cycle)
             .order_by(Account.id)
             .limit(batch_size)
         ).all()
@@ -157,11 +189,26 @@ class Cycle:
     kind: InvoiceKind
     period_start: date
     period_end: date
+    billing_cycle_id: int | None = None
+    default_cycle: bool = False
+    #: The regular period's length in months (billing.computed.BilledPeriod).
+    months: int = 1
 
 
-def _cycle(run: BillingRun) -> Cycle:
-    """A run's kind and period as plain values."""
-    return Cycle(run.kind, run.period_start, run.period_end)
+def _cycle(session: Session, run: BillingRun) -> Cycle:
+    """A run's kind, period and billing cycle as plain values."""
+    if run.kind == InvoiceKind.TAX:
+        return Cycle(run.kind, run.period_start, run.period_end)
+    billing_cycle = cycle_or_default(session, run.billing_cycle_id)
+    months = cycle_months(billing_cycle, run.period_start, run.period_end)
+    return Cycle(
+        run.kind,
+        run.period_start,
+        run.period_end,
+        billing_cycle.id,
+        billing_cycle.is_default,
+        months,
+    )
 
 
 def _prefetch(make_iterator: Callable[[], Iterator]) -> Iterator:
@@ -236,13 +283,42 @@ def _batches(
         rounding=options.rounding,
         spike_multiple=options.spike_multiple,
     )
-    for accounts in _accounts(session, options.batch_size):
-        done = _already_billed(session, run, [a.id for a in accounts])
-        yield (
-            utility_batch(session, [a for a in accounts if a.id not in done], ctx),
-            len(accounts),
-            len(done),
+    for accounts in _accounts(session, options.batch_size, run):
+        yield _utility_batch(session, run, ctx, accounts), len(accounts), 0
+
+
+def _utility_batch(session: Session, run: Cycle, ctx, accounts: list) -> DraftBatch:
+    """The drafts of a batch of a cycle's accounts, each billed from the day after its last bill."""
+    last = billed_periods.last_billed(session, [a.id for a in accounts])
+    periods, notes = {}, []
+    for account in accounts:
+        decision = billed_periods.decide(
+            last.get(account.id), run.period_start, run.period_end, run.months
         )
+        if decision.period is not None:
+            periods[account.id] = decision.period
+        if decision.note and decision.note != "already_billed":
+            held = decision.period is None
+            notes.append(_note(account.number, decision.note, decision.text, held))
+    batch = utility_batch(session, [a for a in accounts if a.id in periods], ctx, periods)
+    batch.already += sum(1 for a in accounts if a.id not in periods) - sum(
+        1 for n in notes if n["held"]
+    )
+    batch.held += sum(1 for n in notes if n["held"])
+    batch.exceptions[:0] = notes
+    return batch
+
+
+def _note(number: str, code: str, text: str, held: bool) -> dict:
+    """An exception of the run about an account's billed days."""
+    return {
+        "account": number,
+        "service_point": None,
+        "meter": None,
+        "code": code,
+        "note": text,
+        "held": held,
+    }
 
 
 class _Report:
@@ -253,11 +329,14 @@ class _Report:
         self.exceptions: list[dict] = []
         self.codes: Counter[str] = Counter()
         self.invoices = self.held = self.already = self.items = 0
+        #: Invoices billing fewer (or, catching up, more) days than the cycle's period.
+        self.partial = 0
 
     def add(self, batch: DraftBatch, items: int, already: int) -> None:
         """Fold one batch in."""
         self.items += items
-        self.already += already
+        self.already += already + batch.already
+        self.partial += sum(1 for draft in batch.drafts if draft.period is not None)
         self.held += batch.held
         self.invoices += len(batch.drafts)
         for draft in batch.drafts:
@@ -277,6 +356,7 @@ class _Report:
             "invoices": self.invoices,
             "held": self.held,
             "already_billed": self.already,
+            "partial_periods": self.partial,
             "total_cents": sum(self.totals.values()),
             "totals": [
                 {"gl_code": code, "name": names.get(code, code), "cents": cents}
@@ -292,13 +372,26 @@ def preview_run(session: Session, run: BillingRun, options: RunOptions) -> dict:
     if run.status == RunStatus.POSTED:
         return run.report
     report = _Report()
-    for batch, items, already in _batches(session, _cycle(run), options):
+    for batch, items, already in _batches(session, _cycle(session, run), options):
         report.add(batch, items, already)
     run.report = report.as_dict(session, preview=True)
     if run.status == RunStatus.FAILED:
         run.status = RunStatus.PREVIEWED
     session.flush()
     return run.report
+
+
+def _claim(session: Session, batch: DraftBatch, run: Cycle) -> None:
+    """Lock the batch's accounts and drop the drafts a run posted meanwhile made overlap.
+
+    The batch was computed on another connection; between computing and writing, another
+    run (of another cycle, after an account moved) may have billed some of these days.
+    """
+    periods = {d.account_id: d.period or (run.period_start, run.period_end) for d in batch.drafts}
+    taken = billed_periods.claim(session, periods)
+    if taken:
+        batch.drafts = [d for d in batch.drafts if d.account_id not in taken]
+        batch.already += len(taken)
 
 
 def post_run(
@@ -320,7 +413,7 @@ def post_run(
     session.commit()
     report = _Report()
     period = (run.period_start, run.period_end)
-    cycle, engine = _cycle(run), session.get_bind()
+    cycle, engine = _cycle(session, run), session.get_bind()
 
     def batches() -> Iterator[tuple[DraftBatch, int, int]]:
         """The run's batches, read and computed on a connection of their own."""
@@ -331,6 +424,8 @@ def post_run(
     # SQLite writes in this process, so a second thread would only compete for the CPU.
     source = _prefetch(batches) if engine.dialect.name == "postgresql" else batches()
     for batch, items, already in source:
+        if run.kind == InvoiceKind.UTILITY:
+            _claim(session, batch, cycle)
         written = write_batch(
             session,
             batch.drafts,

@@ -1,224 +1,12 @@
-"""Marshmallow schemas for the billing API and imports: cents are strict integers."""
+"""Marshmallow schemas of the billing API (rules, runs, invoices): cents are strict integers."""
 
 from __future__ import annotations
 
 import marshmallow as ma
 from marshmallow import validate
 
-from billing.models import AccountStatus, GLType, Language
-
-ZIP = validate.Regexp(r"^\d{5}(-\d{4})?$", error="Use a ZIP code like 54901 or 54901-1234.")
-STATE = validate.Regexp(r"^[A-Z]{2}$", error="Use the two-letter state code, e.g. WI.")
-PHONE = validate.Regexp(r"^[0-9()+\-. x]{7,32}$", error="Use digits, spaces and ()+-. only.")
 #: A Decimal sent as a string ("11.95000000") is described as one, not as a JSON number.
 DECIMAL_STRING = {"type": "string", "format": "decimal"}
-
-
-def _strip(value):
-    """Trim surrounding whitespace from strings."""
-    return value.strip() if isinstance(value, str) else value
-
-
-class AccountFields(ma.Schema):
-    """The fields a clerk may set on an account."""
-
-    holder_name = ma.fields.String(validate=validate.Length(1, 200))
-    mail_street = ma.fields.String(validate=validate.Length(1, 200))
-    mail_street2 = ma.fields.String(allow_none=True, validate=validate.Length(max=200))
-    mail_city = ma.fields.String(validate=validate.Length(1, 100))
-    mail_state = ma.fields.String(validate=STATE)
-    mail_zip = ma.fields.String(validate=ZIP)
-    email = ma.fields.Email(allow_none=True, validate=validate.Length(max=254))
-    phone = ma.fields.String(allow_none=True, validate=PHONE)
-    language = ma.fields.Enum(Language, by_value=True)
-    paperless = ma.fields.Boolean()
-
-    @ma.pre_load
-    def strip_strings(self, data, **_kwargs):
-        """Trim whitespace, turn empty optional strings into None."""
-        if not isinstance(data, dict):
-            return data
-        cleaned = {key: _strip(value) for key, value in data.items()}
-        for key in ("mail_street2", "email", "phone"):
-            if cleaned.get(key) == "":
-                cleaned[key] = None
-        if isinstance(cleaned.get("mail_state"), str):
-            cleaned["mail_state"] = cleaned["mail_state"].upper()
-        return cleaned
-
-
-class AccountCreateSchema(AccountFields):
-    """A new account: name and mailing address are required."""
-
-    class Meta:
-        unknown = ma.RAISE
-
-    holder_name = ma.fields.String(required=True, validate=validate.Length(1, 200))
-    mail_street = ma.fields.String(required=True, validate=validate.Length(1, 200))
-    mail_city = ma.fields.String(required=True, validate=validate.Length(1, 100))
-    mail_state = ma.fields.String(required=True, validate=STATE)
-    mail_zip = ma.fields.String(required=True, validate=ZIP)
-
-
-class AccountUpdateSchema(AccountFields):
-    """A change to an account; only the fields sent are changed."""
-
-    class Meta:
-        unknown = ma.RAISE
-
-    status = ma.fields.Enum(AccountStatus, by_value=True)
-
-
-class AccountSchema(AccountFields):
-    """An account as the API shows it."""
-
-    number = ma.fields.String(dump_only=True)
-    status = ma.fields.Enum(AccountStatus, by_value=True, dump_only=True)
-    created_at = ma.fields.DateTime(dump_only=True)
-
-
-class NewAccountSchema(AccountSchema):
-    """A created account, with the access code to print or tell the holder."""
-
-    access_code = ma.fields.String(dump_only=True)
-
-
-class AccountQuerySchema(ma.Schema):
-    """Filters for the account list."""
-
-    q = ma.fields.String(metadata={"description": "Part of the holder name or the account number"})
-    status = ma.fields.Enum(AccountStatus, by_value=True)
-
-
-class BalanceSchema(ma.Schema):
-    """An account's balances from the ledger."""
-
-    account_number = ma.fields.String()
-    receivable_cents = ma.fields.Integer(strict=True)
-    credit_cents = ma.fields.Integer(strict=True)
-    as_of = ma.fields.Date(allow_none=True)
-
-
-class AsOfSchema(ma.Schema):
-    """An optional as-of date."""
-
-    as_of = ma.fields.Date(metadata={"description": "Include entries dated on or before this day"})
-
-
-class TrialBalanceRowSchema(ma.Schema):
-    """One GL account in the trial balance."""
-
-    code = ma.fields.String()
-    name = ma.fields.String()
-    type = ma.fields.Enum(GLType, by_value=True)
-    debit_cents = ma.fields.Integer(strict=True)
-    credit_cents = ma.fields.Integer(strict=True)
-    balance_cents = ma.fields.Integer(strict=True)
-
-
-class TrialBalanceSchema(ma.Schema):
-    """The trial balance as of a date."""
-
-    as_of = ma.fields.Date(allow_none=True)
-    rows = ma.fields.List(ma.fields.Nested(TrialBalanceRowSchema))
-    total_debit_cents = ma.fields.Integer(strict=True)
-    total_credit_cents = ma.fields.Integer(strict=True)
-
-
-class GLAccountSchema(ma.Schema):
-    """An account of the chart."""
-
-    code = ma.fields.String()
-    name = ma.fields.String()
-    type = ma.fields.Enum(GLType, by_value=True)
-    category = ma.fields.String()
-    active = ma.fields.Boolean()
-
-
-class VerifySchema(ma.Schema):
-    """The result of walking the hash chain."""
-
-    ok = ma.fields.Boolean()
-    length = ma.fields.Integer()
-    head_hash = ma.fields.String()
-    problem = ma.fields.String(allow_none=True)
-    bad_seq = ma.fields.Integer(allow_none=True)
-
-
-class ParcelValuationSchema(ma.Schema):
-    """A parcel's values for one tax year."""
-
-    tax_year = ma.fields.Integer()
-    market_value_cents = ma.fields.Integer(allow_none=True)
-    assessed_value_cents = ma.fields.Integer(allow_none=True)
-
-
-class ParcelSchema(ma.Schema):
-    """A parcel with its values."""
-
-    parcel_number = ma.fields.String()
-    situs_street = ma.fields.String()
-    situs_city = ma.fields.String()
-    situs_zip = ma.fields.String()
-    property_class = ma.fields.String()
-    owner_account = ma.fields.Function(lambda parcel: parcel.owner_account.number)
-    exemption_flags = ma.fields.List(ma.fields.String())
-    valuations = ma.fields.List(ma.fields.Nested(ParcelValuationSchema))
-
-
-class ServicePointSchema(ma.Schema):
-    """A service point."""
-
-    id = ma.fields.Integer()
-    account_number = ma.fields.Function(lambda point: point.account.number)
-    service_kind = ma.fields.String()
-    service_street = ma.fields.String()
-    service_city = ma.fields.String()
-    service_zip = ma.fields.String()
-    meter_id = ma.fields.String(allow_none=True)
-    meter_size = ma.fields.String(allow_none=True)
-    dial_digits = ma.fields.Integer(allow_none=True)
-    meter_unit = ma.fields.String(allow_none=True)
-    dwelling_units = ma.fields.Integer()
-    rate_plan_id = ma.fields.Integer(allow_none=True)
-    usage_from_id = ma.fields.Integer(allow_none=True)
-    installed_on = ma.fields.Date()
-    removed_on = ma.fields.Date(allow_none=True)
-
-
-class ReadingSchema(ma.Schema):
-    """A meter read."""
-
-    id = ma.fields.Integer(dump_only=True)
-    meter_id = ma.fields.Function(lambda read: read.service_point.meter_id)
-    read_on = ma.fields.Date()
-    reading = ma.fields.Integer(strict=True)
-    kind = ma.fields.String()
-    recorded_by = ma.fields.String()
-    note = ma.fields.String(allow_none=True)
-
-
-class ReadingQuerySchema(ma.Schema):
-    """Filters for readings."""
-
-    meter_id = ma.fields.String(required=True)
-    since = ma.fields.Date()
-
-
-class ImportQuerySchema(ma.Schema):
-    """Options of an import."""
-
-    dry_run = ma.fields.Boolean(load_default=False)
-
-
-class ImportResultSchema(ma.Schema):
-    """What an import did."""
-
-    kind = ma.fields.String()
-    rows = ma.fields.Integer()
-    created = ma.fields.Integer()
-    updated = ma.fields.Integer()
-    dry_run = ma.fields.Boolean()
 
 
 class RulesDocumentSchema(ma.Schema):
@@ -254,6 +42,30 @@ class PenaltyRulesSchema(ma.Schema):
     document = ma.fields.Dict()
     loaded_at = ma.fields.DateTime()
     loaded_by = ma.fields.String()
+    code = ma.fields.String(
+        metadata={"description": "The rule set's code ('town': one rules file)."}
+    )
+
+
+class _Warnings:
+    """What a load answers beside the stored rules: the texts missing in a town's language."""
+
+    warnings = ma.fields.List(
+        ma.fields.String(),
+        metadata={"description": "Texts with no wording in one of the town's languages."},
+    )
+
+
+class RatePlanLoadSchema(_Warnings, RatePlanSchema):
+    """A rate plan as loaded, with the load's warnings."""
+
+
+class LevyLoadSchema(_Warnings, LevySchema):
+    """A levy as loaded, with the load's warnings."""
+
+
+class PenaltyRulesLoadSchema(_Warnings, PenaltyRulesSchema):
+    """Penalty rules as loaded, with the load's warnings."""
 
 
 class AssessSchema(ma.Schema):
@@ -274,6 +86,10 @@ class AssessResultSchema(ma.Schema):
     charges = ma.fields.Integer()
     cents = ma.fields.Integer()
     dry_run = ma.fields.Boolean()
+    skipped = ma.fields.List(
+        ma.fields.Tuple((ma.fields.String(), ma.fields.String())),
+        metadata={"description": "(invoice number, why) of each invoice left out"},
+    )
 
 
 class RunRequestSchema(ma.Schema):
@@ -284,16 +100,33 @@ class RunRequestSchema(ma.Schema):
 
     kind = ma.fields.String(required=True, validate=validate.OneOf(["utility", "tax"]))
     cycle = ma.fields.String(
-        required=True, validate=validate.Regexp(r"^\d{4}(-\d{2})?$", error="Use YYYY-MM or YYYY.")
+        validate=validate.Regexp(r"^\d{4}(-\d{2})?$", error="Use YYYY-MM or YYYY.")
     )
     issue_date = ma.fields.Date(required=True)
     due_date = ma.fields.Date(required=True)
+    #: A billing cycle's code and its period's first day, in place of `cycle` (utility runs).
+    billing_cycle = ma.fields.String(validate=validate.Length(min=1, max=24))
+    period_start = ma.fields.Date()
+
+    @ma.validates_schema
+    def one_cycle(self, data, **_kwargs):
+        """Either a cycle (a month or a tax year) or a billing cycle with its period."""
+        if data.get("billing_cycle"):
+            if data.get("cycle") or data.get("kind") != "utility":
+                raise ma.ValidationError(
+                    "billing_cycle bills a utility period; leave cycle out", "billing_cycle"
+                )
+            if not data.get("period_start"):
+                raise ma.ValidationError("the period's first day is needed", "period_start")
+        elif not data.get("cycle"):
+            raise ma.ValidationError("Missing data for required field.", "cycle")
 
 
 class RunSchema(ma.Schema):
     """A billing run and its report."""
 
     id = ma.fields.Integer()
+    billing_cycle_id = ma.fields.Integer(allow_none=True)
     kind = ma.fields.String()
     cycle = ma.fields.String()
     period_start = ma.fields.Date()
@@ -317,6 +150,12 @@ class InvoiceLineSchema(ma.Schema):
     unit = ma.fields.String(allow_none=True)
     unit_rate = ma.fields.Decimal(as_string=True, allow_none=True, metadata=DECIMAL_STRING)
     amount_cents = ma.fields.Integer()
+    #: The texts by language as posted, and the places the rules wrote the rate with.
+    descriptions = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.String(), allow_none=True
+    )
+    units = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String(), allow_none=True)
+    rate_places = ma.fields.Integer(allow_none=True)
 
 
 class InstallmentSchema(ma.Schema):
@@ -335,6 +174,9 @@ class ChargeSchema(ma.Schema):
     period_key = ma.fields.String()
     category = ma.fields.String()
     description = ma.fields.String()
+    descriptions = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.String(), allow_none=True
+    )
     amount_cents = ma.fields.Integer()
     balance_cents = ma.fields.Integer()
     assessed_on = ma.fields.Date()
@@ -397,6 +239,11 @@ class VoidSchema(ma.Schema):
         unknown = ma.RAISE
 
     reason = ma.fields.String(required=True, validate=validate.Length(5, 500))
+    resident_text = ma.fields.String(
+        load_default=None,
+        validate=validate.Length(max=200),
+        metadata={"description": "Words for the resident (statements, notices); optional."},
+    )
 
 
 class CreditMemoRequestSchema(ma.Schema):
@@ -407,6 +254,11 @@ class CreditMemoRequestSchema(ma.Schema):
 
     amount_cents = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     reason = ma.fields.String(required=True, validate=validate.Length(5, 500))
+    resident_text = ma.fields.String(
+        load_default=None,
+        validate=validate.Length(max=200),
+        metadata={"description": "Words for the resident (statements, notices); optional."},
+    )
 
 
 class CreditMemoSchema(ma.Schema):
@@ -415,5 +267,36 @@ class CreditMemoSchema(ma.Schema):
     number = ma.fields.String()
     amount_cents = ma.fields.Integer()
     reason = ma.fields.String()
+    resident_text = ma.fields.String(allow_none=True)
     issued_on = ma.fields.Date()
     issued_by = ma.fields.String()
+
+
+class ClosedDaySchema(ma.Schema):
+    """One of the town's own closed days (docs/penalties.md, "Working days")."""
+
+    day = ma.fields.Date()
+    name = ma.fields.String()
+
+
+class DepositRulesSchema(PenaltyRulesSchema):
+    """The deposit rules in force (docs/deposits.md)."""
+
+
+class DepositRulesLoadSchema(_Warnings, DepositRulesSchema):
+    """Deposit rules as loaded, with the load's warnings (none: they hold no resident texts)."""
+
+
+class DepositSchema(ma.Schema):
+    """A deposit in the register, with what it holds today."""
+
+    id = ma.fields.Integer()
+    amount_cents = ma.fields.Integer()
+    held_since = ma.fields.Date()
+    source = ma.fields.String()
+    reference = ma.fields.String(allow_none=True)
+    status = ma.fields.Function(lambda deposit: deposit.status.value)
+    held_cents = ma.fields.Integer()
+    interest_cents = ma.fields.Integer()
+    interest_through = ma.fields.Date(allow_none=True)
+    closed_on = ma.fields.Date(allow_none=True)

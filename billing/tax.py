@@ -7,33 +7,40 @@ order of the arithmetic (docs/tax.md):
    market value), else market value x the class's assessment ratio, rounded once.
 2. Equalized value: assessed value x the equalization factor, rounded once
    (the same as the assessed value when the factor is 1).
-3. Exemptions the parcel is eligible for (it carries every flag they name), step
+3. Exemptions the parcel is eligible for (it carries every flag of their eligibility and one
+   of their any_flags, if named), step
    by step: market, then assessed, then taxable; in document order within a step.
    A percentage is taken of the value at the start of its step; every exemption
    is rounded once and never removes more than is left, so the value stays >= 0.
    Each levy applies only the exemptions it honours, so it has its own taxable value.
 4. One line per levy: taxable value x rate (mills, percent or per $100), rounded once.
-5. The total is the sum of the lines; installments split it with the leftover
+5. A frozen tax ceiling (a parcel's, for a jurisdiction) caps that levy's line: a line
+   right after it takes off what is above the ceiling.
+6. Non-ad valorem lines: each flat charge of the parcel's class, each special assessment
+   listing the parcel (units x rate, rounded once).
+7. Credits the parcel is eligible for, in document order (a fixed amount, a rate on the
+   taxable value or a percent of the tax), each at most the tax left (levies after
+   ceilings, less the credits before it): negative lines.
+8. The total is the sum of the lines; installments split it with the leftover
    cents on the first; early-payment discounts are percentages of the total.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from billing.computed import ComputedLine, RuleError
-from billing.levy_format import STEPS, Exemption, Levy, TaxYearSpec
-from core.money import ROUNDING_RULES, split_cents, to_cents
+from billing.levy_spec import STEPS, Exemption, Levy, TaxCredit, TaxYearSpec
+from billing.words import DEFAULT_LANGUAGE, WORDS, in_languages, say
+from core.money import ROUNDING_RULES, format_cents, split_cents, to_cents
 
-#: The line's unit and what the rate is per, for each basis.
-UNITS = {
-    "mills": ("per $1,000 of value", Decimal(1000)),
-    "per_100": ("per $100 of value", Decimal(100)),
-    "percent": ("% of value", Decimal(100)),
-}
+#: What the rate is per, for each basis (the line's unit is WORDS' "unit.<basis>").
+PER = {"mills": Decimal(1000), "per_100": Decimal(100), "percent": Decimal(100)}
+#: The line's unit (in the default language) and what the rate is per, for each basis.
+UNITS = {basis: (WORDS[DEFAULT_LANGUAGE][f"unit.{basis}"], per) for basis, per in PER.items()}
 
 
 class ParcelTaxError(RuleError):
@@ -69,6 +76,9 @@ class EarlyPaymentDiscount:
     percent: Decimal
     discount_cents: int
     amount_due_cents: int
+    #: 0: for paying the whole bill; n: for paying installment n (amount_due_cents is then
+    #: what that installment costs paid by pay_by).
+    installment: int = 0
 
 
 @dataclass(frozen=True)
@@ -189,6 +199,8 @@ def levy_line(levy: Levy, taxable_cents: int, rule: str) -> ComputedLine:
         unit_rate=levy.rate,
         category="tax",
         source=levy.jurisdiction,
+        descriptions=in_languages(levy.jurisdiction_name, levy.name_translations),
+        units=say(f"unit.{levy.basis}"),
     )
 
 
@@ -203,14 +215,20 @@ def split_installments(spec: TaxYearSpec, total_cents: int) -> list[Installment]
 
 
 def early_payment_discounts(
-    spec: TaxYearSpec, total_cents: int, rule: str
+    spec: TaxYearSpec,
+    total_cents: int,
+    rule: str,
+    installments: Sequence[Installment] = (),
 ) -> list[EarlyPaymentDiscount]:
-    """What paying the whole year by each pay-by date saves, rounded once each."""
+    """What paying by each pay-by date saves, rounded once each: a percentage of the whole bill,
+    or of its installment for a discount given per installment."""
+    amounts = {part.number: part.amount_cents for part in installments}
     discounts = []
     for step in spec.discounts:
-        cents = to_cents(Decimal(total_cents) * step.percent / 100, rule)
+        base = amounts.get(step.installment, 0) if step.installment else total_cents
+        cents = to_cents(Decimal(base) * step.percent / 100, rule)
         discounts.append(
-            EarlyPaymentDiscount(step.pay_by, step.percent, cents, total_cents - cents)
+            EarlyPaymentDiscount(step.pay_by, step.percent, cents, base - cents, step.installment)
         )
     return discounts
 
@@ -266,6 +284,138 @@ def _parcel_inputs(
     return property_class.strip().lower(), frozenset(flags)
 
 
+def _ceilings(tax_ceilings: Mapping[str, int] | None) -> dict[str, int]:
+    """The parcel's frozen ceilings by jurisdiction, each whole cents and not negative."""
+    if tax_ceilings is None:
+        return {}
+    if not isinstance(tax_ceilings, Mapping):
+        raise ParcelTaxError("tax_ceilings: give a mapping of jurisdiction to cents")
+    found = {}
+    for code, cents in tax_ceilings.items():
+        found[str(code)] = _cents(cents, f"tax_ceilings.{code}")
+    return found
+
+
+def _levy_lines(
+    spec: TaxYearSpec, taxables: dict[str, int], ceilings: dict[str, int], rule: str
+) -> list[ComputedLine]:
+    """Each levy's line, and after it the reduction its frozen ceiling makes, if any."""
+    lines = []
+    for levy in spec.levies:
+        line = levy_line(levy, taxables[levy.jurisdiction], rule)
+        lines.append(line)
+        ceiling = ceilings.get(levy.jurisdiction)
+        if ceiling is not None and line.amount_cents > ceiling:
+            lines.append(ceiling_line(levy, line.amount_cents - ceiling, ceiling))
+    return lines
+
+
+def ceiling_line(levy: Levy, reduction_cents: int, ceiling_cents: int) -> ComputedLine:
+    """The reduction a frozen tax ceiling makes to a levy's tax: a negative tax line."""
+    names = in_languages(levy.jurisdiction_name, levy.name_translations)
+    descriptions = {
+        language: table["line.tax_ceiling"].format(
+            name=names.get(language, levy.jurisdiction_name), ceiling=format_cents(ceiling_cents)
+        )
+        for language, table in WORDS.items()
+    }
+    return ComputedLine(
+        description=descriptions[DEFAULT_LANGUAGE],
+        amount_cents=-reduction_cents,
+        category="tax",
+        source=f"ceiling:{levy.jurisdiction}",
+        descriptions=descriptions,
+    )
+
+
+def non_ad_valorem_lines(
+    spec: TaxYearSpec, property_class: str, parcel_number: str | None, rule: str
+) -> list[ComputedLine]:
+    """The flat charges of the parcel's class and the special assessments that list it."""
+    lines = []
+    for charge in spec.charges:
+        cents = charge.amounts.get(property_class)
+        if cents:
+            lines.append(
+                ComputedLine(
+                    description=charge.name,
+                    amount_cents=cents,
+                    category="fee",
+                    source=f"charge:{charge.code}",
+                    descriptions=in_languages(charge.name, charge.name_translations),
+                )
+            )
+    for assessment in spec.special_assessments:
+        units = assessment.parcels.get(parcel_number or "")
+        if units:
+            lines.append(
+                ComputedLine(
+                    description=assessment.name,
+                    amount_cents=to_cents(units * assessment.rate * 100, rule),
+                    quantity=units,
+                    unit=assessment.unit,
+                    unit_rate=assessment.rate,
+                    category="fee",
+                    source=f"assessment:{assessment.code}",
+                    descriptions=in_languages(assessment.name, assessment.name_translations),
+                )
+            )
+    return lines
+
+
+def credit_amount(
+    credit: TaxCredit,
+    levy_lines: Sequence[ComputedLine],
+    taxables: Mapping[str, int],
+    rule: str,
+) -> int:
+    """A credit's cents before the cap: its fixed amount; or its rate x the largest taxable
+    value of its levies, rounded once; or its percent of its levies' tax (after ceilings),
+    rounded once."""
+    if credit.amount_cents is not None:
+        return credit.amount_cents
+    codes = set(taxables) if credit.levies is None else set(credit.levies)
+    if credit.rate is not None:
+        value = max((cents for code, cents in taxables.items() if code in codes), default=0)
+        return to_cents(Decimal(value) * credit.rate / PER[credit.basis or "mills"], rule)
+    tax = sum(
+        line.amount_cents
+        for line in levy_lines
+        if line.source in codes or line.source.removeprefix("ceiling:") in codes
+    )
+    return to_cents(Decimal(tax) * (credit.percent or 0) / 100, rule)
+
+
+def credit_lines(
+    spec: TaxYearSpec,
+    flags: frozenset[str],
+    tax_cents: int,
+    levy_lines: Sequence[ComputedLine] = (),
+    taxables: Mapping[str, int] | None = None,
+    rule: str = "half_up",
+) -> list[ComputedLine]:
+    """The credits the parcel is eligible for, each at most the tax left: negative lines.
+    levy_lines and taxables (jurisdiction -> taxable cents) measure the rate and percent
+    credits."""
+    lines = []
+    left = tax_cents
+    for credit in spec.credits:
+        cents = min(credit_amount(credit, levy_lines, taxables or {}, rule), left)
+        if not flags.issuperset(credit.eligibility) or cents <= 0:
+            continue
+        left -= cents
+        lines.append(
+            ComputedLine(
+                description=credit.name,
+                amount_cents=-cents,
+                category="credit",
+                source=f"credit:{credit.code}",
+                descriptions=in_languages(credit.name, credit.name_translations),
+            )
+        )
+    return lines
+
+
 def compute_parcel_tax(
     spec: TaxYearSpec,
     *,
@@ -274,19 +424,28 @@ def compute_parcel_tax(
     property_class: str,
     exemption_flags: Iterable[str],
     rounding: str = "half_up",
+    parcel_number: str | None = None,
+    tax_ceilings: Mapping[str, int] | None = None,
 ) -> TaxBill:
-    """A parcel's tax bill for the spec's year, every line rounded once by the rounding rule."""
+    """A parcel's tax bill for the spec's year, every line rounded once by the rounding rule.
+
+    parcel_number picks the special assessments that list it; tax_ceilings (jurisdiction ->
+    cents) are the parcel's frozen ceilings."""
     property_class, flags = _parcel_inputs(property_class, exemption_flags, rounding)
     market = _cents(market_value_cents, "market_value_cents")
     value = _valuation(
         spec, market, _cents(assessed_value_cents, "assessed_value_cents"), property_class, rounding
     )
     eligible = sorted(
-        (e for e in spec.exemptions if flags.issuperset(e.eligibility)),
+        (e for e in spec.exemptions if e.is_for(flags)),
         key=lambda e: STEPS.index(e.applies_to),
     )
     taxables, cuts = _levy_values(spec.levies, eligible, value, rounding)
-    lines = [levy_line(levy, taxables[levy.jurisdiction], rounding) for levy in spec.levies]
+    lines = _levy_lines(spec, taxables, _ceilings(tax_ceilings), rounding)
+    tax = sum(line.amount_cents for line in lines)
+    levy_lines = list(lines)
+    lines += non_ad_valorem_lines(spec, property_class, parcel_number, rounding)
+    lines += credit_lines(spec, flags, tax, levy_lines, taxables, rounding)
     total = sum(line.amount_cents for line in lines)
     return TaxBill(
         tax_year=spec.tax_year,
@@ -298,6 +457,6 @@ def compute_parcel_tax(
         exemptions_applied=_applied(eligible, spec.levies, cuts),
         lines=lines,
         total_cents=total,
-        installments=split_installments(spec, total),
-        discounts=early_payment_discounts(spec, total, rounding),
+        installments=(parts := split_installments(spec, total)),
+        discounts=early_payment_discounts(spec, total, rounding, parts),
     )

@@ -25,6 +25,14 @@ class Read:
 
 
 @dataclass(frozen=True)
+class Finding:
+    """One exception for review: its code and what it means for this meter."""
+
+    code: str
+    note: str
+
+
+@dataclass(frozen=True)
 class UsageResult:
     """The consumption of one period, or why there is none."""
 
@@ -33,21 +41,26 @@ class UsageResult:
     previous: Read | None = None
     current: Read | None = None
     estimated: bool = False
-    #: Exception codes for review: missing_reading, rollover, negative_consumption, spike, no_history.
-    exceptions: tuple[str, ...] = field(default=())
-    #: Human-readable details of the exceptions.
-    notes: tuple[str, ...] = field(default=())
+    #: Exceptions for review, each code with its own note: missing_reading, rollover,
+    #: negative_consumption, spike, no_history.
+    findings: tuple[Finding, ...] = field(default=())
+
+    @property
+    def exceptions(self) -> tuple[str, ...]:
+        """The codes of the findings, in order."""
+        return tuple(finding.code for finding in self.findings)
 
 
 def _consumption(before: Read, after: Read, dial_digits: int | None) -> tuple[int | None, bool]:
     """Usage between two reads; (None, False) when it went backwards without a roll-over."""
     if after.reading >= before.reading:
         return after.reading - before.reading, False
-    if dial_digits:
+    if dial_digits and before.reading < 10**dial_digits:
         limit = 10**dial_digits
         rolled = after.reading + limit - before.reading
         # NOTE: a register that wrapped past 10**digits shows a small reading after
-        # a large one; anything needing more than half a revolution is a bad read.
+        # a large one; anything needing more than half a revolution is a bad read, and
+        # so is a reading the dial cannot show (it would make the usage negative).
         if rolled < limit // 2:
             return rolled, True
     return None, False
@@ -87,8 +100,7 @@ def period_usage(
             None,
             None,
             current,
-            exceptions=("no_history",),
-            notes=("no read on or before the period start",),
+            findings=(Finding("no_history", "no read on or before the period start"),),
         )
     if current is None:
         mean = average(history)
@@ -97,8 +109,14 @@ def period_usage(
                 None,
                 previous,
                 None,
-                exceptions=("missing_reading", "no_history"),
-                notes=("no read in the period and no history to estimate from",),
+                findings=(
+                    Finding(
+                        "missing_reading",
+                        f"no read in the period; the last read is {previous.reading:,} "
+                        f"on {previous.read_on.isoformat()}",
+                    ),
+                    Finding("no_history", "no usage in earlier periods to estimate the read from"),
+                ),
             )
         estimate = int(mean.to_integral_value(rounding=ROUND_HALF_UP))
         reading = previous.reading + estimate
@@ -109,9 +127,12 @@ def period_usage(
             previous,
             Read(period_end, reading, estimated=True),
             estimated=True,
-            exceptions=("missing_reading",),
-            notes=(
-                f"no read in the period; estimated {estimate} from the last {len(history)} periods",
+            findings=(
+                Finding(
+                    "missing_reading",
+                    f"no read in the period; estimated {estimate} from the last "
+                    f"{len(history)} periods",
+                ),
             ),
         )
     used, rolled = _consumption(previous, current, dial_digits)
@@ -120,17 +141,22 @@ def period_usage(
             None,
             previous,
             current,
-            exceptions=("negative_consumption",),
-            notes=(f"read {current.reading} is below the previous read {previous.reading}",),
+            findings=(
+                Finding(
+                    "negative_consumption",
+                    f"read {current.reading} is below the previous read {previous.reading}",
+                ),
+            ),
         )
-    exceptions, notes = [], []
+    findings = []
     if rolled:
-        exceptions.append("rollover")
-        notes.append(f"the register rolled over past {10**dial_digits:,}")
+        findings.append(Finding("rollover", f"the register rolled over past {10**dial_digits:,}"))
     mean = average(history)
     if mean and used > mean * spike_multiple:
-        exceptions.append("spike")
-        notes.append(
-            f"usage {used:,} is over {spike_multiple} times the recent average {mean:,.0f}"
+        findings.append(
+            Finding(
+                "spike",
+                f"usage {used:,} is over {spike_multiple} times the recent average {mean:,.0f}",
+            )
         )
-    return UsageResult(used, previous, current, exceptions=tuple(exceptions), notes=tuple(notes))
+    return UsageResult(used, previous, current, findings=tuple(findings))

@@ -13,27 +13,26 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing import chart
+from accounts.models import MeterReading, ReadingKind
 from billing.drafts import BillDraft
 from billing.invoices import invoice_postings
-from billing.ledger import EntrySpec, Posting, post_entries
 from billing.models import (
-    GLAccount,
-    GLCategory,
     Invoice,
+    InvoiceDiscount,
     InvoiceInstallment,
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
-    JournalLine,
-    MeterReading,
-    ReadingKind,
     Settlement,
     SettlementKind,
 )
-from billing.numbering import reserve_ids, reserve_numbers
+from billing.winter import store_winter_usage
 from core.audit import Actor
 from core.db import bulk_insert, utcnow
+from core.numbering import reserve_ids, reserve_numbers
+from ledger import chart
+from ledger.models import GLAccount, GLCategory, JournalLine
+from ledger.posting import EntrySpec, Posting, post_entries
 
 
 def unapplied_credit(session: Session, account_ids: list[int]) -> dict[int, int]:
@@ -162,8 +161,8 @@ def write_batch(
                 "number": f"{issue_date.year}-{number:06d}",
                 "account_id": draft.account_id,
                 "kind": kind,
-                "period_start": period[0],
-                "period_end": period[1],
+                "period_start": (draft.period or period)[0],
+                "period_end": (draft.period or period)[1],
                 "issue_date": issue_date,
                 "due_date": first_due,
                 "status": status,
@@ -207,8 +206,9 @@ def _write_details(
     session: Session, ids: list[int], drafts: list[BillDraft], applied: list[int], on: date
 ) -> None:
     """Lines, installments, credit settlements and estimated reads of the batch."""
-    lines, installments, settlements, reads = [], [], [], []
+    lines, installments, settlements, reads, discounts = [], [], [], [], []
     for invoice_id, draft, credit in zip(ids, drafts, applied, strict=True):
+        discounts += discount_rows(invoice_id, draft)
         lines += [
             {
                 "invoice_id": invoice_id,
@@ -226,6 +226,7 @@ def _write_details(
                 "service_point_id": line.service_point_id,
                 "parcel_id": line.parcel_id,
                 "source": line.source,
+                **line.worded(),
             }
             for position, line in enumerate(draft.lines, start=1)
         ]
@@ -250,10 +251,41 @@ def _write_details(
         line["receivable_gl_id"] = gl_ids[line.pop("receivable_code")]
     for settlement in settlements:
         settlement["receivable_gl_id"] = gl_ids[settlement.pop("receivable_code")]
+    for discount in discounts:
+        discount["gl_account_id"] = gl_ids[discount.pop("gl_code")]
     bulk_insert(session, InvoiceLine.__table__, lines)
     for table, rows in (
         (InvoiceInstallment.__table__, installments),
         (Settlement.__table__, settlements),
         (MeterReading.__table__, reads),
+        (InvoiceDiscount.__table__, discounts),
     ):
         bulk_insert(session, table, rows)
+    store_winter_usage(session, [row for draft in drafts for row in draft.winter_usages])
+
+
+def discount_rows(invoice_id: int, draft: BillDraft) -> list[dict]:
+    """The early-payment discounts of a tax bill: for the whole bill (installment 0) or one
+    installment."""
+    return [
+        {
+            "invoice_id": invoice_id,
+            "installment_number": installment,
+            "pay_by": pay_by,
+            "percent": percent,
+            "discount_cents": cents,
+            "amount_due_cents": due,
+            "gl_code": draft.discount_gl_code,
+        }
+        for pay_by, percent, cents, due, installment in draft.discounts
+    ]
+
+
+def add_discounts(session: Session, invoice_id: int, draft: BillDraft) -> None:
+    """Store a reissued tax bill's early-payment discounts (write_batch does it in bulk)."""
+    rows = discount_rows(invoice_id, draft)
+    if rows:
+        gl_ids = dict(session.execute(sa.select(GLAccount.code, GLAccount.id)).all())
+        for row in rows:
+            row["gl_account_id"] = gl_ids[row.pop("gl_code")]
+        bulk_insert(session, InvoiceDiscount.__table__, rows)

@@ -9,21 +9,18 @@ audit trail: the newest of each, so a long-lived account's page stays quick.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from billing.ledger import account_position
-from billing.models import (
-    Account,
-    GLAccount,
-    Invoice,
-    InvoiceCharge,
-    JournalEntry,
-    JournalLine,
-)
+from accounts.models import Account
+from billing.figures import line_figures
+from billing.models import Deposit, Invoice, InvoiceCharge, InvoiceLine
+from billing.position import Position, account_position
 from console.models import ApprovalRequest
 from core.models import AuditEvent
+from ledger.models import GLAccount, JournalEntry, JournalLine
 from notices.models import Notice, Reminder, ReminderPause
 from payments.models import Payment, Receipt
 from portal.models import Autopay, Question, Resident, ResidentAccount
@@ -39,6 +36,8 @@ class AccountRecord:
     account: Account
     owed_cents: int
     credit_cents: int
+    #: The account position (billing.position) the page shows, by class.
+    position: Position
     invoices: list = field(default_factory=list)
     payments: list = field(default_factory=list)
     notices: list = field(default_factory=list)
@@ -46,29 +45,47 @@ class AccountRecord:
     pauses: list = field(default_factory=list)
     questions: list = field(default_factory=list)
     autopay: Autopay | None = None
-    residents: list[str] = field(default_factory=list)
+    residents: list[Resident] = field(default_factory=list)
+    #: Each linked resident and when they linked the account.
+    resident_links: list = field(default_factory=list)
     ledger: list = field(default_factory=list)
     audit: list = field(default_factory=list)
     charges: list = field(default_factory=list)
     approvals: list = field(default_factory=list)
+    #: Each shown invoice's lines: (description, arithmetic or "", amount in cents).
+    lines: dict[int, list[tuple[str, str, int]]] = field(default_factory=dict)
+    #: The account's deposits (held first, then closed), newest first within each.
+    deposits: list[Deposit] = field(default_factory=list)
 
 
 def _newest(session: Session, query) -> list:
     return list(session.execute(query.limit(SHOWN)).all())
 
 
-def account_record(session: Session, account: Account) -> AccountRecord:
-    """The account page's sections, newest first in each."""
-    owed, credit = account_position(session, account.id)
-    record = AccountRecord(account, owed, credit)
+def _line(line: InvoiceLine) -> tuple[str, str, int]:
+    """A line as the staff read it: its description and arithmetic in the default language."""
+    figures = line_figures(
+        line.quantity, line.unit_rate, unit=line.unit, rate_places=line.rate_places
+    )
+    return line.description, figures.text if figures else "", line.amount_cents
+
+
+def account_record(session: Session, account: Account, today: date) -> AccountRecord:
+    """The account page's sections, newest first in each; balances as of the town's today."""
+    position = account_position(session, account.id, today)
+    record = AccountRecord(account, position.owed_cents(), position.credit_cents, position)
     record.invoices = list(
         session.scalars(
             sa.select(Invoice)
+            .options(selectinload(Invoice.lines))
             .where(Invoice.account_id == account.id)
             .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
             .limit(SHOWN)
         )
     )
+    record.lines = {
+        invoice.id: [_line(line) for line in invoice.lines] for invoice in record.invoices
+    }
     record.payments = _newest(
         session,
         sa.select(Payment, Receipt.number)
@@ -117,14 +134,15 @@ def account_record(session: Session, account: Account) -> AccountRecord:
     record.autopay = session.scalar(
         sa.select(Autopay).where(Autopay.account_id == account.id, Autopay.active.is_(True))
     )
-    record.residents = list(
-        session.scalars(
-            sa.select(Resident.email)
+    record.resident_links = list(
+        session.execute(
+            sa.select(Resident, ResidentAccount.created_at)
             .join(ResidentAccount, ResidentAccount.resident_id == Resident.id)
             .where(ResidentAccount.account_id == account.id)
             .order_by(Resident.email)
-        )
+        ).all()
     )
+    record.residents = [resident for resident, _linked_at in record.resident_links]
     record.ledger = _newest(
         session,
         sa.select(
@@ -168,6 +186,14 @@ def account_record(session: Session, account: Account) -> AccountRecord:
             sa.select(AuditEvent)
             .where(AuditEvent.object_type == "Account", AuditEvent.object_id == str(account.id))
             .order_by(AuditEvent.id.desc())
+            .limit(SHOWN)
+        )
+    )
+    record.deposits = list(
+        session.scalars(
+            sa.select(Deposit)
+            .where(Deposit.account_id == account.id)
+            .order_by(Deposit.closed_on.is_not(None), Deposit.held_since.desc(), Deposit.id.desc())
             .limit(SHOWN)
         )
     )

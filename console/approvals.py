@@ -16,18 +16,20 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from accounts.models import Account
 from billing.adjustments import (
     AdjustmentError,
     issue_credit_memo,
+    resident_words,
     void_invoice,
     waive_charge,
 )
-from billing.models import Account, Invoice, InvoiceCharge
+from billing.models import Invoice, InvoiceCharge
 from console.models import ApprovalKind, ApprovalRequest, ApprovalStatus
 from core.audit import Actor, record
 from core.db import utcnow
 from payments.gateway import PaymentError, StripeGateway
-from payments.models import Payment
+from payments.models import Payment, PaymentStatus
 from payments.refunds import refund_payment, void_counter_payment
 from payments.services import PaymentRefused
 
@@ -56,11 +58,17 @@ def ask(
     *,
     reason: str,
     amount_cents: int | None = None,
+    resident_text: str | None = None,
 ) -> ApprovalRequest:
-    """Record a clerk's request; nothing changes until a supervisor approves it."""
+    """Record a clerk's request (the staff's reason, and optionally the words the resident will
+    read); nothing changes until a supervisor approves it."""
     reason = (reason or "").strip()
     if len(reason) < MIN_REASON:
         raise ApprovalRefused("Say why, in at least 5 characters.")
+    try:
+        words = resident_words(resident_text)
+    except AdjustmentError as error:
+        raise ApprovalRefused(f"Words for the resident: {str(error).partition(': ')[2]}") from None
     needs = {
         ApprovalKind.REFUND: target.payment,
         ApprovalKind.VOID_PAYMENT: target.payment,
@@ -84,6 +92,7 @@ def ask(
         if kind in (ApprovalKind.REFUND, ApprovalKind.CREDIT_MEMO)
         else None,
         reason=reason[:500],
+        resident_text=words,
         requested_by=actor.label,
     )
     session.add(row)
@@ -133,7 +142,9 @@ def _act(
     note = f"{row.reason} (asked by {row.requested_by}, request {row.id})"
     if row.kind == ApprovalKind.REFUND:
         payment = session.get(Payment, row.payment_id)
-        opened = gateway() if gateway is not None and payment.stripe_payment_intent_id else None
+        # NOTE: Stripe is opened only for a settled card payment; any other is refused without it.
+        card = payment.stripe_payment_intent_id and payment.status == PaymentStatus.SUCCEEDED
+        opened = gateway() if gateway is not None and card else None
         try:
             refund = refund_payment(
                 session,
@@ -143,6 +154,7 @@ def _act(
                 reason=note,
                 on=on,
                 gateway=opened,
+                resident_text=row.resident_text,
             )
         finally:
             if opened is not None:
@@ -156,13 +168,33 @@ def _act(
     if row.kind == ApprovalKind.CREDIT_MEMO:
         invoice = session.get(Invoice, row.invoice_id)
         memo = issue_credit_memo(
-            session, actor, invoice, amount_cents=row.amount_cents, reason=note, on=on
+            session,
+            actor,
+            invoice,
+            amount_cents=row.amount_cents,
+            reason=note,
+            on=on,
+            resident_text=row.resident_text,
         )
         return f"credit memo {memo.number}"
     if row.kind == ApprovalKind.VOID_INVOICE:
-        void_invoice(session, actor, session.get(Invoice, row.invoice_id), reason=note, on=on)
+        void_invoice(
+            session,
+            actor,
+            session.get(Invoice, row.invoice_id),
+            reason=note,
+            on=on,
+            resident_text=row.resident_text,
+        )
         return f"invoice {row.invoice_id} voided"
-    waive_charge(session, actor, session.get(InvoiceCharge, row.charge_id), reason=note, on=on)
+    waive_charge(
+        session,
+        actor,
+        session.get(InvoiceCharge, row.charge_id),
+        reason=note,
+        on=on,
+        resident_text=row.resident_text,
+    )
     return f"charge {row.charge_id} waived"
 
 

@@ -12,8 +12,9 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing.models import Account, GLAccount, JournalEntry, JournalLine
+from accounts.models import Account
 from core.models import AuditEvent
+from ledger.models import GLAccount, JournalEntry, JournalLine
 
 PAGE = 100
 
@@ -126,3 +127,44 @@ def audit_events(session: Session, wanted: AuditFilter, page: int = 1) -> tuple[
         query = query.where(AuditEvent.occurred_at < wanted.until)
     rows = list(session.scalars(query.offset((page - 1) * PAGE).limit(PAGE + 1)))
     return rows[:PAGE], len(rows) > PAGE
+
+
+def summary_lines(summary: dict | None) -> list[str]:
+    """An audit event's facts as "key: value" lines, and each change as "key: before → after"."""
+    facts = dict(summary or {})
+    before, after = facts.pop("before", None), facts.pop("after", None)
+    lines = [f"{key}: {value}" for key, value in _flattened(facts)]
+    if isinstance(before, dict):  # a change: each key from what it was to what it became
+        became = after if isinstance(after, dict) else {}
+        for key in dict.fromkeys([*before, *became]):
+            lines.append(f"{key}: {_text(before.get(key))} → {_text(became.get(key))}")
+    elif isinstance(after, dict):  # something made: what it was made with
+        lines += [f"{key}: {value}" for key, value in _flattened(after)]
+    else:
+        pairs = (("before", before), ("after", after))
+        lines += [f"{name}: {_text(value)}" for name, value in pairs if value is not None]
+    return lines
+
+
+def _flattened(values: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """A summary's keys and values as text, nested keys joined by dots."""
+    pairs: list[tuple[str, str]] = []
+    for key, value in values.items():
+        if isinstance(value, dict) and value:
+            pairs += _flattened(value, f"{prefix}{key}.")
+        else:
+            pairs.append((f"{prefix}{key}", _text(value)))
+    return pairs
+
+
+def _text(value) -> str:
+    """One value as a person reads it: none as "—", yes/no, lists joined by commas."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(_text(item) for item in value) if value else "none"
+    if isinstance(value, dict):
+        return ", ".join(f"{key}: {_text(item)}" for key, item in value.items()) or "none"
+    return str(value)

@@ -51,6 +51,8 @@ class ApprovalRequest(CreatedAtMixin, Base):
     charge_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice_charge.id"))
     amount_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
     reason: Mapped[str] = mapped_column(sa.String(500))
+    #: Words for the resident (statements, notices); the reason above is the staff's own.
+    resident_text: Mapped[str | None] = mapped_column(sa.String(200))
     requested_by: Mapped[str] = mapped_column(sa.String(254))
     status: Mapped[ApprovalStatus] = mapped_column(
         enum_column(ApprovalStatus, "approval_status"), default=ApprovalStatus.PENDING, index=True

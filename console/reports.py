@@ -2,48 +2,33 @@
 
 Every figure is one or two aggregate queries (GROUP BY in the database), so a
 town of 50,000 accounts costs the same handful of round trips as a hamlet.
-Receivables are rebuilt from invoices, charges and settlements rather than
-read from the current balances, so the aging holds as of any past date.
+Receivables are the pieces of every account's position (billing.position_pieces,
+the one definition the account pages and notices read too), rebuilt from invoices,
+charges and settlements on their business dates, so the aging holds as of any past
+date and adds up to the accounts' positions.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing import chart
+from billing import position_pieces
 from billing.models import (
-    GLAccount,
     Invoice,
-    InvoiceCharge,
-    InvoiceInstallment,
-    InvoiceLine,
     InvoiceStatus,
-    ServiceKind,
-    Settlement,
 )
-from billing.receivables import signed_amount
-from payments.models import Channel, Payment, PaymentStatus
+from ledger.models import ServiceKind
+from payments.models import Channel, Payment, PaymentStatus, Receipt
 
 #: The aging buckets, by days past due: not yet due, 1-30, 31-60, 61-90, over 90.
 BUCKETS = ("Current", "1–30 days", "31–60 days", "61–90 days", "Over 90 days")
 #: The first day past due of each bucket after "current".
 _BUCKET_STARTS = (1, 31, 61, 91)
-
-
-def _zone(zone: str | ZoneInfo) -> ZoneInfo:
-    """A ZoneInfo from a name or a ZoneInfo."""
-    return zone if isinstance(zone, ZoneInfo) else ZoneInfo(zone)
-
-
-def _start_of(day: date, zone: str | ZoneInfo) -> datetime:
-    """The UTC instant at which a municipal day begins."""
-    return datetime.combine(day, time.min, _zone(zone)).astimezone(UTC)
 
 
 # --- collections ---------------------------------------------------------------------------
@@ -76,26 +61,28 @@ class Collections:
         return sum(c.cents for c in self.channels)
 
 
-def _collected(start: datetime, end: datetime):
-    """Payments that succeeded in [start, end); a voided counter payment was never collected."""
-    return sa.and_(
-        Payment.succeeded_at >= start,
-        Payment.succeeded_at < end,
-        Payment.status != PaymentStatus.VOIDED,
+def _collected():
+    """Settled payments (their receipt's date is their ledger date); a voided counter payment
+    was never collected."""
+    return (
+        sa.select(Payment.channel, Payment.amount_cents, Receipt.paid_on)
+        .join(Receipt, Receipt.payment_id == Payment.id)
+        .where(Payment.status != PaymentStatus.VOIDED)
+        .subquery("collected")
     )
 
 
-def collections_on(session: Session, day: date, zone: str | ZoneInfo) -> Collections:
-    """Payments that succeeded on a municipal day, by channel (online, counter, mail)."""
-    start, end = _start_of(day, zone), _start_of(day + timedelta(days=1), zone)
+def collections_on(session: Session, day: date) -> Collections:
+    """Payments collected on a day of the town's calendar (their ledger date), by channel."""
+    collected = _collected()
     rows = session.execute(
         sa.select(
-            Payment.channel,
-            sa.func.count(Payment.id),
-            sa.func.coalesce(sa.func.sum(Payment.amount_cents), 0),
+            collected.c.channel,
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(collected.c.amount_cents), 0),
         )
-        .where(_collected(start, end))
-        .group_by(Payment.channel)
+        .where(collected.c.paid_on == day)
+        .group_by(collected.c.channel)
     ).all()
     found = {channel: (int(n), int(cents)) for channel, n, cents in rows}
     return Collections(day, [ChannelTotal(c, *found.get(c, (0, 0))) for c in Channel])
@@ -104,108 +91,11 @@ def collections_on(session: Session, day: date, zone: str | ZoneInfo) -> Collect
 # --- receivables -------------------------------------------------------------------------
 
 
-def _live(as_of: date, cutoff: datetime):
-    """Invoices issued by as_of and not voided by then (a void reverses the whole invoice)."""
-    return sa.and_(
-        Invoice.issue_date <= as_of,
-        sa.or_(Invoice.status != InvoiceStatus.VOID, Invoice.voided_at >= cutoff),
-    )
-
-
-def _has_installments():
-    """True for invoices paid in installments (property tax)."""
-    return (
-        sa.select(InvoiceInstallment.id).where(InvoiceInstallment.invoice_id == Invoice.id).exists()
-    )
-
-
-def _due_of_part():
-    """The due date of an invoice part: its installment's own, else the invoice's."""
-    return sa.func.coalesce(InvoiceInstallment.due_date, Invoice.due_date)
-
-
-def _installment_join(number_column):
-    """Join condition of a part (by installment number) to its installment, if any."""
-    return sa.and_(
-        InvoiceInstallment.invoice_id == Invoice.id, InvoiceInstallment.number == number_column
-    )
-
-
-def _pieces(session: Session, as_of: date, cutoff: datetime):
-    """(receivable GL, account, due date, signed cents) of everything billed, charged and settled.
-
-    Principal comes from invoice lines (by receivable GL, due with the invoice),
-    or from installments for invoices paid in installments (each due on its own
-    date; such invoices bill one receivable, property tax). Charges debit the
-    penalty receivable and are due with the part they were assessed on.
-    Settlements take away from the receivable they credited.
-    """
-    penalty_gl = session.scalar(
-        sa.select(GLAccount.id).where(GLAccount.code == chart.PENALTY_RECEIVABLE)
-    )
-    live = _live(as_of, cutoff)
-    lines = (
-        sa.select(
-            InvoiceLine.receivable_gl_id.label("gl"),
-            Invoice.account_id.label("account_id"),
-            Invoice.due_date.label("due"),
-            InvoiceLine.amount_cents.label("cents"),
-        )
-        .select_from(InvoiceLine)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(live, ~_has_installments())
-    )
-    tax_gl = (
-        sa.select(InvoiceLine.invoice_id, sa.func.min(InvoiceLine.receivable_gl_id).label("gl"))
-        .group_by(InvoiceLine.invoice_id)
-        .subquery()
-    )
-    installments = (
-        sa.select(
-            tax_gl.c.gl,
-            Invoice.account_id,
-            InvoiceInstallment.due_date,
-            InvoiceInstallment.amount_cents,
-        )
-        .select_from(InvoiceInstallment)
-        .join(Invoice, Invoice.id == InvoiceInstallment.invoice_id)
-        .join(tax_gl, tax_gl.c.invoice_id == Invoice.id)
-        .where(live)
-    )
-    charges = (
-        sa.select(
-            sa.literal(penalty_gl, sa.Integer),
-            Invoice.account_id,
-            _due_of_part(),
-            InvoiceCharge.amount_cents,
-        )
-        .select_from(InvoiceCharge)
-        .join(Invoice, Invoice.id == InvoiceCharge.invoice_id)
-        .outerjoin(InvoiceInstallment, _installment_join(InvoiceCharge.installment_number))
-        .where(
-            live,
-            InvoiceCharge.assessed_on <= as_of,
-            sa.or_(InvoiceCharge.waived_at.is_(None), InvoiceCharge.waived_at >= cutoff),
-        )
-    )
-    settled = (
-        sa.select(
-            Settlement.receivable_gl_id,
-            Invoice.account_id,
-            _due_of_part(),
-            -signed_amount(),
-        )
-        .select_from(Settlement)
-        .join(Invoice, Invoice.id == Settlement.invoice_id)
-        .outerjoin(InvoiceInstallment, _installment_join(Settlement.installment_number))
-        .where(live, Settlement.settled_on <= as_of)
-    )
-    return sa.union_all(lines, installments, charges, settled).subquery("pieces")
-
-
-def _bucketed(session: Session, as_of: date, zone: str | ZoneInfo):
-    """The pieces with their bucket number (0 current .. 4 over 90 days) as a subquery."""
-    pieces = _pieces(session, as_of, _start_of(as_of + timedelta(days=1), zone))
+def _bucketed(as_of: date):
+    """Every piece in force on the date (billing.position_pieces) with what it still owes and its
+    bucket number (0 current .. 4 over 90 days), as a subquery."""
+    pieces = position_pieces.pieces(as_of)
+    owed = pieces.c.billed - pieces.c.paid - pieces.c.credited - pieces.c.adjusted
     # NOTE: a bill is past due from the day after its due date: due on as_of is current.
     bucket = sa.case(
         (pieces.c.due >= as_of, 0),
@@ -218,7 +108,12 @@ def _bucketed(session: Session, as_of: date, zone: str | ZoneInfo):
     # NOTE: grouped in an outer query: PostgreSQL does not match a CASE with bound
     # parameters in SELECT to the same CASE in GROUP BY.
     return sa.select(
-        pieces.c.gl, pieces.c.account_id, bucket.label("bucket"), pieces.c.cents
+        pieces.c.account_id,
+        pieces.c.grp,
+        pieces.c.service,
+        pieces.c.charges,
+        bucket.label("bucket"),
+        owed.label("cents"),
     ).subquery("bucketed")
 
 
@@ -255,48 +150,47 @@ class Aging:
         return sum(row.total_cents for row in self.rows)
 
 
-def _aging_rows(session: Session) -> dict[int, AgingRow]:
-    """An empty row per receivable GL: each service, property taxes, penalties (in that order)."""
-    rows: dict[int, AgingRow] = {}
-    for name, gl_id in session.execute(
-        sa.select(ServiceKind.name, ServiceKind.receivable_gl_id).order_by(ServiceKind.name)
+def _aging_rows(session: Session) -> dict[tuple[str, str, bool], AgingRow]:
+    """An empty row per receivable class of the town: each service, property taxes, penalties
+    and interest (in that order)."""
+    rows: dict[tuple[str, str, bool], AgingRow] = {}
+    for code, name in session.execute(
+        sa.select(ServiceKind.code, ServiceKind.name).order_by(ServiceKind.name)
     ):
-        if gl_id in rows:
-            rows[gl_id].label += f" / {name}"
-        else:
-            rows[gl_id] = AgingRow(name, "service")
-    fixed = dict(
-        session.execute(
-            sa.select(GLAccount.code, GLAccount.id).where(
-                GLAccount.code.in_([chart.TAX_RECEIVABLE, chart.PENALTY_RECEIVABLE])
-            )
-        ).all()
-    )
-    rows[fixed[chart.TAX_RECEIVABLE]] = AgingRow("Property taxes", "tax")
-    rows[fixed[chart.PENALTY_RECEIVABLE]] = AgingRow("Penalties and interest", "penalty")
+        rows[("utility", code, False)] = AgingRow(name, "service")
+    rows[("tax", "", False)] = AgingRow("Property taxes", "tax")
+    rows[("charges", "", True)] = AgingRow("Penalties and interest", "penalty")
     return rows
 
 
-def aging(session: Session, as_of: date, zone: str | ZoneInfo = "UTC") -> Aging:
+def aging(session: Session, as_of: date) -> Aging:
     """Open receivables as of a date, by service, property taxes and penalties, in age buckets.
 
-    What was billed (invoices issued by as_of and not voided by then) plus the
-    charges assessed by as_of, less what was settled by as_of, each part aged by
-    its own due date (a tax installment's, else the invoice's; a charge's is the
-    part it was assessed on). `zone` places a void's timestamp on a municipal day.
+    Every piece of the account positions (billing.position_pieces) on the date, each aged by
+    its own due date (a tax installment's, else the invoice's; a charge's is the part it was
+    assessed on): the same figures, summed over the town, as every account's position.
     """
-    bucketed = _bucketed(session, as_of, zone)
+    bucketed = _bucketed(as_of)
     rows = _aging_rows(session)
     sums = session.execute(
-        sa.select(bucketed.c.gl, bucketed.c.bucket, sa.func.sum(bucketed.c.cents)).group_by(
-            bucketed.c.gl, bucketed.c.bucket
-        )
+        sa.select(
+            bucketed.c.grp,
+            bucketed.c.service,
+            bucketed.c.charges,
+            bucketed.c.bucket,
+            sa.func.sum(bucketed.c.cents),
+        ).group_by(bucketed.c.grp, bucketed.c.service, bucketed.c.charges, bucketed.c.bucket)
     ).all()
-    names = dict(session.execute(sa.select(GLAccount.id, GLAccount.name)).all())
-    for gl_id, bucket, cents in sums:
-        if gl_id not in rows:
-            rows[gl_id] = AgingRow(names.get(gl_id, str(gl_id)), "other")
-        rows[gl_id].cents[int(bucket)] += int(cents)
+    for group, service, charges, bucket, cents in sums:
+        if charges:
+            key = ("charges", "", True)
+        elif group == "tax":
+            key = ("tax", "", False)
+        else:
+            key = (group, service, False)
+        if key not in rows:
+            rows[key] = AgingRow("Other charges", "other")
+        rows[key].cents[int(bucket)] += int(cents)
     return Aging(as_of, list(rows.values()))
 
 
@@ -316,7 +210,7 @@ class Delinquency:
         return Decimal(self.delinquent_accounts) / Decimal(self.open_accounts)
 
 
-def delinquency_rate(session: Session, as_of: date, zone: str | ZoneInfo = "UTC") -> Delinquency:
+def delinquency_rate(session: Session, as_of: date) -> Delinquency:
     """The share of accounts with an open receivable that owe some of it more than 30 days past due.
 
     Open: the account's receivables as of the date (as in `aging`) add up to more
@@ -324,7 +218,7 @@ def delinquency_rate(session: Session, as_of: date, zone: str | ZoneInfo = "UTC"
     (the 31-60, 61-90 and over-90 buckets) add up to more than zero. Credit held
     for an account is not a receivable and does not offset either.
     """
-    bucketed = _bucketed(session, as_of, zone)
+    bucketed = _bucketed(as_of)
     late = sa.case((bucketed.c.bucket >= 2, bucketed.c.cents), else_=0)
     per_account = (
         sa.select(
@@ -389,11 +283,9 @@ def _sum_by_period(session: Session, column, amount, bounds: list, where) -> lis
     return totals
 
 
-def monthly(
-    session: Session, months: int, as_of: date, zone: str | ZoneInfo = "UTC"
-) -> list[MonthTotals]:
+def monthly(session: Session, months: int, as_of: date) -> list[MonthTotals]:
     """Billed (invoices by issue month, voided ones left out) and collected (payments by the
-    month they succeeded in, municipal time) for the last `months` months up to as_of."""
+    month of their ledger date) for the last `months` months up to as_of."""
     starts = month_starts(months, as_of)
     day_bounds = [*starts, as_of + timedelta(days=1)]
     billed = _sum_by_period(
@@ -403,12 +295,11 @@ def monthly(
         day_bounds,
         Invoice.status != InvoiceStatus.VOID,
     )
-    instants = [_start_of(day, zone) for day in day_bounds]
-    collected = _sum_by_period(
-        session,
-        Payment.succeeded_at,
-        Payment.amount_cents,
-        instants,
-        Payment.status != PaymentStatus.VOIDED,
+    collected = _collected()
+    collected_by_month = _sum_by_period(
+        session, collected.c.paid_on, collected.c.amount_cents, day_bounds, sa.true()
     )
-    return [MonthTotals(month, b, c) for month, b, c in zip(starts, billed, collected, strict=True)]
+    return [
+        MonthTotals(month, b, c)
+        for month, b, c in zip(starts, billed, collected_by_month, strict=True)
+    ]

@@ -8,27 +8,21 @@ import tempfile
 import zipfile
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, render_template, request
 from flask_login import login_required
 
 import console.models  # noqa: F401 - the console's tables belong to the app's metadata
-from billing import ledger as ledger_service
-from billing.accounts import find_account
-from billing.exports import (
-    DATASETS,
-    FORMATS,
-    ExportError,
-    ExportRequest,
-    manifest_path,
-    write_export,
-)
+from accounts.services import find_account
 from console import books, charts, reports
 from console.account import account_record
 from core.auth import requires
+from core.calendar import town_today, town_zone
 from core.extensions import db
-from core.settings import municipal_today
+from core.text import only_digits
+from ledger import balances
+from ledger.export_datasets import DATASETS
+from ledger.exports import FORMATS, ExportError, ExportRequest, manifest_path, write_export
 
 bp = Blueprint("console", __name__, url_prefix="/staff", template_folder="templates")
 MONTHS = 12
@@ -37,7 +31,7 @@ _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 def _as_of() -> date:
     """The as_of query parameter (YYYY-MM-DD), or today in the municipality; 400 if malformed."""
-    return _day("as_of") or municipal_today(current_app.config)
+    return _day("as_of") or town_today(current_app.config)
 
 
 @bp.get("/dashboard")
@@ -46,19 +40,18 @@ def _as_of() -> date:
 def dashboard():
     """Collections of the day, open receivables by age, delinquency and twelve months of trends."""
     as_of = _as_of()
-    zone = current_app.config["MUNICIPALITY_TIMEZONE"]
-    months = reports.monthly(db.session, MONTHS, as_of, zone)
+    months = reports.monthly(db.session, MONTHS, as_of)
     starts = [m.month for m in months]
     billed = [m.billed_cents for m in months]
     collected = [m.collected_cents for m in months]
     return render_template(
         "console/dashboard.html",
         as_of=as_of,
-        today=municipal_today(current_app.config),
-        collections=reports.collections_on(db.session, as_of, zone),
-        aging=reports.aging(db.session, as_of, zone),
+        today=town_today(current_app.config),
+        collections=reports.collections_on(db.session, as_of),
+        aging=reports.aging(db.session, as_of),
         buckets=reports.BUCKETS,
-        delinquency=reports.delinquency_rate(db.session, as_of, zone),
+        delinquency=reports.delinquency_rate(db.session, as_of),
         months=months,
         # The charts escape every text they hold; the template inlines them as they are.
         collections_svg=charts.collections_chart(starts, collected),
@@ -75,9 +68,11 @@ def account(number: str):
     found = find_account(db.session, number)
     if found is None:
         abort(404)
-    zone = ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"])
+    zone = town_zone(current_app.config)
     return render_template(
-        "console/account.html", record=account_record(db.session, found), zone=zone
+        "console/account.html",
+        record=account_record(db.session, found, town_today(current_app.config)),
+        zone=zone,
     )
 
 
@@ -96,7 +91,7 @@ def _day(name: str) -> date | None:
 
 def _page() -> int:
     raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() and 0 < int(raw) < 100_000 else 1
+    return int(raw) if only_digits(raw) and 0 < int(raw) < 100_000 else 1
 
 
 @bp.get("/books/ledger")
@@ -131,7 +126,7 @@ def trial_balance():
     as_of = _as_of()
     return render_template(
         "console/books/trial_balance.html",
-        report=ledger_service.trial_balance(db.session, as_of),
+        report=balances.trial_balance(db.session, as_of),
         as_of=as_of,
     )
 
@@ -141,7 +136,7 @@ def trial_balance():
 @requires("read")
 def audit_log():
     """The audit log, newest first, by action, actor, object and time."""
-    zone = ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"])
+    zone = town_zone(current_app.config)
     since, until = _day("since"), _day("until")
     wanted = books.AuditFilter(
         action=request.args.get("action", "").strip()[:64] or None,
@@ -221,11 +216,24 @@ def _dict_without(values: dict, *names: str) -> dict:
 
 
 def init_app(app) -> None:
-    """Register the staff dashboard, account page and the auditor's books."""
-    from console import views_approvals, views_counter, views_runs
+    """Register the staff dashboard, account page, the auditor's books and the users page."""
+    from console import (
+        views_access,
+        views_approvals,
+        views_counter,
+        views_cycles,
+        views_orders,
+        views_runs,
+        views_users,
+    )
 
     app.register_blueprint(bp)
     app.add_template_filter(_dict_without, "dict_without")
+    app.add_template_filter(books.summary_lines, "audit_lines")
     views_counter.init_app(app)
     views_approvals.init_app(app)
     views_runs.init_app(app)
+    views_cycles.init_app(app)
+    views_access.init_app(app)
+    views_users.init_app(app)
+    views_orders.init_app(app)

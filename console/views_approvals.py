@@ -1,9 +1,11 @@
 """Clerks ask for refunds, voids, credit memos and waivers from the account page; supervisors
-decide them in their queue (thin: read the form, call console.approvals, commit once)."""
+decide them in their queue (thin: read the form, call console.approvals, commit once).
+
+The request form carries a one-time token (core.submissions): sent twice, it asks once.
+A decision is made once by itself: deciding a decided request is refused, naming who decided.
+"""
 
 from __future__ import annotations
-
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import (
@@ -18,24 +20,30 @@ from flask import (
 )
 from flask_login import login_required
 
-from billing.accounts import find_account
-from billing.models import Account, Invoice, InvoiceCharge
+from accounts.models import Account
+from accounts.services import find_account
+from billing.models import Invoice, InvoiceCharge
 from console import approvals
 from console.models import ApprovalKind, ApprovalRequest
+from core import submissions
 from core.auth import request_actor, requires
+from core.calendar import town_today, town_zone
 from core.db import get_by_id
 from core.extensions import db
 from core.money import MoneyError, parse_dollars
-from core.settings import ConfigError, municipal_today
+from core.settings import ConfigError
+from core.text import only_digits
 from payments.gateway import UNAVAILABLE_MESSAGE, PaymentError, StripeGateway
 from payments.models import Payment
 
 bp = Blueprint("approvals", __name__, url_prefix="/staff/approvals", template_folder="templates")
 TARGETS = {"payment": Payment, "invoice": Invoice, "charge": InvoiceCharge}
+#: The name under which the request form keeps its tokens.
+ASK_FORM = "approvals.ask"
 
 
 def _queue(error: str | None = None, status: int = 200):
-    zone = ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"])
+    zone = town_zone(current_app.config)
     waiting, decided = approvals.pending(db.session), approvals.decided(db.session)
     ids = {row.account_id for row in [*waiting, *decided]}
     numbers = dict(
@@ -64,7 +72,7 @@ def _target(account, chosen: str) -> approvals.Target:
     """The payment, invoice or charge the form names, only if it is the account's."""
     kind, _, raw = chosen.partition(":")
     model = TARGETS.get(kind)
-    row = get_by_id(db.session, model, int(raw)) if model and raw.isdigit() else None
+    row = get_by_id(db.session, model, int(raw)) if model and only_digits(raw) else None
     if row is not None:
         owner = (
             row.account_id
@@ -85,6 +93,16 @@ def ask():
     if account is None:
         abort(404)
     back = url_for("console.account", number=account.number)
+    token = request.form.get(submissions.FIELD, "")
+    if submissions.well_formed(token):
+        earlier = submissions.claim(db.session, request_actor(), ASK_FORM, token)
+        if earlier is not None:
+            db.session.rollback()
+            if submissions.same_sender(earlier, request_actor(), ASK_FORM):
+                flash(f"This form was sent twice; it asked once. {earlier.message}")
+                return redirect(earlier.location, 303)
+            flash("This form is out of date: check it and ask again.")
+            return redirect(back + "#approvals", 303)
     try:
         kind = ApprovalKind(request.form.get("kind", ""))
     except ValueError:
@@ -105,13 +123,17 @@ def ask():
             _target(account, request.form.get("target", "")),
             reason=request.form.get("reason", ""),
             amount_cents=amount,
+            resident_text=request.form.get("resident_text", ""),
         )
     except approvals.ApprovalRefused as refused:
         db.session.rollback()
         flash(f"Not asked: {refused}")
         return redirect(back + "#approvals", 303)
+    message = f"Request {row.id} is waiting for a supervisor."
+    if submissions.well_formed(token):
+        submissions.answered(db.session, token, location=back + "#approvals", message=message)
     db.session.commit()
-    flash(f"Request {row.id} is waiting for a supervisor.")
+    flash(message)
     return redirect(back + "#approvals", 303)
 
 
@@ -140,7 +162,7 @@ def approve(request_id: int):
             db.session,
             request_actor(),
             row,
-            on=municipal_today(current_app.config),
+            on=town_today(current_app.config),
             note=request.form.get("note", "").strip()[:500],
             gateway=_gateway,
         )

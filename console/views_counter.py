@@ -2,13 +2,14 @@
 account, prints the receipt, and closes the drawer by counting it against what was taken.
 
 Thin: read the form, call payments.counter, commit once, render. Every error is shown by
-its field and changes nothing.
+its field and changes nothing. The payment form carries a one-time token (core.submissions):
+sent twice, as a retry of a submit cut off, it takes the payment once and answers the second
+sending with the first payment's receipt.
 """
 
 from __future__ import annotations
 
 import io
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import (
@@ -24,12 +25,13 @@ from flask import (
 )
 from flask_login import login_required
 
-from billing.accounts import find_account
+from accounts.services import find_account
+from core import submissions
 from core.auth import request_actor, requires
+from core.calendar import town_today, town_zone
 from core.extensions import db
 from core.money import MoneyError, format_cents, parse_dollars
-from core.settings import municipal_today
-from notices.service import NoticeError
+from notices.issuing import NoticeError
 from payments import payflow
 from payments.counter import COUNTER_TENDERS, close_drawer, open_drawer, take_counter_payment
 from payments.models import CashDrawer, Payment, Receipt, Tender
@@ -78,7 +80,7 @@ def _page(errors: dict[str, str] | None = None, status: int = 200, **shown):
         tenders=COUNTER_TENDERS,
         errors=errors or {},
         shown=shown,
-        zone=ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"]),
+        zone=town_zone(current_app.config),
     )
     return page, status
 
@@ -125,16 +127,40 @@ def open_():
     return redirect(url_for(".counter"), 303)
 
 
+#: The name under which the counter's payment form keeps its tokens.
+PAYMENT_FORM = "counter.payment"
+#: What a clerk reads when a payment form has no token of ours (shown before the change).
+STALE_FORM = "This form is out of date: check it and take the payment again."
+#: What a clerk reads above the first answer when the same form was sent again.
+SENT_TWICE = "This form was sent twice; the payment was taken once."
+
+
+def _sent_before(earlier) -> tuple:
+    """The answer to a second sending of a payment form: the first one's, changing nothing."""
+    if not submissions.same_sender(earlier, request_actor(), PAYMENT_FORM):
+        return _page({"form": STALE_FORM}, 409)
+    flash(f"{SENT_TWICE} {earlier.message}")
+    return redirect(earlier.location, 303)
+
+
 @bp.post("/payments")
 @login_required
 @requires("write")
 def take():
-    """Take a payment into the open drawer; settled at once, with its receipt."""
+    """Take a payment into the open drawer, once per showing of the form; with its receipt."""
     form = request.form
     shown = {k: form.get(k, "") for k in ("account", "amount", "tender", "reference", "invoices")}
+    token = form.get(submissions.FIELD, "")
+    fresh = submissions.well_formed(token)
+    earlier = fresh and submissions.claim(db.session, request_actor(), PAYMENT_FORM, token)
+    if earlier:
+        db.session.rollback()
+        return _sent_before(earlier)
     drawer = _my_drawer()
     if drawer is None:
         return _page({"form": "Open your drawer first."}, 409, **shown)
+    if not fresh:
+        return _page({"form": STALE_FORM}, 422, **shown)
     account = find_account(db.session, shown["account"])
     if account is None:
         return _page({"account": "No account has this number."}, 422, **shown)
@@ -152,15 +178,17 @@ def take():
             tender=tender,
             reference=shown["reference"],
             invoice_numbers=[n for n in shown["invoices"].replace(",", " ").split() if n],
-            on=municipal_today(current_app.config),
+            on=town_today(current_app.config),
         )
     except PaymentRefused as refused:
         return _refused(refused, **shown)
-    db.session.commit()
-    flash(
-        f"Receipt {receipt.number}: {shown['amount']} from account {account.number}. "
-        "Print it from the list below."
+    message = (
+        f"Receipt {receipt.number}: {format_cents(receipt.amount_cents)} from account "
+        f"{account.number}. Print it from the list below."
     )
+    submissions.answered(db.session, token, location=url_for(".counter"), message=message)
+    db.session.commit()
+    flash(message)
     return redirect(url_for(".counter"), 303)
 
 

@@ -3,7 +3,8 @@
 What belongs here: the app factory, settings, the unbound Flask extensions,
 the database base class and column types, money arithmetic, check digits,
 staff users, roles and API tokens, the audit log, error handling, the API
-skeleton (/api/v1, OpenAPI, health checks) and the base templates.
+skeleton (/api/v1, OpenAPI, health checks), gap-free document numbers and the
+base templates.
 
 What does not: anything about invoices, payments or notices. core imports no
 domain package, except create_app(), which registers their blueprints and

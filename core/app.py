@@ -11,7 +11,7 @@ from dotenv import load_dotenv
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import errors
+from core import errors, limits, submissions
 from core.apidoc import API_SETTINGS
 from core.extensions import api, csrf, db, limiter, login_manager, migrate
 from core.settings import load_settings
@@ -42,6 +42,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     errors.init_app(app)
     register_request_hooks(app)
     register_commands(app)
+    register_job_hooks(app)
     trust_proxies(app)
     return app
 
@@ -69,19 +70,18 @@ def register_extensions(app: Flask) -> None:
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.session_protection = "strong"
+    limits.init_app(app)  # NOTE: before CSRF, which reads the form
     csrf.init_app(app)
     limiter.init_app(app)
     api.init_app(app)
     with app.app_context():
         configure_engine(db.engine)
 
-    from core.models import StaffUser
+    from core.views import load_signed_in_user
 
-    @login_manager.user_loader
-    def load_user(user_id: str):
-        """Load the signed-in staff user, if still active."""
-        user = db.session.get(StaffUser, int(user_id))
-        return user if user is not None and user.active else None
+    # NOTE: the user comes from the server-side staff session the cookie names, checked on
+    # every request; the user id in the cookie alone signs no one in.
+    login_manager.user_loader(load_signed_in_user)
 
 
 def configure_engine(engine: sa.Engine) -> None:
@@ -101,12 +101,13 @@ def configure_engine(engine: sa.Engine) -> None:
 
 def register_blueprints(app: Flask) -> None:
     """Register the HTML blueprints and the API blueprints of every package."""
+    from accounts import api as accounts_api
+    from accounts import views as accounts_views
     from billing import api as billing_api
-    from billing import api_billing, api_exports
-    from billing import views as billing_views
     from console import views as console_views
     from core import api as core_api
     from core import views as core_views
+    from ledger import api as ledger_api
     from notices import api as notices_api
     from notices import views as notices_views
     from payments import api as payments_api
@@ -115,26 +116,36 @@ def register_blueprints(app: Flask) -> None:
     from portal import blueprints as portal_blueprints
 
     core_views.init_app(app)
-    billing_views.init_app(app)
+    accounts_views.init_app(app)
     payments_views.init_app(app)
     notices_views.init_app(app)
     console_views.init_app(app)
     core_api.init_app(app, api)
+    accounts_api.init_app(app, api)
+    ledger_api.init_app(app, api)
     billing_api.init_app(app, api)
-    api_billing.init_app(app, api)
-    api_exports.init_app(app, api)
     payments_api.init_app(app)
     api_payments.init_app(app, api)
     notices_api.init_app(app, api)
     portal_blueprints.init_app(app)
 
 
+def register_job_hooks(app: Flask) -> None:
+    """A failed scheduled run is e-mailed to operations by notices (core sends no mail)."""
+    from core.scheduling import FAILED_RUN_NOTIFIER
+    from notices.jobs import email_operations
+
+    app.extensions[FAILED_RUN_NOTIFIER] = email_operations
+
+
 def register_request_hooks(app: Flask) -> None:
     """Authentication of API tokens, the read-only rule, security headers and cookie flags."""
     from core.auth import guard_current_request
-    from core.security import CookieResponse, add_security_headers
+    from core.security import CookieResponse, add_security_headers, refuse_nul_in_pages
 
     app.response_class = CookieResponse
+    app.before_request(refuse_nul_in_pages)
+    submissions.init_app(app)
 
     @app.before_request
     def _guard():
@@ -145,14 +156,20 @@ def register_request_hooks(app: Flask) -> None:
 
 def register_commands(app: Flask) -> None:
     """Register every package's Flask CLI group."""
+    from accounts import cli as accounts_cli
     from billing import cli as billing_cli
-    from billing import cli_billing
+    from console import cli as console_cli
     from core import cli as core_cli
+    from demo import cli as demo_cli
+    from ledger import cli as ledger_cli
     from notices import cli as notices_cli
     from payments import cli as payments_cli
 
     core_cli.init_app(app)
+    ledger_cli.init_app(app)
+    accounts_cli.init_app(app)
     billing_cli.init_app(app)
-    cli_billing.init_app(app)
     payments_cli.init_app(app)
     notices_cli.init_app(app)
+    console_cli.init_app(app)
+    demo_cli.init_app(app)

@@ -26,7 +26,9 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.audit import Actor, record
 from core.db import utcnow
+from core.lockouts import stranger_failed
 from core.models import ApiToken, Role, StaffUser
+from core.text import typed_address
 
 PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.AUDITOR: frozenset({"read"}),
@@ -105,19 +107,23 @@ def authenticate(
     failure = AuthError("The e-mail or password is not correct.")
     if user is None:
         check_password_hash(_DUMMY_HASH, password)  # same work whether the user exists or not
-        record(
+        stranger = Actor("anonymous", None, typed_address(email), origin)
+        locked = stranger_failed(
             session,
-            Actor("anonymous", None, email[:254], origin),
-            "user.login_failed",
-            object_type="StaffUser",
-            reason="unknown e-mail",
+            stranger,
+            "user",
+            "StaffUser",
+            now=now,
+            max_failures=max_failures,
+            lockout=lockout,
         )
-        raise failure
+        if locked is None:
+            raise failure
+        raise _too_many(locked.left, now_locked=locked.now_locked)
     actor = Actor("user", str(user.id), user.email, origin)
     if user.locked_until is not None and user.locked_until > now:
         record(session, actor, "user.login_refused", user, reason="locked")
-        minutes = max(1, int((user.locked_until - now).total_seconds() // 60) + 1)
-        raise AuthError(f"Too many failed sign-ins. Try again in {minutes} minutes.")
+        raise _too_many(user.locked_until - now, now_locked=False)
     if not user.active or not check_password_hash(user.password_hash, password):
         user.failed_logins += 1
         record(session, actor, "user.login_failed", user, failures=user.failed_logins)
@@ -125,9 +131,7 @@ def authenticate(
             user.locked_until = now + lockout
             user.failed_logins = 0
             record(session, actor, "user.locked", user, until=user.locked_until)
-            raise AuthError(
-                f"Too many failed sign-ins. Try again in {int(lockout.total_seconds() // 60)} minutes."
-            )
+            raise _too_many(lockout, now_locked=True)
         raise failure
     user.failed_logins = 0
     user.locked_until = None
@@ -137,6 +141,13 @@ def authenticate(
 
 
 _DUMMY_HASH = generate_password_hash("not a real password")
+
+
+def _too_many(left: timedelta, *, now_locked: bool) -> AuthError:
+    """The lockout's words (the same whether or not the address belongs to a user)."""
+    seconds = int(left.total_seconds())
+    minutes = seconds // 60 if now_locked else max(1, seconds // 60 + 1)
+    return AuthError(f"Too many failed sign-ins. Try again in {minutes} minutes.")
 
 
 def _hash_token(token: str) -> str:

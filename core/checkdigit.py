@@ -4,10 +4,14 @@ Pure module. The algorithm is documented in docs/accounts.md so that a print
 shop or a bank lockbox can check numbers without this code.
 """
 
+from __future__ import annotations
+
+from core.text import only_digits
+
 
 def luhn_digit(digits: str) -> str:
     """Return the Luhn check digit for a string of decimal digits."""
-    if not digits.isdigit():
+    if not only_digits(digits):
         raise ValueError(f"{digits!r} is not a string of digits")
     total = 0
     # NOTE: counting from the right, every second digit starting with the
@@ -29,6 +33,6 @@ def with_luhn(digits: str) -> str:
 
 def is_valid_luhn(number: str) -> bool:
     """True when the last digit is the Luhn check digit of the others."""
-    if len(number) < 2 or not number.isdigit():
+    if len(number) < 2 or not only_digits(number):
         return False
     return luhn_digit(number[:-1]) == number[-1]

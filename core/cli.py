@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from core import staff_sessions
 from core.audit import Actor, record
 from core.auth import AuthError, create_api_token, create_staff_user
 from core.db import utcnow
@@ -83,19 +84,76 @@ def users_list() -> None:
         click.echo(f"{user.email}\t{user.role.value}\t{state}{locked}")
 
 
+def _user(email: str) -> StaffUser:
+    """The staff user with the e-mail; a clear error if there is none."""
+    user = db.session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
+    if user is None:
+        raise click.ClickException(f"No staff user {email}.")
+    return user
+
+
 @users.command("unlock")
 @click.argument("email")
 @with_appcontext
 def users_unlock(email: str) -> None:
     """Lift a sign-in lockout."""
-    user = db.session.scalar(sa.select(StaffUser).where(StaffUser.email == email.strip().lower()))
-    if user is None:
-        raise click.ClickException(f"No staff user {email}.")
+    user = _user(email)
     user.locked_until = None
     user.failed_logins = 0
     record(db.session, OPERATOR, "user.unlock", user)
     db.session.commit()
     click.echo(f"Unlocked {user.email}.")
+
+
+@users.command("sign-out")
+@click.argument("email")
+@with_appcontext
+def users_sign_out(email: str) -> None:
+    """Sign a user out everywhere: every session they hold ends now."""
+    user = _user(email)
+    ended = staff_sessions.sign_out_everywhere(db.session, OPERATOR, user, now=utcnow())
+    db.session.commit()
+    click.echo(f"Signed {user.email} out everywhere ({ended} sessions ended).")
+
+
+@users.command("deactivate")
+@click.argument("email")
+@with_appcontext
+def users_deactivate(email: str) -> None:
+    """Deactivate a user: every session ends and sign-in is refused."""
+    user = _user(email)
+    ended = staff_sessions.set_active(db.session, OPERATOR, user, False, now=utcnow())
+    db.session.commit()
+    click.echo(f"Deactivated {user.email} ({ended} sessions ended).")
+
+
+@users.command("reactivate")
+@click.argument("email")
+@with_appcontext
+def users_reactivate(email: str) -> None:
+    """Let a deactivated user sign in again."""
+    user = _user(email)
+    staff_sessions.set_active(db.session, OPERATOR, user, True, now=utcnow())
+    db.session.commit()
+    click.echo(f"Reactivated {user.email}.")
+
+
+@users.command("set-password")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@with_appcontext
+def users_set_password(email: str, password_stdin: bool) -> None:
+    """Give a user a new password; every session of theirs ends."""
+    user = _user(email)
+    try:
+        ended = staff_sessions.set_password(
+            db.session, OPERATOR, user, _read_password(password_stdin), now=utcnow()
+        )
+    except AuthError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"Set a new password for {user.email} ({ended} sessions ended).")
 
 
 @tokens.command("create")

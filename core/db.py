@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 NAMING_CONVENTION = {
@@ -106,6 +107,17 @@ class CreatedAtMixin:
     """Adds a created_at timestamp set on insert."""
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, nullable=False)
+
+
+def insert_or_nothing(session: Session, model, *, unique: list[str]):
+    """An INSERT into model that does nothing where a row with the same unique columns exists.
+
+    On PostgreSQL a second insert of the same key waits for the first transaction and then
+    does nothing, where a look-then-insert would fail with a unique violation.
+    """
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(model).on_conflict_do_nothing(index_elements=unique)
 
 
 def bulk_insert(session: Session, table: sa.Table, rows: list[dict]) -> None:

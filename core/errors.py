@@ -14,7 +14,13 @@ import redis.exceptions
 from flask import Flask, render_template, request
 from markupsafe import escape
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
-from werkzeug.exceptions import Conflict, HTTPException, InternalServerError, ServiceUnavailable
+from werkzeug.exceptions import (
+    Conflict,
+    HTTPException,
+    InternalServerError,
+    MethodNotAllowed,
+    ServiceUnavailable,
+)
 
 from core.apidoc import API_PREFIX, error_body
 from core.extensions import db
@@ -24,7 +30,10 @@ log = logging.getLogger(__name__)
 
 def _wants_json() -> bool:
     """API paths, and clients that ask only for JSON, get JSON errors."""
-    if request.path.startswith(API_PREFIX + "/") or request.path in {"/healthz", "/readyz"}:
+    if request.path.startswith((API_PREFIX + "/", "/webhooks/")) or request.path in {
+        "/healthz",
+        "/readyz",
+    }:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
@@ -59,6 +68,9 @@ def _respond(error: HTTPException):
         return error.response
     data = getattr(error, "data", None) or {}
     headers = dict(data.get("headers") or {})
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        # NOTE: RFC 9110: a 405 names the methods the address does take.
+        headers.setdefault("Allow", ", ".join(sorted(error.valid_methods)))
     if error.code == 401 and _wants_json():
         headers.setdefault("WWW-Authenticate", 'Bearer realm="munibill"')
     if _wants_json():
@@ -135,7 +147,9 @@ def handle_unexpected(error: Exception):
     """Log an unexpected error once and answer a plain 500."""
     if isinstance(error, HTTPException):
         return _respond(error)
-    log.exception("unhandled error on %s %s", request.method, request.path)
+    # NOTE: the route's rule, not the path: a path can carry what someone typed.
+    rule = request.url_rule.rule if request.url_rule is not None else "(no route)"
+    log.exception("unhandled error on %s %s", request.method, rule)
     _reset_session()
     return _respond(InternalServerError("Something went wrong on our side. It has been logged."))
 

@@ -21,12 +21,11 @@ from datetime import date, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from core.audit import Actor, record
-from core.db import utcnow
+from core.db import insert_or_nothing, utcnow
 from core.models import JobRun, JobStatus, SchedulerLease
 
 LEASE = "scheduler"
@@ -42,12 +41,10 @@ def holder_name() -> str:
 def take_lead(session: Session, holder: str, *, now=None, seconds: int = LEASE_SECONDS) -> bool:
     """Renew our lease, or take it if it expired; True if we lead now. Commits."""
     now = now or utcnow()
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
     session.execute(
-        insert(SchedulerLease)
-        .values(name=LEASE, holder=holder, expires_at=now + timedelta(seconds=seconds))
-        .on_conflict_do_nothing(index_elements=["name"])
+        insert_or_nothing(session, SchedulerLease, unique=["name"]).values(
+            name=LEASE, holder=holder, expires_at=now + timedelta(seconds=seconds)
+        )
     )
     table = SchedulerLease.__table__
     taken = session.execute(

@@ -1,4 +1,5 @@
-"""Staff users, API tokens and the audit log."""
+"""Staff users, their sessions, API tokens, the audit log and the counters of gap-free
+document numbers."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from core.db import AppendOnly, Base, CreatedAtMixin, UTCDateTime, enum_column, intpk, utcnow
+from core.sessions import SessionRow
 
 
 class Role(enum.StrEnum):
@@ -47,6 +49,38 @@ class StaffUser(UserMixin, CreatedAtMixin, Base):
 
     def __repr__(self) -> str:
         return f"<StaffUser {self.email} {self.role}>"
+
+
+class SessionEnd(enum.StrEnum):
+    """Why a staff session ended."""
+
+    SIGNED_OUT = "signed_out"
+    IDLE = "idle"
+    EXPIRED = "expired"
+    REVOKED = "revoked"
+    PASSWORD_CHANGED = "password_changed"  # noqa: S105 - a reason, not a secret
+    DEACTIVATED = "deactivated"
+
+
+class StaffSession(SessionRow, Base):
+    """A staff user's signed-in session, server-side so that signing out ends it everywhere.
+
+    The browser holds a random token; only its SHA-256 is stored (core.sessions). It ends
+    at sign-out, after STAFF_IDLE_MINUTES without a request, STAFF_SESSION_HOURS after the
+    sign-in however busy, or when it is revoked (by an admin, by the operator, by a new
+    password or a deactivation).
+    """
+
+    __tablename__ = "staff_session"
+
+    id: Mapped[intpk]
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("staff_user.id"), index=True)
+    #: Why it ended (None while it is open).
+    end_reason: Mapped[SessionEnd | None] = mapped_column(
+        enum_column(SessionEnd, "staff_session_end")
+    )
+
+    user: Mapped[StaffUser] = relationship()
 
 
 class ApiToken(CreatedAtMixin, Base):
@@ -139,3 +173,34 @@ class SchedulerLease(Base):
     name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     holder: Mapped[str] = mapped_column(sa.String(120))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class NumberSeries(Base):
+    """The next number of a gap-free series (invoices per year, receipts per year)."""
+
+    __tablename__ = "number_series"
+
+    series: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    year: Mapped[int] = mapped_column(primary_key=True)
+    last_number: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+
+class FormSubmission(Base):
+    """A staff form sent once: its one-time token, and what the first sending answered.
+
+    A form that records money carries a new token each time it is shown; sent
+    again with the same token (a retry of a submit cut off), it answers what
+    the first sending answered and records nothing more (core.submissions).
+    """
+
+    __tablename__ = "form_submission"
+
+    #: The one-time token the form carried (a hidden field).
+    token: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    #: Which form it was ("counter.payment", "approvals.ask").
+    form: Mapped[str] = mapped_column(sa.String(64))
+    submitted_by: Mapped[str] = mapped_column(sa.String(254))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: Where the first sending led, and what it told the clerk.
+    location: Mapped[str | None] = mapped_column(sa.String(500))
+    message: Mapped[str | None] = mapped_column(sa.String(500))

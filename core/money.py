@@ -5,6 +5,7 @@ Pure module: plain values in, plain values out. A float never touches money.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from decimal import (
     ROUND_CEILING,
@@ -14,7 +15,6 @@ from decimal import (
     ROUND_HALF_UP,
     ROUND_UP,
     Decimal,
-    InvalidOperation,
 )
 
 #: The rounding rules a municipality may choose (setting ROUNDING_RULE).
@@ -28,6 +28,14 @@ ROUNDING_RULES = {
 }
 DEFAULT_ROUNDING = "half_up"
 _CENT = Decimal(1)
+#: The longest number text parsed: more digits than any town's money or rate needs, far fewer
+#: than make Decimal work for seconds on an exponent like "1e999999".
+MAX_NUMBER_CHARS = 40
+#: The largest amount of money taken: $99,999,999,999.99.
+MAX_CENTS = 10**13 - 1
+#: Plain decimal notation: digits (thousands may be grouped by commas), an optional fraction;
+#: ASCII digits only; no exponent, no infinity, no NaN, no underscores.
+_UNSIGNED = re.compile(r"(?:[0-9]{1,3}(?:,[0-9]{3})+|[0-9]+)(?:\.[0-9]+)?|\.[0-9]+")
 
 
 class MoneyError(ValueError):
@@ -50,19 +58,38 @@ def dollars_to_cents(amount: Decimal, rule: str = DEFAULT_ROUNDING) -> int:
     return to_cents(amount * 100, rule)
 
 
+def plain_decimal(text: str, *, signed: bool = True) -> Decimal:
+    """A number in plain decimal notation ("-1,234.5", ".25") as a Decimal, in bounded time:
+    at most MAX_NUMBER_CHARS characters, no exponent; MoneyError otherwise."""
+    if not isinstance(text, str):
+        raise MoneyError(f"{text!r} is not a number written in figures")
+    cleaned = text.strip()
+    body = cleaned[1:] if signed and cleaned[:1] in "+-" else cleaned
+    if len(cleaned) > MAX_NUMBER_CHARS or not body or not _UNSIGNED.fullmatch(body):
+        shown = cleaned if len(cleaned) <= MAX_NUMBER_CHARS else cleaned[:MAX_NUMBER_CHARS] + "…"
+        raise MoneyError(f"{shown!r} is not a number written in plain figures")
+    return Decimal(cleaned.replace(",", ""))
+
+
 def parse_dollars(text: str) -> int:
-    """Parse '1,234.56' or '$12' to cents; refuses fractions of a cent."""
-    cleaned = text.strip().replace(",", "").removeprefix("$")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        raise MoneyError(f"{text!r} is not an amount of money") from None
-    if not value.is_finite():
+    """Parse '1,234.56', '$12' or '-$0.05' to cents; refuses fractions of a cent, exponents,
+    and amounts beyond MAX_CENTS."""
+    if not isinstance(text, str):
         raise MoneyError(f"{text!r} is not an amount of money")
+    cleaned = text.strip()
+    sign = -1 if cleaned.startswith("-") else 1
+    body = cleaned.removeprefix("-").removeprefix("$")
+    try:
+        value = plain_decimal(body, signed=False)
+    except MoneyError:
+        shown = cleaned if len(cleaned) <= MAX_NUMBER_CHARS else cleaned[:MAX_NUMBER_CHARS] + "…"
+        raise MoneyError(f"{shown!r} is not an amount of money") from None
     cents = value * 100
     if cents != cents.to_integral_value():
         raise MoneyError(f"{text!r} has fractions of a cent")
-    return int(cents)
+    if cents > MAX_CENTS:
+        raise MoneyError(f"{text!r} is more than {format_cents(MAX_CENTS)}")
+    return sign * int(cents)
 
 
 def format_cents(cents: int, symbol: str = "$") -> str:

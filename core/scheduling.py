@@ -15,11 +15,10 @@ import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from html import escape
-from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from core.calendar import town_date, town_now
 from core.extensions import db
 from core.jobs import (
     abandoned_runs,
@@ -31,6 +30,10 @@ from core.jobs import (
 from core.models import JobRun
 
 log = logging.getLogger(__name__)
+
+#: The app.extensions key of the function (config, failed JobRun) that tells operations about a
+#: failed run. The app factory sets it to notices' e-mail: core itself sends no mail.
+FAILED_RUN_NOTIFIER = "munibill.failed_run_notifier"
 
 
 @dataclass(frozen=True)
@@ -61,7 +64,7 @@ class Entry:
             )
             slot = int(now.timestamp()) // seconds * seconds
             return f"every {seconds}s from {datetime.fromtimestamp(slot, UTC):%Y-%m-%dT%H:%M:%SZ}"
-        return f"{now.date().isoformat()} {self.arguments}"[:64]
+        return f"{town_date(now, now.tzinfo).isoformat()} {self.arguments}"[:64]
 
 
 def find(schedule: list[Entry], name: str) -> Entry:
@@ -81,15 +84,14 @@ def run_entry(
     trigger: str | None = None,
 ) -> JobRun | None:
     """Run one entry in an app context (manual runs get a trigger of their own)."""
-    zone = ZoneInfo(app.config["MUNICIPALITY_TIMEZONE"])
-    now = datetime.now(zone)
+    now = town_now(app.config)
     with app.app_context():
         run = run_job(
             db.session,
             app.config,
             entry.name,
             entry.function(),
-            as_of=as_of or now.date(),
+            as_of=as_of or town_date(now, now.tzinfo),
             trigger=trigger or f"manual:{uuid.uuid4().hex[:12]}",
             dry_run=dry_run,
             on_failure=lambda run: notify_operations(app, run),
@@ -101,26 +103,10 @@ def run_entry(
 
 
 def notify_operations(app, run: JobRun) -> None:
-    """E-mail the operations address about a failed run (if one is configured)."""
-    address = app.config.get("OPERATIONS_EMAIL")
-    if not address:
-        return
-    mail = importlib.import_module("notices.mail")
-    text = (
-        f"The job {run.job} failed on {run.started_at:%Y-%m-%d %H:%M} UTC "
-        f"(run {run.id}, as of {run.as_of}, on {run.holder}).\n\n{run.error}\n"
-    )
-    message = mail.Message(
-        to=address,
-        subject=f"munibill: job {run.job} failed",
-        text=text,
-        html=f"<pre>{escape(text)}</pre>",
-        attachment_name="",
-        attachment=b"",
-        language="en",
-    )
-    delivery = mail.Mailer.from_config(app.config).send(message)
-    log.warning("job %s failed; operations e-mail %s", run.job, delivery.status)
+    """Tell operations about a failed run, through the notifier the app factory registered."""
+    notify = app.extensions.get(FAILED_RUN_NOTIFIER)
+    if notify is not None:
+        notify(app.config, run)
 
 
 class Leader:
@@ -176,7 +162,7 @@ def build_scheduler(app, schedule: list[Entry]) -> tuple[BlockingScheduler, Lead
         # a rerun longer than the lease would otherwise let it expire, and another standby
         # would take the lead and run the same work again.
         max_instances=2,
-        next_run_time=datetime.now(ZoneInfo(app.config["MUNICIPALITY_TIMEZONE"])),
+        next_run_time=town_now(app.config),
     )
     for entry in schedule:
         if entry.setting is None or app.config.get(entry.setting):
@@ -192,8 +178,8 @@ def _fire(app, leader: Leader, entry: Entry):
     def fire() -> None:
         if not leader.leading:
             return
-        now = datetime.now(ZoneInfo(app.config["MUNICIPALITY_TIMEZONE"]))
-        run_entry(app, entry, as_of=now.date(), trigger=entry.window(now))
+        now = town_now(app.config)
+        run_entry(app, entry, as_of=town_date(now, now.tzinfo), trigger=entry.window(now))
 
     fire.__name__ = entry.name
     return fire

@@ -1,4 +1,5 @@
-"""Security headers sent with every response, and the flags of every cookie."""
+"""Security headers sent with every response, the flags of every cookie, and the refusal of
+text no database can store (the NUL character) on pages."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ from urllib.parse import urlsplit
 
 from flask import current_app, request
 from flask.wrappers import Response
+from werkzeug.exceptions import BadRequest
+
+from core.text import NUL
 
 
 class CookieResponse(Response):
@@ -60,6 +64,24 @@ def content_security_policy(inline_styles: bool = False) -> str:
     )
 
 
+#: Pages and files no cache may keep: everything staff and residents see once signed in or
+#: while signing in, and every API answer.
+PRIVATE_PATHS = (
+    "/staff",
+    "/login",
+    "/logout",
+    "/api/",
+    "/my/",
+    "/pay",
+    "/payments",
+    "/portal",
+    "/signin",
+    "/register",
+    "/reset",
+    "/verify",
+)
+
+
 def add_security_headers(response: Response) -> Response:
     """Set CSP, framing, sniffing, referrer and (in production) HSTS headers."""
     headers = response.headers
@@ -71,6 +93,30 @@ def add_security_headers(response: Response) -> Response:
     headers.setdefault("Referrer-Policy", "same-origin")
     if current_app.config["SESSION_COOKIE_SECURE"]:
         headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
-    if request.path.startswith(("/staff", "/login", "/api/", "/my/", "/pay")):
-        headers.setdefault("Cache-Control", "no-store")
+    if request.path.startswith(PRIVATE_PATHS) and "no-store" not in headers.get(
+        "Cache-Control", ""
+    ):
+        # NOTE: set, not defaulted: send_file's "no-cache" would still let a shared or back
+        # button cache keep a bill, a receipt or a sign-in page.
+        headers["Cache-Control"] = "no-store"
     return response
+
+
+def refuse_nul_in_pages() -> None:
+    """400 for a page request with a NUL character in its path, query or form, naming where.
+
+    PostgreSQL cannot store the character; the API answers 422 for it on its own
+    (core.apidoc.refuse_nul_characters), and Stripe's webhooks are signed JSON.
+    """
+    if request.path.startswith(("/api/", "/webhooks/")):
+        return
+    places = ["the address"] if NUL in request.path else []
+    for source in (request.args, request.form):
+        places += [name for name, value in source.items(multi=True) if NUL in name + value]
+    if places:
+        fields = [name.replace(NUL, "") for name in places]
+        refused = BadRequest(
+            description=f"Text must not contain the NUL character (in: {', '.join(fields)})."
+        )
+        refused.fields = fields  # the pages name them in their own language
+        raise refused

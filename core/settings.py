@@ -11,10 +11,12 @@ import hmac
 import os
 import secrets
 from collections.abc import Mapping
-from datetime import date, datetime, timedelta
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import holidays
 
 from core.money import ROUNDING_RULES
 
@@ -49,6 +51,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    """Read a whole number of at least one."""
+    value = _int(env, name, default)
+    if value < 1:
+        raise ConfigError(f"{name} must be at least 1, not {value}")
+    return value
+
+
 def _decimal(env: Mapping[str, str], name: str, default: str) -> Decimal:
     """Read a positive decimal variable."""
     raw = env.get(name) or default
@@ -59,6 +69,16 @@ def _decimal(env: Mapping[str, str], name: str, default: str) -> Decimal:
     if not value.is_finite() or value <= 0:
         raise ConfigError(f"{name} must be a positive number, not {raw!r}")
     return value
+
+
+def _state(env: Mapping[str, str]) -> str:
+    """The town's US state by postal code (its legal holidays are closed days), or ''."""
+    state = env.get("MUNICIPALITY_STATE", "").strip().upper()
+    if state and state not in holidays.country_holidays("US").subdivisions:
+        raise ConfigError(
+            f"MUNICIPALITY_STATE {state!r} is not a US state code (such as WI, TX or CA)"
+        )
+    return state
 
 
 def normalize_database_url(url: str) -> str:
@@ -119,6 +139,7 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         ZoneInfo(timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError(f"MUNICIPALITY_TIMEZONE {timezone!r} is not a known time zone") from None
+    state = _state(env)
     rounding = env.get("ROUNDING_RULE", "half_up")
     if rounding not in ROUNDING_RULES:
         raise ConfigError(
@@ -137,7 +158,9 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "SECRET_KEY": secret,
         "ACCESS_CODE_KEY": access_code_key.encode(),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # NOTE: hide_parameters keeps what people typed (messages, addresses) out of the
+        # text of database errors, and so out of the error log.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "PUBLIC_BASE_URL": public_url,
         # Stripe: localstripe and api.stripe.com differ only in these.
         "STRIPE_SECRET_KEY": env.get("STRIPE_SECRET_KEY", ""),
@@ -161,6 +184,7 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "MUNICIPALITY_PHONE": env.get("MUNICIPALITY_PHONE", "(920) 555-0100"),
         "MUNICIPALITY_WEBSITE": env.get("MUNICIPALITY_WEBSITE", public_url),
         "MUNICIPALITY_TIMEZONE": timezone,
+        "MUNICIPALITY_STATE": state,
         "CURRENCY": currency,
         "ROUNDING_RULE": rounding,
         "UTILITY_DUE_DAYS": _int(env, "UTILITY_DUE_DAYS", 21),
@@ -182,6 +206,7 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "NOTICES_DIR": env.get("NOTICES_DIR") or str(instance_path / "notices"),
         "MUNICIPALITY_LOGO": env.get("MUNICIPALITY_LOGO", ""),
         "FINAL_NOTICE_DAYS": _int(env, "FINAL_NOTICE_DAYS", 14),
+        "REMINDER_PAY_DAYS": _int(env, "REMINDER_PAY_DAYS", 10),
         "FINAL_NOTICE_UTILITY": {
             "en": env.get(
                 "FINAL_NOTICE_UTILITY_EN",
@@ -220,8 +245,16 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "REMEMBER_COOKIE_SECURE": secure_cookies,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
-        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_int(env, "STAFF_SESSION_HOURS", 8)),
+        "PERMANENT_SESSION_LIFETIME": timedelta(hours=_positive_int(env, "STAFF_SESSION_HOURS", 8)),
+        # A staff session ends this long after sign-in however busy, or this long unused.
+        "STAFF_SESSION_HOURS": _positive_int(env, "STAFF_SESSION_HOURS", 8),
+        "STAFF_IDLE_MINUTES": _positive_int(env, "STAFF_IDLE_MINUTES", 30),
         "WTF_CSRF_TIME_LIMIT": None,
+        # Request bodies (bytes): the app's limit, the uploads' (a 20 MB readings file and its
+        # form around it) and Stripe's webhooks' (an event is a few kilobytes). Over it: 413.
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_CONTENT_LENGTH", 1024 * 1024),
+        "UPLOAD_MAX_CONTENT_LENGTH": _int(env, "UPLOAD_MAX_CONTENT_LENGTH", 21 * 1024 * 1024),
+        "WEBHOOK_MAX_CONTENT_LENGTH": _int(env, "WEBHOOK_MAX_CONTENT_LENGTH", 256 * 1024),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
         # Proxies in front of the app whose X-Forwarded-For/-Proto are trusted (0: none).
@@ -230,8 +263,12 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "PREFERRED_URL_SCHEME": "https" if secure_cookies else "http",
         # The residents' portal.
         "PORTAL_IDLE_MINUTES": _int(env, "PORTAL_IDLE_MINUTES", 15),
-        "QUICKPAY_ZIP_FALLBACK": _bool(env, "QUICKPAY_ZIP_FALLBACK", True),
+        "QUICKPAY_ZIP_FALLBACK": _bool(env, "QUICKPAY_ZIP_FALLBACK", False),
         "QUICKPAY_LIMIT": env.get("QUICKPAY_LIMIT", "5 per 15 minutes"),
+        # Days after its conversion that quick pay accepts an account's former number (0: never).
+        "CONVERSION_FORMER_NUMBER_DAYS": _int(env, "CONVERSION_FORMER_NUMBER_DAYS", 365),
+        # Reset and confirmation links asked for per e-mail address typed (any client).
+        "ADDRESS_MAIL_LIMIT": env.get("ADDRESS_MAIL_LIMIT", "3 per hour"),
         "PORTAL_HISTORY_MONTHS": _int(env, "PORTAL_HISTORY_MONTHS", 24),
         "AUTOPAY_ENABLED": _bool(env, "AUTOPAY_ENABLED", True),
         # The reconciliation queue: the most a supervisor may write off when Stripe took less.
@@ -240,8 +277,3 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         ),
         "BABEL_DEFAULT_LOCALE": "en",
     }
-
-
-def municipal_today(config: Mapping) -> date:
-    """Today's date in the municipality's time zone (the default as-of date of commands)."""
-    return datetime.now(ZoneInfo(config["MUNICIPALITY_TIMEZONE"])).date()

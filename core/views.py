@@ -1,16 +1,21 @@
-"""Staff sign-in, sign-out and the staff home page."""
+"""Staff sign-in, sign-out, the password change and the staff home page.
+
+Each sign-in opens a server-side staff session (core.staff_sessions) whose token the
+browser keeps in the signed cookie; Flask-Login's loader checks that session on every
+request, so a cookie copied before sign-out, or kept past a limit, signs no one in.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import (
     Blueprint,
     current_app,
     flash,
+    g,
     redirect,
     render_template,
     request,
@@ -20,8 +25,9 @@ from flask import (
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, EqualTo, Length
 
+from core import staff_sessions
 from core.audit import record
 from core.auth import (
     AuthError,
@@ -31,13 +37,51 @@ from core.auth import (
     request_actor,
     requires,
 )
+from core.calendar import town_zone
 from core.db import utcnow
 from core.extensions import db, limiter
-from core.models import JobRun, JobStatus
+from core.models import JobRun, JobStatus, StaffSession, StaffUser
 from core.money import format_cents
 
 auth = Blueprint("auth", __name__)
 staff = Blueprint("staff", __name__, url_prefix="/staff")
+#: Where the browser keeps its staff session token (inside the signed session cookie).
+STAFF_TOKEN_KEY = "staff"  # noqa: S105 - a session key, not a secret
+#: What Flask-Login keeps in the cookie; dropped with the token when the session has ended.
+_LOGIN_KEYS = ("_user_id", "_fresh", "_id", STAFF_TOKEN_KEY)
+
+
+def session_limits() -> staff_sessions.Limits:
+    """The staff session limits of the settings."""
+    config = current_app.config
+    return staff_sessions.Limits(
+        idle=timedelta(minutes=config["STAFF_IDLE_MINUTES"]),
+        absolute=timedelta(hours=config["STAFF_SESSION_HOURS"]),
+    )
+
+
+def current_staff_session() -> StaffSession | None:
+    """This browser's live staff session (looked up once per request, cached on g)."""
+    if "staff_session" not in g:
+        row = staff_sessions.current(
+            db.session, session.get(STAFF_TOKEN_KEY), now=utcnow(), limits=session_limits()
+        )
+        if db.session.dirty:
+            db.session.commit()  # the last-seen time, or why the session ended, for good
+        g.staff_session = row
+    return g.staff_session
+
+
+def load_signed_in_user(user_id: str) -> StaffUser | None:
+    """Flask-Login's loader: the user of this browser's live staff session, else no one."""
+    row = current_staff_session()
+    if row is None or str(row.user_id) != user_id:
+        if session.get(STAFF_TOKEN_KEY):
+            flash("Your session has ended. Sign in again.")
+        for key in _LOGIN_KEYS:
+            session.pop(key, None)
+        return None
+    return row.user
 
 
 class LoginForm(FlaskForm):
@@ -84,6 +128,9 @@ def login():
         session.clear()  # a fresh session at sign-in: nothing from before survives
         login_user(user)
         session.permanent = True
+        session[STAFF_TOKEN_KEY] = staff_sessions.start(
+            db.session, user, now=utcnow(), origin=request.remote_addr
+        )
         db.session.commit()
         return redirect(_safe_next(request.args.get("next")))
     status = 400 if form.errors else 200
@@ -93,14 +140,60 @@ def login():
 @auth.route("/logout", methods=["POST"])
 @any_role
 def logout():
-    """Sign out (POST only, with the CSRF token)."""
+    """Sign out (POST only, with the CSRF token): the session ends on the server too."""
     if current_user.is_authenticated:
         record(db.session, request_actor(), "user.logout", current_user._get_current_object())
+        staff_sessions.sign_out(current_staff_session(), utcnow())
         db.session.commit()
     logout_user()
     session.clear()
     flash("You have signed out.")
     return redirect(url_for("auth.login"))
+
+
+class PasswordForm(FlaskForm):
+    """A signed-in staff user's own password change."""
+
+    current = PasswordField("Current password", validators=[DataRequired(), Length(max=512)])
+    new = PasswordField("New password", validators=[DataRequired(), Length(max=512)])
+    again = PasswordField(
+        "New password again",
+        validators=[DataRequired(), EqualTo("new", message="The two new passwords differ.")],
+    )
+
+
+@staff.route("/password", methods=["GET", "POST"])
+@limiter.limit("20 per minute", methods=["POST"])
+@login_required
+@requires("read")
+@any_role
+def password():
+    """Change one's own password; every other session of the user ends, this one stays."""
+    form = PasswordForm()
+    if form.validate_on_submit():
+        try:
+            ended = staff_sessions.change_own_password(
+                db.session,
+                request_actor(),
+                current_staff_session(),
+                current_password=form.current.data,
+                new_password=form.new.data,
+                now=utcnow(),
+            )
+        except AuthError as error:
+            wrong = isinstance(error, staff_sessions.WrongPassword)
+            if wrong:
+                db.session.commit()  # keep the refusal in the audit log
+            else:
+                db.session.rollback()
+            field = form.current if wrong else form.new
+            field.errors.append(str(error))
+            return render_template("staff/password.html", form=form), 422
+        db.session.commit()
+        flash(f"Your password has changed. Sessions signed out elsewhere: {ended}.")
+        return redirect(url_for("staff.home"))
+    status = 400 if form.errors else 200
+    return render_template("staff/password.html", form=form), status
 
 
 @staff.route("/")
@@ -126,7 +219,7 @@ def job_runs():
         query = query.where(JobRun.job == job)
     if failed_only:
         query = query.where(JobRun.status == JobStatus.FAILED)
-    zone = ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"])
+    zone = town_zone(current_app.config)
     return render_template(
         "staff/jobs.html",
         runs=db.session.scalars(query).all(),

@@ -10,25 +10,20 @@ from flask import current_app, send_file
 from flask_smorest import Blueprint, abort
 from marshmallow import validate
 
-from billing.accounts import find_account
-from billing.models import Account, Invoice, InvoiceStatus
-from core.apidoc import file_response
+from accounts.models import Account
+from accounts.services import find_account
+from billing.models import Invoice, InvoiceStatus
+from core.apidoc import file_response, links
 from core.audit import record
 from core.auth import request_actor, requires
+from core.calendar import town_today
 from core.db import get_by_id, utcnow
 from core.extensions import db
-from core.settings import municipal_today
-from notices import content
+from notices import content, statements
 from notices.document import NoticeKind
+from notices.issuing import NoticeError, issue, issue_and_deliver, open_pdf
 from notices.models import Delivery, Notice, NoticeBatch, ReminderPause
-from notices.service import (
-    NoticeError,
-    issue,
-    issue_and_deliver,
-    mark_mailed,
-    open_pdf,
-    print_batch,
-)
+from notices.print_batches import mark_mailed, print_batch
 from payments.models import Receipt, Refund
 
 notices_api = Blueprint(
@@ -151,7 +146,7 @@ def notice_pdf(notice_id: int):
 def make_statement(args, number: str):
     """Issue an account statement for a date range (recorded; download it from /notices/{id}/pdf)."""
     account = _account_or_404(number)
-    document = content.statement(
+    document = statements.statement(
         db.session, current_app.config, account, args["start"], args["end"]
     )
     try:
@@ -223,7 +218,8 @@ def invoice_notice(args, number: str):
         current_app.config,
         invoice,
         kind,
-        on=municipal_today(current_app.config) if kind is not None else None,
+        # NOTE: a bill is issued as it was billed; its notices are made as of today.
+        on=town_today(current_app.config) if kind is not None else None,
     )
     return _issued(document, invoice.account, args["deliver"], invoice_id=invoice.id)
 
@@ -267,6 +263,20 @@ def batches():
 
 
 @notices_api.route("/notice-batches", methods=["POST"])
+@notices_api.doc(
+    **links(
+        "201",
+        pdf=("GET /api/v1/notice-batches/{batch_id}/pdf", {"batch_id": "$response.body#/id"}),
+        manifest=(
+            "GET /api/v1/notice-batches/{batch_id}/manifest",
+            {"batch_id": "$response.body#/id"},
+        ),
+        mailed=(
+            "POST /api/v1/notice-batches/{batch_id}/mailed",
+            {"batch_id": "$response.body#/id"},
+        ),
+    )
+)
 @notices_api.arguments(BatchRequestSchema)
 @notices_api.response(201, BatchSchema)
 @requires("write")
@@ -278,6 +288,7 @@ def make_batch(args):
             current_app.config,
             request_actor(),
             cycle=args["cycle"],
+            on=town_today(current_app.config),
             reprint=args["reprint"],
         )
     except NoticeError as error:
@@ -410,6 +421,15 @@ def _paused(*, account_id: int | None = None, invoice_id: int | None = None, rea
 
 
 @notices_api.route("/invoices/<number>/reminder-pauses", methods=["POST"])
+@notices_api.doc(
+    **links(
+        "201",
+        resume=(
+            "POST /api/v1/reminder-pauses/{pause_id}/resume",
+            {"pause_id": "$response.body#/id"},
+        ),
+    )
+)
 @notices_api.arguments(ReminderPauseRequestSchema)
 @notices_api.response(201, ReminderPauseSchema)
 @requires("write")
@@ -420,6 +440,15 @@ def pause_invoice_reminders(args, number: str):
 
 
 @notices_api.route("/accounts/<number>/reminder-pauses", methods=["POST"])
+@notices_api.doc(
+    **links(
+        "201",
+        resume=(
+            "POST /api/v1/reminder-pauses/{pause_id}/resume",
+            {"pause_id": "$response.body#/id"},
+        ),
+    )
+)
 @notices_api.arguments(ReminderPauseRequestSchema)
 @notices_api.response(201, ReminderPauseSchema)
 @requires("write")

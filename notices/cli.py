@@ -8,12 +8,14 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from billing.accounts import find_account
+from accounts.services import find_account
 from core.audit import Actor
+from core.calendar import town_today
 from core.extensions import db
-from notices import content
+from notices import statements
+from notices.issuing import NoticeError, issue
 from notices.models import Delivery, NoticeBatch
-from notices.service import NoticeError, issue, mark_mailed, print_batch
+from notices.print_batches import mark_mailed, print_batch
 
 notices_cli = click.Group("notices", help="Notices: print batches, statements.")
 OPERATOR = Actor.system("munibill notices")
@@ -27,7 +29,14 @@ OPERATOR = Actor.system("munibill notices")
 def batch(kind: str, cycle: str, reprint: bool) -> None:
     """The bills of a cycle: paperless accounts e-mailed, the rest merged into one PDF."""
     try:
-        made = print_batch(db.session, current_app.config, OPERATOR, cycle=cycle, reprint=reprint)
+        made = print_batch(
+            db.session,
+            current_app.config,
+            OPERATOR,
+            cycle=cycle,
+            on=town_today(current_app.config),
+            reprint=reprint,
+        )
     except NoticeError as error:
         db.session.rollback()
         raise click.ClickException(str(error)) from error
@@ -69,7 +78,7 @@ def statement(number: str, start, end) -> None:
     first, last = date.fromordinal(start.toordinal()), date.fromordinal(end.toordinal())
     if last < first:
         raise click.ClickException("--to is before --from")
-    document = content.statement(db.session, current_app.config, account, first, last)
+    document = statements.statement(db.session, current_app.config, account, first, last)
     try:
         notice = issue(
             db.session,

@@ -17,27 +17,24 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing import chart
-from billing.accounts import derive_access_code
-from billing.ledger import accounts_receivable
-from billing.models import (
-    Account,
-    GLAccount,
-    GLCategory,
-    Invoice,
-    InvoiceCharge,
-    InvoiceKind,
-    InvoiceStatus,
-    JournalEntry,
-    JournalLine,
-    MeterReading,
-    Parcel,
-    ServicePoint,
+from accounts.models import Account, MeterReading, Parcel, ServicePoint
+from accounts.services import derive_access_code
+from billing.models import Invoice, InvoiceDiscount, InvoiceKind, InvoiceStatus
+from billing.position import (
+    TAX,
+    UTILITY,
+    Position,
+    account_position,
+    group_of,
+    group_of_kind,
+    positions,
 )
+from core.money import format_cents
+from notices.bill_recipients import bill_recipient
 from notices.document import (
     ActivityRow,
+    AlsoOwed,
     Letterhead,
-    Line,
     MeterRead,
     NoticeDocument,
     NoticeKind,
@@ -46,7 +43,10 @@ from notices.document import (
     Summary,
     UsageMonth,
 )
+from notices.lines import invoice_lines, read_in
+from notices.receipt_words import card_reference, paid_at, paid_by
 from notices.scanline import scan_line
+from notices.texts import TEXTS
 from payments.models import Payment, Receipt, Refund
 
 #: Months of use the bill's chart shows.
@@ -100,52 +100,35 @@ def access_code(config: Mapping, account: Account) -> str:
 class BillFacts:
     """What the bills of a list of invoices need beyond the invoices, read with a few queries.
 
-    A print batch reads a chunk of bills at once; a single notice reads one.
-    Either way the same code decides what each bill says.
+    A print batch reads a chunk of bills at once; a single notice reads one. Either way
+    the same code decides what each bill says, from the account position (billing.position)
+    as of the day the bills are made and as of each account's previous bill of the kind.
     """
 
-    def __init__(self, session: Session, invoices: Sequence[Invoice]):
+    def __init__(self, session: Session, invoices: Sequence[Invoice], as_of: date):
         self.session = session
-        ids = [i.id for i in invoices]
+        self.as_of = as_of
         accounts = {i.account_id for i in invoices}
-        last_day = max((i.issue_date for i in invoices), default=date.min)
-        self.issue_dates: dict[tuple[int, InvoiceKind], list[date]] = defaultdict(list)
-        for account_id, kind, day in session.execute(
-            sa.select(Invoice.account_id, Invoice.kind, Invoice.issue_date).where(
-                Invoice.account_id.in_(accounts)
-            )
-        ):
-            self.issue_dates[(account_id, kind)].append(day)
-        self.ledger: dict[int, list[tuple[date, str, int, int]]] = defaultdict(list)
-        for account_id, day, code, debit, credit in session.execute(
+        self.positions = positions(session, accounts, as_of)
+        issued: dict[tuple[int, tuple], list[date]] = defaultdict(list)
+        for account_id, kind, start, day in session.execute(
             sa.select(
-                JournalLine.account_id,
-                JournalEntry.entry_date,
-                GLAccount.code,
-                JournalLine.debit_cents,
-                JournalLine.credit_cents,
-            )
-            .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
-            .join(GLAccount, GLAccount.id == JournalLine.gl_account_id)
-            .where(
-                JournalLine.account_id.in_(accounts),
-                GLAccount.category == GLCategory.RECEIVABLE,
-                JournalEntry.entry_date <= last_day,
-            )
+                Invoice.account_id, Invoice.kind, Invoice.period_start, Invoice.issue_date
+            ).where(Invoice.account_id.in_(accounts), Invoice.status != InvoiceStatus.VOID)
         ):
-            self.ledger[account_id].append((day, code, debit, credit))
-        self.charges: dict[int, tuple[int, int]] = {
-            invoice_id: (int(amount), int(balance))
-            for invoice_id, amount, balance in session.execute(
-                sa.select(
-                    InvoiceCharge.invoice_id,
-                    sa.func.sum(InvoiceCharge.amount_cents),
-                    sa.func.sum(InvoiceCharge.balance_cents),
-                )
-                .where(InvoiceCharge.invoice_id.in_(ids), InvoiceCharge.waived_at.is_(None))
-                .group_by(InvoiceCharge.invoice_id)
+            issued[(account_id, group_of_kind(kind, start))].append(day)
+        self.previous: dict[int, date | None] = {
+            i.id: max(
+                (day for day in issued[(i.account_id, group_of(i))] if day < i.issue_date),
+                default=None,
             )
+            for i in invoices
         }
+        by_day: dict[date, set[int]] = defaultdict(set)
+        for invoice in invoices:
+            if self.previous[invoice.id] is not None:
+                by_day[self.previous[invoice.id]].add(invoice.account_id)
+        self.earlier = {day: positions(session, ids, day) for day, ids in by_day.items()}
         point_ids = {
             line.service_point_id for i in invoices for line in i.lines if line.service_point_id
         }
@@ -153,11 +136,19 @@ class BillFacts:
             p.id: p
             for p in session.scalars(sa.select(ServicePoint).where(ServicePoint.id.in_(point_ids)))
         }
+        self.reads = self._reads(invoices)
+        parcel_ids = {i.parcel_id for i in invoices if i.parcel_id is not None}
+        self.parcels = {
+            p.id: p for p in session.scalars(sa.select(Parcel).where(Parcel.id.in_(parcel_ids)))
+        }
+
+    def _reads(self, invoices: Sequence[Invoice]) -> dict[int, list[tuple[date, int]]]:
+        """The reads of the bills' meters up to the last bill's period end."""
         metered = [p.id for p in self.points.values() if p.meter_id]
         last_period = max((i.period_end for i in invoices), default=date.min)
-        self.reads: dict[int, list[tuple[date, int]]] = defaultdict(list)
+        reads: dict[int, list[tuple[date, int]]] = defaultdict(list)
         if metered:
-            for point_id, day, reading in session.execute(
+            for point_id, day, reading in self.session.execute(
                 sa.select(MeterReading.service_point_id, MeterReading.read_on, MeterReading.reading)
                 .where(
                     MeterReading.service_point_id.in_(metered),
@@ -165,43 +156,42 @@ class BillFacts:
                 )
                 .order_by(MeterReading.service_point_id, MeterReading.read_on)
             ):
-                self.reads[point_id].append((day, reading))
-        parcel_ids = {i.parcel_id for i in invoices if i.parcel_id is not None}
-        self.parcels = {
-            p.id: p for p in session.scalars(sa.select(Parcel).where(Parcel.id.in_(parcel_ids)))
-        }
+                reads[point_id].append((day, reading))
+        return reads
+
+    def position(self, invoice: Invoice) -> Position:
+        """The account's position on the day the bills are made."""
+        return self.positions[invoice.account_id]
 
     def summary(self, invoice: Invoice) -> Summary:
-        """The bill's account summary, from the ledger (adds up to the cent)."""
-        earlier = [
-            day
-            for day in self.issue_dates[(invoice.account_id, invoice.kind)]
-            if day < invoice.issue_date
-        ]
-        previous = max(earlier, default=None)
-        before = credits = penalties = charges = 0
-        for day, code, debit, credit in self.ledger[invoice.account_id]:
-            if day > invoice.issue_date:
-                continue
-            if previous is not None and day <= previous:
-                before += debit - credit
-            elif code == chart.PENALTY_RECEIVABLE:
-                penalties += debit
-                credits += credit
-            else:
-                charges += debit
-                credits += credit
+        """The bill's account summary for its own group (the utilities, or the tax year): what
+        was owed at the previous bill, then what came since, to what is owed on the day."""
+        group, year = group_of(invoice)
+        now = self.position(invoice)
+        day = self.previous[invoice.id]
+        then = self.earlier[day][invoice.account_id] if day is not None else None
+
+        def change(measure) -> int:
+            return measure(now) - (measure(then) if then is not None else 0)
+
         return Summary(
-            previous_balance_cents=before,
-            payments_and_credits_cents=credits,
-            penalties_cents=penalties,
-            current_charges_cents=charges,
-            total_due_cents=before - credits + penalties + charges,
+            previous_balance_cents=then.owed_cents(group, year) if then is not None else 0,
+            payments_and_credits_cents=change(lambda p: p.settled_cents(group, year)),
+            penalties_cents=change(lambda p: p.billed_cents(group, year, charges=True)),
+            current_charges_cents=change(lambda p: p.billed_cents(group, year)),
+            total_due_cents=now.owed_cents(group, year),
         )
 
-    def charges_of(self, invoice: Invoice) -> tuple[int, int]:
-        """(penalties and interest assessed, what of them is still owed) on the invoice."""
-        return self.charges.get(invoice.id, (0, 0))
+    def also_owed(self, invoice: Invoice) -> tuple[AlsoOwed, ...]:
+        """What the account owes outside the bill's group, each on its own line."""
+        group, year = group_of(invoice)
+        now = self.position(invoice)
+        owed: dict[tuple[str, int], int] = defaultdict(int)
+        for c in now.classes:
+            r = c.receivable
+            if (r.group, r.tax_year if r.group == TAX else None) != (group, year):
+                owed[(r.group, r.tax_year)] += c.owed_cents
+        return tuple(AlsoOwed(g, y, cents) for (g, y), cents in sorted(owed.items()) if cents > 0)
 
     def reads_and_usage(
         self, invoice: Invoice
@@ -251,20 +241,6 @@ class BillFacts:
         return f"{point.service_street}, {point.service_city}"
 
 
-def _lines(invoice: Invoice) -> tuple[Line, ...]:
-    """The invoice's lines with their arithmetic."""
-    return tuple(
-        Line(
-            description=line.description,
-            amount_cents=line.amount_cents,
-            quantity=line.quantity,
-            unit=line.unit,
-            rate=line.unit_rate,
-        )
-        for line in invoice.lines
-    )
-
-
 def _difference(before: int, after: int, dial_digits: int | None) -> int:
     """What a register advanced, rolling over past its dials."""
     used = after - before
@@ -273,32 +249,57 @@ def _difference(before: int, after: int, dial_digits: int | None) -> int:
     return max(used, 0)
 
 
-def _stubs(config: Mapping, account: Account, invoice: Invoice, total_due: int) -> tuple[Stub, ...]:
-    """One stub for a utility bill (the total due), one per unpaid installment of a tax bill."""
-    url = pay_url(config, account)
-    if invoice.installments:
-        count = len(invoice.installments)
-        return tuple(
-            Stub(
-                account_number=account.number,
-                amount_due_cents=part.balance_cents,
-                due_date=part.due_date,
-                scan_line=scan_line(account.number, part.balance_cents, part.due_date),
-                pay_url=url,
-                label=f"{part.number}/{count}",
-            )
-            for part in invoice.installments
-            if part.balance_cents > 0
+def pay_by(config: Mapping, due: date, day: date) -> date:
+    """The date a notice made on `day` asks payment by: the due date while it is ahead, else
+    REMINDER_PAY_DAYS after the notice (never a date before the notice is made)."""
+    return due if due >= day else day + timedelta(days=config["REMINDER_PAY_DAYS"])
+
+
+def stub(config: Mapping, account: Account, cents: int, due: date, label: str | None = None):
+    """One remittance stub: the amount, the date, the scan line that encodes both."""
+    return Stub(
+        account_number=account.number,
+        amount_due_cents=cents,
+        due_date=due,
+        scan_line=scan_line(account.number, cents, due),
+        pay_url=pay_url(config, account),
+        label=label,
+    )
+
+
+def _bill_stubs(
+    config: Mapping, account: Account, invoice: Invoice, position: Position, day: date
+) -> tuple[Stub, ...]:
+    """A utility bill's one stub for what its services owe; a tax bill's one stub per installment
+    still owing (its penalties with it); together they are the bill's total due."""
+    group, year = group_of(invoice)
+    if group == UTILITY:
+        owed = position.owed_cents(UTILITY)
+        return (
+            (stub(config, account, owed, pay_by(config, invoice.due_date, day)),)
+            if owed > 0
+            else ()
         )
-    due = max(total_due, 0)
-    return (
-        Stub(
-            account_number=account.number,
-            amount_due_cents=due,
-            due_date=invoice.due_date,
-            scan_line=scan_line(account.number, due, invoice.due_date),
-            pay_url=url,
-        ),
+    owed: dict[int, int] = defaultdict(int)
+    for c in position.of(TAX, year):
+        owed[c.receivable.installment] += c.owed_cents
+    dues = {part.number: part.due_date for part in invoice.installments} or {0: invoice.due_date}
+    numbers = sorted(dues)
+    # NOTE: charges on the bill as a whole (installment 0) go on the first stub still owing.
+    whole = owed.pop(0, 0) if 0 not in dues else 0
+    if whole:
+        owed[next((n for n in numbers if owed[n] > 0), numbers[0])] += whole
+    count = len(invoice.installments)
+    return tuple(
+        stub(
+            config,
+            account,
+            owed[n],
+            pay_by(config, dues[n], day),
+            f"{n}/{count}" if count else None,
+        )
+        for n in numbers
+        if owed[n] > 0
     )
 
 
@@ -313,63 +314,64 @@ def bill(
 ) -> NoticeDocument:
     """A bill (utility or tax), or a reminder, past-due or final notice about it.
 
-    `facts` are read for this invoice alone unless a batch passes them in.
+    Every amount is the account position (billing.position) as of `on`, the day the notice is
+    made (the issue date unless told), for the bill's own group: a utility document covers the
+    utility services and their penalties, a tax document that tax year; what else is owed is
+    listed apart. `facts` are read for this invoice alone unless a batch passes them in.
     """
-    facts = facts or BillFacts(session, [invoice])
+    day = on or invoice.issue_date
+    facts = facts or BillFacts(session, [invoice], day)
     kind = kind or BILL_KINDS[invoice.kind]
     account = invoice.account
+    group, year = group_of(invoice)
+    position = facts.position(invoice)
     totals = facts.summary(invoice)
     reads, usage = (
         facts.reads_and_usage(invoice) if invoice.kind == InvoiceKind.UTILITY else ((), ())
     )
-    penalty, charges_owed = facts.charges_of(invoice)
     messages: tuple[str, ...] = ()
     action_date = None
     if kind == NoticeKind.FINAL:
-        action_date = (on or invoice.due_date) + timedelta(days=config["FINAL_NOTICE_DAYS"])
+        action_date = day + timedelta(days=config["FINAL_NOTICE_DAYS"])
         wording = (
             config["FINAL_NOTICE_TAX"]
             if invoice.kind == InvoiceKind.TAX
             else config["FINAL_NOTICE_UTILITY"]
         )
         messages = (wording[account.language.value],)
-    owed_now = invoice.balance_cents + charges_owed
-    due_stubs: tuple[Stub, ...] = ()
-    if kind not in (NoticeKind.REMINDER, NoticeKind.PAST_DUE, NoticeKind.FINAL):
-        due_stubs = _stubs(config, account, invoice, totals.total_due_cents)
-    elif owed_now > 0:
-        pay_by = action_date or invoice.due_date
-        due_stubs = (
-            Stub(
-                account_number=account.number,
-                amount_due_cents=owed_now,
-                due_date=pay_by,
-                scan_line=scan_line(account.number, owed_now, pay_by),
-                pay_url=pay_url(config, account),
-            ),
-        )
+    if kind == NoticeKind.TAX_BILL:
+        messages += discount_offers(session, invoice, position, day)
+    if kind in BILL_KINDS.values():
+        stubs = _bill_stubs(config, account, invoice, position, day)
+    elif totals.total_due_cents > 0:
+        due = action_date or pay_by(config, invoice.due_date, day)
+        stubs = (stub(config, account, totals.total_due_cents, due),)
+    else:
+        stubs = ()
     return NoticeDocument(
         kind=kind,
         language=account.language.value,
         letterhead=letterhead(config),
-        recipient=recipient(account),
+        recipient=bill_recipient(session, invoice, recipient(account)),
         account_number=account.number,
         access_code=access_code(config, account),
-        issue_date=on or invoice.issue_date,
+        issue_date=day if kind not in BILL_KINDS.values() else invoice.issue_date,
         reference=invoice.number,
         service_location=facts.location(invoice),
         period_start=invoice.period_start,
         period_end=invoice.period_end,
         due_date=invoice.due_date,
-        lines=_lines(invoice),
-        reads=reads,
+        lines=invoice_lines(invoice, account.language.value),
+        reads=tuple(read_in(read, account.language.value) for read in reads),
         usage=usage,
         summary=totals,
-        stubs=due_stubs,
+        stubs=stubs,
         messages=messages,
-        penalty_cents=penalty,
+        penalty_cents=position.billed_cents(group, year, charges=True),
         action_date=action_date,
-        amount_cents=owed_now,
+        amount_cents=totals.total_due_cents,
+        as_of=day if day != invoice.issue_date else None,
+        also_owed=facts.also_owed(invoice),
     )
 
 
@@ -377,19 +379,21 @@ def receipt(session: Session, config: Mapping, row: Receipt) -> NoticeDocument:
     """A payment's receipt: what it paid, on which bills, and what is still owed."""
     payment = session.get(Payment, row.payment_id)
     account = session.get(Account, row.account_id)
-    day = row.issued_at.date()
+    texts = TEXTS[account.language.value]
+    day = row.paid_on
+    # NOTE: the charges a payment settled are one line per bill, installment and kind, not one
+    # per month of interest.
+    paid: dict[tuple[str, int, str], int] = defaultdict(int)
+    for part in row.paid:
+        paid[(part["invoice"], part.get("installment") or 0, part["category"])] += part["cents"]
     activity = [
-        ActivityRow(
-            day=day,
-            description=f"{paid['invoice']}"
-            + (f" #{paid['installment']}" if paid.get("installment") else "")
-            + ("" if paid["category"] == "principal" else f" ({paid['category']})"),
-            amount_cents=-paid["cents"],
-        )
-        for paid in row.paid
+        ActivityRow(day=day, description=_paid_on(texts, *key), amount_cents=-cents)
+        for key, cents in paid.items()
     ]
     if row.credit_cents:
-        activity.append(ActivityRow(day=day, description="credit", amount_cents=-row.credit_cents))
+        activity.append(
+            ActivityRow(day=day, description=texts["paid.credit"], amount_cents=-row.credit_cents)
+        )
     return NoticeDocument(
         kind=NoticeKind.RECEIPT,
         language=account.language.value,
@@ -401,16 +405,36 @@ def receipt(session: Session, config: Mapping, row: Receipt) -> NoticeDocument:
         reference=row.number,
         activity=tuple(activity),
         amount_cents=row.amount_cents,
-        tender=payment.tender.value,
+        tender=paid_by(texts, payment),
         balance_after_cents=row.balance_after_cents,
+        paid_at=paid_at(config, row),
+        card_reference=card_reference(payment),
     )
 
 
+def _paid_on(texts: Mapping, invoice: str, installment: int, category: str) -> str:
+    """What part of a payment went to, in words for residents."""
+    what = texts.get(f"paid.{category}", texts["paid.principal"])
+    where = texts["paid.installment"].format(n=installment) if installment else ""
+    return what.format(ref=invoice) + where
+
+
 def refund_notice(session: Session, config: Mapping, refund: Refund) -> NoticeDocument:
-    """A refund notice: how much goes back, on which payment, and why."""
+    """A refund notice: how much goes back and on which payment (its date, method, receipt and
+    amount), in words for residents; the staff's reason stays on the staff's pages."""
     payment = session.get(Payment, refund.payment_id)
     account = session.get(Account, payment.account_id)
-    day = refund.created_at.date()
+    texts = TEXTS[account.language.value]
+    receipt = session.scalar(sa.select(Receipt).where(Receipt.payment_id == payment.id))
+    paid_on = receipt.paid_on if receipt is not None else refund.refunded_on
+    how = paid_by(texts, payment)
+    description = texts["refund.of_payment"].format(
+        tender=how,
+        amount=format_cents(payment.amount_cents),
+        date=numeric_date(paid_on, account.language.value),
+        receipt=receipt.number if receipt is not None else payment.id,
+    )
+    day = refund.refunded_on
     return NoticeDocument(
         kind=NoticeKind.REFUND,
         language=account.language.value,
@@ -420,89 +444,51 @@ def refund_notice(session: Session, config: Mapping, refund: Refund) -> NoticeDo
         access_code=None,
         issue_date=day,
         reference=f"RF-{refund.id:06d}",
-        activity=(
-            ActivityRow(
-                day=day,
-                description=f"{refund.reason}",
-                amount_cents=refund.amount_cents,
-            ),
-        ),
+        activity=(ActivityRow(day=day, description=description, amount_cents=refund.amount_cents),),
         amount_cents=refund.amount_cents,
-        tender=payment.tender.value,
-        messages=(refund.reason,),
-        balance_after_cents=accounts_receivable(session, [account.id])[account.id],
+        tender=how,
+        messages=(refund.resident_text,) if refund.resident_text else (),
+        balance_after_cents=account_position(session, account.id, day).owed_cents(),
     )
 
 
-def statement(
-    session: Session, config: Mapping, account: Account, start: date, end: date
-) -> NoticeDocument:
-    """An account statement: the opening balance, every bill, payment and credit, the closing balance."""
-    rows = session.execute(
-        sa.select(
-            JournalEntry.entry_date,
-            JournalEntry.memo,
-            sa.func.sum(JournalLine.debit_cents - JournalLine.credit_cents),
-        )
-        .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
-        .join(GLAccount, GLAccount.id == JournalLine.gl_account_id)
-        .where(
-            JournalLine.account_id == account.id,
-            GLAccount.category == GLCategory.RECEIVABLE,
-            JournalEntry.entry_date <= end,
-        )
-        .group_by(JournalEntry.id, JournalEntry.entry_date, JournalEntry.memo, JournalEntry.seq)
-        .order_by(JournalEntry.seq)
+def numeric_date(day: date, language: str) -> str:
+    """A date in figures as the language writes them: 12/05/2026 or 05/12/2026."""
+    if language == "es":
+        return f"{day.day:02d}/{day.month:02d}/{day.year}"
+    return f"{day.month:02d}/{day.day:02d}/{day.year}"
+
+
+def discount_offers(
+    session: Session, invoice: Invoice, position: Position, day: date
+) -> tuple[str, ...]:
+    """A tax bill's early-payment discounts still open on the day, in the resident's words:
+    what the bill (or the installment) still owes in the account position less the discount,
+    and by when; a payment of that much by then settles it (payments.discounts)."""
+    language = invoice.account.language.value
+    texts = TEXTS[language]
+    offers = session.scalars(
+        sa.select(InvoiceDiscount)
+        .where(InvoiceDiscount.invoice_id == invoice.id, InvoiceDiscount.pay_by >= day)
+        .order_by(InvoiceDiscount.pay_by)
     ).all()
-    opening = sum(int(cents) for day, _, cents in rows if day < start)
-    balance, activity = opening, []
-    for day, memo, cents in rows:
-        if day < start or not cents:
-            continue
-        balance += int(cents)
-        activity.append(ActivityRow(day, memo, int(cents), balance))
-    open_invoices = session.scalars(
-        sa.select(Invoice)
-        .where(
-            Invoice.account_id == account.id,
-            Invoice.status.in_((InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)),
+    messages = []
+    for offer in offers:
+        number = offer.installment_number
+        owed = (
+            position.by_installment.get((invoice.id, number), 0)
+            if number
+            else position.by_invoice.get(invoice.id, 0)
         )
-        .order_by(Invoice.due_date)
-    ).all()
-    due = open_invoices[0].due_date if open_invoices else None
-    stubs = (
-        (
-            Stub(
-                account_number=account.number,
-                amount_due_cents=balance,
-                due_date=due,
-                scan_line=scan_line(account.number, balance, due),
-                pay_url=pay_url(config, account),
-            ),
-        )
-        if balance > 0 and due is not None
-        else ()
-    )
-    return NoticeDocument(
-        kind=NoticeKind.STATEMENT,
-        language=account.language.value,
-        letterhead=letterhead(config),
-        recipient=recipient(account),
-        account_number=account.number,
-        access_code=access_code(config, account),
-        issue_date=end,
-        reference=f"{start:%Y-%m-%d} – {end:%Y-%m-%d}",
-        period_start=start,
-        period_end=end,
-        due_date=due,
-        activity=tuple(activity),
-        summary=Summary(
-            previous_balance_cents=opening,
-            payments_and_credits_cents=-sum(r.amount_cents for r in activity if r.amount_cents < 0),
-            penalties_cents=0,
-            current_charges_cents=sum(r.amount_cents for r in activity if r.amount_cents > 0),
-            total_due_cents=balance,
-        ),
-        stubs=stubs,
-        balance_after_cents=balance,
-    )
+        if 0 < offer.discount_cents < owed:
+            key = "discount.offer_installment" if number else "discount.offer"
+            messages.append(
+                str(texts[key]).format(
+                    amount=format_cents(owed - offer.discount_cents),
+                    date=numeric_date(offer.pay_by, language),
+                    percent=format(offer.percent.normalize(), "f"),
+                    discount=format_cents(offer.discount_cents),
+                    n=number,
+                )
+            )
+    return tuple(messages)

@@ -2,15 +2,16 @@
 
 Pure module. `notices.content` fills these from the database; `notices.render`
 draws them with ReportLab; neither knows the other. Every amount is in
-cents, every date a `date`; texts are already in the notice's language except
-the fixed wording, which the renderer takes from `notices.texts`.
+cents, every date a `date` (but a receipt's moment of payment, an aware
+`datetime`); texts are already in the notice's language except the fixed
+wording, which the renderer takes from `notices.texts`.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 
@@ -53,13 +54,18 @@ class Recipient:
 
 @dataclass(frozen=True)
 class Line:
-    """One invoice line with its arithmetic."""
+    """One invoice line with its arithmetic (printed by billing.figures)."""
 
     description: str
     amount_cents: int
     quantity: Decimal | None = None
+    #: The unit as stored, in the default language (it tells a tax line's basis).
     unit: str | None = None
     rate: Decimal | None = None
+    #: The decimal places the rules wrote the rate with; None: printed without trailing zeros.
+    rate_places: int | None = None
+    #: The unit in the notice's language, when it differs from `unit`.
+    unit_words: str | None = None
 
 
 @dataclass(frozen=True)
@@ -112,6 +118,18 @@ class Stub:
 
 
 @dataclass(frozen=True)
+class AlsoOwed:
+    """What the account owes outside the notice's own group, printed as a line of its own
+    ("Also owed: property tax $X; see your tax notice"), never folded into the stub."""
+
+    #: utility, tax or other.
+    group: str
+    #: The tax year of a tax line; 0 otherwise.
+    tax_year: int
+    cents: int
+
+
+@dataclass(frozen=True)
 class ActivityRow:
     """One row of a receipt's or statement's table: a bill, a payment, a credit, a refund."""
 
@@ -155,8 +173,16 @@ class NoticeDocument:
     #: For the past-due and final notices: the penalty assessed, and the date that matters.
     penalty_cents: int = 0
     action_date: date | None = None
+    #: The day every amount is as of, when it is not the issue date (a bill printed later).
+    as_of: date | None = None
+    #: What the account owes outside the notice's own group (bills and their notices).
+    also_owed: tuple[AlsoOwed, ...] = ()
     #: Receipts and refund notices: the amount, the tender and what remains owed.
     amount_cents: int = 0
     tender: str = ""
     balance_after_cents: int = 0
+    #: Receipts: the moment of the payment on the town's clock (an aware datetime), and for
+    #: a card payment Stripe's reference of it (the PaymentIntent id).
+    paid_at: datetime | None = None
+    card_reference: str = ""
     extra: dict[str, str] = field(default_factory=dict)

@@ -80,12 +80,16 @@ class NoticeBatch(CreatedAtMixin, Base):
 
 
 class Reminder(CreatedAtMixin, Base):
-    """One reminder stage sent for one invoice; at most one per invoice and stage."""
+    """One reminder stage sent for one invoice or one installment of it; at most one per
+    invoice, installment and stage."""
 
     __tablename__ = "reminder"
 
     id: Mapped[intpk]
     invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    #: The installment of a tax invoice the stage counts from; 0 for an invoice without
+    #: installments (utility bills), as in Settlement and InvoiceCharge.
+    installment_number: Mapped[int] = mapped_column(default=0, server_default="0")
     account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
     #: The stage's name from REMINDER_STAGES, e.g. "upcoming", "due", "past_due", "final".
     stage: Mapped[str] = mapped_column(sa.String(16))
@@ -93,7 +97,11 @@ class Reminder(CreatedAtMixin, Base):
     notice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notice.id"), index=True)
     sent_on: Mapped[date]
 
-    __table_args__ = (sa.UniqueConstraint("invoice_id", "stage", name="uq_reminder_stage"),)
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "invoice_id", "installment_number", "stage", name="uq_reminder_installment_stage"
+        ),
+    )
 
 
 class ReminderPause(CreatedAtMixin, Base):

@@ -1,22 +1,28 @@
 """Reminders: a notice at each stage of an unpaid invoice, one consolidated notice per account.
 
 The stages come from REMINDER_STAGES ("name:days:kind,..."): a stage is due
-for an invoice once the day is at least its due date plus the stage's days
-(the earliest unpaid installment's due date for a tax bill in installments).
-Each run sends, for each invoice that still owes, only the latest due stage
-not sent yet, and never an earlier stage after a later one: after a month
-without runs a resident gets the final notice once, not four notices at once.
+for an invoice once the day is at least its due date plus the stage's days.
+A tax bill in installments goes through the stages once per installment, each
+counted from that installment's due date: the second installment is reminded
+when it falls overdue, whatever the first one reached. Each run sends, for each
+invoice (or installment) that still owes, only the latest due stage not sent
+yet, and never an earlier stage after a later one: after a month without runs a
+resident gets the final notice once, not four notices at once.
 
 An account gets one notice per run listing every invoice reminded that day,
 of the most severe kind among their stages (final, past due, reminder):
 e-mailed to a working address, else printed in the run's print batch. One
-Reminder row per invoice and stage is inserted before anything goes out; the
-unique (invoice, stage) key makes a second run at the same moment fail for
-that account instead of sending twice. A temporary e-mail failure keeps
+Reminder row per invoice, installment (0 for a bill without installments) and
+stage is inserted before anything goes out; the unique (invoice, installment,
+stage) key makes a second run at the same moment fail for that account instead
+of sending twice. A temporary e-mail failure keeps
 nothing for the account, so the next run sends it again.
 
 Invoices paused by a clerk (ReminderPause on the invoice or its account, not
 resumed) are skipped, and so are the accounts with an open card dispute.
+
+(The module is a little over 500 lines: the stages, the plan and the sending of one run read
+best together.)
 """
 
 from __future__ import annotations
@@ -30,14 +36,17 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
-from billing.models import Account, Invoice, InvoiceCharge, InvoiceKind, InvoiceStatus
+from accounts.models import Account
+from billing.models import Invoice, InvoiceCharge, InvoiceKind, InvoiceStatus
+from billing.position import Position, account_position, group_of
 from core.audit import Actor, record
 from notices import content
-from notices.document import ActivityRow, NoticeDocument, NoticeKind, Stub
-from notices.mail import Mailer
+from notices.document import ActivityRow, AlsoOwed, NoticeDocument, NoticeKind, Stub
+from notices.issuing import email_notice, issue, render_notice
+from notices.mail_delivery import Mailer
 from notices.models import Delivery, Notice, NoticeBatch, Reminder, ReminderPause
+from notices.print_batches import Printed, _merge
 from notices.scanline import scan_line
-from notices.service import Printed, _merge, email_notice, issue, render_notice
 from payments.models import Dispute, DisputeStatus, Payment
 
 #: The notice kinds a stage may send, least severe first.
@@ -118,10 +127,35 @@ def stage_to_send(
 
 @dataclass
 class Planned:
-    """The reminders of one account this run: (invoice id, stage) pairs."""
+    """The reminders of one account this run: (invoice id, stage) pairs, the most severe stage
+    of each invoice; and the stages claimed, (invoice id, installment number, stage)."""
 
     account_id: int
     items: list[tuple[int, Stage]] = field(default_factory=list)
+    stages: list[tuple[int, int, Stage]] = field(default_factory=list)
+
+
+def subjects(invoice: Invoice) -> list[tuple[int, date]]:
+    """What the stages count from: (installment number, due date) of each unpaid installment;
+    the first installment once every one is paid (charges still owed); (0, the invoice's due
+    date) for a bill without installments."""
+    if not invoice.installments:
+        return [(0, invoice.due_date)]
+    unpaid = [(n.number, n.due_date) for n in invoice.installments if n.balance_cents > 0]
+    first = invoice.installments[0]
+    return unpaid or [(first.number, first.due_date)]
+
+
+def _invoice_stages(
+    invoice: Invoice, stages: tuple[Stage, ...], as_of: date, sent: Mapping
+) -> list[tuple[int, int, Stage]]:
+    """The stages due for an invoice's installments (or the invoice) as of the day."""
+    due = []
+    for number, due_date in subjects(invoice):
+        stage = stage_to_send(stages, due_date, as_of, sent.get((invoice.id, number), set()))
+        if stage is not None:
+            due.append((invoice.id, number, stage))
+    return due
 
 
 @dataclass
@@ -166,11 +200,13 @@ def plan(session: Session, config: Mapping, as_of: date, outcome: Outcome) -> li
         return []
     ids = [i.id for i in invoices]
     accounts = {i.account_id for i in invoices}
-    sent: dict[int, set[str]] = defaultdict(set)
-    for invoice_id, stage in session.execute(
-        sa.select(Reminder.invoice_id, Reminder.stage).where(Reminder.invoice_id.in_(ids))
+    sent: dict[tuple[int, int], set[str]] = defaultdict(set)
+    for invoice_id, number, stage in session.execute(
+        sa.select(Reminder.invoice_id, Reminder.installment_number, Reminder.stage).where(
+            Reminder.invoice_id.in_(ids)
+        )
     ):
-        sent[invoice_id].add(stage)
+        sent[(invoice_id, number)].add(stage)
     paused_invoices, paused_accounts = set(), set()
     for account_id, invoice_id in session.execute(
         sa.select(ReminderPause.account_id, ReminderPause.invoice_id).where(
@@ -194,8 +230,8 @@ def plan(session: Session, config: Mapping, as_of: date, outcome: Outcome) -> li
     )
     planned: dict[int, Planned] = {}
     for invoice in invoices:
-        stage = stage_to_send(stages, base_due_date(invoice), as_of, sent[invoice.id])
-        if stage is None:
+        due = _invoice_stages(invoice, stages, as_of, sent)
+        if not due:
             continue
         if invoice.id in paused_invoices or invoice.account_id in paused_accounts:
             outcome.skipped_paused += 1
@@ -203,9 +239,10 @@ def plan(session: Session, config: Mapping, as_of: date, outcome: Outcome) -> li
         if invoice.account_id in disputed:
             outcome.skipped_disputed += 1
             continue
-        planned.setdefault(invoice.account_id, Planned(invoice.account_id)).items.append(
-            (invoice.id, stage)
-        )
+        account_plan = planned.setdefault(invoice.account_id, Planned(invoice.account_id))
+        account_plan.stages += due
+        worst = max((stage for _i, _n, stage in due), key=lambda stage: stage.days)
+        account_plan.items.append((invoice.id, worst))
     return list(planned.values())
 
 
@@ -221,42 +258,40 @@ def reminder_notice(
     items: list[tuple[Invoice, Stage]],
     as_of: date,
 ) -> NoticeDocument:
-    """The consolidated notice of an account: its invoices reminded today, what they still owe."""
+    """The consolidated notice of an account: its invoices reminded today and what each still
+    owes as of the day (billing.position); what else the account owes is listed apart."""
     kind = max((stage.kind for _, stage in items), key=SEVERITY.index)
     language = account.language.value
+    position = account_position(session, account.id, as_of)
     ids = [invoice.id for invoice, _ in items]
-    charges = {
-        invoice_id: (int(amount), int(balance))
-        for invoice_id, amount, balance in session.execute(
-            sa.select(
-                InvoiceCharge.invoice_id,
-                sa.func.sum(InvoiceCharge.amount_cents),
-                sa.func.sum(InvoiceCharge.balance_cents),
+    assessed = dict(
+        session.execute(
+            sa.select(InvoiceCharge.invoice_id, sa.func.sum(InvoiceCharge.amount_cents))
+            .where(
+                InvoiceCharge.invoice_id.in_(ids),
+                InvoiceCharge.waived_at.is_(None),
+                InvoiceCharge.booked_on <= as_of,
             )
-            .where(InvoiceCharge.invoice_id.in_(ids), InvoiceCharge.waived_at.is_(None))
             .group_by(InvoiceCharge.invoice_id)
-        )
-    }
+        ).all()
+    )
     rows: list[ActivityRow] = []
-    total = penalty = 0
-    due_dates = []
+    listed: dict[tuple[str, int | None], int] = defaultdict(int)
     for invoice, _stage in sorted(items, key=lambda item: (base_due_date(item[0]), item[0].number)):
         due = base_due_date(invoice)
-        assessed, charges_owed = charges.get(invoice.id, (0, 0))
-        owed = invoice.balance_cents + charges_owed
+        owed = position.by_invoice.get(invoice.id, 0)
+        listed[group_of(invoice)] += owed
         rows.append(
             ActivityRow(
                 day=due,
                 description=f"{invoice.number} ({DUE_WORD.get(language, 'due')} "
-                f"{_numeric(due, language)})",
+                f"{content.numeric_date(due, language)})",
                 amount_cents=owed,
                 balance_cents=None,
             )
         )
-        total += owed
-        penalty += assessed
-        due_dates.append(due)
-    due_date = min(due_dates)
+    total = sum(row.amount_cents for row in rows)
+    due_date = min(row.day for row in rows)
     action_date = None
     messages: tuple[str, ...] = ()
     if kind is NoticeKind.FINAL:
@@ -268,8 +303,9 @@ def reminder_notice(
         if InvoiceKind.TAX in kinds:
             wording.append(config["FINAL_NOTICE_TAX"][language])
         messages = tuple(wording)
-    # A final notice asks for payment by its deadline (as a single bill's final notice does).
-    pay_by = action_date or due_date
+    # A final notice asks for payment by its deadline; the others by the due date while it is
+    # ahead, else REMINDER_PAY_DAYS from today: never a date already gone.
+    pay_by = action_date or content.pay_by(config, due_date, as_of)
     stub = Stub(
         account_number=account.number,
         amount_due_cents=total,
@@ -290,16 +326,24 @@ def reminder_notice(
         stubs=(stub,) if total > 0 else (),
         activity=tuple(rows),
         messages=messages,
-        penalty_cents=penalty,
+        penalty_cents=sum(int(cents) for cents in assessed.values()),
         action_date=action_date,
         amount_cents=total,
+        also_owed=_also_owed(position, listed),
     )
 
 
-def _numeric(day: date, language: str) -> str:
-    if language == "es":
-        return f"{day.day:02d}/{day.month:02d}/{day.year}"
-    return f"{day.month:02d}/{day.day:02d}/{day.year}"
+def _also_owed(
+    position: Position, listed: dict[tuple[str, int | None], int]
+) -> tuple[AlsoOwed, ...]:
+    """What the account owes beyond the invoices a notice lists, by group."""
+    owed: dict[tuple[str, int], int] = defaultdict(int)
+    for c in position.classes:
+        r = c.receivable
+        owed[(r.group, r.tax_year)] += c.owed_cents
+    for (group, year), cents in listed.items():
+        owed[(group, year or 0)] -= cents
+    return tuple(AlsoOwed(g, y, cents) for (g, y), cents in sorted(owed.items()) if cents > 0)
 
 
 def send_reminders(
@@ -359,8 +403,14 @@ def _send_account(
     items = [(invoices[invoice_id], stage) for invoice_id, stage in account_plan.items]
     # Claim the stages first: a run doing the same at the same moment fails here, not after mailing.
     reminders = [
-        Reminder(invoice_id=invoice.id, account_id=account.id, stage=stage.name, sent_on=as_of)
-        for invoice, stage in items
+        Reminder(
+            invoice_id=invoice_id,
+            installment_number=number,
+            account_id=account.id,
+            stage=stage.name,
+            sent_on=as_of,
+        )
+        for invoice_id, number, stage in account_plan.stages
     ]
     session.add_all(reminders)
     try:
@@ -401,7 +451,10 @@ def _send_account(
         notice,
         account=account.number,
         delivery=notice.delivery.value,
-        stages={invoice.number: stage.name for invoice, stage in items},
+        stages={
+            (f"{invoices[i].number} installment {n}" if n else invoices[i].number): stage.name
+            for i, n, stage in account_plan.stages
+        },
     )
     try:
         session.commit()

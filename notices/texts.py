@@ -1,11 +1,12 @@
 """The fixed wording of every notice, in English and in Spanish.
 
-Pure data. `notices.render` takes every label, heading and sentence it prints
-from here; the texts that come with a notice (descriptions, the
-municipality's own messages) are already in the notice's language. Both
-dictionaries have the same keys (a test checks it). Templates use
-`str.format` fields; amounts and numbers are printed the US way in both
-languages ("$1,234.56"), as the notices go to US addresses.
+Pure data. The renderer (`notices.render` and the `notices.layout` modules)
+takes every label, heading and sentence it prints from here; the texts that
+come with a notice (descriptions, the municipality's own messages) are
+already in the notice's language. Both dictionaries have the same keys (a
+test checks it). Templates use `str.format` fields; amounts and numbers are
+printed the US way in both languages ("$1,234.56"), as the notices go to US
+addresses.
 """
 
 from __future__ import annotations
@@ -85,6 +86,11 @@ EN: dict[str, str | tuple[str, ...]] = {
     "col.current": "Current",
     "col.consumption": "Consumption",
     "col.unit": "Unit",
+    # The services a meter reads for (a municipality's own kind prints its code).
+    "service.water": "Water",
+    "service.sewer": "Sewer",
+    "service.trash": "Trash",
+    "service.stormwater": "Stormwater",
     "lines.title": "Charges",
     "lines.title_tax": "Taxes and charges",
     "lines.total": "Total charges",
@@ -131,6 +137,50 @@ EN: dict[str, str | tuple[str, ...]] = {
         "FINAL NOTICE: your account is seriously past due. Please pay {amount} now."
     ),
     "intro.receipt": "Thank you for your payment of {amount} received on {date}.",
+    "intro.paid_in_full": "Paid in full. Thank you: nothing is due on this bill.",
+    "amounts_as_of": "Amounts as of",
+    "activity.invoice": "Bill {ref}",
+    "activity.invoice_void": "Bill {ref} canceled",
+    "activity.penalty": "Penalties and interest, bill {ref}",
+    "activity.credit_memo": "Credit on bill {ref}",
+    "activity.waiver": "Penalty waived",
+    "activity.payment": "Payment, thank you (receipt {ref})",
+    "activity.discount": "Early-payment discount, bill {ref}",
+    "activity.refund": "Refund of a payment",
+    "activity.refund_failed": "Refund not completed; the amount stays on the account",
+    "activity.payment_void": "Payment reversed",
+    "activity.dispute": "Card payment disputed",
+    "activity.other": "Adjustment",
+    "activity.deposit": "Deposit applied to your bill",
+    "deposit.held": "Deposit held: {amount} since {date}. A deposit is not a payment toward your bills; it is returned or applied to your final bill as the town's rules say.",
+    "paid.principal": "Bill {ref}",
+    "paid.penalty": "Penalties, bill {ref}",
+    "paid.interest": "Interest, bill {ref}",
+    "paid.installment": ", installment {n}",
+    "paid.credit": "Credit on the account",
+    "discount.offer": (
+        "Pay {amount} by {date} and this bill is paid in full: a {percent}% early-payment "
+        "discount of {discount}."
+    ),
+    "discount.offer_installment": (
+        "Pay {amount} by {date} and installment {n} is paid in full: a {percent}% "
+        "early-payment discount of {discount}."
+    ),
+    "tender.card": "card",
+    "tender.cash": "cash",
+    "tender.check": "check",
+    "tender.money_order": "money order",
+    "tender.card_of": "{brand} ending in {last4}",
+    "tender.card_ending": "card ending in {last4}",
+    "tender.check_number": "check number {number}",
+    "payment_time": "Time",
+    "confirmation": "Confirmation number",
+    "card_reference": "Card payment reference",
+    "refund.of_payment": "Refund of your payment of {amount} by {tender} on {date} (receipt {receipt})",
+    "also_owed.title": "Also owed (billed apart)",
+    "also_owed.utility": "Utility services (see your utility bill)",
+    "also_owed.tax": "Property tax {year} (see your tax bill)",
+    "also_owed.other": "Other charges",
     "intro.refund": "A refund of {amount} has been issued to you on {date}.",
     "intro.statement": ("This statement shows the activity on your account from {start} to {end}."),
     "intro.statement_no_period": "This statement shows the recent activity on your account.",
@@ -150,6 +200,7 @@ EN: dict[str, str | tuple[str, ...]] = {
     # Dates.
     "date.long": "{month} {day}, {year}",
     "date.numeric": "{month:02d}/{day:02d}/{year}",
+    "time": "{hour12}:{minute:02d} {period} {zone}",
     "months": (
         "January",
         "February",
@@ -248,6 +299,10 @@ ES: dict[str, str | tuple[str, ...]] = {
     "col.current": "Actual",
     "col.consumption": "Consumo",
     "col.unit": "Unidad",
+    "service.water": "Agua",
+    "service.sewer": "Alcantarillado",
+    "service.trash": "Basura",
+    "service.stormwater": "Aguas pluviales",
     "lines.title": "Cargos",
     "lines.title_tax": "Impuestos y cargos",
     "lines.total": "Total de cargos",
@@ -293,6 +348,50 @@ ES: dict[str, str | tuple[str, ...]] = {
         "AVISO FINAL: su cuenta tiene un saldo vencido grave. Pague {amount} de inmediato."
     ),
     "intro.receipt": "Gracias por su pago de {amount}, recibido el {date}.",
+    "intro.paid_in_full": "Pagada en su totalidad. Gracias: no hay nada que pagar en esta factura.",
+    "amounts_as_of": "Importes al",
+    "activity.discount": "Descuento por pago anticipado, factura {ref}",
+    "activity.invoice": "Factura {ref}",
+    "activity.invoice_void": "Factura {ref} anulada",
+    "activity.penalty": "Recargos e intereses, factura {ref}",
+    "activity.credit_memo": "Crédito en la factura {ref}",
+    "activity.waiver": "Recargo condonado",
+    "activity.payment": "Pago, gracias (recibo {ref})",
+    "activity.refund": "Reembolso de un pago",
+    "activity.refund_failed": "Reembolso no realizado; el importe queda en la cuenta",
+    "activity.payment_void": "Pago anulado",
+    "activity.dispute": "Pago con tarjeta disputado",
+    "activity.other": "Ajuste",
+    "activity.deposit": "Depósito aplicado a su factura",
+    "deposit.held": "Depósito en garantía: {amount} desde el {date}. Un depósito no es un pago de sus facturas; se devuelve o se aplica a su factura final según las reglas del municipio.",
+    "paid.principal": "Factura {ref}",
+    "paid.penalty": "Recargos, factura {ref}",
+    "paid.interest": "Intereses, factura {ref}",
+    "paid.installment": ", plazo {n}",
+    "paid.credit": "Crédito en la cuenta",
+    "discount.offer": (
+        "Pague {amount} a más tardar el {date} y esta factura queda pagada por completo: un "
+        "descuento por pago anticipado del {percent}% de {discount}."
+    ),
+    "discount.offer_installment": (
+        "Pague {amount} a más tardar el {date} y la cuota {n} queda pagada por completo: un "
+        "descuento por pago anticipado del {percent}% de {discount}."
+    ),
+    "tender.card": "tarjeta",
+    "tender.cash": "efectivo",
+    "tender.check": "cheque",
+    "tender.money_order": "giro postal",
+    "tender.card_of": "{brand} terminada en {last4}",
+    "tender.card_ending": "tarjeta terminada en {last4}",
+    "tender.check_number": "cheque número {number}",
+    "payment_time": "Hora",
+    "confirmation": "Número de confirmación",
+    "card_reference": "Referencia del pago con tarjeta",
+    "refund.of_payment": "Reembolso de su pago de {amount} con {tender} del {date} (recibo {receipt})",
+    "also_owed.title": "También adeuda (aparte)",
+    "also_owed.utility": "Servicios públicos (vea su factura de servicios)",
+    "also_owed.tax": "Impuesto predial {year} (vea su factura de impuestos)",
+    "also_owed.other": "Otros cargos",
     "intro.refund": "Se le ha emitido un reembolso de {amount} el {date}.",
     "intro.statement": (
         "Este estado de cuenta muestra los movimientos de su cuenta del {start} al {end}."
@@ -315,6 +414,7 @@ ES: dict[str, str | tuple[str, ...]] = {
     ),
     "date.long": "{day} de {month} de {year}",
     "date.numeric": "{day:02d}/{month:02d}/{year}",
+    "time": "{hour:02d}:{minute:02d} {zone}",
     "months": (
         "enero",
         "febrero",

@@ -6,7 +6,6 @@ import hashlib
 import io
 import re
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import (
@@ -22,12 +21,14 @@ from flask import (
 )
 from flask_login import login_required
 
-from billing.accounts import find_account
+from accounts.services import find_account
 from core.auth import request_actor, requires
+from core.calendar import town_today, town_zone
 from core.db import get_by_id
 from core.extensions import db
+from notices.issuing import NoticeError, open_pdf
 from notices.models import Notice, NoticeBatch
-from notices.service import NoticeError, mark_mailed, open_pdf, print_batch
+from notices.print_batches import mark_mailed, print_batch
 
 bp = Blueprint("notices", __name__, url_prefix="/staff", template_folder="templates")
 
@@ -78,7 +79,7 @@ def batches():
 
 def _batches_page(error: str | None = None, status: int = 200, cycle: str = ""):
     rows = db.session.scalars(sa.select(NoticeBatch).order_by(NoticeBatch.id.desc())).all()
-    zone = ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"])
+    zone = town_zone(current_app.config)
     page = render_template(
         "notices/batches.html", batches=rows, error=error, cycle=cycle, zone=zone
     )
@@ -101,6 +102,7 @@ def make_batch():
             current_app.config,
             request_actor(),
             cycle=cycle,
+            on=town_today(current_app.config),
             reprint=request.form.get("reprint") == "yes",
         )
     except NoticeError as error:

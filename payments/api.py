@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import Blueprint, current_app, jsonify, request
 
+from core.calendar import town_zone
+from core.db import utcnow
 from core.extensions import csrf, db
-from payments.gateway import WebhookSignatureError, verify_webhook
+from core.limits import body_limit
+from core.settings import ConfigError
+from payments.cards import fill_card_details
+from payments.gateway import StripeGateway, WebhookSignatureError, verify_webhook
 from payments.models import EventStatus, StripeEvent
 from payments.webhooks import (
+    STRIPE,
     SUCCEEDED,
     claim,
     mark_failed,
@@ -21,6 +28,8 @@ from payments.webhooks import (
 
 log = logging.getLogger(__name__)
 webhooks = Blueprint("webhooks", __name__)
+#: How far back the settler looks for settled payments whose card is not known yet.
+CARD_WINDOW = timedelta(minutes=15)
 
 
 @webhooks.route("/webhooks/stripe", methods=["POST"])
@@ -54,7 +63,7 @@ def stripe_webhook():
     rows = claim(db.session, event["id"])
     if rows:
         try:
-            process_events(db.session, rows)
+            process_events(db.session, rows, town_zone(current_app.config))
             db.session.commit()
         except Exception as error:  # noqa: BLE001 - kept with its error for the clerks, and Stripe retries
             db.session.rollback()
@@ -75,18 +84,42 @@ def _status(event_id: str) -> str:
 
 
 def _settler(app):
-    """Settle the waiting successes once the answer is on its way (the WSGI server closes the response)."""
+    """Settle the waiting successes once the answer is on its way (the WSGI server closes the
+    response); then ask Stripe for the cards of the payments just settled without one."""
 
     def settle() -> None:
         with app.app_context():
             try:
-                settle_waiting(db.session, batch=app.config["WEBHOOK_BATCH_SIZE"])
+                settle_waiting(
+                    db.session, batch=app.config["WEBHOOK_BATCH_SIZE"], zone=town_zone(app.config)
+                )
             except Exception:  # noqa: BLE001 - the events stay stored and are taken by the next settler
                 log.exception("settling the waiting webhook events failed")
+            _fill_cards(app)
 
     return settle
 
 
+def _fill_cards(app) -> None:
+    """The cards of payments settled in the last minutes that lack one (payments.cards); the
+    fees job takes those still missing later. Never raises: the payments are settled anyway."""
+    try:
+        with StripeGateway.from_config(app.config) as gateway:
+            fill_card_details(
+                db.session,
+                STRIPE,
+                gateway,
+                settled_after=utcnow() - CARD_WINDOW,
+                limit=app.config["WEBHOOK_BATCH_SIZE"],
+            )
+    except ConfigError:
+        return  # no Stripe to ask (the receipt says "card" until the fees job asks)
+    except Exception:  # noqa: BLE001 - the cards are asked for again by the fees job
+        db.session.rollback()
+        log.exception("reading the cards of settled payments failed")
+
+
 def init_app(app) -> None:
-    """Register the webhook endpoint."""
+    """Register the webhook endpoint, with the webhooks' own body limit."""
     app.register_blueprint(webhooks)
+    body_limit(app, "webhooks.stripe_webhook", "WEBHOOK_MAX_CONTENT_LENGTH")

@@ -10,19 +10,21 @@ from flask import current_app
 from flask_smorest import Blueprint, abort
 from marshmallow import validate
 
-from billing.accounts import find_account
-from billing.models import Account
+from accounts.models import Account
+from accounts.services import find_account
+from core.apidoc import links
 from core.auth import request_actor, requires
+from core.calendar import town_today
 from core.db import get_by_id
 from core.extensions import db
 from core.pagination import page_of
-from core.settings import municipal_today
-from payments import reconcile
+from payments import reconcile_queue
 from payments.counter import close_drawer, open_drawer, take_counter_payment
 from payments.gateway import PaymentError, StripeGateway
 from payments.models import (
     CashDrawer,
     Payment,
+    PaymentStatus,
     Receipt,
     ReconciliationItem,
     StripeEvent,
@@ -81,6 +83,13 @@ def _account_or_404(number: str) -> Account:
 
 
 @payments_api.route("/drawers", methods=["POST"])
+@payments_api.doc(
+    **links(
+        "201",
+        take=("POST /api/v1/drawers/{drawer_id}/payments", {"drawer_id": "$response.body#/id"}),
+        close=("POST /api/v1/drawers/{drawer_id}/close", {"drawer_id": "$response.body#/id"}),
+    )
+)
 @payments_api.arguments(DrawerOpenSchema)
 @payments_api.response(201, DrawerSchema)
 @requires("write")
@@ -97,6 +106,21 @@ def open_(args):
 
 
 @payments_api.route("/drawers/<int:drawer_id>/payments", methods=["POST"])
+@payments_api.doc(
+    **links(
+        "201",
+        payment=("GET /api/v1/payments/{payment_id}", {"payment_id": "$response.body#/payment_id"}),
+        refund=(
+            "POST /api/v1/payments/{payment_id}/refunds",
+            {"payment_id": "$response.body#/payment_id"},
+        ),
+        void=(
+            "POST /api/v1/payments/{payment_id}/void",
+            {"payment_id": "$response.body#/payment_id"},
+        ),
+        receipt=("POST /api/v1/receipts/{number}/notice", {"number": "$response.body#/number"}),
+    )
+)
 @payments_api.arguments(CounterPaymentSchema)
 @payments_api.response(201, ReceiptSchema)
 @requires("write")
@@ -114,7 +138,7 @@ def counter_payment(args, drawer_id: int):
             tender=Tender(args["tender"]),
             reference=args["reference"],
             invoice_numbers=args["invoice_numbers"],
-            on=municipal_today(current_app.config),
+            on=town_today(current_app.config),
         )
     except PaymentRefused as error:
         _refused(error)
@@ -171,13 +195,22 @@ def account_receipts(number: str):
 
 
 @payments_api.route("/payments/<int:payment_id>/refunds", methods=["POST"])
+@payments_api.doc(
+    **links(
+        "201",
+        notice=("POST /api/v1/refunds/{refund_id}/notice", {"refund_id": "$response.body#/id"}),
+    )
+)
 @payments_api.arguments(RefundRequestSchema)
 @payments_api.response(201, RefundSchema)
 @requires("approve")
 def refund(args, payment_id: int):
     """Refund part or all of a settled payment (supervisor); never more than is refundable."""
     payment = _payment_or_404(payment_id)
-    card = payment.stripe_payment_intent_id is not None
+    # NOTE: Stripe is opened only for a settled card payment; any other is refused without it.
+    card = (
+        payment.stripe_payment_intent_id is not None and payment.status == PaymentStatus.SUCCEEDED
+    )
     try:
         with StripeGateway.from_config(current_app.config) if card else nullcontext() as gateway:
             created = refund_payment(
@@ -186,8 +219,9 @@ def refund(args, payment_id: int):
                 payment,
                 amount_cents=args["amount_cents"],
                 reason=args["reason"],
-                on=municipal_today(current_app.config),
+                on=town_today(current_app.config),
                 gateway=gateway,
+                resident_text=args["resident_text"],
             )
     except PaymentRefused as error:
         _refused(error)
@@ -211,7 +245,7 @@ def void(args, payment_id: int):
             request_actor(),
             payment,
             reason=args["reason"],
-            on=municipal_today(current_app.config),
+            on=town_today(current_app.config),
         )
     except PaymentRefused as error:
         _refused(error)
@@ -273,8 +307,8 @@ def resolve_item(args, item_id: int):
     if item is None:
         abort(404, message=f"No reconciliation item {item_id}.")
     try:
-        reconcile.resolve(db.session, request_actor(), item, args["resolution"])
-    except reconcile.AlreadyResolved as already:
+        reconcile_queue.resolve(db.session, request_actor(), item, args["resolution"])
+    except reconcile_queue.AlreadyResolved as already:
         abort(409, message=str(already))
     db.session.commit()
     return item

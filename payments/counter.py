@@ -8,10 +8,10 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing import chart
-from billing.models import Account
+from accounts.models import Account
 from core.audit import Actor, record
 from core.db import utcnow
+from ledger import chart
 from payments.models import CashDrawer, Channel, Payment, PaymentStatus, Receipt, Tender
 from payments.services import PaymentRefused, record_payment, settle_payment
 

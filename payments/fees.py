@@ -15,9 +15,9 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing import chart
-from billing.ledger import Posting, post_entry
 from core.audit import Actor, record
+from ledger import chart
+from ledger.posting import Posting, post_entry
 from payments.gateway import PaymentError, StripeGateway
 from payments.models import Payment, PaymentStatus
 

@@ -9,6 +9,11 @@ against localstripe; only the settings differ.
 
 `verify_webhook` checks a Stripe-Signature header by hand (v1 scheme) and
 returns the event as a plain dict; it needs no gateway and builds no SDK object.
+
+Why one module of about 750 lines: every call to Stripe, and every SDK object, stays
+behind this one import of `stripe` (docs/architecture.md). Split, the SDK would be imported
+in several places, and localstripe and real Stripe would no longer be one setting apart in
+one file a reviewer can read whole.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import requests
 import stripe
 
 from core.settings import ConfigError
+from core.text import only_digits
 
 UNAVAILABLE_MESSAGE = "Payments are temporarily unavailable. Please try again in a few minutes."
 DECLINED_MESSAGE = "Your card was declined. Try another card."
@@ -158,6 +164,17 @@ class StripePaymentMethod:
 
 
 @dataclass(frozen=True)
+class PaymentCard:
+    """The card a payment was made with, as Stripe's charge tells it: what a resident knows it by."""
+
+    #: Stripe's code of the brand ("visa", "mastercard", "amex"...); None if Stripe names none.
+    brand: str | None
+    last4: str
+    exp_month: int | None
+    exp_year: int | None
+
+
+@dataclass(frozen=True)
 class StripeRefund:
     """A refund of all or part of a payment."""
 
@@ -260,22 +277,58 @@ def _setup_intent(data: dict[str, Any]) -> StripeSetupIntent:
     )
 
 
+def _whole(value: Any) -> int | None:
+    """A whole number Stripe gave as a number or as digits; None otherwise."""
+    return int(value) if isinstance(value, int | str) and only_digits(str(value)) else None
+
+
 def _payment_method(data: dict[str, Any]) -> StripePaymentMethod:
     """A PaymentMethod dict as a dataclass (the card's details only for a card)."""
     card = data.get("card") or {}
-
-    def whole(value: Any) -> int | None:
-        return int(value) if isinstance(value, int | str) and str(value).isdigit() else None
-
     return StripePaymentMethod(
         id=data["id"],
         type=data.get("type") or "",
         customer_id=_id_of(data.get("customer")),
         card_brand=card.get("brand"),
         card_last4=card.get("last4"),
-        card_exp_month=whole(card.get("exp_month")),
-        card_exp_year=whole(card.get("exp_year")),
+        card_exp_month=_whole(card.get("exp_month")),
+        card_exp_year=_whole(card.get("exp_year")),
     )
+
+
+def _card(data: Any) -> PaymentCard | None:
+    """A card dict (a charge's `payment_method_details.card`, a PaymentMethod's `card`) as a
+    dataclass; None without four digits to show."""
+    if not isinstance(data, dict):
+        return None
+    last4 = str(data.get("last4") or "")
+    if not (len(last4) == 4 and only_digits(last4)):
+        return None
+    brand = str(data.get("brand") or "").strip().lower().replace(" ", "_")[:32] or None
+    return PaymentCard(
+        brand=brand,
+        last4=last4,
+        exp_month=_whole(data.get("exp_month")),
+        exp_year=_whole(data.get("exp_year")),
+    )
+
+
+def _charge_of(intent: dict[str, Any]) -> dict[str, Any] | None:
+    """The intent's latest charge when it is there as an object: `latest_charge` expanded
+    (API versions from 2022-11-15), or `charges.data[0]` (earlier ones); None for an id alone."""
+    charge = intent.get("latest_charge")
+    if isinstance(charge, dict):
+        return charge
+    charges = (intent.get("charges") or {}).get("data") or []
+    return charges[0] if charges and isinstance(charges[0], dict) else None
+
+
+def card_of_intent(intent: dict[str, Any]) -> PaymentCard | None:
+    """The card of a PaymentIntent's charge when the intent carries it (a webhook's payload,
+    say), without asking Stripe; None when only the charge's id is there."""
+    charge = _charge_of(intent)
+    details = (charge or {}).get("payment_method_details") or {}
+    return _card(details.get("card"))
 
 
 def _refund(data: dict[str, Any]) -> StripeRefund:
@@ -534,6 +587,27 @@ class StripeGateway:
             return None
         return transaction["fee"]
 
+    def payment_card(self, payment_intent_id: str) -> PaymentCard | None:
+        """The card an intent was paid with (brand, last four digits, expiry), or None if Stripe cannot say.
+
+        From the charge's `payment_method_details.card`, in either shape the API version
+        gives; localstripe's charges carry no such details, so then from the charge's
+        payment method, which Stripe keeps too.
+        """
+        intent = self._call(
+            self._client.v1.payment_intents.retrieve,
+            payment_intent_id,
+            {"expand": ["latest_charge"]},
+        )
+        card = card_of_intent(intent)
+        if card is not None:
+            return card
+        charge = _charge_of(intent) or {}
+        method = _id_of(charge.get("payment_method")) or _id_of(intent.get("payment_method"))
+        if not method:
+            return None
+        return _card(self._call(self._client.v1.payment_methods.retrieve, method).get("card"))
+
     def cancel_payment_intent(self, payment_intent_id: str) -> StripePaymentIntent:
         """Cancel a PaymentIntent that has not been paid."""
         return _intent(self._call(self._client.v1.payment_intents.cancel, payment_intent_id))
@@ -604,6 +678,42 @@ class StripeGateway:
         if created_after is not None:
             intents = [i for i in intents if i.created > created_after]
         return sorted(intents, key=lambda i: i.created)
+
+    def find_payment_intent(
+        self, *, metadata: tuple[str, str], created_after: datetime, most: int = 1000
+    ) -> StripePaymentIntent | None:
+        """The PaymentIntent whose metadata holds the (key, value) pair, created after the given
+        moment; None if none is among the newest `most` so created. A succeeded one comes first.
+
+        By listing, not search: localstripe has no search, and a list is read at once.
+        """
+        key, value = metadata
+        params: dict[str, Any] = {"limit": 100, "created": {"gt": _unix(created_after)}}
+        try:
+            found = self._first(self._client.v1.payment_intents.list, params, most)
+        except PaymentError as error:
+            # NOTE: localstripe refuses `created` on lists (as in list_payment_intents).
+            if error.http_status != 400 or "created" not in error.detail:
+                raise
+            params.pop("created")
+            found = self._first(self._client.v1.payment_intents.list, params, most)
+        matches = [
+            _intent(data)
+            for data in found
+            if _metadata(data.get("metadata")).get(key) == value
+            and _utc(data["created"]) > created_after
+        ]
+        matches.sort(key=lambda intent: (intent.status != "succeeded", intent.created))
+        return matches[0] if matches else None
+
+    def _first(self, method: Callable[..., Any], params: dict[str, Any], most: int) -> list[dict]:
+        """At most `most` objects of a list endpoint, page after page."""
+        found: list[dict] = []
+        for data in self._each(method, params):
+            found.append(data)
+            if len(found) >= most:
+                break
+        return found
 
     def retrieve_refund(self, refund_id: str) -> StripeRefund:
         """A refund as Stripe knows it now."""

@@ -11,9 +11,12 @@ from datetime import timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing import chart
+from billing.deposit_checks import due_for_refund
+from core.calendar import town_zone
 from core.db import utcnow
 from core.jobs import JobContext
+from payments.cards import fill_card_details
+from payments.deposit_refunds import refund_earned_deposits
 from payments.fees import record_processor_fees
 from payments.gateway import PaymentError, StripeGateway
 from payments.models import (
@@ -24,8 +27,10 @@ from payments.models import (
     ReconciliationKind,
     StripeEvent,
 )
-from payments.reconcile import flag, flag_unknown_to_stripe, reconcile
-from payments.services import fail_payment, mark_payment, settle_payment
+from payments.online import settle_from_intent
+from payments.reconcile import reconcile
+from payments.reconcile_queue import flag, flag_unknown_to_stripe
+from payments.services import fail_payment, mark_payment
 from payments.webhooks import (
     RETRY_LIMIT,
     STRIPE,
@@ -52,6 +57,11 @@ def janitor(session: Session, context: JobContext) -> dict:
        canceled ones canceled; ones the resident left unpaid for longer than
        PAYMENT_ABANDON_HOURS are canceled at Stripe and here, so a late
        confirmation cannot take money for a payment we no longer show.
+    3. Payments whose charge Stripe gave no answer to (status unknown) are looked
+       up at Stripe at once, stale or not: by their intent, else by the intent
+       whose metadata names the payment. Found, the payment follows it as in 2;
+       not found (Stripe never got the charge), it is pending again and its payer
+       may pay it.
     A Stripe that cannot be reached fails the run (the next run tries again).
     """
     config = context.config
@@ -66,13 +76,16 @@ def janitor(session: Session, context: JobContext) -> dict:
             "processing",
             "waiting",
             "unknown_at_stripe",
+            "not_charged",
         ),
         0,
     )
     if context.dry_run:
         counts["events_settled"] = waiting_successes(session)
     else:
-        counts["events_settled"] = settle_waiting(session, batch=config["WEBHOOK_BATCH_SIZE"])
+        counts["events_settled"] = settle_waiting(
+            session, batch=config["WEBHOOK_BATCH_SIZE"], zone=town_zone(config)
+        )
         now = utcnow()
         for row in session.scalars(
             sa.select(StripeEvent).where(
@@ -82,7 +95,7 @@ def janitor(session: Session, context: JobContext) -> dict:
             )
         ).all():
             if row.processed_at is None or row.processed_at + retry_delay(row.attempts) <= now:
-                process_alone(session, row.id)
+                process_alone(session, row.id, town_zone(config))
                 counts["events_retried"] += 1
         session.commit()
         for row in session.scalars(
@@ -120,9 +133,19 @@ def janitor(session: Session, context: JobContext) -> dict:
         )
         .order_by(Payment.id)
     ).all()
-    if not stale:
+    unknown = session.scalars(
+        sa.select(Payment.id).where(Payment.status == PaymentStatus.UNKNOWN).order_by(Payment.id)
+    ).all()
+    if not stale and not unknown:
         return counts
     with StripeGateway.from_config(config) as gateway:
+        for payment_id in unknown:
+            outcome = _resolve_unknown(session, gateway, payment_id, abandon_before, context)
+            counts[outcome] += 1
+            if context.dry_run:
+                session.rollback()
+            else:
+                session.commit()
         for payment_id in stale:
             outcome = _bring_up_to_date(session, gateway, payment_id, abandon_before, context)
             counts[outcome] += 1
@@ -151,16 +174,47 @@ def _bring_up_to_date(session, gateway, payment_id, abandon_before, context) -> 
         if not context.dry_run:
             flag_unknown_to_stripe(session, context.actor, payment)
         return "unknown_at_stripe"
+    return _follow(session, gateway, payment, intent, abandon_before, context)
+
+
+#: How long before our record of a payment Stripe's clock may date its intent.
+CLOCK_SLACK = timedelta(hours=1)
+
+
+def _resolve_unknown(session, gateway, payment_id, abandon_before, context) -> str:
+    """What Stripe did with a charge it gave no answer to: the payment follows its intent, or,
+    if Stripe never got the charge, is pending again (not_charged) for its payer to retry."""
+    payment = session.scalar(sa.select(Payment).where(Payment.id == payment_id).with_for_update())
+    if payment.status != PaymentStatus.UNKNOWN:
+        return "waiting"  # a webhook got there first
+    intent = None
+    if payment.stripe_payment_intent_id is not None:
+        try:
+            intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
+        except PaymentError as error:
+            if error.http_status != 404:
+                raise
+    if intent is None:
+        intent = gateway.find_payment_intent(
+            metadata=("payment_id", str(payment.id)),
+            created_after=payment.created_at - CLOCK_SLACK,
+        )
+    # NOTE: pending first, whatever Stripe says: then the payment follows its intent exactly as
+    # a stale pending one does (settled, failed, canceled, processing, or left to its payer).
+    mark_payment(session, context.actor, payment, PaymentStatus.PENDING)
+    if intent is None:
+        payment.stripe_payment_intent_id = None
+        return "not_charged"
+    payment.stripe_payment_intent_id = intent.id
+    return _follow(session, gateway, payment, intent, abandon_before, context)
+
+
+def _follow(session, gateway, payment, intent, abandon_before, context) -> str:
+    """Bring a pending or processing payment to what Stripe says of its intent."""
     if intent.status == "succeeded":
         if intent.amount_cents != payment.amount_cents:
             return "waiting"  # a different amount is for reconciliation, never settled blindly
-        settle_payment(
-            session,
-            STRIPE,
-            payment,
-            on=intent.created.date(),
-            cash_gl=chart.STRIPE_CLEARING,
-        )
+        settle_from_intent(session, STRIPE, payment, intent, town_zone(context.config))
         return "settled"
     if intent.status == "canceled":
         mark_payment(session, context.actor, payment, PaymentStatus.CANCELED)
@@ -186,7 +240,8 @@ def _bring_up_to_date(session, gateway, payment_id, abandon_before, context) -> 
 
 
 def processor_fees(session: Session, context: JobContext) -> dict:
-    """Post the processor fees Stripe now knows (payments.fees)."""
+    """Post the processor fees Stripe now knows (payments.fees); fill in the cards still unknown
+    (payments.cards)."""
     if context.dry_run:
         pending = session.scalar(
             sa.select(sa.func.count())
@@ -200,7 +255,13 @@ def processor_fees(session: Session, context: JobContext) -> dict:
         return {"unknown_fees": pending}
     with StripeGateway.from_config(context.config) as gateway:
         report = record_processor_fees(session, context.actor, gateway, on=context.as_of)
-    return {"recorded": report.recorded, "not_yet": report.not_yet, "fee_cents": report.fee_cents}
+        cards = fill_card_details(session, context.actor, gateway)
+    return {
+        "recorded": report.recorded,
+        "not_yet": report.not_yet,
+        "fee_cents": report.fee_cents,
+        "cards_filled": cards,
+    }
 
 
 def reconcile_stripe(session: Session, context: JobContext) -> dict:
@@ -212,5 +273,22 @@ def reconcile_stripe(session: Session, context: JobContext) -> dict:
             context.actor,
             as_of=context.as_of,
             currency=context.config["CURRENCY"],
+            zone=town_zone(context.config),
             dry_run=context.dry_run,
         )
+
+
+def refund_deposits(session: Session, context: JobContext) -> dict:
+    """Refund the deposits that the rule's months of good payment history have earned.
+
+    A retry after a failure refunds each card once: the Stripe refund's key is the deposit's.
+    """
+    if context.dry_run:
+        due = due_for_refund(session, context.as_of)
+        return {"deposits": len(due), "cents": sum(d.held_cents for d in due)}
+    with StripeGateway.from_config(context.config) as gateway:
+        counts = refund_earned_deposits(
+            session, context.actor, as_of=context.as_of, gateway=gateway
+        )
+    session.commit()
+    return counts

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from billing.models import Account
+from accounts.models import Account
 from core.db import Base, CreatedAtMixin, UTCDateTime, enum_column, intpk, utcnow
 
 
@@ -18,6 +18,10 @@ class PaymentStatus(enum.StrEnum):
     PENDING = "pending"
     #: A bank debit in flight: shown as pending, never as paid.
     PROCESSING = "processing"
+    #: Stripe gave no answer to the charge (a timeout, a lost connection): it may have charged
+    #: the card or not. The janitor asks Stripe at once; until then no second payment of the
+    #: same bills is taken.
+    UNKNOWN = "unknown"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     CANCELED = "canceled"
@@ -70,6 +74,10 @@ class Payment(CreatedAtMixin, Base):
     succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: What the card processor kept, from Stripe's balance transaction; None until known.
     fee_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: The card's brand as Stripe names it ("visa", "amex"...) and its last four digits, read
+    #: from Stripe's charge (payments.cards), never from the browser; None until known.
+    card_brand: Mapped[str | None] = mapped_column(sa.String(32))
+    card_last4: Mapped[str | None] = mapped_column(sa.String(4))
     #: Who recorded it: a staff e-mail, "quick pay", "stripe webhook".
     created_by: Mapped[str] = mapped_column(sa.String(254))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -119,9 +127,13 @@ class Refund(CreatedAtMixin, Base):
     payment_id: Mapped[int] = mapped_column(sa.ForeignKey("payment.id"), index=True)
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
     reason: Mapped[str] = mapped_column(sa.String(500))
+    #: Words for the resident (statements, notices); the reason above is the staff's own.
+    resident_text: Mapped[str | None] = mapped_column(sa.String(200))
     status: Mapped[RefundStatus] = mapped_column(enum_column(RefundStatus, "refund_status"))
     stripe_refund_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     requested_by: Mapped[str] = mapped_column(sa.String(254))
+    #: The town's date of the refund, the date of its ledger entry (core.calendar).
+    refunded_on: Mapped[date]
 
     payment: Mapped[Payment] = relationship()
 
@@ -209,6 +221,10 @@ class Receipt(Base):
     #: What the account still owed right after this payment.
     balance_after_cents: Mapped[int] = mapped_column(sa.BigInteger)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The town's date of the payment, the date of its ledger entry (core.calendar).
+    paid_on: Mapped[date] = mapped_column(index=True)
+    #: The moment of the payment (UTC): Stripe's success, or when the counter took it.
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     payment: Mapped[Payment] = relationship()
 

@@ -10,15 +10,20 @@ marks a bill paid: the verified webhook (or reconciliation) does.
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from billing.models import Account, Invoice
+from accounts.models import Account
+from billing.models import Invoice
 from core.audit import Actor, record
+from core.calendar import town_date
+from core.db import insert_or_nothing
+from ledger import chart
 from payments.gateway import PaymentError, StripeGateway, StripePaymentIntent
-from payments.models import Payment, PaymentStatus, StripeCustomer
-from payments.services import fail_payment, mark_payment
+from payments.models import Payment, PaymentStatus, Receipt, StripeCustomer
+from payments.services import fail_payment, mark_payment, mark_unknown, settle_payment
 
 UNAVAILABLE = "Payments are temporarily unavailable. Please try again in a few minutes."
 
@@ -36,11 +41,10 @@ def ensure_customer(session: Session, gateway: StripeGateway, account: Account) 
     )
     # NOTE: two payments of one account can get here at the same moment (two payers, two app
     # servers); the idempotency key gives both the same customer, and the first row stored wins.
-    insert = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     session.execute(
-        insert(StripeCustomer)
-        .values(account_id=account.id, stripe_customer_id=customer.id)
-        .on_conflict_do_nothing(index_elements=["account_id"])
+        insert_or_nothing(session, StripeCustomer, unique=["account_id"]).values(
+            account_id=account.id, stripe_customer_id=customer.id
+        )
     )
     return session.scalar(
         sa.select(StripeCustomer.stripe_customer_id).where(StripeCustomer.account_id == account.id)
@@ -66,6 +70,26 @@ def _metadata(session: Session, payment: Payment) -> dict[str, str]:
     }
 
 
+def settle_from_intent(
+    session: Session, actor: Actor, payment: Payment, intent: StripePaymentIntent, zone: ZoneInfo
+) -> Receipt | None:
+    """Settle a payment as Stripe's succeeded intent says (the janitor, reconciliation): dated and
+    timed by the intent's creation on the town's clock, into Stripe clearing."""
+    return settle_payment(
+        session,
+        actor,
+        payment,
+        on=town_date(intent.created, zone),
+        cash_gl=chart.STRIPE_CLEARING,
+        at=intent.created,
+    )
+
+
+def unanswered(error: PaymentError) -> bool:
+    """Whether Stripe gave no answer at all (a timeout, a lost connection): it may have acted."""
+    return error.retryable and error.http_status is None and error.code != "not_configured"
+
+
 def charge_card(
     session: Session, actor: Actor, gateway: StripeGateway, payment: Payment, payment_method_id: str
 ) -> StripePaymentIntent:
@@ -87,7 +111,12 @@ def charge_card(
         )
     except PaymentError as error:
         payment.stripe_payment_intent_id = error.payment_intent_id
-        if error.retryable:
+        if unanswered(error):
+            # NOTE: the request may have reached Stripe and charged the card; only Stripe can
+            # say, so the janitor asks it (payments.jobs) rather than this payment failing and
+            # its payer paying again.
+            mark_unknown(session, actor, payment, detail=error.detail or str(error))
+        elif error.retryable:
             fail_payment(
                 session, actor, payment, code=error.code or "unavailable", message=UNAVAILABLE
             )

@@ -16,8 +16,9 @@ import sqlalchemy as sa
 from flask import abort, current_app, jsonify
 from sqlalchemy.orm import Session
 
-from billing.models import Account, Invoice
-from core.audit import Actor
+from accounts.models import Account
+from billing.models import Invoice
+from core.audit import Actor, record
 from core.db import get_by_id
 from core.settings import ConfigError
 from payments.gateway import (
@@ -29,12 +30,17 @@ from payments.gateway import (
 )
 from payments.models import Payment, PaymentStatus, Receipt
 from payments.online import charge_card, start_card_payment
-from payments.services import OPEN, owed_items
+from payments.services import OPEN, PaymentRefused, owed_items, record_payment
 
 log = logging.getLogger(__name__)
 
-#: What the status page says a payment is; `processing` (a bank debit) is never "paid".
+#: What the status page says a payment is; `processing` (a bank debit) is never "paid";
+#: `confirming`: Stripe gave no answer to the charge and the janitor is asking it.
 PAID, PENDING, UNPAID, FAILED = "paid", "pending", "unpaid", "failed"
+CONFIRMING = "confirming"
+CONFIRMING_MESSAGE = (
+    "We are confirming your payment. Please do not pay again: this page updates by itself."
+)
 NOT_CHARGEABLE = "This payment did not go through, so it cannot be paid again. Start a new payment."
 CARD_NOT_SAVED = "The card was not saved. Enter it again."
 
@@ -93,35 +99,73 @@ def gateway() -> Iterator[StripeGateway]:
 
 
 class Flow:
-    """The JSON steps of one side's card page: where a spent payment starts again, and how
-    messages are put into the payer's language."""
+    """The JSON steps of one side's card page: where a spent payment starts again, how
+    messages are put into the payer's language, and (where the side offers it) the addresses
+    of the next try after a declined card."""
 
     def __init__(
         self,
         session: Session,
         restart_url: Callable[[Payment], str],
         translate: Callable[[str], str] = str,
+        retry_urls: Callable[[Payment], dict[str, str]] | None = None,
     ) -> None:
         self.session = session
         self.restart_url = restart_url
         self.translate = translate
+        self.retry_urls = retry_urls
 
-    def refused(self, message: str, status: int, payment: Payment):
+    def refused(self, message: str, status: int, payment: Payment, retry: dict | None = None):
         """A JSON answer the page shows under the card, with a way on if this payment is spent."""
-        body: dict[str, str] = {"error": self.translate(message)}
+        body: dict[str, object] = {"error": self.translate(message)}
         if payment.status != PaymentStatus.PENDING or payment.stripe_payment_intent_id:
             body["restart_url"] = self.restart_url(payment)
+        if retry:
+            body["retry"] = retry
         return jsonify(body), status
 
-    def gateway_refused(self, error: PaymentError, payment: Payment):
+    def gateway_refused(self, error: PaymentError, payment: Payment, retry: dict | None = None):
         """A Stripe refusal (402) or outage (503) as the page shows it; never an error page."""
         if error.retryable:
             log.warning("Stripe unavailable for payment %s: %s", payment.id, error.detail or error)
             return self.refused(UNAVAILABLE_MESSAGE, 503, payment)
-        return self.refused(error.message_for_resident, 402, payment)
+        return self.refused(error.message_for_resident, 402, payment, retry)
+
+    def next_try(self, actor: Actor, payment: Payment, error: PaymentError) -> dict | None:
+        """A new pending payment of the same amount and bills after a decline; its addresses."""
+        # NOTE: only a decline (402) qualifies: Stripe leaves that intent waiting for another
+        # card and we never confirm it again, so the new payment cannot charge twice. An outage
+        # may have charged, so it never does; nor does a side without retry_urls (None then).
+        if (
+            self.retry_urls is None
+            or error.retryable
+            or error.http_status != 402
+            or payment.status != PaymentStatus.FAILED
+        ):
+            return None
+        try:
+            again = record_payment(
+                self.session,
+                actor,
+                account=payment.account,
+                amount_cents=payment.amount_cents,
+                invoice_numbers=[invoice.number for invoice in invoices_of(self.session, payment)],
+                channel=payment.channel,
+                tender=payment.tender,
+            )
+        except PaymentRefused:
+            return None
+        record(self.session, actor, "payment.retry", again, declined_payment=payment.id)
+        return self.retry_urls(again)
+
+    def confirming(self):
+        """The answer while Stripe's word on the charge is awaited: not an error, no new try."""
+        return jsonify(status="unknown", message=self.translate(CONFIRMING_MESSAGE)), 202
 
     def setup(self, payment: Payment):
         """A SetupIntent client secret for Stripe.js to save the card (confirmCardSetup)."""
+        if payment.status == PaymentStatus.UNKNOWN:
+            return self.confirming()
         if payment.status != PaymentStatus.PENDING:
             return self.refused(NOT_CHARGEABLE, 409, payment)
         try:
@@ -150,20 +194,30 @@ class Flow:
             ), 400
         if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
             return self.refused(NOT_CHARGEABLE, 409, payment)
+        if payment.status == PaymentStatus.UNKNOWN:
+            return self.confirming()
         try:
             with gateway() as opened:
                 intent = charge_card(self.session, actor, opened, payment, method)
         except PaymentError as error:
-            self.session.commit()  # the failure and its reason are kept
-            return self.gateway_refused(error, payment)
+            if payment.status == PaymentStatus.UNKNOWN:
+                log.warning("Stripe did not answer the charge of payment %s", payment.id)
+                self.session.commit()
+                return self.confirming()
+            retry = self.next_try(actor, payment, error)
+            self.session.commit()  # the failure and its reason are kept, and the next try
+            return self.gateway_refused(error, payment, retry)
         self.session.commit()
         return self._charged(intent, payment)
 
 
 def state(payment: Payment, receipt: Receipt | None) -> str:
-    """Paid (with a receipt), pending (charged, not yet confirmed), unpaid or failed."""
+    """Paid (with a receipt), pending (charged, not yet confirmed), confirming (no answer from
+    Stripe yet), unpaid or failed."""
     if receipt is not None:
         return PAID
+    if payment.status == PaymentStatus.UNKNOWN:
+        return CONFIRMING
     if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
         return FAILED
     if payment.status == PaymentStatus.PENDING and not payment.stripe_payment_intent_id:

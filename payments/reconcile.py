@@ -9,8 +9,9 @@ and every refund, and:
 - settles a payment Stripe says succeeded that we never settled (a lost
   webhook), exactly as the webhook would have;
 - turns every other mismatch into one ReconciliationItem (unique per kind
-  and Stripe object, so a mismatch found again is not added again) with our
-  record, Stripe's, and a suggested resolution for the clerks' queue:
+  and Stripe object, so a mismatch found again is not added again; filed by
+  payments.reconcile_queue) with our record, Stripe's, and a suggested
+  resolution for the clerks' queue:
   a different amount, a success we recorded as failed or canceled, a success
   naming no payment of ours, a payment of ours whose intent Stripe does not
   know, a refund at Stripe we never recorded.
@@ -20,14 +21,13 @@ Returns the run's report: intents read, matched, recovered, flagged.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from billing import chart
 from core.audit import Actor, record
-from core.db import utcnow
+from core.text import only_digits
 from payments.gateway import PaymentError, StripeGateway, StripePaymentIntent
 from payments.models import (
     Channel,
@@ -35,12 +35,13 @@ from payments.models import (
     PaymentStatus,
     ReconciliationItem,
     ReconciliationKind,
-    ReconciliationStatus,
     Refund,
     StripeEvent,
     SyncCursor,
 )
-from payments.services import mark_payment, settle_payment
+from payments.online import settle_from_intent
+from payments.reconcile_queue import _ours, _theirs, flag, flag_unknown_to_stripe
+from payments.services import mark_payment
 from payments.webhooks import STRIPE, _payments_of, post_payout, process_alone, store_event
 
 CURSOR = "payment_intents"
@@ -52,8 +53,9 @@ OVERLAP = timedelta(days=3)
 #: read again (and locked) in one more, and the batch is committed once. A dry run checks
 #: them one at a time, rolling each back.
 BATCH = 1000
-#: A payment in one of these may still be settled or canceled.
-OPEN = (PaymentStatus.PENDING, PaymentStatus.PROCESSING)
+#: A payment in one of these may still be settled or canceled (unknown: Stripe gave no answer
+#: to its charge).
+OPEN = (PaymentStatus.PENDING, PaymentStatus.PROCESSING, PaymentStatus.UNKNOWN)
 
 
 def _cursor(session: Session, name: str = CURSOR) -> datetime | None:
@@ -69,98 +71,6 @@ def _advance(session: Session, newest: datetime, name: str = CURSOR) -> None:
         row.value = newest.isoformat()
 
 
-def flag(
-    session: Session,
-    actor: Actor,
-    kind: ReconciliationKind,
-    stripe_id: str,
-    *,
-    payment: Payment | None,
-    ours: dict,
-    theirs: dict,
-    suggestion: str,
-) -> bool:
-    """Add an item for the clerks unless the same (kind, Stripe object) is already there."""
-    dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    added = session.execute(
-        insert(ReconciliationItem)
-        .values(
-            kind=kind,
-            stripe_id=stripe_id,
-            payment_id=payment.id if payment is not None else None,
-            ours=ours,
-            theirs=theirs,
-            suggestion=suggestion[:500],
-            status="open",
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["kind", "stripe_id"])
-        .returning(ReconciliationItem.id)
-    ).scalar()
-    if added is not None:
-        record(
-            session,
-            actor,
-            "reconciliation.flag",
-            object_type="ReconciliationItem",
-            object_id=added,
-            kind=kind.value,
-            stripe_id=stripe_id,
-        )
-    return added is not None
-
-
-class AlreadyResolved(ValueError):
-    """The item was resolved already (by whom is in the message)."""
-
-
-def resolve(session: Session, actor: Actor, item: ReconciliationItem, resolution: str) -> None:
-    """Close an item with what was done about it, once; audited. Flushes nothing itself."""
-    if item.status == ReconciliationStatus.RESOLVED:
-        raise AlreadyResolved(f"Item {item.id} was resolved by {item.resolved_by}.")
-    item.status, item.resolved_at = ReconciliationStatus.RESOLVED, utcnow()
-    item.resolved_by, item.resolution = actor.label, resolution
-    record(session, actor, "reconciliation.resolve", item, resolution=resolution)
-
-
-def flag_unknown_to_stripe(session: Session, actor: Actor, payment: Payment) -> bool:
-    """Flag our payment whose intent Stripe does not know (once)."""
-    return flag(
-        session,
-        actor,
-        ReconciliationKind.UNKNOWN_TO_STRIPE,
-        payment.stripe_payment_intent_id,
-        payment=payment,
-        ours=_ours(payment),
-        theirs={},
-        suggestion=(
-            "Stripe does not know this payment's intent. Nothing was charged; cancel the "
-            "payment here after checking the Stripe dashboard."
-        ),
-    )
-
-
-def _ours(payment: Payment) -> dict:
-    return {
-        "payment": payment.id,
-        "account_id": payment.account_id,
-        "amount_cents": payment.amount_cents,
-        "status": payment.status.value,
-        "intent": payment.stripe_payment_intent_id,
-    }
-
-
-def _theirs(intent: StripePaymentIntent) -> dict:
-    return {
-        "intent": intent.id,
-        "status": intent.status,
-        "amount_cents": intent.amount_cents,
-        "created": intent.created.isoformat(),
-        "metadata": dict(intent.metadata),
-    }
-
-
 #: The events a receiver handles; one Stripe lists that we never stored is replayed.
 REPLAYED = [
     "payment_intent.*",
@@ -173,7 +83,9 @@ REPLAYED = [
 ]
 
 
-def replay_events(session: Session, gateway: StripeGateway, *, dry_run: bool) -> int:
+def replay_events(
+    session: Session, gateway: StripeGateway, *, dry_run: bool, zone: ZoneInfo
+) -> int:
     """Store and process the events Stripe lists that never reached our endpoint; how many."""
     since = _cursor(session, EVENTS)
     events = gateway.list_events(
@@ -196,7 +108,7 @@ def replay_events(session: Session, gateway: StripeGateway, *, dry_run: bool) ->
             continue
         store_event(session, event.payload)
         session.commit()
-        process_alone(session, event.id)
+        process_alone(session, event.id, zone)
     if events and not dry_run:
         _advance(session, max(e.created for e in events), EVENTS)
         session.commit()
@@ -210,6 +122,7 @@ def reconcile(
     *,
     as_of: date,
     currency: str,
+    zone: ZoneInfo,
     dry_run: bool = False,
 ) -> dict:
     """One reconciliation run (commits per batch of intents unless dry_run); returns its report.
@@ -229,13 +142,13 @@ def reconcile(
         ),
         0,
     )
-    report["events_replayed"] = replay_events(session, gateway, dry_run=dry_run)
+    report["events_replayed"] = replay_events(session, gateway, dry_run=dry_run, zone=zone)
     cursor = _cursor(session)
     intents = gateway.list_payment_intents(
         created_after=None if cursor is None else cursor - OVERLAP
     )
     seen = {intent.id for intent in intents}
-    _check_intents(session, actor, intents, report, dry_run=dry_run)
+    _check_intents(session, actor, intents, report, dry_run=dry_run, zone=zone)
     if intents and not dry_run:
         _advance(session, max(i.created for i in intents))
         session.commit()
@@ -332,6 +245,7 @@ def _payouts(
                 theirs=theirs,
                 suggestion=problem,
             )
+        # NOTE: a payout's arrival is the bank's date (midnight UTC at Stripe), taken as written.
         elif post_payout(session, actor, payout.id, payout.amount_cents, payout.arrival.date()):
             posted += 1
         _finish(session, dry_run)
@@ -355,6 +269,7 @@ def _check_intents(
     report: dict,
     *,
     dry_run: bool,
+    zone: ZoneInfo,
 ) -> None:
     """Check the intents against our payments batch by batch, counting each outcome in `report`.
 
@@ -373,7 +288,7 @@ def _check_intents(
         if todo:
             found = _payments_of(session, [{"id": i.id, "metadata": i.metadata} for i in todo])
             for intent, payment in zip(todo, found, strict=True):
-                report[_reconcile_intent(session, actor, intent, payment)] += 1
+                report[_reconcile_intent(session, actor, intent, payment, zone)] += 1
         _finish(session, dry_run)
 
 
@@ -387,7 +302,7 @@ def _payment_rows(session: Session, intents: list[StripePaymentIntent]) -> list[
     named = {
         n: int(i.metadata["payment_id"])
         for n, i in enumerate(intents)
-        if i.metadata.get("payment_id", "").isdigit()
+        if only_digits(i.metadata.get("payment_id", ""))
     }
     by_id = {}
     if named:
@@ -425,7 +340,11 @@ def _nothing_to_change(intent: StripePaymentIntent, row: sa.Row | None) -> bool:
 
 
 def _reconcile_intent(
-    session: Session, actor: Actor, intent: StripePaymentIntent, payment: Payment | None
+    session: Session,
+    actor: Actor,
+    intent: StripePaymentIntent,
+    payment: Payment | None,
+    zone: ZoneInfo,
 ) -> str:
     """matched, recovered or flagged: the intent against our payment read (and locked) for it."""
     if payment is not None and payment.stripe_payment_intent_id not in (None, intent.id):
@@ -449,10 +368,7 @@ def _reconcile_intent(
         )
         return "flagged" if flagged else "matched"
     if intent.status != "succeeded":
-        if intent.status == "canceled" and payment.status in (
-            PaymentStatus.PENDING,
-            PaymentStatus.PROCESSING,
-        ):
+        if intent.status == "canceled" and payment.status in OPEN:
             mark_payment(session, actor, payment, PaymentStatus.CANCELED)
         return "matched"
     if intent.amount_cents != payment.amount_cents:
@@ -470,12 +386,10 @@ def _reconcile_intent(
             ),
         )
         return "flagged" if flagged else "matched"
-    if payment.status in (PaymentStatus.PENDING, PaymentStatus.PROCESSING):
+    if payment.status in OPEN:
         if payment.stripe_payment_intent_id is None:
             payment.stripe_payment_intent_id = intent.id
-        settle_payment(
-            session, STRIPE, payment, on=intent.created.date(), cash_gl=chart.STRIPE_CLEARING
-        )
+        settle_from_intent(session, STRIPE, payment, intent, zone)
         record(session, actor, "reconciliation.recovered", payment, intent=intent.id)
         return "recovered"
     if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):

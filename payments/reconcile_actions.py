@@ -30,15 +30,16 @@ does them.
 from __future__ import annotations
 
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing import chart
-from billing.ledger import Posting, post_entry
-from billing.models import Account
+from accounts.models import Account
 from core.audit import Actor, record
 from core.money import format_cents
+from ledger import chart
+from ledger.posting import Posting, post_entry
 from payments.gateway import PaymentError, StripeGateway, StripePaymentIntent
 from payments.models import (
     Channel,
@@ -51,9 +52,10 @@ from payments.models import (
     RefundStatus,
     Tender,
 )
-from payments.reconcile import AlreadyResolved, resolve
+from payments.online import settle_from_intent
+from payments.reconcile_queue import AlreadyResolved, resolve
 from payments.refunds import refundable_cents, take_back
-from payments.services import mark_payment, settle_payment
+from payments.services import mark_payment
 
 MIN_REASON, MAX_REASON = 5, 400
 
@@ -132,11 +134,11 @@ def _intent_is_free(session: Session, intent_id: str, payment: Payment | None = 
         raise ActionRefused(f"Intent {intent_id} is already payment {other.id}'s.")
 
 
-def _settle(session: Session, actor: Actor, payment: Payment, intent: StripePaymentIntent) -> str:
+def _settle(
+    session: Session, actor: Actor, payment: Payment, intent: StripePaymentIntent, zone: ZoneInfo
+) -> str:
     payment.stripe_payment_intent_id = intent.id
-    receipt = settle_payment(
-        session, actor, payment, on=intent.created.date(), cash_gl=chart.STRIPE_CLEARING
-    )
+    receipt = settle_from_intent(session, actor, payment, intent, zone)
     if receipt is None:
         raise ActionRefused(f"Payment {payment.id} was settled already.")
     return f"Payment {payment.id} settled, receipt {receipt.number}."
@@ -149,6 +151,7 @@ def settle(
     gateway: StripeGateway,
     *,
     reason: str,
+    zone: ZoneInfo,
     payment: Payment | None = None,
 ) -> str:
     """Settle the item's payment (or, for an unknown intent, the pending one the clerk names)."""
@@ -178,7 +181,7 @@ def settle(
         )
     _intent_is_free(session, intent.id, payment)
     session.refresh(payment, with_for_update=True)
-    done = _settle(session, actor, payment, intent)
+    done = _settle(session, actor, payment, intent, zone)
     item.payment_id = payment.id
     _close(session, actor, item, "settle", done, reason)
     return done
@@ -192,6 +195,7 @@ def record_unknown(
     *,
     account: Account | None,
     reason: str,
+    zone: ZoneInfo,
 ) -> str:
     """Record Stripe's payment naming nobody as a card payment of `account`, and settle it."""
     reason = _checked(item, "record", reason)
@@ -218,7 +222,9 @@ def record_unknown(
         amount_cents=intent.amount_cents,
         reconciliation_item=item.id,
     )
-    done = f"Recorded for account {account.number}. " + _settle(session, actor, payment, intent)
+    done = f"Recorded for account {account.number}. " + _settle(
+        session, actor, payment, intent, zone
+    )
     item.payment_id = payment.id
     _close(session, actor, item, "record", done, reason)
     return done
@@ -234,7 +240,13 @@ def _unsettled(session: Session, item: ReconciliationItem) -> Payment:
 
 
 def settle_taken(
-    session: Session, actor: Actor, item: ReconciliationItem, gateway: StripeGateway, *, reason: str
+    session: Session,
+    actor: Actor,
+    item: ReconciliationItem,
+    gateway: StripeGateway,
+    *,
+    reason: str,
+    zone: ZoneInfo,
 ) -> str:
     """The payment becomes what Stripe took, and settles."""
     reason = _checked(item, "settle_taken", reason)
@@ -245,7 +257,7 @@ def settle_taken(
     record(session, actor, "payment.amount", payment, was_cents=was, now_cents=intent.amount_cents)
     done = (
         f"Payment {payment.id} changed from {format_cents(was)} to what Stripe took, "
-        f"{format_cents(intent.amount_cents)}. " + _settle(session, actor, payment, intent)
+        f"{format_cents(intent.amount_cents)}. " + _settle(session, actor, payment, intent, zone)
     )
     _close(session, actor, item, "settle_taken", done, reason)
     return done
@@ -258,6 +270,7 @@ def refund(
     gateway: StripeGateway,
     *,
     reason: str,
+    zone: ZoneInfo,
 ) -> str:
     """Give back at Stripe what our books do not hold: all of it, or what it took beyond the payment."""
     reason = _checked(item, "refund", reason)
@@ -275,7 +288,7 @@ def refund(
             )
         if payment.status == PaymentStatus.SUCCEEDED:
             raise ActionRefused(f"Payment {payment.id} was settled already.")
-        done = _settle(session, actor, payment, intent)
+        done = _settle(session, actor, payment, intent, zone)
     else:
         if payment is not None and payment.status == PaymentStatus.SUCCEEDED:
             raise ActionRefused(
@@ -300,6 +313,7 @@ def write_off(
     gateway: StripeGateway,
     *,
     reason: str,
+    zone: ZoneInfo,
     limit_cents: int,
     on: date,
 ) -> str:
@@ -317,7 +331,7 @@ def write_off(
             f"The difference, {format_cents(short)}, is over the {format_cents(limit_cents)} "
             "that may be written off: settle what Stripe took and let the account owe the rest."
         )
-    settled = _settle(session, actor, payment, intent)
+    settled = _settle(session, actor, payment, intent, zone)
     post_entry(
         session,
         [
@@ -328,7 +342,8 @@ def write_off(
         source_type="reconciliation",
         source_id=item.id,
         actor=actor,
-        memo=f"Written off: Stripe took {short} cents less for payment {payment.id}: {reason}",
+        memo=f"Reconciliation item {item.id} written off: Stripe took {short} cents less "
+        f"for payment {payment.id}: {reason}",
     )
     done = f"{settled} {format_cents(short)} written off."
     _close(session, actor, item, "write_off", done, reason)
@@ -391,10 +406,11 @@ def record_refund(
         status=RefundStatus.SUCCEEDED if found.status == "succeeded" else RefundStatus.PENDING,
         requested_by=actor.label,
         stripe_refund_id=found.id,
+        refunded_on=on,
     )
     session.add(row)
     session.flush()
-    debits = take_back(session, payment, found.amount_cents, on)
+    debits = take_back(session, payment, found.amount_cents, on, making=row)
     post_entry(
         session,
         [*debits, Posting(chart.STRIPE_CLEARING, credit_cents=found.amount_cents)],

@@ -1,9 +1,11 @@
 """Taking money back: refunds (card through Stripe, counter as refunds payable) and voided counter payments.
 
-What a payment settled is taken back newest first, after any credit it left
-on the account; every piece taken back is a reversal settlement that
-re-opens the invoice, installment or charge it had settled. Never more than
-is still refundable, whatever Stripe would allow.
+What a payment settled is taken back newest first, after any credit it still
+holds on the account (what it left when it settled, and what a failed refund
+gave back); every piece taken back is a reversal settlement that re-opens the
+invoice, installment or charge it had settled. Never more than is still
+refundable, whatever Stripe would allow: the part an open dispute holds, or a
+lost one took, is not refundable.
 """
 
 from __future__ import annotations
@@ -14,26 +16,85 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing import chart
-from billing.chart import gl_codes
+from billing.adjustments import AdjustmentError, resident_words
 from billing.invoices import refresh_status
-from billing.ledger import Posting, account_credit, post_entry
 from billing.models import Invoice, InvoiceCharge, Settlement, SettlementKind
 from core.audit import Actor, record
 from core.db import utcnow
+from ledger import chart
+from ledger.balances import account_credit
+from ledger.chart import gl_codes
+from ledger.posting import Posting, post_entry
 from payments.gateway import StripeGateway
-from payments.models import Channel, Payment, PaymentStatus, Receipt, Refund, RefundStatus
+from payments.models import (
+    Channel,
+    Dispute,
+    DisputeStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+)
 from payments.services import PaymentRefused
+
+#: Why a payment that is not settled cannot be refunded, by its status.
+NOT_REFUNDABLE = {
+    PaymentStatus.PENDING: "this payment has not settled yet",
+    PaymentStatus.PROCESSING: "this payment has not settled yet",
+    PaymentStatus.FAILED: "this payment did not go through; there is nothing to refund",
+    PaymentStatus.CANCELED: "this payment was canceled; there is nothing to refund",
+    PaymentStatus.VOIDED: "this payment was voided; there is nothing to refund",
+}
+
+
+def refunded_cents(session: Session, payment: Payment, *, but: Refund | None = None) -> int:
+    """What the payment's refunds gave back or are giving back (a failed one gave nothing)."""
+    query = sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_cents), 0)).where(
+        Refund.payment_id == payment.id, Refund.status != RefundStatus.FAILED
+    )
+    if but is not None and but.id is not None:
+        query = query.where(Refund.id != but.id)
+    return int(session.scalar(query))
+
+
+def disputed_cents(session: Session, payment: Payment, *statuses: DisputeStatus) -> int:
+    """What the payment's disputes in these states hold or took."""
+    return int(
+        session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(Dispute.amount_cents), 0)).where(
+                Dispute.payment_id == payment.id, Dispute.status.in_(statuses)
+            )
+        )
+    )
 
 
 def refundable_cents(session: Session, payment: Payment) -> int:
-    """What can still be given back on a payment."""
-    taken = session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Refund.amount_cents), 0)).where(
-            Refund.payment_id == payment.id, Refund.status != RefundStatus.FAILED
+    """What can still be given back on a payment: settled, less refunded, less what disputes hold or took."""
+    if payment.status != PaymentStatus.SUCCEEDED:
+        return 0
+    held = disputed_cents(session, payment, DisputeStatus.OPEN, DisputeStatus.LOST)
+    return max(payment.amount_cents - refunded_cents(session, payment) - held, 0)
+
+
+def _refusal(session: Session, payment: Payment, amount_cents: int) -> PaymentRefused | None:
+    """Why `amount_cents` of the payment cannot be refunded now, or None."""
+    if payment.status != PaymentStatus.SUCCEEDED:
+        return PaymentRefused(
+            "payment", NOT_REFUNDABLE.get(payment.status, "this payment cannot be refunded")
         )
+    available = refundable_cents(session, payment)
+    if amount_cents <= available:
+        return None
+    held = disputed_cents(session, payment, DisputeStatus.OPEN)
+    if held:
+        return PaymentRefused(
+            "amount_cents",
+            f"{held} cents of this payment are held by an open dispute; "
+            f"at most {available} cents can be refunded until the dispute is closed",
+        )
+    return PaymentRefused(
+        "amount_cents", f"at most {available} cents of this payment can be refunded"
     )
-    return payment.amount_cents - int(taken) if payment.status == PaymentStatus.SUCCEEDED else 0
 
 
 def _settled_pieces(session: Session, payment: Payment) -> list[tuple[Settlement, int]]:
@@ -90,12 +151,62 @@ def _reopen(session: Session, piece: Settlement, cents: int, on: date, payment: 
     session.flush()
 
 
-def take_back(session: Session, payment: Payment, cents: int, on: date) -> list[Posting]:
-    """Re-open what `cents` of the payment settled (its leftover credit first); return the debits."""
-    receipt = session.scalar(sa.select(Receipt).where(Receipt.payment_id == payment.id))
+def credit_held(session: Session, payment: Payment, *, but: Refund | None = None) -> int:
+    """What of the payment is the account's credit now: neither settling a bill nor given back.
+
+    A payment's amount is what still settles bills, plus what refunds and lost
+    disputes gave back, plus its credit; so the credit it left when it settled
+    counts, and so does what a failed refund gave back. `but` is the refund
+    being made (not given back yet).
+    """
+    settled = session.scalar(
+        sa.select(
+            sa.func.coalesce(
+                sa.func.sum(
+                    sa.case(
+                        (Settlement.kind == SettlementKind.REVERSAL, -Settlement.amount_cents),
+                        else_=Settlement.amount_cents,
+                    )
+                ),
+                0,
+            )
+        ).where(
+            Settlement.source_id == str(payment.id),
+            Settlement.kind.in_([SettlementKind.PAYMENT, SettlementKind.REVERSAL]),
+        )
+    )
+    given = refunded_cents(session, payment, but=but) + disputed_cents(
+        session, payment, DisputeStatus.LOST
+    )
+    return max(payment.amount_cents - int(settled) - given, 0)
+
+
+def take_back(
+    session: Session, payment: Payment, cents: int, on: date, *, making: Refund | None = None
+) -> list[Posting]:
+    """Re-open what `cents` of the payment settled (its credit first); return the debits.
+
+    `making` is the refund the cents are taken back for, if it is already recorded.
+    """
+    debits, remaining = take_back_what_is_left(session, payment, cents, on, making=making)
+    if remaining:
+        raise PaymentRefused(
+            "amount_cents", "the credit this payment left has been used; refund less"
+        )
+    return debits
+
+
+def take_back_what_is_left(
+    session: Session, payment: Payment, cents: int, on: date, *, making: Refund | None = None
+) -> tuple[list[Posting], int]:
+    """Re-open what up to `cents` of the payment settled (its credit first); the debits and what is left.
+
+    What is left is more than the payment still holds: its credit was used on
+    other bills, or it was already given back.
+    """
     credit = min(
         cents,
-        receipt.credit_cents if receipt else 0,
+        credit_held(session, payment, but=making),
         max(account_credit(session, payment.account_id), 0),
     )
     debits = (
@@ -114,11 +225,15 @@ def take_back(session: Session, payment: Payment, cents: int, on: date) -> list[
             Posting(codes[piece.receivable_gl_id], debit_cents=take, account_id=payment.account_id)
         )
         remaining -= take
-    if remaining:
-        raise PaymentRefused(
-            "amount_cents", "the credit this payment left has been used; refund less"
-        )
-    return debits
+    return debits, remaining
+
+
+def _words(text: str | None) -> str | None:
+    """A refund's words for the resident, or the field's error."""
+    try:
+        return resident_words(text)
+    except AdjustmentError as error:
+        raise PaymentRefused("resident_text", str(error).partition(": ")[2]) from None
 
 
 def refund_payment(
@@ -130,6 +245,7 @@ def refund_payment(
     reason: str,
     on: date,
     gateway: StripeGateway | None = None,
+    resident_text: str | None = None,
 ) -> Refund:
     """Refund part or all of a settled payment (supervisor); card refunds go through Stripe."""
     if len((reason or "").strip()) < 5:
@@ -137,11 +253,9 @@ def refund_payment(
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
         raise PaymentRefused("amount_cents", "enter an amount greater than zero")
     session.refresh(payment, with_for_update=True)
-    available = refundable_cents(session, payment)
-    if amount_cents > available:
-        raise PaymentRefused(
-            "amount_cents", f"at most {available} cents of this payment can be refunded"
-        )
+    refusal = _refusal(session, payment, amount_cents)
+    if refusal is not None:
+        raise refusal
     card = payment.stripe_payment_intent_id is not None
     refund = Refund(
         payment_id=payment.id,
@@ -149,10 +263,12 @@ def refund_payment(
         reason=reason.strip(),
         status=RefundStatus.PENDING,
         requested_by=actor.label,
+        refunded_on=on,
+        resident_text=_words(resident_text),
     )
     session.add(refund)
     session.flush()
-    debits = take_back(session, payment, amount_cents, on)
+    debits = take_back(session, payment, amount_cents, on, making=refund)
     if card:
         if gateway is None:
             raise PaymentRefused("payment", "card refunds need the Stripe gateway")

@@ -96,6 +96,11 @@ class RefundRequestSchema(ma.Schema):
 
     amount_cents = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
     reason = ma.fields.String(required=True, validate=validate.Length(5, 500))
+    resident_text = ma.fields.String(
+        load_default=None,
+        validate=validate.Length(max=200),
+        metadata={"description": "Words for the resident (statements, notices); optional."},
+    )
 
 
 class RefundSchema(ma.Schema):
@@ -105,6 +110,7 @@ class RefundSchema(ma.Schema):
     payment_id = ma.fields.Integer()
     amount_cents = ma.fields.Integer()
     reason = ma.fields.String()
+    resident_text = ma.fields.String(allow_none=True)
     status = ma.fields.String()
     stripe_refund_id = ma.fields.String(allow_none=True)
     requested_by = ma.fields.String()

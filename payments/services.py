@@ -9,32 +9,30 @@ same invoice at the same moment leave one paid invoice and the rest as credit.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from billing import chart
-from billing.chart import gl_codes
-from billing.ledger import EntrySpec, Posting, accounts_receivable, post_entries
-from billing.models import (
-    Account,
-    Invoice,
-    InvoiceCharge,
-    InvoiceStatus,
-    Settlement,
-    SettlementKind,
-)
-from billing.numbering import reserve_numbers
+from accounts.models import Account
+from billing.models import Invoice, InvoiceCharge, InvoiceStatus, Settlement, SettlementKind
 from billing.receivables import fill, outstanding_by_receivables
 from core.audit import Actor, record, record_many
 from core.db import bulk_insert, utcnow
 from core.money import format_cents
+from core.numbering import reserve_numbers
+from ledger import chart
+from ledger.balances import accounts_receivable
+from ledger.chart import gl_codes
+from ledger.posting import EntrySpec, Posting, post_entries
 from payments.allocation import Allocation, Owed, allocate
+from payments.discounts import honoured, offers_of, settle_discounts
 from payments.models import CashDrawer, Channel, Payment, PaymentStatus, Receipt, Tender
 
 OPEN = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
+#: What a payer reads while a payment of the same bills waits for Stripe's word.
+BEING_CONFIRMED = "a payment for these bills is being confirmed; try again in a few minutes"
 
 
 class PaymentRefused(ValueError):
@@ -145,6 +143,8 @@ def record_payment(
     if not isinstance(amount_cents, int) or isinstance(amount_cents, bool) or amount_cents <= 0:
         raise PaymentRefused("amount_cents", "enter an amount greater than zero")
     chosen = _chosen(session, account, invoice_numbers)
+    if _being_confirmed(session, account.id, [i.id for i in chosen]):
+        raise PaymentRefused("invoices", BEING_CONFIRMED)
     invoices = chosen or _open_invoices(session, account.id)
     owed = sum(item.balance_cents for item in owed_items(session, invoices))
     if owed == 0:
@@ -179,6 +179,18 @@ def record_payment(
     return payment
 
 
+def _being_confirmed(session: Session, account_id: int, invoice_ids: list[int]) -> bool:
+    """True while a payment of the account that may pay these invoices has an unknown outcome."""
+    # NOTE: no chosen invoices means the oldest first, which may be any of them; so an unknown
+    # payment without chosen invoices, or a new one without, overlaps every other.
+    unknown = session.scalars(
+        sa.select(Payment.invoice_ids).where(
+            Payment.account_id == account_id, Payment.status == PaymentStatus.UNKNOWN
+        )
+    ).all()
+    return any(not ids or not invoice_ids or set(ids) & set(invoice_ids) for ids in unknown)
+
+
 class _Book:
     """What the accounts of a batch owe, read once under lock and kept current as payments settle."""
 
@@ -199,6 +211,7 @@ class _Book:
         for charge in _owed_charges(session, [i.id for i in invoices]):
             self.charges[charge.invoice_id].append(charge)
         self.outstanding = outstanding_by_receivables(session, [i.id for i in invoices])
+        self.offers = offers_of(session, [i.id for i in invoices])
         self.receivable = accounts_receivable(session, account_ids)
         self.numbers = dict(
             session.execute(
@@ -276,14 +289,20 @@ def _apply(
 
 
 def settle_payments(
-    session: Session, actor: Actor, payments: Sequence[tuple[Payment, date]], *, cash_gl: str
+    session: Session,
+    actor: Actor,
+    payments: Sequence[tuple[Payment, date]],
+    *,
+    cash_gl: str,
+    at: Mapping[int, datetime] | None = None,
 ) -> list[Receipt | None]:
     """Settle many succeeded payments in the caller's transaction with a few statements each batch.
 
     For each (payment, ledger date): allocate what its account owes, lower the
     balances, post the entry and issue the receipt, in payment id order, exactly
     as if they were settled one after another. A payment already settled gives
-    None and changes nothing, so a batch is safe to run twice.
+    None and changes nothing, so a batch is safe to run twice. `at` gives the
+    moment of a payment by its id (Stripe's success) for its receipt; else now.
     """
     ids = sorted({p.id for p, _ in payments})
     if not ids:
@@ -305,12 +324,16 @@ def settle_payments(
     due = [(p, on) for p, on in due if p.status != PaymentStatus.SUCCEEDED]
     receipts: dict[int, Receipt] = {}
     if due:
-        receipts = _settle(session, actor, due, cash_gl)
+        receipts = _settle(session, actor, due, cash_gl, at or {})
     return [receipts.get(p.id) for p, _ in payments]
 
 
 def _settle(
-    session: Session, actor: Actor, due: list[tuple[Payment, date]], cash_gl: str
+    session: Session,
+    actor: Actor,
+    due: list[tuple[Payment, date]],
+    cash_gl: str,
+    at: Mapping[int, datetime],
 ) -> dict[int, Receipt]:
     """Settle payments known to be unsettled and locked; returns their receipts by payment id."""
     book = _Book(session, {p.account_id for p, _ in due})
@@ -325,13 +348,19 @@ def _settle(
     entries: list[EntrySpec] = []
     settlements: list[dict] = []
     for payment, on in due:
-        allocation = allocate(
-            payment.amount_cents,
-            book.owed(payment.account_id),
-            only_invoices=payment.invoice_ids or None,
-        )
+        owed = book.owed(payment.account_id)
+        chosen = payment.invoice_ids or None
+        offers = [
+            o for i in book.open_invoices(payment.account_id) for o in book.offers.get(i.id, [])
+        ]
+        grants = honoured(payment.amount_cents, owed, offers, on, only_invoices=chosen)
         owed_before = book.receivable[payment.account_id]
         postings = [Posting(cash_gl, debit_cents=payment.amount_cents)]
+        discounted = settle_discounts(settlements, book, payment, grants, on, now, codes, entries)
+        allocation = allocate(
+            payment.amount_cents, book.owed(payment.account_id), only_invoices=chosen
+        )
+        owed_before -= discounted
         postings += _apply(settlements, book, payment, allocation, on, now, penalty_gl, codes)
         if allocation.credit_cents:
             postings.append(
@@ -362,6 +391,8 @@ def _settle(
             credit_cents=allocation.credit_cents,
             balance_after_cents=owed_before - allocation.applied_cents,
             issued_at=now,
+            paid_on=on,
+            paid_at=at.get(payment.id, now),
         )
         session.add(receipt)
         receipts[payment.id] = receipt
@@ -396,13 +427,21 @@ def _settle(
 
 
 def settle_payment(
-    session: Session, actor: Actor, payment: Payment, *, on: date, cash_gl: str
+    session: Session,
+    actor: Actor,
+    payment: Payment,
+    *,
+    on: date,
+    cash_gl: str,
+    at: datetime | None = None,
 ) -> Receipt | None:
     """Apply a succeeded payment to what its account owes, post it and issue its receipt.
 
     Safe to call twice: a payment already settled returns None and changes nothing.
+    `at` is the moment of the payment (Stripe's), if not now.
     """
-    return settle_payments(session, actor, [(payment, on)], cash_gl=cash_gl)[0]
+    moments = {payment.id: at} if at is not None else None
+    return settle_payments(session, actor, [(payment, on)], cash_gl=cash_gl, at=moments)[0]
 
 
 def fail_payment(
@@ -420,10 +459,21 @@ def fail_payment(
     return True
 
 
+def mark_unknown(session: Session, actor: Actor, payment: Payment, *, detail: str) -> bool:
+    """Stripe gave no answer to the charge: the payment waits for the janitor to ask Stripe."""
+    if payment.status != PaymentStatus.PENDING:
+        return False
+    payment.status = PaymentStatus.UNKNOWN
+    record(session, actor, "payment.unknown", payment, detail=detail[:200])
+    return True
+
+
 def mark_payment(session: Session, actor: Actor, payment: Payment, status: PaymentStatus) -> bool:
-    """Move a pending payment to processing or canceled; a settled or failed one stays as it is."""
+    """Move a pending (or unknown) payment to pending, processing or canceled; a settled or
+    failed one stays as it is."""
     if (
-        payment.status not in (PaymentStatus.PENDING, PaymentStatus.PROCESSING)
+        payment.status
+        not in (PaymentStatus.PENDING, PaymentStatus.PROCESSING, PaymentStatus.UNKNOWN)
         or payment.status == status
     ):
         return False

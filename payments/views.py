@@ -9,7 +9,6 @@ that settles the payment, then shows its receipt. Nothing here marks a bill paid
 from __future__ import annotations
 
 import logging
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -25,9 +24,10 @@ from flask_login import login_required
 from flask_wtf import FlaskForm
 from wtforms import SelectMultipleField, StringField
 
-from billing import accounts as account_service
-from billing.models import Account
+from accounts import services as account_service
+from accounts.models import Account
 from core.auth import request_actor, requires
+from core.calendar import town_zone
 from core.extensions import db
 from core.money import MoneyError, parse_dollars
 from payments import payflow
@@ -172,7 +172,7 @@ def status(number: str, payment_id: int):
     account = _account_or_404(number)
     payment = payflow.payment_or_404(db.session, account, payment_id)
     receipt = payflow.receipt_of(db.session, payment)
-    zone = ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"])
+    zone = town_zone(current_app.config)
     return render_template(
         "payments/status.html",
         account=account,

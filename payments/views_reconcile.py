@@ -8,13 +8,14 @@ import sqlalchemy as sa
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import login_required
 
-from billing.models import Account
+from accounts.models import Account
 from core.auth import current_principal, request_actor, requires
+from core.calendar import town_today, town_zone
 from core.db import get_by_id
 from core.extensions import db
-from core.settings import municipal_today
-from payments import reconcile
+from core.text import only_digits
 from payments import reconcile_actions as actions
+from payments import reconcile_queue
 from payments.gateway import PaymentError
 from payments.models import Payment, ReconciliationItem, ReconciliationStatus
 from payments.payflow import gateway
@@ -108,8 +109,8 @@ def resolve(item_id: int):
         )
         return _item_page(found, message, 422)
     try:
-        reconcile.resolve(db.session, request_actor(), found, resolution)
-    except reconcile.AlreadyResolved as already:
+        reconcile_queue.resolve(db.session, request_actor(), found, resolution)
+    except reconcile_queue.AlreadyResolved as already:
         return _item_page(found, str(already), 409)
     db.session.commit()
     flash(f"Item {found.id} is resolved.")
@@ -122,7 +123,7 @@ def _act(item_id: int, action: str):
     form = request.form
     reason = form.get("reason", "")
     actor, session = request_actor(), db.session
-    today = municipal_today(current_app.config)
+    today, zone = town_today(current_app.config), town_zone(current_app.config)
     try:
         with gateway() as opened:
             if action == "settle":
@@ -131,22 +132,24 @@ def _act(item_id: int, action: str):
                     payment = get_by_id(session, Payment, _number(form.get("payment")))
                     if payment is None:
                         raise actions.ActionRefused("There is no such payment.")
-                done = actions.settle(session, actor, found, opened, reason=reason, payment=payment)
+                done = actions.settle(
+                    session, actor, found, opened, reason=reason, payment=payment, zone=zone
+                )
             elif action == "record":
                 account = session.scalar(
                     sa.select(Account).where(Account.number == (form.get("account") or "").strip())
                 )
                 done = actions.record_unknown(
-                    session, actor, found, opened, account=account, reason=reason
+                    session, actor, found, opened, account=account, reason=reason, zone=zone
                 )
             elif action == "settle_taken":
-                done = actions.settle_taken(session, actor, found, opened, reason=reason)
+                done = actions.settle_taken(session, actor, found, opened, reason=reason, zone=zone)
             elif action == "cancel":
                 done = actions.cancel(session, actor, found, opened, reason=reason)
             elif action == "record_refund":
                 done = actions.record_refund(session, actor, found, opened, reason=reason, on=today)
             elif action == "refund":
-                done = actions.refund(session, actor, found, opened, reason=reason)
+                done = actions.refund(session, actor, found, opened, reason=reason, zone=zone)
             elif action == "write_off":
                 done = actions.write_off(
                     session,
@@ -156,10 +159,11 @@ def _act(item_id: int, action: str):
                     reason=reason,
                     limit_cents=current_app.config["RECONCILIATION_WRITE_OFF_LIMIT_CENTS"],
                     on=today,
+                    zone=zone,
                 )
             else:
                 abort(404)
-    except reconcile.AlreadyResolved as already:
+    except reconcile_queue.AlreadyResolved as already:
         session.rollback()
         return _item_page(_item_or_404(item_id), action_error=str(already), status=409)
     except actions.ActionRefused as refused:
@@ -180,7 +184,7 @@ def _act(item_id: int, action: str):
 
 def _number(text: str | None) -> int:
     text = (text or "").strip().lstrip("#")
-    if not text.isdigit():
+    if not only_digits(text):
         raise actions.ActionRefused("Enter the payment's number.")
     return int(text)
 

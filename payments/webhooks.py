@@ -10,18 +10,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
-from billing import chart
-from billing.ledger import Posting, post_entry
-from billing.models import JournalEntry, LedgerHead
 from core.audit import Actor, record
+from core.calendar import town_date, town_date_of_timestamp
 from core.db import utcnow
+from core.text import only_digits
+from ledger import chart
+from ledger.models import JournalEntry, LedgerHead
+from ledger.posting import Posting, post_entry
+from payments.cards import note_card
 from payments.disputes import close_dispute, open_dispute
+from payments.gateway import card_of_intent
 from payments.models import EventStatus, Payment, PaymentStatus, Refund, RefundStatus, StripeEvent
 from payments.refunds import refund_failed
 from payments.services import fail_payment, mark_payment, settle_payments
@@ -117,7 +122,7 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(minutes=min(2 ** max(attempts - 1, 0), 60))
 
 
-def settle_waiting(session: Session, *, batch: int) -> int:
+def settle_waiting(session: Session, *, batch: int, zone: ZoneInfo) -> int:
     """Settle the stored successes waiting to be settled, a batch per transaction, until none is left.
 
     On PostgreSQL one settler works at a time (an advisory lock tried, never
@@ -149,13 +154,13 @@ def settle_waiting(session: Session, *, batch: int) -> int:
         ids = [row.id for row in rows]
         taken += len(ids)
         try:
-            process_events(session, rows)
+            process_events(session, rows, zone)
             session.commit()
         except Exception:  # noqa: BLE001 - retried one at a time below
             session.rollback()
             log.warning("a batch of %d webhook events failed; trying them one at a time", len(ids))
             for event_id in ids:
-                process_alone(session, event_id)
+                process_alone(session, event_id, zone)
     return taken
 
 
@@ -175,12 +180,12 @@ def _waiting(session: Session) -> bool:
     return found
 
 
-def process_alone(session: Session, event_id: str) -> bool:
+def process_alone(session: Session, event_id: str, zone: ZoneInfo) -> bool:
     """Process one event in its own transaction; False (the error kept on the event) if it raised."""
     try:
         rows = claim(session, event_id)
         if rows:
-            process_events(session, rows)
+            process_events(session, rows, zone)
         session.commit()
         return True
     except Exception as error:  # noqa: BLE001 - kept with the event for the clerks and the retry
@@ -199,7 +204,7 @@ def _payments_of(session: Session, intents: list[dict]) -> list[Payment | None]:
     by_id: dict[int, int] = {}
     for n, intent in enumerate(intents):
         payment_id = (intent.get("metadata") or {}).get("payment_id", "")
-        if payment_id.isdigit():
+        if only_digits(payment_id):
             by_id[n] = int(payment_id)
     found = {
         p.id: p
@@ -239,12 +244,20 @@ def payment_of_intent(session: Session, intent: dict) -> Payment | None:
     return _payments_of(session, [intent])[0]
 
 
-def _event_day(event: dict):
-    """The date an event happened (UTC), the ledger date of what it settles."""
+def _event_day(event: dict, zone: ZoneInfo) -> date:
+    """The town's date of the instant an event happened: the ledger date of what it settles."""
     created = event.get("created")
-    return (
-        datetime.fromtimestamp(created, UTC).date() if isinstance(created, int) else utcnow().date()
-    )
+    if isinstance(created, int) and not isinstance(created, bool):
+        return town_date_of_timestamp(created, zone)
+    return town_date(utcnow(), zone)
+
+
+def _event_moment(event: dict) -> datetime:
+    """The instant an event happened at Stripe (its `created`; now if it has none)."""
+    created = event.get("created")
+    if isinstance(created, int) and not isinstance(created, bool):
+        return datetime.fromtimestamp(created, UTC)
+    return utcnow()
 
 
 def _received(payment: Payment, intent: dict) -> None:
@@ -294,7 +307,7 @@ REFUND_STATUS = {
 }
 
 
-def on_refund(session: Session, event: dict) -> EventStatus:
+def on_refund(session: Session, event: dict, zone: ZoneInfo) -> EventStatus:
     """Bring our refunds up to what Stripe says of them; a refund we never made is unmatched."""
     obj = event["data"]["object"]
     refunds = (obj.get("refunds") or {}).get("data", []) if obj.get("object") == "charge" else [obj]
@@ -311,7 +324,7 @@ def on_refund(session: Session, event: dict) -> EventStatus:
         matched = True
         status = REFUND_STATUS.get(item.get("status"), refund.status)
         if status == RefundStatus.FAILED:
-            refund_failed(session, STRIPE, refund, on=_event_day(event))
+            refund_failed(session, STRIPE, refund, on=_event_day(event, zone))
         elif status != refund.status and refund.status != RefundStatus.FAILED:
             record(
                 session, STRIPE, f"refund.{status.value}", refund, stripe_status=item.get("status")
@@ -323,15 +336,19 @@ def on_refund(session: Session, event: dict) -> EventStatus:
 DISPUTE_EVENTS = ("charge.dispute.created", "charge.dispute.closed")
 
 
-def on_dispute(session: Session, event: dict) -> EventStatus:
+def on_dispute(session: Session, event: dict, zone: ZoneInfo) -> EventStatus:
     """Hold the funds of a new dispute; settle a closed one as won or lost."""
     obj = event["data"]["object"]
+    # NOTE: the payment is locked, so a refund being made at the same moment counts the dispute.
     payment = session.scalar(
-        sa.select(Payment).where(Payment.stripe_payment_intent_id == obj.get("payment_intent"))
+        sa.select(Payment)
+        .where(Payment.stripe_payment_intent_id == obj.get("payment_intent"))
+        .with_for_update()
+        .execution_options(populate_existing=True)
     )
     if payment is None:
         return EventStatus.UNMATCHED
-    day = _event_day(event)
+    day = _event_day(event, zone)
     dispute = open_dispute(
         session,
         STRIPE,
@@ -375,29 +392,31 @@ def post_payout(session: Session, actor: Actor, payout_id: str, amount: int, day
     return True
 
 
-def on_payout(session: Session, event: dict) -> EventStatus:
+def on_payout(session: Session, event: dict, zone: ZoneInfo) -> EventStatus:
     """A payout reached the bank: move its amount from Stripe clearing to the bank, once per payout."""
     payout = event["data"]["object"]
     arrival = payout.get("arrival_date")
+    # NOTE: Stripe gives a payout's arrival as midnight UTC of the bank's date: that date as
+    # written, not the town's date of that instant (which would be the day before in the US).
     day = (
         datetime.fromtimestamp(arrival, UTC).date()
         if isinstance(arrival, int)
-        else _event_day(event)
+        else _event_day(event, zone)
     )
     post_payout(session, STRIPE, payout.get("id"), payout.get("amount"), day)
     return EventStatus.PROCESSED
 
 
-def _process_one(session: Session, row: StripeEvent) -> EventStatus:
+def _process_one(session: Session, row: StripeEvent, zone: ZoneInfo) -> EventStatus:
     """Run the handler of an event other than a success in the caller's transaction; set its status."""
     row.attempts += 1
     handler = HANDLERS.get(row.type)
     if row.type in REFUND_EVENTS:
-        row.status = on_refund(session, row.payload)
+        row.status = on_refund(session, row.payload, zone)
     elif row.type in DISPUTE_EVENTS:
-        row.status = on_dispute(session, row.payload)
+        row.status = on_dispute(session, row.payload, zone)
     elif row.type == "payout.paid":
-        row.status = on_payout(session, row.payload)
+        row.status = on_payout(session, row.payload, zone)
     elif handler is None:
         row.status = EventStatus.IGNORED
     else:
@@ -413,7 +432,7 @@ def _process_one(session: Session, row: StripeEvent) -> EventStatus:
     return row.status
 
 
-def process_events(session: Session, rows: list[StripeEvent]) -> None:
+def process_events(session: Session, rows: list[StripeEvent], zone: ZoneInfo) -> None:
     """Process claimed events in the caller's transaction; many successes settle as one batch.
 
     Successes come last and together: a success is final whatever else
@@ -421,9 +440,10 @@ def process_events(session: Session, rows: list[StripeEvent]) -> None:
     state as settling in arrival order.
     """
     successes = [row for row in rows if row.type == SUCCEEDED]
+    moments: dict[int, datetime] = {}
     for row in rows:
         if row.type != SUCCEEDED:
-            _process_one(session, row)
+            _process_one(session, row, zone)
     intents = [row.payload["data"]["object"] for row in successes]
     settle = []
     for row, intent, payment in zip(
@@ -437,9 +457,11 @@ def process_events(session: Session, rows: list[StripeEvent]) -> None:
         _received(payment, intent)
         if payment.stripe_payment_intent_id is None:
             payment.stripe_payment_intent_id = intent["id"]
-        settle.append((payment, _event_day(row.payload)))
+        note_card(payment, card_of_intent(intent))  # else asked of Stripe once settled
+        settle.append((payment, _event_day(row.payload, zone)))
+        moments[payment.id] = _event_moment(row.payload)
         row.status = EventStatus.PROCESSED
-    settle_payments(session, STRIPE, settle, cash_gl=chart.STRIPE_CLEARING)
+    settle_payments(session, STRIPE, settle, cash_gl=chart.STRIPE_CLEARING, at=moments)
 
 
 def mark_failed(session: Session, event_id: str, error: Exception) -> None:

@@ -6,16 +6,17 @@ last name. Whatever goes wrong, the answer is the same `LookupFailed`: it never
 tells whether the account exists. Each lookup does the same hashing work whether
 the account exists or not.
 
-A session is a random token in the browser and its SHA-256 here; it names the one
-account it may show (and, for a registered resident, the resident). It ends after
-PORTAL_IDLE_MINUTES without a request, or when the resident signs out.
+A session is a random token in the browser and its SHA-256 here (core.sessions, which
+staff sessions share); it names the one account it may show (and, for a registered
+resident, the resident). It ends after PORTAL_IDLE_MINUTES without a request, or when
+the resident signs out. A quick-pay session also ends when staff reissue the account's
+access code: it remembers the code version it was opened under and is refused once that
+is no longer the account's.
 """
 
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,13 +25,14 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, joinedload
 from werkzeug.security import check_password_hash
 
-from billing.accounts import check_access_code
-from billing.models import Account, AccountStatus, Parcel, ServicePoint
+from accounts.models import Account, AccountStatus, Parcel, ServicePoint
+from accounts.services import FormerNumbers, check_access_code, find_by_former_number
+from core import sessions
 from core.audit import Actor, record
 from portal.models import PortalSession, ResidentAccount
 
-#: How often a session's last-seen time is written (a page view within this is not written).
-TOUCH_EVERY = timedelta(seconds=60)
+#: Why a quick-pay session ended when the account's access code was reissued.
+CODE_CHANGED = "code_changed"
 _NUMBER_RE = re.compile(r"\D")
 #: A hash to check when the account does not exist, so both cases take the same time.
 _DUMMY_CODE_HASH = (
@@ -88,11 +90,22 @@ def _service_zips(session: Session, account: Account) -> set[str]:
     return zips
 
 
-def find_by_code(session: Session, number: str, code: str) -> Account:
-    """The account whose number and current access code match; else LookupFailed."""
+def _by_number(session: Session, number: str, former: FormerNumbers | None) -> Account | None:
+    """The account with this number, or a converted one's former number while it is accepted."""
     account = session.scalar(
         sa.select(Account).where(Account.number == clean_account_number(number))
     )
+    if account is None and former is not None:
+        account = find_by_former_number(session, number, former)
+    return account
+
+
+def find_by_code(
+    session: Session, number: str, code: str, *, former: FormerNumbers | None = None
+) -> Account:
+    """The account whose number (or accepted former number) and current access code match;
+    else LookupFailed."""
+    account = _by_number(session, number, former)
     if account is None:
         check_access_code_hash(_DUMMY_CODE_HASH, code)
         raise LookupFailed
@@ -106,11 +119,17 @@ def check_access_code_hash(stored: str, code: str) -> bool:
     return check_password_hash(stored, code or "x")
 
 
-def find_by_zip(session: Session, number: str, zip_code: str, last_name: str) -> Account:
-    """The account whose number, service ZIP code and holder's last name match; else LookupFailed."""
-    account = session.scalar(
-        sa.select(Account).where(Account.number == clean_account_number(number))
-    )
+def find_by_zip(
+    session: Session,
+    number: str,
+    zip_code: str,
+    last_name: str,
+    *,
+    former: FormerNumbers | None = None,
+) -> Account:
+    """The account whose number (or accepted former number), service ZIP code and holder's
+    last name match; else LookupFailed."""
+    account = _by_number(session, number, former)
     typed_zip = _NUMBER_RE.sub("", zip_code or "")[:5]
     if (
         account is None
@@ -121,10 +140,6 @@ def find_by_zip(session: Session, number: str, zip_code: str, last_name: str) ->
     ):
         raise LookupFailed
     return account
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -144,16 +159,15 @@ def start_session(
     resident_id: int | None = None,
 ) -> Started:
     """A new session for one account (quick pay) or a resident; a fresh token every time."""
-    token = secrets.token_urlsafe(32)
+    token = sessions.new_token()
     row = PortalSession(
-        token_hash=_token_hash(token),
         account_id=account.id if account is not None else None,
         resident_id=resident_id,
-        created_at=now,
-        last_seen_at=now,
-        origin=(origin or "")[:64] or None,
+        access_code_version=(
+            account.access_code_version if account is not None and resident_id is None else None
+        ),
     )
-    session.add(row)
+    session.add(sessions.open_row(row, token, now=now, origin=origin))
     session.flush()
     return Started(row, token)
 
@@ -162,27 +176,34 @@ def current_session(
     session: Session, token: str | None, *, now: datetime, idle: timedelta
 ) -> PortalSession | None:
     """The live session of a token, touched; None (and ended) once idle too long."""
-    if not token:
-        return None
-    row = session.scalar(
-        sa.select(PortalSession)
-        .where(PortalSession.token_hash == _token_hash(token))
-        .options(joinedload(PortalSession.account))
+    row = sessions.find_row(
+        session, PortalSession, token, options=(joinedload(PortalSession.account),)
     )
-    if row is None or row.ended_at is not None:
+    if row is not None and row.ended_at is None and _code_changed(row):
+        row.ended_at, row.end_reason = now, CODE_CHANGED
         return None
-    if now - row.last_seen_at > idle:
-        row.ended_at = row.last_seen_at + idle
-        return None
-    if now - row.last_seen_at >= TOUCH_EVERY:
-        row.last_seen_at = now
-    return row
+    return sessions.live(row, now=now, idle=idle)
+
+
+def _code_changed(row: PortalSession) -> bool:
+    """True for a quick-pay session opened before the account's code was last reissued."""
+    return (
+        row.resident_id is None
+        and row.access_code_version is not None
+        and row.account is not None
+        and row.account.access_code_version != row.access_code_version
+    )
+
+
+def ended_because_code_changed(session: Session, token: str | None) -> bool:
+    """True when the token's session ended because the account's access code was reissued."""
+    row = sessions.find_row(session, PortalSession, token)
+    return row is not None and row.end_reason == CODE_CHANGED
 
 
 def end_session(row: PortalSession, now: datetime) -> None:
     """Sign out: the token stops working at once, on every device that holds it."""
-    if row.ended_at is None:
-        row.ended_at = now
+    sessions.end(row, now)
 
 
 def may_view(session: Session, row: PortalSession, account_id: int) -> bool:

@@ -10,13 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing.ledger import account_position
+from accounts.models import Account
+from billing.figures import Figures, line_figures
 from billing.models import (
-    Account,
     Invoice,
     InvoiceCharge,
     InvoiceInstallment,
@@ -25,6 +26,9 @@ from billing.models import (
     InvoiceStatus,
     LineCategory,
 )
+from billing.position import account_position
+from billing.words import text_in
+from core.calendar import town_date
 from notices.document import NoticeKind
 from notices.models import Notice
 from payments.models import Payment, PaymentStatus, Receipt
@@ -45,10 +49,30 @@ class LineView:
     unit: str | None
     unit_rate: Decimal | None
     amount_cents: int
+    #: The description and the unit by language, as posted.
+    descriptions: dict | None = None
+    units: dict | None = None
+    rate_places: int | None = None
 
     @property
     def is_penalty(self) -> bool:
+        """Whether the line is a penalty or interest."""
         return self.category in PENALTY_CATEGORIES
+
+    def text(self, language: str) -> str:
+        """The description in a language (the default one's where the line has none in it)."""
+        return text_in(self.descriptions, language, self.description)
+
+    def figures(self, language: str) -> Figures | None:
+        """The line's arithmetic in a language, or None for a line without it."""
+        return line_figures(
+            self.quantity,
+            self.unit_rate,
+            unit=self.unit,
+            unit_words=text_in(self.units, language, self.unit or ""),
+            rate_places=self.rate_places,
+            language=language,
+        )
 
 
 @dataclass(frozen=True)
@@ -60,6 +84,29 @@ class ChargeView:
     assessed_on: date
     amount_cents: int
     balance_cents: int
+    descriptions: dict | None = None
+
+    def text(self, language: str) -> str:
+        """The description in a language (the default one's where the charge has none in it)."""
+        return text_in(self.descriptions, language, self.description)
+
+
+@dataclass(frozen=True)
+class ChargeMonth:
+    """The penalty and interest charges added in one month: one line, opened on each charge."""
+
+    month: date
+    charges: tuple[ChargeView, ...]
+
+    @property
+    def amount_cents(self) -> int:
+        """What the month's charges came to."""
+        return sum(charge.amount_cents for charge in self.charges)
+
+    @property
+    def balance_cents(self) -> int:
+        """What of them is still owed."""
+        return sum(charge.balance_cents for charge in self.charges)
 
 
 @dataclass(frozen=True)
@@ -103,6 +150,14 @@ class BillView:
     def charges_cents(self) -> int:
         return sum(charge.balance_cents for charge in self.charges)
 
+    @property
+    def charge_months(self) -> list[ChargeMonth]:
+        """The charges by the month they were added, oldest first (they are read in that order)."""
+        months: dict[date, list[ChargeView]] = {}
+        for charge in self.charges:
+            months.setdefault(charge.assessed_on.replace(day=1), []).append(charge)
+        return [ChargeMonth(month, tuple(charges)) for month, charges in months.items()]
+
 
 @dataclass(frozen=True)
 class Balance:
@@ -138,6 +193,9 @@ _OPEN_WITH_LINES = (
         InvoiceLine.unit,
         InvoiceLine.unit_rate,
         InvoiceLine.amount_cents,
+        InvoiceLine.descriptions,
+        InvoiceLine.units,
+        InvoiceLine.rate_places,
         sa.exists().where(Question.invoice_id == Invoice.id).label("has_questions"),
         sa.exists()
         .where(InvoiceCharge.invoice_id == Invoice.id, InvoiceCharge.waived_at.is_(None))
@@ -155,6 +213,7 @@ _CHARGES = (
         InvoiceCharge.assessed_on,
         InvoiceCharge.amount_cents,
         InvoiceCharge.balance_cents,
+        InvoiceCharge.descriptions,
     )
     .where(
         InvoiceCharge.invoice_id.in_(sa.bindparam("ids", expanding=True)),
@@ -206,6 +265,9 @@ def _bills_with_lines(session: Session, account_id: int) -> list[BillView]:
                     row.unit,
                     row.unit_rate,
                     row.amount_cents,
+                    row.descriptions,
+                    row.units,
+                    row.rate_places,
                 )
             )
     return list(bills.values())
@@ -227,6 +289,7 @@ def open_bills(session: Session, account: Account, today: date) -> list[BillView
                 row.assessed_on,
                 row.amount_cents,
                 row.balance_cents,
+                row.descriptions,
             )
         )
     if any(bill.kind == InvoiceKind.TAX.value for bill in bills):  # utility bills have none
@@ -251,13 +314,41 @@ def open_bills(session: Session, account: Account, today: date) -> list[BillView
     return [bill for bill in bills if bill.owed_cents > 0]
 
 
-def balance(session: Session, account: Account, bills: list[BillView]) -> Balance:
-    """The ledger's receivable and credit for the account, and what of it is past due."""
-    owed, credit = account_position(session, account.id)
+@dataclass(frozen=True)
+class NextDue:
+    """The next day a part of the amount due falls due, and how much of it falls due then."""
+
+    day: date
+    cents: int
+    #: The whole amount due (nothing is past due and nothing falls due later).
+    whole: bool
+
+
+def next_due(bills: list[BillView], balance: Balance, today: date) -> NextDue | None:
+    """When the next part of the amount due falls due, and how much; None if all is past due."""
+    # NOTE: a tax bill falls due installment by installment; charges are past due when added.
+    parts: list[tuple[date, int]] = []
+    for bill in bills:
+        if bill.installments:
+            parts += [(part.due_date, part.balance_cents) for part in bill.installments]
+        else:
+            parts.append((bill.due_date, bill.balance_cents))
+    coming = [(day, cents) for day, cents in parts if day >= today and cents > 0]
+    if not coming or balance.due_cents <= 0:
+        return None
+    day = min(day for day, _cents in coming)
+    cents = min(sum(cents for when, cents in coming if when == day), balance.due_cents)
+    return NextDue(day, cents, whole=cents >= balance.due_cents)
+
+
+def balance(session: Session, account: Account, today: date) -> Balance:
+    """What the account owes today, the credit held for it and what of it is past due: the
+    account position (billing.position)."""
+    position = account_position(session, account.id, today)
     return Balance(
-        owed_cents=owed,
-        credit_cents=credit,
-        past_due_cents=sum(bill.past_due_cents for bill in bills),
+        owed_cents=position.owed_cents(),
+        credit_cents=position.credit_cents,
+        past_due_cents=position.past_due_cents(),
     )
 
 
@@ -274,12 +365,15 @@ class HistoryItem:
     download: tuple[str, dict] | None  # (endpoint, values)
 
 
-def history(session: Session, account: Account, since: datetime) -> list[HistoryItem]:
-    """Bills, payments and notices of the account since a moment, newest first."""
+def history(
+    session: Session, account: Account, since: datetime, zone: ZoneInfo
+) -> list[HistoryItem]:
+    """Bills, payments and notices of the account since a moment, newest first, each on the
+    town's date: a payment on its ledger date, a notice on the day it was made."""
     items: list[HistoryItem] = []
     invoices = session.scalars(
         sa.select(Invoice).where(
-            Invoice.account_id == account.id, Invoice.issue_date >= since.date()
+            Invoice.account_id == account.id, Invoice.issue_date >= town_date(since, zone)
         )
     ).all()
     for invoice in invoices:
@@ -306,10 +400,9 @@ def history(session: Session, account: Account, since: datetime) -> list[History
         )
     ).all()
     for payment, receipt in payments:
-        when = payment.succeeded_at or payment.created_at
         items.append(
             HistoryItem(
-                when.date(),
+                receipt.paid_on if receipt else town_date(payment.created_at, zone),
                 "payment",
                 receipt.number if receipt else str(payment.id),
                 payment.channel.value,
@@ -328,7 +421,7 @@ def history(session: Session, account: Account, since: datetime) -> list[History
     for notice in notices:
         items.append(
             HistoryItem(
-                notice.created_at.date(),
+                town_date(notice.created_at, zone),
                 "notice",
                 notice.reference,
                 notice.kind.value,
@@ -339,20 +432,3 @@ def history(session: Session, account: Account, since: datetime) -> list[History
         )
     items.sort(key=lambda item: (item.when, item.kind), reverse=True)
     return items
-
-
-def quantity_text(quantity: Decimal | None) -> str:
-    """A quantity without trailing zeros, grouped: Decimal('12000.0000') -> '12,000'."""
-    if quantity is None:
-        return ""
-    text = f"{quantity.normalize():,f}"
-    return text
-
-
-def rate_text(rate: Decimal | None) -> str:
-    """A unit rate in dollars with at least two decimals: Decimal('0.00450000') -> '$0.0045'."""
-    if rate is None:
-        return ""
-    exponent = rate.normalize().as_tuple().exponent
-    places = max(2, -exponent if isinstance(exponent, int) else 2)
-    return f"${rate:,.{places}f}"

@@ -7,10 +7,25 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the portal's languages and pages."""
-    from portal import i18n, views, views_account, views_autopay, views_questions
+    # NOTE: views_linked_accounts adds its routes to views_registration's blueprint (and
+    # views_zip to views') when it is imported, which must happen before that blueprint
+    # is registered.
+    from portal import (
+        i18n,
+        views,
+        views_autopay,
+        views_linked_accounts,  # noqa: F401 - its routes are on views_registration.bp
+        views_questions,
+        views_receipts,
+        views_registration,
+        views_service,
+        views_zip,  # noqa: F401 - its routes are on views.bp
+    )
 
     i18n.init_app(app)
     views.init_app(app)
-    views_account.init_app(app)
+    views_registration.init_app(app)
     views_autopay.init_app(app)
     views_questions.init_app(app)
+    views_receipts.init_app(app)
+    views_service.init_app(app)

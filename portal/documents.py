@@ -1,4 +1,5 @@
-"""The PDFs a resident downloads: the bill as it was sent, a receipt, any other notice.
+"""The PDFs a resident downloads: the bill as it was sent, a receipt, any other notice;
+and a receipt e-mailed to an address the resident gives.
 
 A bill or receipt that was never printed or e-mailed is issued on first download
 (delivery "download") and kept, so the next download is the same file.
@@ -6,18 +7,22 @@ A bill or receipt that was never printed or e-mailed is issued on first download
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing.models import Invoice
-from core.audit import Actor
+from core.audit import Actor, record
 from notices import content
 from notices.document import NoticeKind
+from notices.issuing import issue, issue_and_deliver, open_pdf
+from notices.mail_delivery import Mailer
 from notices.models import Delivery, Notice
-from notices.service import issue, open_pdf
 from payments.models import Receipt
+
+log = logging.getLogger(__name__)
 
 BILL_KINDS = (NoticeKind.UTILITY_BILL, NoticeKind.TAX_BILL)
 
@@ -60,6 +65,44 @@ def receipt_notice(session: Session, config: Mapping, actor: Actor, receipt: Rec
         delivery=Delivery.DOWNLOAD,
         payment_id=receipt.payment_id,
     )
+
+
+def email_receipt(
+    session: Session, config: Mapping, actor: Actor, receipt: Receipt, address: str
+) -> str:
+    """E-mail a receipt's PDF to an address a resident gave, once; flushes; returns the outcome
+    (sent, written, bounced, failed).
+
+    The address is kept on the notice sent (to whom, with what outcome) and nowhere
+    else: not on the account, and a refusal does not mark the account's own address bad.
+    The sending is audited (receipt, notice and outcome).
+    """
+    try:
+        mailer = Mailer.from_config(config)
+    except ValueError:
+        log.exception("e-mail is not configured; receipt %s was not sent", receipt.number)
+        return "failed"
+    notice = issue_and_deliver(
+        session,
+        config,
+        actor,
+        content.receipt(session, config, receipt),
+        account=receipt.payment.account,
+        deliver="email",
+        mailer=mailer,
+        to=address,
+        payment_id=receipt.payment_id,
+    )
+    record(
+        session,
+        actor,
+        "receipt.email",
+        receipt.payment,
+        receipt=receipt.number,
+        notice=notice.id,
+        outcome=notice.email_status,
+    )
+    return notice.email_status
 
 
 def pdf_bytes(config: Mapping, notice: Notice) -> bytes:

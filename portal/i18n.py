@@ -7,10 +7,13 @@ account), then the browser's Accept-Language. Staff pages are English only.
 
 from __future__ import annotations
 
+import functools
+from datetime import date
 from pathlib import Path
 
+from babel import dates as babel_dates
 from flask import Flask, g, request, session
-from flask_babel import Babel, get_translations
+from flask_babel import Babel, format_date, get_locale, get_translations
 
 LANGUAGES = ("en", "es")
 #: Each language's name in itself, as the switch shows it.
@@ -36,6 +39,30 @@ def select_locale() -> str:
     if account is not None:
         return account.language.value
     return request.accept_languages.best_match(LANGUAGES) or "en"
+
+
+def long_date(day) -> str:
+    """A date as residents write it: 'November 23, 2026', '23 de noviembre de 2026'."""
+    if type(day) is not date:  # a moment is written in the municipality's time zone
+        return format_date(day, "long")
+    return _written_date(day, str(get_locale() or "en"))
+
+
+@functools.lru_cache(maxsize=4096)
+def _written_date(day: date, locale: str) -> str:
+    """A calendar day written out in a language (the same few days fill every page)."""
+    return babel_dates.format_date(day, "long", locale=locale)
+
+
+def month_name(day: date) -> str:
+    """The month of a day with its year: 'February 2026', 'febrero de 2026'."""
+    return _written_month(day.replace(day=1), str(get_locale() or "en"))
+
+
+@functools.lru_cache(maxsize=512)
+def _written_month(first: date, locale: str) -> str:
+    """A month written out in a language."""
+    return babel_dates.format_skeleton("yMMMM", first, locale=locale)
 
 
 def init_app(app: Flask) -> None:

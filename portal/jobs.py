@@ -8,14 +8,14 @@ and is idempotent: running it twice does nothing new.
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from core.calendar import town_zone
 from core.jobs import JobContext
 from payments.gateway import StripeGateway
-from portal.autopay import UNAVAILABLE, charge_due, due_charges
+from portal.autopay_charging import UNAVAILABLE, charge_due, due_charges
 from portal.models import PortalSession
 
 #: How long a finished session's row is kept (who was signed in, from where, until when).
@@ -27,7 +27,7 @@ class StripeUnavailable(RuntimeError):
 
 
 def charge_autopay(session: Session, context: JobContext) -> dict:
-    """Charge the saved cards of the bills due as of the day (portal.autopay.charge_due).
+    """Charge the saved cards of the bills due as of the day (portal.autopay_charging.charge_due).
 
     Each bill is committed as soon as it is charged. When Stripe cannot be reached the
     run fails after keeping what it did, so the operations address hears of it; the
@@ -36,7 +36,7 @@ def charge_autopay(session: Session, context: JobContext) -> dict:
     if not context.config.get("AUTOPAY_ENABLED"):
         return {"disabled": 1}
     if context.dry_run:
-        zone = ZoneInfo(context.config["MUNICIPALITY_TIMEZONE"])
+        zone = town_zone(context.config)
         return {"due": len(due_charges(session, context.as_of, zone=zone))}
     with StripeGateway.from_config(context.config) as gateway:
         counts = charge_due(
@@ -62,7 +62,7 @@ def purge_portal_sessions(session: Session, context: JobContext) -> dict:
     A session idle that long ended long ago; only its row is left. The audit log keeps
     the sign-ins and lookups themselves.
     """
-    zone = ZoneInfo(context.config["MUNICIPALITY_TIMEZONE"])
+    zone = town_zone(context.config)
     before = datetime.combine(context.as_of - timedelta(days=SESSIONS_KEPT_DAYS), time(), zone)
     old = sa.select(sa.func.count(PortalSession.id)).where(PortalSession.last_seen_at < before)
     if context.dry_run:

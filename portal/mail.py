@@ -1,13 +1,20 @@
 """Short e-mails to residents (address checks, password resets, answers, autopay failures),
-sent the way notices are: by SMTP with retries, or to the outbox folder."""
+sent the way notices are: by SMTP with retries, or to the outbox folder.
+
+Mail that would tell a stranger whether an address is registered (a reset link, a new
+confirmation link, a one-time code) is written and sent after the answer has gone out
+(`after_the_answer`): the answer does the same work whoever the address belongs to."""
 
 from __future__ import annotations
 
 import html
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from notices.mail import Delivery, Mailer, Message
+from flask import after_this_request, current_app
+
+from notices.mail_delivery import Delivery, Mailer
+from notices.mail_message import Message
 
 log = logging.getLogger(__name__)
 
@@ -39,3 +46,21 @@ def send_email(
     delivery = mailer.send(message)
     log.info("resident e-mail to %s: %s", to, delivery.status)
     return delivery
+
+
+def after_the_answer(deliver: Callable[[], object]) -> None:
+    """Run deliver (which writes and sends a message) once this request's answer is sent,
+    in its own app context; a failure is logged, never shown to the resident."""
+    app = current_app._get_current_object()
+
+    def run() -> None:
+        with app.app_context():
+            try:
+                deliver()
+            except Exception:
+                log.exception("a resident e-mail could not be sent after the answer")
+
+    @after_this_request
+    def schedule(response):
+        response.call_on_close(run)
+        return response

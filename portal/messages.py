@@ -37,6 +37,8 @@ CARD_MESSAGES = (
     N_("This payment did not go through, so it cannot be paid again. Start a new payment."),
     N_("The card was not saved. Enter it again."),
     N_("Nothing is owed on this account."),
+    N_("We are confirming your payment. Please do not pay again: this page updates by itself."),
+    N_("A payment for these bills is being confirmed; try again in a few minutes."),
 )
 assert set(gateway.RESIDENT_MESSAGES.values()) <= set(CARD_MESSAGES)
 

@@ -9,8 +9,10 @@ from datetime import date, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from billing.models import Account, Invoice
+from accounts.models import Account
+from billing.models import Invoice
 from core.db import Base, CreatedAtMixin, UTCDateTime, enum_column, intpk
+from core.sessions import SessionRow
 
 
 class Resident(CreatedAtMixin, Base):
@@ -53,10 +55,39 @@ class ResidentAccount(CreatedAtMixin, Base):
     __table_args__ = (sa.UniqueConstraint("resident_id", "account_id"),)
 
 
-class PortalSession(Base):
+class LinkEndReason(enum.StrEnum):
+    """Why a resident lost a linked account without removing it."""
+
+    #: Staff reissued the account's access code: every link made with an earlier code ends.
+    CODE_CHANGED = "code_changed"
+    #: A clerk removed the link.
+    UNLINKED = "unlinked"
+
+
+class EndedLink(Base):
+    """A link to an account that a resident lost to staff action, kept to tell them once.
+
+    The link itself (ResidentAccount) is gone; this row says which account it was and
+    why, and the resident's next page says so in words for residents.
+    """
+
+    __tablename__ = "ended_link"
+
+    id: Mapped[intpk]
+    resident_id: Mapped[int] = mapped_column(sa.ForeignKey("resident.id"), index=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    reason: Mapped[LinkEndReason] = mapped_column(enum_column(LinkEndReason, "link_end_reason"))
+    ended_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: When the resident's page said so; None until then.
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    account: Mapped[Account] = relationship()
+
+
+class PortalSession(SessionRow, Base):
     """A resident's signed-in session, server-side so that signing out ends it everywhere.
 
-    The browser holds a random token; only its SHA-256 is stored. A quick-pay session
+    The browser holds a random token; only its SHA-256 is stored (core.sessions). A quick-pay session
     names one account and no resident; a registered resident's session names the
     resident and the account being looked at, which must be one of the resident's.
     """
@@ -64,13 +95,13 @@ class PortalSession(Base):
     __tablename__ = "portal_session"
 
     id: Mapped[intpk]
-    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"), index=True)
     resident_id: Mapped[int | None] = mapped_column(sa.ForeignKey("resident.id"), index=True)
-    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    origin: Mapped[str | None] = mapped_column(sa.String(64))
+    #: A quick-pay session's account code version when it opened: it lives only while that
+    #: code is the account's current one. None for a registered resident's session.
+    access_code_version: Mapped[int | None]
+    #: Why the session ended when it was not signed out or idle: "code_changed".
+    end_reason: Mapped[str | None] = mapped_column(sa.String(16))
 
     account: Mapped[Account | None] = relationship()
     resident: Mapped[Resident | None] = relationship()

@@ -13,7 +13,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
-from billing.models import Account, Invoice
+from accounts.models import Account
+from billing.models import Invoice
 from core.audit import Actor, record
 from notices.models import ReminderPause
 from portal.messages import N_

@@ -6,6 +6,8 @@ known address answers like a new one (and warns the owner by e-mail), a reset re
 answers the same either way, and a sign-in does the same hashing work for an unknown
 address. Links sent by e-mail are signed with the app's secret key (itsdangerous) and
 carry their issue time; a reset link also carries the password version, so it works once.
+Those e-mails are written and sent after the answer (portal.mail.after_the_answer), so a
+known and an unknown address cost the request the same work.
 """
 
 from __future__ import annotations
@@ -23,9 +25,11 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from billing.models import Account
+from accounts.models import Account
 from core.audit import Actor, record
-from notices.mail import Delivery
+from core.lockouts import stranger_failed
+from core.text import typed_address
+from notices.mail_delivery import Delivery
 from payments.payflow import open_bills
 from portal.mail import send_email
 from portal.models import Autopay, PortalSession, Resident, ResidentAccount
@@ -50,6 +54,10 @@ class AlreadyRegistered(Exception):
 
 class AlreadyLinked(Exception):
     """The resident had already linked this account."""
+
+
+class CodeChanged(Exception):
+    """The account's access code was reissued after the resident's code was checked."""
 
 
 class NeedsEmail(Exception):
@@ -192,14 +200,19 @@ def authenticate(
     resident = resident_by_email(session, email)
     if resident is None:
         check_password_hash(_DUMMY_HASH, password)
-        record(
+        # NOTE: an unknown address is locked like a real one, so the lockout names no one.
+        locked = stranger_failed(
             session,
-            Actor("anonymous", None, normalize_email(email), origin),
-            "resident.login_failed",
-            object_type="Resident",
-            reason="unknown e-mail",
+            Actor("anonymous", None, typed_address(email), origin),
+            "resident",
+            "Resident",
+            now=now,
+            max_failures=max_failures,
+            lockout=lockout,
         )
-        raise SignInRefused(Refusal.WRONG)
+        if locked is None:
+            raise SignInRefused(Refusal.WRONG)
+        raise SignInRefused(Refusal.LOCKED, _minutes(locked.left))
     actor = resident_actor(resident, origin)
     matches = check_password_hash(resident.password_hash, password)
     if resident.locked_until is not None and resident.locked_until > now:
@@ -311,18 +324,31 @@ def link_account(
     """Link an account whose access code the resident proved; AlreadyLinked if it is."""
     if link_by_number(session, resident.id, account.number) is not None:
         raise AlreadyLinked
+    proven = account.access_code_version
     link = ResidentAccount(resident=resident, account=account, nickname=nickname or None)
     session.add(link)
     session.flush()
+    # NOTE: a code reissued since it was checked ends links; one made meanwhile must not stay.
+    current = session.scalar(sa.select(Account.access_code_version).where(Account.id == account.id))
+    if current != proven:
+        raise CodeChanged
     record(session, actor, "resident.link", account, resident_id=resident.id)
     return link
 
 
 def unlink_account(session: Session, actor: Actor, link: ResidentAccount) -> Account | None:
-    """Remove a link; the resident's sessions that showed the account move to another one.
-
-    Returns the account those sessions show now (None when no link is left).
+    """The resident removes a link; the resident's sessions that showed the account move to
+    another one. Returns the account those sessions show now (None when no link is left).
     """
+    resident_id, account = link.resident_id, link.account
+    instead = drop_link(session, link)
+    record(session, actor, "resident.unlink", account, resident_id=resident_id)
+    return instead
+
+
+def drop_link(session: Session, link: ResidentAccount) -> Account | None:
+    """Delete a link and move the resident's open sessions that showed its account to another
+    linked account (or none). Returns that account; audits nothing."""
     resident_id, account = link.resident_id, link.account
     session.delete(link)
     session.flush()
@@ -337,7 +363,7 @@ def unlink_account(session: Session, actor: Actor, link: ResidentAccount) -> Acc
     ).all()
     for row in rows:
         row.account = instead
-    record(session, actor, "resident.unlink", account, resident_id=resident_id)
+    session.flush()
     return instead
 
 
@@ -400,13 +426,38 @@ def set_paperless(
     session.flush()
 
 
-def _mail(config: Mapping, resident: Resident, subject: str, text: str) -> Delivery:
+@dataclass(frozen=True)
+class Recipient:
+    """Whom a message to a resident goes to, read while the request's data are at hand (the
+    message itself is written after the answer, portal.mail.after_the_answer)."""
+
+    email: str
+    language: str
+
+
+def recipient(resident: Resident) -> Recipient:
+    """The address and language of a resident's mail."""
+    return Recipient(resident.email, resident.language)
+
+
+def reset_asked_for_unknown(session: Session, typed: str, *, origin: str | None) -> None:
+    """Audit a password-reset request for an address no resident has (as a known one is)."""
+    record(
+        session,
+        Actor("anonymous", None, typed_address(typed), origin),
+        "resident.reset_requested",
+        object_type="Resident",
+        reason="unknown e-mail",
+    )
+
+
+def _mail(config: Mapping, resident: Resident | Recipient, subject: str, text: str) -> Delivery:
     return send_email(
         config, to=resident.email, subject=subject, text=text, language=resident.language
     )
 
 
-def send_verification(config: Mapping, resident: Resident, link: str) -> Delivery:
+def send_verification(config: Mapping, resident: Resident | Recipient, link: str) -> Delivery:
     """E-mail the link that confirms the address."""
     with force_locale(resident.language):
         subject = _("Confirm your e-mail address")
@@ -422,7 +473,7 @@ def send_verification(config: Mapping, resident: Resident, link: str) -> Deliver
 
 
 def send_already_registered(
-    config: Mapping, resident: Resident, *, sign_in_link: str, reset_link: str
+    config: Mapping, resident: Resident | Recipient, *, sign_in_link: str, reset_link: str
 ) -> Delivery:
     """Tell the owner of an address that someone tried to sign up with it."""
     with force_locale(resident.language):
@@ -440,7 +491,7 @@ def send_already_registered(
     return _mail(config, resident, subject, text)
 
 
-def send_reset(config: Mapping, resident: Resident, link: str) -> Delivery:
+def send_reset(config: Mapping, resident: Resident | Recipient, link: str) -> Delivery:
     """E-mail the link that lets the resident choose a new password."""
     with force_locale(resident.language):
         subject = _("Choose a new password")

@@ -6,14 +6,12 @@ URL names is checked against the session's account (portal.web); anything else i
 
 from __future__ import annotations
 
-import functools
 import io
 import logging
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from babel import dates as babel_dates
 from flask import (
     Blueprint,
     abort,
@@ -28,25 +26,26 @@ from flask import (
     session,
     url_for,
 )
-from flask_babel import format_date, get_locale
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, StringField
 
 import portal.models  # noqa: F401 - the portal's tables belong to the app's metadata
-from billing.models import Language
+from accounts.models import Language
+from accounts.services import FormerNumbers
 from core import errors
 from core.audit import record
+from core.calendar import town_today, town_zone
 from core.db import utcnow
 from core.extensions import db
 from core.money import MoneyError, format_cents, parse_dollars
-from core.settings import municipal_today
+from notices.issuing import NoticeError
 from notices.models import Notice
-from notices.service import NoticeError
 from payments import payflow
 from payments.models import Channel, Payment, PaymentStatus, Tender
 from payments.services import PaymentRefused, record_payment
-from portal import access, documents, i18n, limits, messages, web
+from portal import access, documents, i18n, limits, messages, receipts, web, zip_lookup
 from portal import bill as bill_data
 from portal.questions import holding_pauses, questions_by_invoice
 
@@ -102,10 +101,18 @@ def _remember_language(account) -> None:
         )
 
 
+def _former_numbers() -> FormerNumbers:
+    """Whether converted accounts' former numbers are still accepted (docs/conversion.md)."""
+    return FormerNumbers(
+        town_today(current_app.config), current_app.config["CONVERSION_FORMER_NUMBER_DAYS"]
+    )
+
+
 @bp.route("/pay", methods=["GET", "POST"])
 @limits.lookup_limits
 def quick_pay():
-    """Find a bill by account number and access code (or ZIP code and last name)."""
+    """Find a bill by account number and access code (or, where allowed, the summary of one
+    by ZIP code and last name)."""
     zip_allowed = current_app.config["QUICKPAY_ZIP_FALLBACK"]
     form = LookupForm(account=request.args.get("account", "")[:20])
     status = 200
@@ -127,10 +134,16 @@ def quick_pay():
             try:
                 if by_zip:
                     account = access.find_by_zip(
-                        db.session, form.account.data, form.zip_code.data, form.last_name.data
+                        db.session,
+                        form.account.data,
+                        form.zip_code.data,
+                        form.last_name.data,
+                        former=_former_numbers(),
                     )
                 else:
-                    account = access.find_by_code(db.session, form.account.data, form.code.data)
+                    account = access.find_by_code(
+                        db.session, form.account.data, form.code.data, former=_former_numbers()
+                    )
             except access.LookupFailed:
                 limits.failed()
                 access.record_lookup(
@@ -143,7 +156,9 @@ def quick_pay():
                 db.session.commit()
                 form.form_errors.append(web.no_match())
             else:
-                return _signed_in(account, "zip" if by_zip else "code")
+                if by_zip:
+                    return _found_by_zip(account)
+                return _signed_in(account, "code")
         status = 422
     page = render_template(
         "portal/quick_pay.html",
@@ -152,6 +167,18 @@ def quick_pay():
         by_zip=by_zip,
     )
     return page, status
+
+
+def _found_by_zip(account):
+    """A ZIP code and last name are public facts: they show a masked summary, and the bill
+    opens only with a code (portal.views_zip)."""
+    web.forget()
+    zip_lookup.remember(session, account.number, utcnow())
+    access.record_lookup(
+        db.session, account=account, origin=request.remote_addr, ok=True, how="zip (summary)"
+    )
+    db.session.commit()
+    return redirect(url_for(".zip_found"), 303)
 
 
 def _signed_in(account, how: str):
@@ -193,13 +220,14 @@ def sign_out():
 
 
 def _today():
-    return municipal_today(current_app.config)
+    return town_today(current_app.config)
 
 
 def _bill_page(form: PayForm, status: int = 200):
     account = web.account()
-    bills = bill_data.open_bills(db.session, account, _today())
-    balance = bill_data.balance(db.session, account, bills)
+    today = _today()
+    bills = bill_data.open_bills(db.session, account, today)
+    balance = bill_data.balance(db.session, account, today)
     asked = any(bill.has_questions for bill in bills)
     questions = questions_by_invoice(db.session, account.id) if asked else {}
     page = render_template(
@@ -207,6 +235,7 @@ def _bill_page(form: PayForm, status: int = 200):
         account=account,
         bills=bills,
         balance=balance,
+        next_due=bill_data.next_due(bills, balance, today),
         form=form,
         questions=questions,
         paused=holding_pauses(db.session, [q for rows in questions.values() for q in rows])
@@ -284,12 +313,17 @@ def pay():
     return redirect(url_for(".card", payment_id=payment.id), 303)
 
 
-def _restart_url(payment: Payment) -> str:
-    return url_for(".bill", amount=payflow.dollars(payment.amount_cents))
+def _next_try_urls(payment: Payment) -> dict[str, str]:
+    """Where the card page saves, charges and follows the payment recorded after a decline."""
+    return {
+        "setup_url": url_for(".setup", payment_id=payment.id),
+        "charge_url": url_for(".charge", payment_id=payment.id),
+        "status_url": url_for(".status", payment_id=payment.id),
+    }
 
 
 def _flow() -> payflow.Flow:
-    return payflow.Flow(db.session, _restart_url, messages.translate)
+    return payflow.Flow(db.session, receipts.restart_url, messages.translate, _next_try_urls)
 
 
 def _own_payment(payment_id: int) -> Payment:
@@ -308,7 +342,7 @@ def card(payment_id: int):
         "portal/card.html",
         account=web.account(),
         payment=payment,
-        restart_url=_restart_url(payment),
+        restart_url=receipts.restart_url(payment),
         stripe_js_url=config["STRIPE_JS_URL"],
         publishable_key=config["STRIPE_PUBLISHABLE_KEY"],
         pay_messages=messages.pay_script_messages(),
@@ -331,29 +365,15 @@ def charge(payment_id: int):
 
 
 def _zone() -> ZoneInfo:
-    return ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"])
-
-
-def _status_page(payment: Payment):
-    receipt = payflow.receipt_of(db.session, payment)
-    return render_template(
-        "portal/status.html",
-        account=web.account(),
-        payment=payment,
-        receipt=receipt,
-        state=payflow.state(payment, receipt),
-        paid=payflow.paid_by_invoice(receipt),
-        issued=receipt.issued_at.astimezone(_zone()) if receipt else None,
-        restart_url=_restart_url(payment),
-        failure=messages.failure_text(payment.failure_code),
-    )
+    """The town's time zone."""
+    return town_zone(current_app.config)
 
 
 @bp.route("/my/pay/<int:payment_id>/status")
 @web.resident_required
 def status(payment_id: int):
     """Pending until the webhook settles the payment, then its receipt; or why it failed."""
-    return _status_page(_own_payment(payment_id))
+    return receipts.status_page(_own_payment(payment_id))
 
 
 @bp.route("/my/pay/<int:payment_id>/status.json")
@@ -368,8 +388,9 @@ def status_json(payment_id: int):
 @bp.route("/my/receipts/<int:payment_id>")
 @web.resident_required
 def receipt(payment_id: int):
-    """A payment's receipt page (the status page of a settled payment)."""
-    return _status_page(_own_payment(payment_id))
+    """A payment's receipt page (the status page of a settled payment), with the form that
+    e-mails it (portal.views_receipts)."""
+    return receipts.status_page(_own_payment(payment_id))
 
 
 def _send(notice: Notice):
@@ -423,21 +444,8 @@ def history():
     """Bills, payments and notices of the last PORTAL_HISTORY_MONTHS months."""
     months = current_app.config["PORTAL_HISTORY_MONTHS"]
     since = utcnow() - timedelta(days=months * 366 // 12)
-    items = bill_data.history(db.session, web.account(), since)
+    items = bill_data.history(db.session, web.account(), since, _zone())
     return render_template("portal/history.html", account=web.account(), items=items, months=months)
-
-
-def _long_date(day) -> str:
-    """A date as residents write it: 'November 23, 2026', '23 de noviembre de 2026'."""
-    if type(day) is not date:  # a moment is written in the municipality's time zone
-        return format_date(day, "long")
-    return _written_date(day, str(get_locale() or "en"))
-
-
-@functools.lru_cache(maxsize=4096)
-def _written_date(day: date, locale: str) -> str:
-    """A calendar day written out in a language (the same few days fill every page)."""
-    return babel_dates.format_date(day, "long", locale=locale)
 
 
 def init_app(app) -> None:
@@ -456,7 +464,6 @@ def init_app(app) -> None:
             "portal_account": g.get("portal_account"),
             "portal_resident": row.resident if row is not None else None,
             "label": messages.label,
-            "date": _long_date,
-            "quantity_text": bill_data.quantity_text,
-            "rate_text": bill_data.rate_text,
+            "date": i18n.long_date,
+            "month": i18n.month_name,
         }

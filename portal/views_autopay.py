@@ -1,8 +1,8 @@
 """Autopay pages: a registered resident saves a card for the account shown, or turns autopay off.
 
-Thin, like every view: validate, call portal.autopay, commit once, answer. The card goes
-from the browser to Stripe.js only (autopay.js): POST setup gives a SetupIntent's client
-secret, Stripe.js confirms it, and POST confirm enrolls the card it saved. Quick-pay
+Thin, like every view: validate, call portal.autopay_enrollment, commit once, answer. The
+card goes from the browser to Stripe.js only (autopay.js): POST setup gives a SetupIntent's
+client secret, Stripe.js confirms it, and POST confirm enrolls the card it saved. Quick-pay
 sessions (no resident) are sent to sign in: autopay needs an online account.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import functools
 import logging
 import secrets
-from zoneinfo import ZoneInfo
 
 from flask import (
     Blueprint,
@@ -28,11 +27,12 @@ from flask import (
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
+from core.calendar import town_date, town_zone
 from core.extensions import db
 from payments.gateway import UNAVAILABLE_MESSAGE, PaymentError
 from payments.online import ensure_customer
 from payments.payflow import gateway
-from portal import autopay as service
+from portal import autopay_enrollment as service
 from portal import messages, web
 
 log = logging.getLogger(__name__)
@@ -75,14 +75,14 @@ def autopay():
     """Whether autopay is on for the account, with which card; the form to turn it on or off."""
     account = web.account()
     active = service.active_autopay(db.session, account.id)
-    zone = ZoneInfo(current_app.config["MUNICIPALITY_TIMEZONE"])
+    zone = town_zone(current_app.config)
     config = current_app.config
     return render_template(
         "portal/autopay.html",
         account=account,
         active=active,
         card=service.card_name(active) if active is not None else None,
-        since=active.created_at.astimezone(zone).date() if active is not None else None,
+        since=town_date(active.created_at, zone) if active is not None else None,
         enabled=config["AUTOPAY_ENABLED"],
         stripe_js_url=config["STRIPE_JS_URL"],
         publishable_key=config["STRIPE_PUBLISHABLE_KEY"],

@@ -27,6 +27,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, StringField, TextAreaField
 
 from core.auth import request_actor, requires
+from core.calendar import town_zone
 from core.db import utcnow
 from core.extensions import db
 from notices.content import pay_url
@@ -146,6 +147,7 @@ def queue():
         paused=service.holding_pauses(db.session, waiting),
         answered=service.answered_questions(db.session),
         age=lambda question: _age(question.created_at, now),
+        zone=town_zone(current_app.config),
     )
 
 
@@ -164,6 +166,7 @@ def _detail_page(question: Question, form: AnswerForm, status: int = 200):
         paused=service.reminders_paused(db.session, question),
         age=_age(question.created_at, utcnow()),
         max_answer=service.MAX_ANSWER,
+        zone=town_zone(current_app.config),
     )
     return page, status
 

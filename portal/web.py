@@ -15,12 +15,19 @@ from flask import abort, current_app, flash, g, redirect, request, session, url_
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from billing.models import Account, Invoice
+from accounts.models import Account
+from billing.models import Invoice
 from core.audit import Actor
 from core.db import get_by_id, utcnow
 from core.extensions import db
-from portal.access import current_session, end_session, may_view
-from portal.models import PortalSession
+from portal.access import (
+    current_session,
+    end_session,
+    ended_because_code_changed,
+    may_view,
+)
+from portal.access_changes import untold_endings
+from portal.models import LinkEndReason, PortalSession
 
 #: Where the browser keeps its portal token (inside the signed session cookie).
 TOKEN_KEY = "portal"  # noqa: S105 - a session key, not a secret
@@ -39,11 +46,44 @@ def load_portal_session() -> PortalSession | None:
     if db.session.dirty:
         db.session.commit()  # the last-seen time, or the end of an idle session, for good
     if row is None and session.get(TOKEN_KEY):
+        g.portal_code_changed = ended_because_code_changed(db.session, session.get(TOKEN_KEY))
         session.pop(TOKEN_KEY, None)
-        g.portal_expired = True
+        g.portal_expired = not g.portal_code_changed
+    if row is not None and row.resident_id is not None:
+        _tell_ended_links(row.resident_id)
     g.portal_session = row
     g.portal_account = row.account if row is not None else None
     return row
+
+
+def _tell_ended_links(resident_id: int) -> None:
+    """Say once, on this page, which linked accounts staff took away and why."""
+    ended = untold_endings(db.session, resident_id, utcnow())
+    for row in ended:
+        number = row.account.number
+        if row.reason == LinkEndReason.CODE_CHANGED:
+            flash(
+                _(
+                    "Account %(number)s is no longer linked to your online account: its access "
+                    "code was changed. Enter the new code from your latest bill to link it again.",
+                    number=number,
+                )
+            )
+        else:
+            flash(
+                _(
+                    "Account %(number)s is no longer linked to your online account. If you "
+                    "have questions, please contact the billing office.",
+                    number=number,
+                )
+            )
+    if ended:
+        db.session.commit()
+
+
+def code_changed_message() -> str:
+    """What a quick-pay visitor reads after staff reissued the account's access code."""
+    return _("This account's access code was changed; enter the new code from your latest bill.")
 
 
 def remember(token: str) -> None:
@@ -68,7 +108,9 @@ def resident_required(view):
     def wrapped(*args, **kwargs):
         row = load_portal_session()
         if row is None:
-            if g.get("portal_expired"):
+            if g.get("portal_code_changed"):
+                flash(code_changed_message())
+            elif g.get("portal_expired"):
                 flash(
                     _(
                         "Your session ended after 15 minutes without activity. Look up your bill again."

@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import flask_migrate
 import pytest
 import sqlalchemy as sa
 from flask import Flask
+from flask.testing import FlaskClient
 
 # Tests never read a developer's .env file.
 os.environ["MUNIBILL_DOTENV"] = os.devnull
@@ -29,10 +31,26 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery staple"
 WEBHOOK_SECRET = "whsec_test_secret_for_signing_events"
 #: Tables whose rows the first migration seeds; restored after every test.
-REFERENCE_TABLES = ("gl_account", "service_kind", "ledger_head")
+REFERENCE_TABLES = ("gl_account", "service_kind", "ledger_head", "billing_cycle")
+FORM_TOKEN_RE = re.compile(r'name="form_token" value="([^"]+)"')
 CSRF_RE = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'
 )
+
+
+class ClosingClient(FlaskClient):
+    """A test client that reads every answer to its end and closes it, as a browser and the
+    WSGI server do: what the app does once the answer is sent (e-mail) has happened by the
+    time a request returns."""
+
+    def open(self, *args, buffered: bool = True, **kwargs):
+        """Send a request; the answer comes back read and closed."""
+        return super().open(*args, buffered=buffered, **kwargs)
+
+
+def pytest_configure(config):
+    """Every app's test client closes its answers (ClosingClient)."""
+    Flask.test_client_class = ClosingClient
 
 
 def pytest_report_header(config):
@@ -71,10 +89,11 @@ def app_settings(database_url: str, instance: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def database_url(tmp_path_factory) -> Iterator[str]:
     """The database every test runs against; PostgreSQL must answer if it is configured."""
     if not TEST_DATABASE_URL:
-        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'munibill-test.db'}"
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'munibill-test.db'}"
+        return
     url = normalize_database_url(TEST_DATABASE_URL)
     engine = sa.create_engine(url)
     try:
@@ -86,7 +105,24 @@ def database_url(tmp_path_factory) -> str:
         )
     finally:
         engine.dispose()
-    return url
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        yield url
+        return
+    # NOTE: with pytest -n each worker process gets a database of its own beside the
+    # configured one (munibill_ci_1_gw0, …), made empty here and dropped at the end.
+    base = sa.make_url(url)
+    own = f"{base.database}_{worker}"
+    admin = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
+        connection.execute(sa.text(f'CREATE DATABASE "{own}"'))
+    try:
+        yield base.set(database=own).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{own}" WITH (FORCE)'))
+        admin.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -140,6 +176,12 @@ def reset_database(engine: sa.Engine, reference_rows: dict[str, list[dict]]) -> 
             connection.execute(
                 sa.text(
                     "SELECT setval(pg_get_serial_sequence('gl_account', 'id'), (SELECT max(id) FROM gl_account))"
+                )
+            )
+            connection.execute(
+                sa.text(
+                    "SELECT setval(pg_get_serial_sequence('billing_cycle', 'id'), "
+                    "(SELECT max(id) FROM billing_cycle))"
                 )
             )
 
@@ -232,6 +274,13 @@ def csrf_token(html: str) -> str:
     return match.group(1) or match.group(2)
 
 
+def form_token(html: str) -> str:
+    """The one-time token of the first form on a page that records money (core.submissions)."""
+    match = FORM_TOKEN_RE.search(html)
+    assert match, "the page has no one-time form token"
+    return match.group(1)
+
+
 def sign_in(client, email: str, password: str = PASSWORD):
     """Sign in through the real form, CSRF token included; returns the response."""
     page = client.get("/login")
@@ -278,7 +327,7 @@ TODAY = date(2026, 11, 26)
 @pytest.fixture
 def session_account(app) -> str:
     """One account in the database; returns its number."""
-    from billing.accounts import create_account
+    from accounts.services import create_account
 
     with app.app_context():
         account, _code = create_account(
@@ -290,7 +339,8 @@ def session_account(app) -> str:
 
 @pytest.fixture
 def throttled(database_url, reference_rows, instance, monkeypatch):
-    """Build apps whose throttles are on (memory, or Redis when given a storage URI).
+    """Build apps whose throttles are on (memory, or Redis when given a storage URI; other
+    settings as environment variables).
 
     Each call builds a new app (a new connection to the storage), so counts that survive
     from one app to the next were shared, not kept in one process's memory.
@@ -299,8 +349,9 @@ def throttled(database_url, reference_rows, instance, monkeypatch):
     prefix = f"test-{uuid.uuid4().hex}"
     built: list[Flask] = []
 
-    def make(storage: str = "memory://") -> Flask:
+    def make(storage: str = "memory://", **env: str) -> Flask:
         settings = app_settings(database_url, instance)
+        settings["ENV"] |= env
         settings |= {
             "RATELIMIT_ENABLED": True,
             "RATELIMIT_STORAGE_URI": storage,

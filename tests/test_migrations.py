@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 
+from billing.models import InvoiceLine
 from core import create_app
 from core.db import Base
 from core.extensions import db
@@ -57,3 +58,35 @@ def test_migrations_upgrade_from_empty_and_match_the_models(empty_database_url, 
             assert set(sa.inspect(connection).get_table_names()) <= {"alembic_version"}
         flask_migrate.upgrade()
         db.engine.dispose()
+
+
+def test_lines_and_charges_posted_before_texts_by_language_keep_theirs_as_the_default(
+    empty_database_url, tmp_path, monkeypatch
+):
+    from tests.billing.billing_fixtures import bill_households
+
+    monkeypatch.setenv("MUNIBILL_INSTANCE_PATH", str(tmp_path))
+    app = create_app(app_settings(empty_database_url, tmp_path))
+    with app.app_context():
+        flask_migrate.upgrade()
+    bill_households(app, "olson")
+    with app.app_context():
+        with db.engine.connect() as connection:
+            before = connection.execute(
+                sa.text("SELECT id, description, unit FROM invoice_line ORDER BY id")
+            ).all()
+        # Back to the schema before the texts by language, and up again: the rows posted then
+        # get their description and unit as the default language's.
+        flask_migrate.downgrade(revision="d3f5b7c9e1a2")
+        flask_migrate.upgrade()
+        rows = db.session.execute(
+            sa.select(InvoiceLine.id, InvoiceLine.descriptions, InvoiceLine.units).order_by(
+                InvoiceLine.id
+            )
+        ).all()
+        db.session.remove()
+        db.engine.dispose()
+    assert before and len(rows) == len(before)
+    for (ident, description, unit), (same, descriptions, units) in zip(before, rows, strict=True):
+        assert ident == same and descriptions == {"en": description}
+        assert units == ({"en": unit} if unit is not None else None)

@@ -1,72 +1,59 @@
-"""Billing models, importable from one place."""
+"""Billing's models, importable from one place: invoices and their settlements, the rules
+(rate plans, levies, penalty rules), billing runs and billing cycles."""
 
-from billing.models.accounts import (
-    Account,
-    AccountStatus,
-    Language,
-    MeterReading,
-    Parcel,
-    ParcelValuation,
-    ReadingKind,
-    ServiceKind,
-    ServicePoint,
-    TaxingJurisdiction,
+from billing.models.cycles import BillingCycle, CycleFrequency, CyclePeriod
+from billing.models.deposits import (
+    Deposit,
+    DepositMovement,
+    DepositRuleSet,
+    DepositStatus,
+    MovementKind,
+    RefundMethod,
 )
 from billing.models.invoices import (
     CreditMemo,
     Invoice,
     InvoiceCharge,
+    InvoiceDiscount,
     InvoiceInstallment,
     InvoiceKind,
     InvoiceLine,
     InvoiceStatus,
     LineCategory,
-    NumberSeries,
     Settlement,
     SettlementKind,
 )
-from billing.models.ledger import (
-    GLAccount,
-    GLCategory,
-    GLType,
-    JournalEntry,
-    JournalLine,
-    LedgerHead,
-)
-from billing.models.rules import PenaltyRuleSet, RatePlan, TaxYearLevy
+from billing.models.rules import PenaltyRuleSet, RatePlan, TaxYearLevy, TownClosedDay
 from billing.models.runs import BillingRun, RunStatus
+from billing.models.winter import WinterAverage, WinterUsage
 
 __all__ = [
-    "Account",
-    "AccountStatus",
+    "BillingCycle",
     "BillingRun",
     "CreditMemo",
+    "CycleFrequency",
+    "CyclePeriod",
+    "Invoice",
     "InvoiceCharge",
     "InvoiceInstallment",
+    "InvoiceKind",
+    "InvoiceLine",
+    "InvoiceStatus",
+    "LineCategory",
     "PenaltyRuleSet",
     "RatePlan",
     "RunStatus",
     "Settlement",
     "SettlementKind",
     "TaxYearLevy",
-    "GLAccount",
-    "GLCategory",
-    "GLType",
-    "Invoice",
-    "InvoiceKind",
-    "InvoiceLine",
-    "InvoiceStatus",
-    "JournalEntry",
-    "JournalLine",
-    "Language",
-    "LedgerHead",
-    "LineCategory",
-    "MeterReading",
-    "NumberSeries",
-    "Parcel",
-    "ParcelValuation",
-    "ReadingKind",
-    "ServiceKind",
-    "ServicePoint",
-    "TaxingJurisdiction",
+    "TownClosedDay",
+    "WinterAverage",
+    "WinterUsage",
+    "InvoiceDiscount",
+    "Deposit",
+    "DepositMovement",
+    "DepositRuleSet",
+    "DepositStatus",
+    "MovementKind",
+    "RefundMethod",
 ]

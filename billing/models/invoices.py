@@ -1,4 +1,4 @@
-"""Invoices, their lines and gap-free document numbers."""
+"""Invoices, their lines, installments and charges, their settlements and credit memos."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from billing.models.accounts import Account
+from accounts.models import Account
 from core.db import Base, CreatedAtMixin, UTCDateTime, enum_column, intpk
 
 
@@ -38,6 +38,8 @@ class LineCategory(enum.StrEnum):
     TAX = "tax"
     PENALTY = "penalty"
     INTEREST = "interest"
+    #: A credit against the tax that someone else pays (the state): a negative line.
+    CREDIT = "credit"
 
 
 class Invoice(CreatedAtMixin, Base):
@@ -67,6 +69,14 @@ class Invoice(CreatedAtMixin, Base):
     parcel_id: Mapped[int | None] = mapped_column(sa.ForeignKey("parcel.id"), index=True)
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     void_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    #: Words for the resident about the void (statements); void_reason is the staff's own.
+    void_text: Mapped[str | None] = mapped_column(sa.String(200))
+    #: The final bill of a stop of service (billing/service_orders.py): mailed to the forwarding
+    #: address of its order.
+    is_final: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: An opening balance carried over from the old system with its original dates
+    #: (docs/conversion.md); its lines credit the conversion-clearing account, not revenue.
+    converted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     account: Mapped[Account] = relationship()
     lines: Mapped[list[InvoiceLine]] = relationship(
@@ -126,9 +136,16 @@ class InvoiceLine(Base):
     category: Mapped[LineCategory] = mapped_column(
         enum_column(LineCategory, "line_category"), default=LineCategory.CHARGE
     )
+    #: The description by language as posted ({"en": ..., "es": ...}); `description` is the
+    #: default language's. Lines never change, so each keeps what it said in every language.
+    descriptions: Mapped[dict | None] = mapped_column(sa.JSON)
     quantity: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 4))
     unit: Mapped[str | None] = mapped_column(sa.String(24))
+    #: The unit by language as posted; `unit` is the default language's.
+    units: Mapped[dict | None] = mapped_column(sa.JSON)
     unit_rate: Mapped[Decimal | None] = mapped_column(sa.Numeric(18, 8))
+    #: The decimal places the rules wrote the rate with ("4.4400": 4), as it is printed.
+    rate_places: Mapped[int | None] = mapped_column(sa.SmallInteger)
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
     #: The revenue or liability account credited for this line.
     gl_account_id: Mapped[int] = mapped_column(sa.ForeignKey("gl_account.id"))
@@ -186,11 +203,18 @@ class InvoiceCharge(CreatedAtMixin, Base):
     period_key: Mapped[str] = mapped_column(sa.String(24))
     category: Mapped[LineCategory] = mapped_column(enum_column(LineCategory, "charge_category"))
     description: Mapped[str] = mapped_column(sa.String(200))
+    #: The description by language as assessed; `description` is the default language's.
+    descriptions: Mapped[dict | None] = mapped_column(sa.JSON)
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
     balance_cents: Mapped[int] = mapped_column(sa.BigInteger)
     assessed_on: Mapped[date]
+    #: The date of the ledger entry that booked it (the assessment's as-of date), from which it
+    #: is owed; assessed_on is the day the rule charges it for, which may be earlier.
+    booked_on: Mapped[date]
     #: Set when a supervisor waives the charge (it is reversed in the ledger).
     waived_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: Words for the resident about the waiver (statements); the reason stays in the audit log.
+    waiver_text: Mapped[str | None] = mapped_column(sa.String(200))
 
     invoice: Mapped[Invoice] = relationship(back_populates="charges")
 
@@ -212,6 +236,8 @@ class SettlementKind(enum.StrEnum):
     WRITE_OFF = "write_off"
     #: A settlement taken back (a refund or a voided payment): it re-opens what it had settled.
     REVERSAL = "reversal"
+    #: An early-payment discount honoured when the bill was paid in full by its pay-by date.
+    DISCOUNT = "discount"
 
 
 class Settlement(CreatedAtMixin, Base):
@@ -244,17 +270,33 @@ class CreditMemo(CreatedAtMixin, Base):
     invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
     amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
     reason: Mapped[str] = mapped_column(sa.String(500))
+    #: Words for the resident (statements, notices); the reason above is the staff's own.
+    resident_text: Mapped[str | None] = mapped_column(sa.String(200))
     issued_on: Mapped[date]
     issued_by: Mapped[str] = mapped_column(sa.String(254))
 
     __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)
 
 
-class NumberSeries(Base):
-    """The next number of a gap-free series (invoices per year, receipts per year)."""
+class InvoiceDiscount(Base):
+    """An early-payment discount of a tax invoice: paying what it still owes in full by pay_by
+    costs amount_due_cents; the difference is posted to the levy's discount account."""
 
-    __tablename__ = "number_series"
+    __tablename__ = "invoice_discount"
 
-    series: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
-    year: Mapped[int] = mapped_column(primary_key=True)
-    last_number: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    id: Mapped[intpk]
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    #: 0: the discount is for paying the whole bill (the only kind a levy gives today).
+    installment_number: Mapped[int] = mapped_column(default=0)
+    pay_by: Mapped[date]
+    percent: Mapped[Decimal] = mapped_column(sa.Numeric(7, 4))
+    discount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    amount_due_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    #: The discount (contra-revenue or expense) account the levy names; debited when honoured.
+    gl_account_id: Mapped[int] = mapped_column(sa.ForeignKey("gl_account.id"))
+
+    __table_args__ = (
+        sa.UniqueConstraint("invoice_id", "installment_number", "pay_by"),
+        sa.CheckConstraint("discount_cents >= 0", name="discount_not_negative"),
+        sa.CheckConstraint("amount_due_cents >= 0", name="amount_due_not_negative"),
+    )

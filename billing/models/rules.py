@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -37,7 +37,7 @@ class TaxYearLevy(Base):
 
 
 class PenaltyRuleSet(Base):
-    """One loaded set of penalty and interest rules; the newest version applies (docs/penalties.md)."""
+    """One load of a penalty rule set; the newest load of each code is in force (docs/penalties.md)."""
 
     __tablename__ = "penalty_rule_set"
 
@@ -45,3 +45,17 @@ class PenaltyRuleSet(Base):
     document: Mapped[dict] = mapped_column(sa.JSON)
     loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     loaded_by: Mapped[str] = mapped_column(sa.String(254))
+    #: The set's code (billing.penalty_sets); "town" for a single rules file of format 1.
+    code: Mapped[str] = mapped_column(
+        sa.String(40), default="town", server_default="town", index=True
+    )
+
+
+class TownClosedDay(Base):
+    """A day the town's offices are closed beyond weekends and federal and state holidays."""
+
+    __tablename__ = "town_closed_day"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    loaded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

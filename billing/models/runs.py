@@ -28,8 +28,9 @@ class BillingRun(CreatedAtMixin, Base):
 
     id: Mapped[intpk]
     kind: Mapped[InvoiceKind] = mapped_column(enum_column(InvoiceKind, "run_kind"))
-    #: "2026-10" for a utility month, "2026" for a tax year.
-    cycle: Mapped[str] = mapped_column(sa.String(16))
+    #: "2026-10" for a month of the default cycle, "ROUTE-3 2026-10-15" for another cycle's
+    #: period (its code and first day), "2026" for a tax year.
+    cycle: Mapped[str] = mapped_column(sa.String(40))
     period_start: Mapped[date]
     period_end: Mapped[date]
     issue_date: Mapped[date]
@@ -44,6 +45,14 @@ class BillingRun(CreatedAtMixin, Base):
     started_by: Mapped[str] = mapped_column(sa.String(254))
     posted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     error: Mapped[str | None] = mapped_column(sa.Text)
+    #: The billing cycle (route) a utility run bills; none for tax runs.
+    billing_cycle_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("billing_cycle.id"), index=True
+    )
+    #: The period of the cycle's calendar it bills (period_start..period_end are its days).
+    cycle_period_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("cycle_period.id"), unique=True
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("kind", "cycle"),

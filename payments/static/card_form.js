@@ -79,10 +79,28 @@ window.MunibillCardForm = (function () {
   }
 
   /**
+   * Empty the card element for another card: Stripe.js's element has clear(); localstripe's
+   * stand-in has none, so it is mounted again (which makes its inputs anew, empty).
+   */
+  function clearCard(card) {
+    if (typeof card.clear === "function") {
+      card.clear();
+    } else {
+      card.unmount();
+      card.mount("#card-element");
+    }
+    if (typeof card.focus === "function") {
+      card.focus();
+    }
+  }
+
+  /**
    * Mount the card element in #card-element and run one attempt per submit:
    * the card is saved, then `next(stripe, method, texts)` does the page's step and resolves
-   * to {} (then the browser goes to `doneUrl(outcome)`) or {error, ...} (shown in
-   * #card-error, then `onError(outcome)`). The button is enabled once the card is mounted.
+   * to {} or {message} (shown while the browser goes to `doneUrl(outcome)`) or {error, ...}
+   * (shown in #card-error, then `onError(outcome, controls)`, where `controls.clearCard()`
+   * empties the card element for another card). The button is enabled once the card is
+   * mounted, and again after every refusal.
    */
   function mount(form, options) {
     var errorBox = form.querySelector("#card-error");
@@ -110,14 +128,18 @@ window.MunibillCardForm = (function () {
       var saved = await saveCard(stripe, card, form.dataset, texts);
       var outcome = saved.error ? saved : await options.next(stripe, saved.method, texts);
       if (!outcome.error) {
-        progress.textContent = texts.done;
+        progress.textContent = outcome.message || texts.done;
         window.location.assign(options.doneUrl(outcome));
         return;
       }
       progress.textContent = "";
       errorBox.textContent = outcome.error;
       if (options.onError) {
-        options.onError(outcome);
+        options.onError(outcome, {
+          clearCard: function () {
+            clearCard(card);
+          },
+        });
       }
       busy = false;
       options.button.disabled = false;

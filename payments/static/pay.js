@@ -5,7 +5,9 @@
  *
  * Card page (#card-form): card_form.js saves the card -> POST charge {payment_method} ->
  * stripe.confirmCardPayment(secret) only when the bank asks (requires_action) -> the
- * status page.
+ * status page. A decline answers with the next try's addresses where the side offers it.
+ * A charge Stripe gave no answer to ("unknown") goes to the status page, which says the
+ * payment is being confirmed and polls like any other.
  * Status page (#payment-status): polls status.json, gently, and reloads when the state changes.
  */
 (function () {
@@ -23,6 +25,10 @@
       if (charged.error) {
         return charged;
       }
+      if (charged.status === "unknown") {
+        // Stripe gave no answer: the status page says the payment is being confirmed.
+        return { message: charged.message };
+      }
       if (charged.status === "requires_action") {
         var confirmed = await stripe.confirmCardPayment(charged.client_secret);
         if (confirmed.error) {
@@ -33,7 +39,12 @@
     };
   }
 
-  /** The card form: pay on submit; a spent payment offers to start a new one. */
+  /**
+   * The card form: pay on submit. After a declined card the server may have recorded the next
+   * try (`retry`: its setup, charge and status addresses): the form moves to it and the card
+   * element is emptied, so another card pays in one step. A spent payment offers to start a
+   * new one.
+   */
   function setUpCardForm(form) {
     var restart = form.querySelector("#card-restart");
     window.MunibillCardForm.mount(form, {
@@ -42,7 +53,13 @@
       doneUrl: function () {
         return form.dataset.statusUrl;
       },
-      onError: function (outcome) {
+      onError: function (outcome, controls) {
+        if (outcome.retry) {
+          form.dataset.setupUrl = outcome.retry.setup_url;
+          form.dataset.chargeUrl = outcome.retry.charge_url;
+          form.dataset.statusUrl = outcome.retry.status_url;
+          controls.clearCard();
+        }
         if (outcome.restart_url) {
           restart.querySelector("a").href = outcome.restart_url;
           restart.hidden = false;

@@ -10,22 +10,16 @@ import sqlalchemy as sa
 import yaml
 from flask import Flask
 
-from billing.accounts import create_account, derive_access_code
-from billing.models import (
-    Invoice,
-    InvoiceKind,
-    MeterReading,
-    Parcel,
-    ParcelValuation,
-    ServicePoint,
-)
+from accounts.models import MeterReading, Parcel, ParcelValuation, ServicePoint
+from accounts.services import create_account, derive_access_code
+from billing.models import Invoice, InvoiceKind
 from billing.rules import load_levy, load_penalty_rules, load_rate_plan
 from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
 from core.extensions import db
 from tests.conftest import account_data
 
-RULES = Path(__file__).resolve().parents[2] / "billing" / "demo_rules"
+RULES = Path(__file__).resolve().parents[2] / "demo" / "rules"
 LOADER = Actor.system("test loader")
 KEY = b"t" * 32
 INSTALLED = date(2024, 1, 1)
@@ -67,6 +61,7 @@ def household(
     dial_digits: int = 6,
     trash: bool = True,
     meter_size: str = '5/8"',
+    installed_on: date = INSTALLED,
 ):
     """An account with a water meter (reads on READ_DATES; None skips a read), sewer on it and trash."""
     account, _code = create_account(session, LOADER, account_data(holder_name=name), code_key=KEY)
@@ -74,7 +69,7 @@ def household(
         "service_street": "1 Oak St",
         "service_city": "Maple Falls",
         "service_zip": "54901",
-        "installed_on": INSTALLED,
+        "installed_on": installed_on,
         "account": account,
     }
     water = ServicePoint(
@@ -124,6 +119,23 @@ def parcel(
     session.add(row)
     session.flush()
     return row
+
+
+def tax_owner(session, name: str, parcel_number: str, market_dollars: int, actor: Actor = LOADER):
+    """A household owning a parcel, billed the 2025 tax (due January 31 and July 31, 2026)."""
+    load_demo_levy(session, 2025)
+    owner = household(session, load_rules(session), name, [1000, 2000, 3000, 4000, 5000])
+    parcel(session, owner, parcel_number, market_dollars)
+    run = open_run(
+        session,
+        actor,
+        kind=InvoiceKind.TAX,
+        cycle="2025",
+        issue_date=date(2025, 12, 10),
+        due_date=date(2026, 1, 31),
+    )
+    post_run(session, run, actor, RunOptions())
+    return owner
 
 
 @dataclass

@@ -5,17 +5,20 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from accounts.models import MeterReading
 from billing.adjustments import (
     AdjustmentError,
     issue_credit_memo,
     recompute_and_reissue,
     void_invoice,
 )
-from billing.ledger import account_receivable, gl_balance, trial_balance, verify_chain
-from billing.models import Invoice, InvoiceCharge, InvoiceKind, InvoiceStatus, MeterReading
+from billing.models import Invoice, InvoiceCharge, InvoiceKind, InvoiceStatus
 from billing.penalty_service import assess_penalties
 from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
+from ledger.balances import account_receivable, gl_balance, trial_balance
+from ledger.models import JournalEntry
+from ledger.verify import verify_chain
 from tests.billing.billing_fixtures import household, load_demo_levy, load_rules, parcel
 
 JOB = Actor.job("test")
@@ -142,6 +145,9 @@ def test_a_credit_memo_lowers_what_is_owed_and_never_below_zero(session):
         on=date(2026, 11, 5),
     )
     assert memo.number == "CM-2026-000001"
+    entry = session.scalar(sa.select(JournalEntry).order_by(JournalEntry.seq.desc()).limit(1))
+    assert (entry.source_type, entry.source_id) == ("credit_memo", "CM-2026-000001")
+    assert entry.memo == "Credit memo CM-2026-000001 on invoice 2026-000001: leak adjustment"
     assert (invoice.balance_cents, invoice.status) == (9784, InvoiceStatus.PARTIALLY_PAID)
     assert account_receivable(session, account.id) == 9784
     revenue_after = (

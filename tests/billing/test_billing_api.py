@@ -1,13 +1,16 @@
 """The billing API: rules, imports, runs and invoices; every refusal in one error shape."""
 
 import json
+from datetime import date
 
 import sqlalchemy as sa
 import yaml
 
-from billing.models import Account, Invoice, MeterReading
+from accounts.models import Account, MeterReading
+from billing.models import Invoice
 from core.extensions import db
-from tests.billing.billing_fixtures import RULES, household, load_rules
+from ledger.balances import account_receivable
+from tests.billing.billing_fixtures import RULES, bill_households, household, load_rules
 
 NORMAL = [1000, 5000, 9000, 13000, 18400]
 
@@ -161,3 +164,58 @@ def test_the_openapi_document_lists_the_billing_api(client):
         "/api/v1/penalties/assess",
     ):
         assert path in paths, path
+
+
+def test_a_meter_without_a_read_in_the_month_is_an_exception_not_a_crash(app, client, api_headers):
+    with app.app_context():
+        plans = load_rules(db.session)
+        billed = household(db.session, plans, "olson", NORMAL).number
+        # one read, in September, and none in October: nothing to bill and nothing to estimate from
+        held = household(db.session, plans, "nguyen", [None, None, None, 13000, None]).number
+        db.session.commit()
+    headers = api_headers("clerk")
+    request = {
+        "kind": "utility",
+        "cycle": "2026-10",
+        "issue_date": "2026-11-02",
+        "due_date": "2026-11-23",
+    }
+    response = client.post("/api/v1/billing-runs", json=request, headers=headers)
+    assert response.status_code == 200, response.text
+    report = response.get_json()["report"]
+    assert (report["invoices"], report["held"]) == (1, 1)
+    assert [(e["account"], e["meter"], e["code"], e["held"]) for e in report["exceptions"]] == [
+        (held, "W-nguyen", "missing_reading", True),
+        (held, "W-nguyen", "no_history", True),
+    ]
+    assert all(e["note"] for e in report["exceptions"])
+    run_id = response.get_json()["id"]
+    posted = client.post(f"/api/v1/billing-runs/{run_id}/post", headers=headers)
+    assert posted.status_code == 200 and posted.get_json()["invoices_posted"] == 1
+    with app.app_context():
+        assert db.session.scalars(sa.select(Account.number).join(Invoice)).all() == [billed]
+
+
+def test_an_accounts_balance_is_its_position_by_class_on_the_day_asked(app, client, api_headers):
+    (billed,) = bill_households(app, "abara")
+    auditor = api_headers("auditor")
+    before = client.get(
+        f"/api/v1/accounts/{billed.number}/balance?as_of=2026-11-01", headers=auditor
+    )
+    assert before.status_code == 200
+    assert before.get_json()["receivable_cents"] == 0 and before.get_json()["classes"] == []
+    late = client.get(f"/api/v1/accounts/{billed.number}/balance?as_of=2026-12-03", headers=auditor)
+    body = late.get_json()
+    assert body["receivable_cents"] == billed.owed_cents == body["past_due_cents"]
+    assert body["days_past_due"] == 10  # due November 23
+    assert {c["service"] for c in body["classes"]} == {"water", "sewer", "trash"}
+    assert sum(c["owed_cents"] for c in body["classes"]) == billed.owed_cents
+    with app.app_context():
+        account_id = db.session.scalar(sa.select(Account.id).where(Account.number == billed.number))
+        assert body["receivable_cents"] == account_receivable(
+            db.session, account_id, date(2026, 12, 3)
+        )
+    missing = client.get("/api/v1/accounts/99999997/balance", headers=auditor)
+    assert missing.status_code == 404
+    bad = client.get(f"/api/v1/accounts/{billed.number}/balance?as_of=yesterday", headers=auditor)
+    assert bad.status_code == 422 and "as_of" in bad.get_json()["errors"]

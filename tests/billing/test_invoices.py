@@ -8,12 +8,14 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from billing import chart
-from billing.accounts import find_account
+from accounts.models import ServicePoint
+from accounts.services import find_account
 from billing.invoices import InvoiceError, LineDraft, invoices_not_matching_lines, post_invoice
-from billing.ledger import account_receivable, trial_balance, verify_chain
-from billing.models import Invoice, InvoiceKind, InvoiceStatus, LineCategory, ServicePoint
+from billing.models import Invoice, InvoiceKind, InvoiceStatus, LineCategory
 from core.audit import Actor
+from ledger import chart
+from ledger.balances import account_receivable, trial_balance
+from ledger.verify import verify_chain
 
 JOB = Actor.job("billing_run")
 ISSUE = date(2026, 11, 1)

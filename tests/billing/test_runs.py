@@ -8,30 +8,23 @@ import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from accounts.models import Account, MeterReading, ReadingKind
+from billing import drafts
 from billing.invoices import invoices_not_matching_lines
-from billing.ledger import (
-    account_credit,
-    account_receivable,
-    credit,
-    debit,
-    post_entry,
-    trial_balance,
-    verify_chain,
-)
 from billing.models import (
-    Account,
     Invoice,
     InvoiceInstallment,
     InvoiceKind,
     InvoiceStatus,
-    MeterReading,
     RatePlan,
-    ReadingKind,
     RunStatus,
     Settlement,
 )
 from billing.runs import RunError, RunOptions, cycle_period, open_run, post_run, preview_run
 from core.audit import Actor
+from ledger.balances import account_credit, account_receivable, trial_balance
+from ledger.posting import credit, debit, post_entry
+from ledger.verify import verify_chain
 from tests.billing.billing_fixtures import household, load_demo_levy, load_rules, parcel
 
 JOB = Actor.job("billing_run")
@@ -151,6 +144,70 @@ def test_an_account_without_a_rate_plan_is_held_whole(session):
     report = preview_run(session, _october(session), OPTIONS)
     assert report["invoices"] == 0 and report["held"] == 1
     assert report["exception_counts"] == {"no_rate_plan": 1}
+
+
+def test_an_account_whose_bill_fails_to_compute_is_held_and_the_run_goes_on(session, monkeypatch):
+    plans = load_rules(session)
+    household(session, plans, "first", NORMAL)
+    broken = household(session, plans, "broken", NORMAL).number
+    household(session, plans, "last", NORMAL)
+    usage_of = drafts._usage_of
+
+    def fails_for_one_meter(point, reads, ctx):
+        if point.meter_id == "W-broken":
+            raise ZeroDivisionError("division by zero")
+        return usage_of(point, reads, ctx)
+
+    monkeypatch.setattr(drafts, "_usage_of", fails_for_one_meter)
+    run = _october(session)
+    report = preview_run(session, run, OPTIONS)
+    assert (report["invoices"], report["held"]) == (2, 1)
+    assert report["exception_counts"] == {"bill_error": 1}
+    [exception] = report["exceptions"]
+    assert (exception["account"], exception["code"], exception["held"]) == (
+        broken,
+        "bill_error",
+        True,
+    )
+    assert (
+        exception["note"] == "the bill could not be computed (ZeroDivisionError: division by zero)"
+    )
+    post_run(session, run, JOB, OPTIONS)
+    assert run.status == RunStatus.POSTED and run.invoices_posted == 2
+    billed = session.scalars(sa.select(Account.number).join(Invoice)).all()
+    assert broken not in billed and len(billed) == 2
+    assert run.report["exception_counts"] == {"bill_error": 1}
+
+
+def test_a_parcel_whose_tax_fails_to_compute_is_held_and_the_run_goes_on(session, monkeypatch):
+    load_demo_levy(session, 2025)
+    owner = household(session, load_rules(session), "owner", NORMAL)
+    parcel(session, owner, "251-0001-00", 250_000)
+    parcel(session, owner, "251-0002-00", 100_000)
+    compute = drafts.compute_parcel_tax
+
+    def fails_for_a_small_value(spec, **facts):
+        if facts["market_value_cents"] == 100_000_00:
+            raise KeyError("residential")
+        return compute(spec, **facts)
+
+    monkeypatch.setattr(drafts, "compute_parcel_tax", fails_for_a_small_value)
+    run = open_run(
+        session,
+        JOB,
+        kind=InvoiceKind.TAX,
+        cycle="2025",
+        issue_date=date(2025, 12, 10),
+        due_date=date(2026, 1, 31),
+    )
+    report = post_run(session, run, JOB, OPTIONS)
+    assert (report["invoices"], report["held"]) == (1, 1)
+    [exception] = report["exceptions"]
+    assert exception["code"] == "bill_error" and exception["held"]
+    assert exception["note"] == (
+        "parcel 251-0002-00: the bill could not be computed (KeyError: 'residential')"
+    )
+    assert _count(session) == 1
 
 
 def test_account_credit_is_applied_at_posting(session):

@@ -53,6 +53,21 @@ def test_a_spike_is_listed_for_review_but_billed():
     assert result.usage == 12_001 and result.exceptions == ("spike",)
 
 
+def test_a_missing_read_with_no_usage_to_estimate_from_is_held_with_a_note_for_each_code():
+    result = period_usage([Read(date(2026, 9, 30), 13000)], dial_digits=6, **OCT)
+    assert result.usage is None and not result.estimated
+    assert [(f.code, f.note) for f in result.findings] == [
+        ("missing_reading", "no read in the period; the last read is 13,000 on 2026-09-30"),
+        ("no_history", "no usage in earlier periods to estimate the read from"),
+    ]
+
+
+def test_a_reading_the_dial_cannot_show_is_not_taken_for_a_roll_over():
+    reads = [Read(date(2026, 9, 30), 25_000), Read(date(2026, 10, 31), 100)]
+    result = period_usage(reads, dial_digits=4, **OCT)
+    assert result.usage is None and result.exceptions == ("negative_consumption",)
+
+
 def test_no_earlier_read_means_no_bill():
     result = period_usage([Read(date(2026, 10, 31), 10)], dial_digits=6, **OCT)
     assert result.usage is None and "no_history" in result.exceptions
@@ -62,3 +77,19 @@ def test_no_earlier_read_means_no_bill():
 def test_any_use_under_half_a_revolution_is_recovered_across_a_roll_over(start, used):
     reads = [Read(date(2026, 9, 30), start), Read(date(2026, 10, 31), (start + used) % 1_000_000)]
     assert period_usage(reads, dial_digits=6, **OCT).usage == used
+
+
+@given(
+    st.lists(
+        st.tuples(st.dates(date(2026, 1, 1), date(2026, 11, 30)), st.integers(0, 2_000_000)),
+        max_size=8,
+        unique_by=lambda read: read[0],
+    ),
+    st.sampled_from([None, 3, 4, 6]),
+)
+def test_any_reads_give_a_usage_that_is_never_negative_and_a_note_for_every_code(reads, digits):
+    result = period_usage([Read(day, reading) for day, reading in reads], dial_digits=digits, **OCT)
+    assert result.usage is None or result.usage >= 0
+    assert all(finding.code and finding.note for finding in result.findings)
+    if result.usage is None:
+        assert result.findings, "a period that cannot be billed says why"

@@ -10,7 +10,6 @@ postal_code). The number must be 16 digits without spaces and the year two digit
 from __future__ import annotations
 
 import re
-import socket
 import time
 from collections.abc import Callable
 from datetime import date
@@ -20,16 +19,18 @@ import pytest
 import sqlalchemy as sa
 from playwright.sync_api import expect
 
-from billing import chart
-from billing.models import Account, Invoice, InvoiceStatus
+from accounts.models import Account
+from billing.models import Invoice, InvoiceStatus
 from core.audit import Actor
 from core.extensions import db
 from core.money import format_cents
+from ledger import chart
 from payments.models import Channel, Payment, PaymentStatus, Receipt, StripeEvent, Tender
 from payments.services import record_payment, settle_payment
 from payments.webhooks import STRIPE
 from tests.browser.conftest import TIMEOUT_MS, BilledAccount, Browsing, LiveApp, bill_households
 from tests.conftest import PASSWORD, csrf_token
+from tests.payments.conftest import unreachable_stripe_settings
 from tests.payments.signing import deliver, intent_event
 
 VISA = "4242 4242 4242 4242"
@@ -407,16 +408,7 @@ def test_an_auditor_may_not_open_the_pay_pages(signed_in, billed_account):
 
 
 def test_a_stripe_outage_says_payments_are_temporarily_unavailable(app, signed_in, billed_account):
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        closed = probe.getsockname()[1]
-    app.config.update(
-        STRIPE_SECRET_KEY="sk_test_outage",
-        STRIPE_PUBLISHABLE_KEY="pk_test_outage",
-        STRIPE_API_BASE=f"http://127.0.0.1:{closed}",
-        STRIPE_MAX_NETWORK_RETRIES=0,
-        STRIPE_TIMEOUT_SECONDS=2,
-    )
+    app.config.update(unreachable_stripe_settings())
     payment_id = record_card_payment(app, billed_account)
     client = signed_in("clerk")
     base = f"/staff/accounts/{billed_account.number}/pay/{payment_id}"

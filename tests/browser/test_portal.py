@@ -163,7 +163,43 @@ def test_the_same_journey_in_spanish(live_app, browsing):
         assert account.language.value == "es"  # remembered for the account
 
 
-def test_a_declined_card_is_explained_and_nothing_is_paid(live_app, browsing):
+def test_the_receipt_names_the_card_and_a_quick_pay_resident_e_mails_it(live_app, browsing):
+    (billed,) = bill_households(live_app.app, "olson")
+    journey(live_app, browsing, billed, amount=None, texts=ENGLISH, shot="receipt")
+
+    def card_known() -> bool:
+        with live_app.app.app_context():
+            return db.session.scalar(sa.select(Payment.card_last4)) == "4242"
+
+    wait_until(card_known, "the card Stripe charged")  # read from Stripe once settled
+    with live_app.app.app_context():
+        payment = db.session.scalar(sa.select(Payment))
+        number = db.session.scalar(sa.select(Receipt.number))
+    page = browsing.page
+    page.goto(f"{browsing.url}/my/receipts/{payment.id}")
+    expect(fact(browsing, "Confirmation number")).to_have_text(number)
+    expect(fact(browsing, "Paid by")).to_have_text("Visa ending in 4242")
+    expect(fact(browsing, "Date and time")).to_contain_text(" at ")
+    expect(fact(browsing, "Card payment reference")).to_have_text(payment.stripe_payment_intent_id)
+    address = page.get_by_label("E-mail address")
+    address.fill("grandma.olson@example")
+    page.get_by_role("button", name="E-mail the receipt").click()
+    expect(page.locator("#receipt-email-error")).to_have_text(
+        "Enter one e-mail address, such as name@example.com."
+    )
+    expect(page.get_by_label("E-mail address")).to_have_attribute("aria-invalid", "true")
+    check_page(browsing, "receipt-email-refused")
+    page.get_by_label("E-mail address").fill("grandma.olson@example.net")
+    page.get_by_role("button", name="E-mail the receipt").click()
+    expect(page.get_by_role("status").filter(has_text="We e-mailed receipt")).to_have_text(
+        f"We e-mailed receipt {number} to grandma.olson@example.net."
+    )
+    check_page(browsing, "receipt-email-sent")
+    assert browsing.errors == []
+
+
+def pay_with_a_declined_card(live_app: LiveApp, browsing: Browsing) -> tuple[BilledAccount, dict]:
+    """Pay a household's bill with a card the bank declines; the household and the page's texts."""
     (billed,) = bill_households(live_app.app, "olson")
     page = browsing.page
     look_up(browsing, billed)
@@ -172,6 +208,12 @@ def test_a_declined_card_is_explained_and_nothing_is_paid(live_app, browsing):
     pay(browsing, DECLINED_WHEN_CHARGED, billed.owed_cents, texts)
     page.get_by_role("button", name=texts["pay button"]).click()
     expect(page.locator("#card-error")).to_have_text("Your card was declined. Try another card.")
+    return billed, texts
+
+
+def test_a_declined_card_is_explained_and_nothing_is_paid(live_app, browsing):
+    billed, _texts = pay_with_a_declined_card(live_app, browsing)
+    page = browsing.page
     restart = page.get_by_role("link", name="Start a new payment")
     expect(restart).to_be_visible()
     check_page(browsing, "declined-1-card")
@@ -194,6 +236,51 @@ def test_a_declined_card_is_explained_and_nothing_is_paid(live_app, browsing):
     expect(page.get_by_label("Amount in dollars")).to_have_value(
         f"{billed.owed_cents // 100}.{billed.owed_cents % 100:02d}"
     )
+    assert browsing.errors == []
+
+
+def test_after_a_declined_card_another_card_pays_the_bill_once_on_the_same_page(live_app, browsing):
+    billed, texts = pay_with_a_declined_card(live_app, browsing)
+    page = browsing.page
+    button = page.get_by_role("button", name=texts["pay button"])
+    card_page = page.url
+    expect(button).to_be_enabled()
+    number = page.locator("#card-element").get_by_placeholder("number", exact=True)
+    expect(number).to_have_value("")  # the card field is emptied for another card
+    expect(number).to_be_editable()
+    check_page(browsing, "declined-then-another-1-declined")
+
+    pay(browsing, VISA, billed.owed_cents, texts)  # the same page, no reload
+    assert page.url == card_page
+    button.click()
+    expect(page.get_by_role("heading", name=ENGLISH["receipt heading"])).to_be_visible(
+        timeout=TIMEOUT_MS
+    )
+    expect(fact(browsing, "Amount")).to_have_text(format_cents(billed.owed_cents))
+    expect(fact(browsing, "Remaining balance")).to_have_text("$0.00")
+    check_page(browsing, "declined-then-another-2-receipt")
+
+    def declined_one_failed() -> bool:
+        """The declined try is failed, whichever of the page and the webhook said so first."""
+        with live_app.app.app_context():
+            return (
+                db.session.scalar(
+                    sa.select(sa.func.count())
+                    .select_from(Payment)
+                    .where(Payment.status == PaymentStatus.FAILED)
+                )
+                == 1
+            )
+
+    wait_until(declined_one_failed, "the declined payment to be failed")
+    assert invoice_now(live_app, billed) == (InvoiceStatus.PAID, 0)
+    with live_app.app.app_context():
+        payments = db.session.scalars(sa.select(Payment).order_by(Payment.id)).all()
+        assert [p.status for p in payments] == [PaymentStatus.FAILED, PaymentStatus.SUCCEEDED]
+        assert {p.amount_cents for p in payments} == {billed.owed_cents}
+        assert payments[0].stripe_payment_intent_id != payments[1].stripe_payment_intent_id
+        (receipt,) = db.session.scalars(sa.select(Receipt)).all()
+        assert (receipt.payment_id, receipt.amount_cents) == (payments[1].id, billed.owed_cents)
     assert browsing.errors == []
 
 

@@ -11,6 +11,7 @@ import email.policy
 import re
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
+from time import sleep
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -19,8 +20,8 @@ import time_machine
 from playwright.sync_api import expect
 
 from billing.models import Invoice, InvoiceStatus
+from core.calendar import town_today
 from core.extensions import db
-from core.settings import municipal_today
 from notices.models import ReminderPause
 from portal.models import Autopay, AutopayCharge, Question
 from tests.billing.billing_fixtures import bill_households
@@ -35,16 +36,19 @@ PASSWORD = "a long enough resident password"
 
 
 def outbox_link(live_app: LiveApp, address: str, path: str) -> str:
-    """The path of the link to `path` in the newest e-mail the app wrote to the outbox."""
+    """The path of the link to `path` in the newest e-mail the app wrote to the outbox (the
+    app writes it once the page has been sent, so it is waited for a few seconds)."""
     folder = Path(live_app.app.config["OUTBOX_DIR"])
-    for eml in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
-        message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
-        if address in message["To"]:
-            text = message.get_body(preferencelist=("plain",)).get_content()
-            link = re.search(rf"https?://\S+?({re.escape(path)}\S+)", text)
-            assert link, text
-            return link.group(1)
-    raise AssertionError(f"no e-mail to {address} in {folder}")
+    for _attempt in range(50):
+        for eml in sorted(folder.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
+            message = email.message_from_bytes(eml.read_bytes(), policy=email.policy.default)
+            if address in message["To"]:
+                text = message.get_body(preferencelist=("plain",)).get_content()
+                link = re.search(rf"https?://\S+?({re.escape(path)}\S+)", text)
+                if link:
+                    return link.group(1)
+        sleep(0.1)
+    raise AssertionError(f"no e-mail to {address} with a link to {path} in {folder}")
 
 
 def sign_up_and_in(live_app: LiveApp, browsing: Browsing, number: str, code: str) -> None:
@@ -76,7 +80,7 @@ def invoice_status(live_app: LiveApp, number: str) -> InvoiceStatus:
 
 def test_autopay_pays_the_next_bill_on_its_due_date(live_app, browsing, runner):
     app = live_app.app
-    today = municipal_today(app.config)
+    today = town_today(app.config)
     due = today + timedelta(days=14)
     (billed,) = bill_households(app, "olson", issue_date=today, due_date=due)
     sign_up_and_in(live_app, browsing, billed.number, billed.access_code)
@@ -146,7 +150,7 @@ def test_a_resident_who_forgot_the_password_chooses_a_new_one(live_app, browsing
     with live_app.app.app_context():
         from werkzeug.security import generate_password_hash
 
-        from billing.models import Account
+        from accounts.models import Account
         from portal.models import Resident, ResidentAccount
 
         account = db.session.scalar(sa.select(Account).where(Account.number == billed.number))

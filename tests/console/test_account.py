@@ -3,9 +3,12 @@ another's."""
 
 from __future__ import annotations
 
+import re
+from html import unescape
+
 import sqlalchemy as sa
 
-from billing.models import Account
+from accounts.models import Account
 from core.extensions import db
 from payments.models import Receipt
 from portal.models import Autopay, Resident, ResidentAccount
@@ -68,3 +71,14 @@ def test_the_account_page_shows_bills_payments_ledger_questions_autopay_and_audi
         assert expected in page, expected
     assert theirs.invoice_number not in page and theirs.number not in page
     assert signed_in("auditor").get("/staff/accounts/99999999").status_code == 404
+
+
+def test_the_account_page_shows_each_bill_line_with_the_arithmetic_the_resident_reads(
+    app, signed_in
+):
+    (ours,) = bill_households(app, "olson")
+    page = unescape(signed_in("clerk").get(f"/staff/accounts/{ours.number}").text)
+    assert f"Lines of {ours.invoice_number}" in page
+    assert re.search(r"Water usage \(0–3 kgal\): 3 × \$4\.44 per 1,000 gallons = \$13\.32", page)
+    assert re.search(r"Sewer service charge: 1 × \$14\.50 per month = \$14\.50", page)
+    assert "per per" not in page and not re.search(r"\d\.\d*000\b", page)

@@ -3,17 +3,23 @@ a supervisor, approves (the change is made then) or turns it down; all audited."
 
 from __future__ import annotations
 
+import io
 from datetime import date
 
+import pypdf
 import sqlalchemy as sa
 
-from billing.ledger import account_receivable, verify_chain
-from billing.models import Account, Invoice, InvoiceCharge, InvoiceStatus
+from accounts.models import Account
+from billing.models import Invoice, InvoiceCharge, InvoiceStatus
 from billing.penalty_service import assess_penalties
 from console.models import ApprovalRequest, ApprovalStatus
 from core.audit import Actor
 from core.extensions import db
 from core.models import AuditEvent
+from ledger.balances import account_receivable
+from ledger.verify import verify_chain
+from notices import content, statements
+from notices.render import render
 from payments.counter import open_drawer, take_counter_payment
 from payments.models import Payment, PaymentStatus, Refund, Tender
 from tests.billing.billing_fixtures import bill_households
@@ -208,3 +214,159 @@ def test_requests_name_something_of_the_account_and_say_why(app, make_staff):
         ).status_code
         == 403
     )
+
+
+def _notice_text(document) -> str:
+    """A notice's PDF text, white space folded, as the resident reads it."""
+    pages = pypdf.PdfReader(io.BytesIO(render(document))).pages
+    return " ".join(" ".join(page.extract_text().split()) for page in pages)
+
+
+def test_the_resident_reads_the_words_written_for_them_never_the_staff_reason(app, make_staff):
+    (billed,) = bill_households(app, "moreno")
+    payment_id = counter_payment(app, billed.number, 5000)
+    clerk, supervisor = app.test_client(), app.test_client()
+    clerk_email = make_staff("clerk")
+    sign_in(clerk, clerk_email)
+    sign_in(supervisor, make_staff("supervisor"))
+    for form in (
+        {
+            "kind": "refund",
+            "target": f"payment:{payment_id}",
+            "amount": "20.00",
+            "reason": "Caller says she paid twice; checked drawer 7 tape.",
+            "resident_text": "Your second payment of $20.00 on November 20 is refunded.",
+        },
+        {
+            "kind": "credit_memo",
+            "target": f"invoice:{_invoice_id(app, billed.invoice_number)}",
+            "amount": "3.00",
+            "reason": "Meter reader keyed 3 units too many (ticket 4411).",
+        },
+    ):
+        assert ask(clerk, billed.number, **form).status_code == 303
+    with app.app_context():
+        ids = db.session.scalars(sa.select(ApprovalRequest.id).order_by(ApprovalRequest.id)).all()
+    for request_id in ids:
+        assert decide(supervisor, request_id, "approve").status_code == 303
+    with app.app_context():
+        refund = db.session.scalar(sa.select(Refund))
+        account = db.session.scalar(sa.select(Account).where(Account.number == billed.number))
+        notice = _notice_text(content.refund_notice(db.session, app.config, refund))
+        statement = _notice_text(
+            statements.statement(
+                db.session, app.config, account, date(2026, 11, 1), refund.refunded_on
+            )
+        )
+    for text in (notice, statement):
+        assert "drawer 7" not in text and "ticket 4411" not in text
+        assert clerk_email not in text and "asked by" not in text and "request" not in text
+    assert "Your second payment of $20.00 on November 20 is refunded." in notice
+    assert "Your second payment of $20.00 on November 20 is refunded." in statement
+    # no words given: the statement says what happened in its standard wording
+    assert f"Credit on bill {billed.invoice_number}" in statement
+
+
+def test_words_for_the_resident_longer_than_a_line_are_refused_naming_the_field(
+    app, make_staff, api_headers
+):
+    (billed,) = bill_households(app, "ngata")
+    supervisor = api_headers("supervisor")
+    client = app.test_client()
+    too_long = client.post(
+        f"/api/v1/invoices/{billed.invoice_number}/credit-memos",
+        json={"amount_cents": 100, "reason": "meter misread", "resident_text": "x" * 201},
+        headers=supervisor,
+    )
+    assert too_long.status_code == 422 and "resident_text" in too_long.get_json()["errors"]
+    clerk = app.test_client()
+    sign_in(clerk, make_staff("clerk"))
+    refused = ask(
+        clerk,
+        billed.number,
+        kind="credit_memo",
+        target=f"invoice:{_invoice_id(app, billed.invoice_number)}",
+        amount="1.00",
+        reason="meter misread",
+        resident_text="y" * 201,
+    )
+    assert refused.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(ApprovalRequest)) is None
+
+
+def _invoice_id(app, number: str) -> int:
+    """An invoice's id by its number."""
+    with app.app_context():
+        return db.session.scalar(sa.select(Invoice.id).where(Invoice.number == number))
+
+
+def test_a_refund_of_a_payment_not_settled_yet_fails_saying_so(app, make_staff):
+    from payments.models import Channel
+    from payments.services import record_payment
+
+    (billed,) = bill_households(app, "olson")
+    with app.app_context():
+        account = db.session.scalar(sa.select(Account).where(Account.number == billed.number))
+        payment = record_payment(
+            db.session,
+            Actor("resident", None, "quick pay", "test"),
+            account=account,
+            amount_cents=5000,
+            invoice_numbers=[],
+            channel=Channel.ONLINE,
+            tender=Tender.CARD,
+        )
+        payment.stripe_payment_intent_id = f"pi_test_{payment.id}"
+        db.session.commit()
+        payment_id = payment.id
+    clerk, supervisor = app.test_client(), app.test_client()
+    sign_in(clerk, make_staff("clerk"))
+    sign_in(supervisor, make_staff("supervisor"))
+    ask(
+        clerk,
+        billed.number,
+        kind="refund",
+        target=f"payment:{payment_id}",
+        amount="20.00",
+        reason="Paid twice by mistake online.",
+    )
+    with app.app_context():
+        request_id = db.session.scalar(sa.select(ApprovalRequest.id))
+    assert decide(supervisor, request_id, "approve").status_code == 303
+    page = supervisor.get("/staff/approvals/").text
+    assert (
+        f"Request {request_id} could not be carried out: this payment has not settled yet" in page
+    )
+    with app.app_context():
+        row = db.session.get(ApprovalRequest, request_id)
+        assert row.status == ApprovalStatus.FAILED
+        assert db.session.scalar(sa.select(Refund)) is None
+
+
+def test_a_request_form_sent_twice_asks_once(app, make_staff):
+    from tests.conftest import form_token
+
+    (billed,) = bill_households(app, "olson")
+    payment_id = counter_payment(app, billed.number, 5000)
+    clerk = app.test_client()
+    sign_in(clerk, make_staff("clerk"))
+    page = clerk.get(f"/staff/accounts/{billed.number}").text
+    sent = {
+        "csrf_token": csrf_token(page),
+        "form_token": form_token(page),
+        "account": billed.number,
+        "kind": "refund",
+        "target": f"payment:{payment_id}",
+        "amount": "20.00",
+        "reason": "Paid twice by mistake at the counter.",
+    }
+    first = clerk.post("/staff/approvals/", data=sent)
+    again = clerk.post("/staff/approvals/", data=sent)
+    assert first.status_code == again.status_code == 303
+    assert again.location == first.location
+    with app.app_context():
+        request_id = db.session.scalar(sa.select(ApprovalRequest.id))
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ApprovalRequest)) == 1
+    told = clerk.get(again.location).text
+    assert f"This form was sent twice; it asked once. Request {request_id} is waiting" in told

@@ -52,7 +52,7 @@ def test_an_auditor_downloads_an_export_with_its_manifest_and_it_verifies(app, s
     import io
     import zipfile
 
-    from billing.export_verify import verify_export
+    from ledger.export_verify import verify_export
 
     (billed,) = bill_households(app, "olson")
     pay_and_settle(app, billed.number, 2500)

@@ -7,14 +7,17 @@ import sqlalchemy as sa
 
 from billing.models import Invoice, InvoiceStatus
 from core.extensions import db
-from payments.models import CashDrawer, Payment, Tender
+from payments.models import CashDrawer, Payment, Receipt, Tender
 from tests.billing.billing_fixtures import bill_households
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, form_token
 
 
 def post(client, path: str, **data):
-    token = csrf_token(client.get("/staff/counter/").text)
-    return client.post(path, data={"csrf_token": token, **data})
+    page = client.get("/staff/counter/").text
+    tokens = {"csrf_token": csrf_token(page)}
+    if 'name="form_token"' in page:
+        tokens["form_token"] = form_token(page)
+    return client.post(path, data={**tokens, **data})
 
 
 def test_a_clerk_takes_cash_and_a_check_prints_the_receipt_and_closes_the_drawer(app, signed_in):
@@ -82,3 +85,70 @@ def test_an_auditor_sees_the_counter_but_takes_nothing(app, signed_in):
         "/staff/counter/open", data={"csrf_token": csrf_token(page), "opening_float": "0"}
     )
     assert refused.status_code == 403
+
+
+def test_a_payment_form_sent_twice_takes_the_payment_once_and_answers_with_its_receipt(
+    app, signed_in
+):
+    (billed,) = bill_households(app, "olson")
+    clerk = signed_in("clerk")
+    assert post(clerk, "/staff/counter/open", opening_float="0").status_code == 303
+    page = clerk.get("/staff/counter/").text
+    sent = {
+        "csrf_token": csrf_token(page),
+        "form_token": form_token(page),
+        "account": billed.number,
+        "amount": "50.00",
+        "tender": "cash",
+    }
+    first = clerk.post("/staff/counter/payments", data=sent)
+    assert first.status_code == 303
+    with app.app_context():
+        receipt = db.session.scalar(sa.select(Receipt.number))
+    told = clerk.get("/staff/counter/").text
+    assert f"Receipt {receipt}: $50.00 from account {billed.number}." in told
+    # the submit was cut off and the clerk sends the same form again
+    again = clerk.post("/staff/counter/payments", data=sent)
+    assert again.status_code == 303 and again.location == first.location
+    answer = clerk.get(again.location).text
+    assert "This form was sent twice; the payment was taken once." in answer
+    assert f"Receipt {receipt}: $50.00 from account {billed.number}." in answer
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 1
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Receipt)) == 1
+    # a new showing of the form is a new payment
+    fresh = clerk.get("/staff/counter/").text
+    assert form_token(fresh) != sent["form_token"]
+    second = clerk.post(
+        "/staff/counter/payments",
+        data={**sent, "csrf_token": csrf_token(fresh), "form_token": form_token(fresh)},
+    )
+    assert second.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 2
+
+
+def test_a_refused_payment_form_keeps_its_token_and_a_form_without_one_takes_nothing(
+    app, signed_in
+):
+    (billed,) = bill_households(app, "olson")
+    clerk = signed_in("clerk")
+    assert post(clerk, "/staff/counter/open", opening_float="0").status_code == 303
+    page = clerk.get("/staff/counter/").text
+    sent = {
+        "csrf_token": csrf_token(page),
+        "form_token": form_token(page),
+        "account": billed.number,
+        "tender": "cash",
+    }
+    refused = clerk.post("/staff/counter/payments", data={**sent, "amount": "fifty"})
+    assert refused.status_code == 422
+    corrected = clerk.post("/staff/counter/payments", data={**sent, "amount": "50.00"})
+    assert corrected.status_code == 303
+    stale = clerk.post(
+        "/staff/counter/payments", data={**sent, "form_token": "", "amount": "50.00"}
+    )
+    assert stale.status_code == 422
+    assert "This form is out of date: check it and take the payment again." in stale.text
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 1

@@ -3,12 +3,16 @@ totals, posted, and its report read afterwards."""
 
 from __future__ import annotations
 
+import html
 import io
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import sqlalchemy as sa
+import time_machine
 
-from billing.models import BillingRun, Invoice, MeterReading
+from accounts.models import MeterReading
+from billing.models import BillingRun, Invoice
 from billing.runs import RunOptions, post_run
 from core.audit import Actor
 from core.extensions import db
@@ -137,3 +141,67 @@ def test_the_run_page_follows_posting_batch_by_batch(app, signed_in):
     ]
     assert clerk.get(url).get_json() == {"status": "posted", "posted": 2, "total": 2}
     assert "run_progress.js" in clerk.get(f"/staff/billing-runs/{run_id}").text
+
+
+def preview_october(clerk) -> str:
+    """Preview the October 2026 utility cycle; returns the run page's address."""
+    page = clerk.get("/staff/billing-runs/").text
+    previewed = clerk.post(
+        "/staff/billing-runs/",
+        data={
+            "csrf_token": csrf_token(page),
+            "kind": "utility",
+            "cycle": "2026-10",
+            "issue_date": "2026-10-30",
+            "due_date": "2026-11-20",
+        },
+    )
+    assert previewed.status_code == 303
+    return previewed.location
+
+
+def test_posting_a_period_that_has_not_ended_needs_the_clerk_to_confirm_it(app, signed_in):
+    town(app)  # read through September: October's bills are estimated
+    # 10 p.m. on October 30 in the town (America/Chicago) is already October 31 in UTC
+    with time_machine.travel(datetime(2026, 10, 31, 3, 0, tzinfo=UTC), tick=False):
+        clerk = signed_in("clerk")
+        url = preview_october(clerk)
+        run_page = clerk.get(url).text
+        assert (
+            "The period has not ended yet: it ends 2026-10-31 and today is 2026-10-30 in the town."
+            in run_page
+        )
+        assert 'name="confirm_period_not_ended" value="yes" required' in run_page
+        refused = clerk.post(f"{url}/post", data={"csrf_token": csrf_token(run_page)})
+        assert refused.status_code == 303
+        shown = html.unescape(clerk.get(url).text)
+        assert (
+            "Not posted: the period ends 2026-10-31, after today (2026-10-30). "
+            "Tick “Post it although the period has not ended” to post it now."
+        ) in shown
+        with app.app_context():
+            assert db.session.scalar(sa.select(sa.func.count(Invoice.id))) == 0
+            assert db.session.scalar(sa.select(BillingRun.status)).value == "previewed"
+        posted = clerk.post(
+            f"{url}/post",
+            data={"csrf_token": csrf_token(run_page), "confirm_period_not_ended": "yes"},
+        )
+        assert posted.status_code == 303
+        report = clerk.get(url).text
+        assert "posted: 2 invoices" in report and "has not ended yet" not in report
+    with app.app_context():
+        assert db.session.scalar(sa.select(sa.func.count(Invoice.id))) == 2
+
+
+def test_a_period_that_ended_today_in_the_town_posts_without_a_confirmation(app, signed_in):
+    town(app)
+    # 10 p.m. on October 31 in the town: the period's last day has come
+    with time_machine.travel(datetime(2026, 11, 1, 3, 0, tzinfo=UTC), tick=False):
+        clerk = signed_in("clerk")
+        url = preview_october(clerk)
+        run_page = clerk.get(url).text
+        assert "has not ended yet" not in run_page
+        assert "confirm_period_not_ended" not in run_page
+        posted = clerk.post(f"{url}/post", data={"csrf_token": csrf_token(run_page)})
+        assert posted.status_code == 303
+        assert "posted: 2 invoices" in clerk.get(url).text

@@ -60,11 +60,20 @@ def test_development_keeps_one_random_key_under_instance(tmp_path):
         ("MUNICIPALITY_TIMEZONE", "Mars/Olympus"),
         ("ROUNDING_RULE", "bankers"),
         ("SMTP_PORT", "twenty-five"),
+        ("STAFF_IDLE_MINUTES", "0"),
+        ("STAFF_SESSION_HOURS", "-1"),
     ],
 )
 def test_a_wrong_value_is_named(tmp_path, name, value):
     with pytest.raises(ConfigError, match=name):
         load_settings({name: value}, tmp_path)
+
+
+def test_staff_sessions_end_after_30_idle_minutes_and_8_hours_unless_set(tmp_path):
+    defaults = load_settings({}, tmp_path)
+    assert (defaults["STAFF_IDLE_MINUTES"], defaults["STAFF_SESSION_HOURS"]) == (30, 8)
+    chosen = load_settings({"STAFF_IDLE_MINUTES": "10", "STAFF_SESSION_HOURS": "4"}, tmp_path)
+    assert (chosen["STAFF_IDLE_MINUTES"], chosen["STAFF_SESSION_HOURS"]) == (10, 4)
 
 
 def test_the_command_refuses_to_start_with_one_clear_line(tmp_path):

@@ -6,8 +6,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing.invoices import invoices_not_matching_lines
-from billing.ledger import trial_balance, verify_chain
-from billing.models import JournalEntry, Settlement, SettlementKind
+from billing.models import Settlement, SettlementKind
+from ledger.balances import trial_balance
+from ledger.models import JournalEntry
+from ledger.verify import verify_chain
 from payments.models import Payment, PaymentStatus, Receipt
 
 

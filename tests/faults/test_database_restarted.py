@@ -14,12 +14,13 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from billing.ledger import account_receivable
-from billing.models import Account, JournalEntry
+from accounts.models import Account
 from core import create_app
 from core.audit import Actor
 from core.auth import create_api_token
 from core.extensions import db
+from ledger.balances import account_receivable
+from ledger.models import JournalEntry
 from payments.models import Payment, Receipt
 from tests.conftest import app_settings, csrf_token
 from tests.faults.conftest import child_env, gunicorn, json_of, wait_for

@@ -13,7 +13,7 @@ import subprocess
 import pytest
 import sqlalchemy as sa
 
-from billing.models import Account
+from accounts.models import Account
 from core.extensions import db
 from core.models import AuditEvent
 from notices.models import Notice

@@ -9,12 +9,12 @@ from datetime import date
 import sqlalchemy as sa
 from aiosmtpd.controller import Controller
 
-from billing.models import Account
+from accounts.models import Account
 from core.extensions import db
 from notices import reminders
-from notices.mail import Mailer
+from notices.mail_delivery import Mailer
 from notices.models import Delivery, Notice, NoticeBatch, Reminder
-from notices.service import print_batch
+from notices.print_batches import print_batch
 from tests.notices.test_mail import Handler, start
 from tests.notices.test_reminders import CYCLE, JOB, _town
 
@@ -95,7 +95,9 @@ def test_a_print_batch_during_an_smtp_outage_prints_every_bill_once_and_marks_no
     mailer = _mailer(app, server.port)
     controller.stop()  # the server is down for the whole batch
     with app.app_context():
-        batch = print_batch(db.session, app.config, JOB, cycle=CYCLE, mailer=mailer)
+        batch = print_batch(
+            db.session, app.config, JOB, cycle=CYCLE, on=date(2026, 11, 2), mailer=mailer
+        )
         assert (batch.printed, batch.emailed) == (3, 0)
         notices = db.session.scalars(sa.select(Notice)).all()
         assert len(notices) == 3 and {n.delivery for n in notices} == {Delivery.PRINT}

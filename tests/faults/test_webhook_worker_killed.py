@@ -59,16 +59,29 @@ def test_a_worker_killed_mid_burst_leaves_every_payment_settled_exactly_once(
         senders = Senders(port, stream, SENDERS)
 
         def kill_workers() -> None:
-            """SIGKILL a worker every few events taken, until one was cut off in a request."""
-            for left in range(len(stream) - 20, 0, -12):
-                if not wait_for(lambda left=left: senders.remaining <= left, 60, step=0.002):
+            """Each round waits until the workers are answering again (a few more deliveries
+            acknowledged since the last round: a freshly forked worker still importing the app
+            holds no request), then SIGKILLs every worker at once; with more senders than
+            workers each worker is in a request, so a round cuts deliveries off. Rounds go on
+            until a delivery was cut off and sent again, or the stream is spent."""
+            while not senders.retries:
+                served = len(senders.acknowledged)
+                if not wait_for(
+                    lambda served=served: (
+                        len(senders.acknowledged) >= served + 2 * WORKERS or not senders.remaining
+                    ),
+                    60,
+                    step=0.002,
+                ):
                     break
-                assert wait_for(lambda: children(master.pid), 30), "gunicorn has no worker"
-                victim = children(master.pid)[0]
-                os.kill(victim, signal.SIGKILL)
-                killed.append(victim)
-                if senders.retries:
+                if not senders.remaining:
                     break
+                victims = children(master.pid)
+                assert victims, "gunicorn has no worker"
+                for victim in victims:
+                    os.kill(victim, signal.SIGKILL)
+                killed.extend(victims)
+                wait_for(lambda: senders.retries > 0, 2, step=0.01)
 
         senders.run(during=kill_workers)
         assert senders.remaining == 0

@@ -35,13 +35,14 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy.orm import InstrumentedAttribute
 
-from billing.exports import DATASETS
-from billing.imports import KINDS
-from billing.models import Account, BillingRun, Invoice, Parcel, RatePlan, TaxYearLevy
+from accounts.imports import KINDS
+from accounts.models import Account, Parcel
+from billing.models import BillingRun, Invoice, RatePlan, TaxYearLevy
 from core.apidoc import API_PREFIX
 from core.audit import Actor
 from core.auth import create_api_token
 from core.extensions import db
+from ledger.export_datasets import DATASETS
 from notices.models import Notice, NoticeBatch, ReminderPause
 from payments.models import CashDrawer, Payment, Receipt, ReconciliationItem, Refund
 from tests.fuzz.town import build_town

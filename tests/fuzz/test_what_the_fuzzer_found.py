@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from core.calendar import town_today
 from core.extensions import db
-from core.settings import municipal_today
 from notices.models import Notice, NoticeBatch
 from tests.billing.billing_fixtures import bill_households
 from tests.conftest import account_data
@@ -112,7 +112,7 @@ def test_a_file_with_bare_carriage_returns_between_rows_imports(client, api_head
 def test_penalties_are_not_assessed_for_a_day_still_to_come(app, client, api_headers):
     bill_households(app, "olson")  # with the demo penalty rules
     with app.app_context():
-        tomorrow = municipal_today(app.config) + timedelta(days=1)
+        tomorrow = town_today(app.config) + timedelta(days=1)
     response = client.post(
         "/api/v1/penalties/assess",
         json={"as_of": "9999-12-31", "dry_run": True},

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import sqlalchemy as sa
 from flask import Flask
 
-from billing.models import Account, Invoice
+from accounts.models import Account
+from billing.models import Invoice
 from core.audit import Actor
 from core.db import utcnow
 from core.extensions import db
 from notices import content
-from notices.service import issue_and_deliver, print_batch
+from notices.issuing import issue_and_deliver
+from notices.print_batches import print_batch
 from payments.counter import open_drawer, take_counter_payment
 from payments.models import Payment, ReconciliationKind, Tender
-from payments.reconcile import flag
+from payments.reconcile_queue import flag
 from payments.refunds import refund_payment
 from portal import questions
 from tests.billing.billing_fixtures import bill_households, load_demo_levy
@@ -46,7 +50,7 @@ def build_town(app: Flask) -> None:
             deliver="download",
             invoice_id=invoice.id,
         )
-        print_batch(session, app.config, CLERK, cycle="2026-10")
+        print_batch(session, app.config, CLERK, cycle="2026-10", on=date(2026, 11, 2))
         flag(
             session,
             CLERK,

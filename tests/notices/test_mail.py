@@ -16,8 +16,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
-from notices import mail
-from notices.mail import KINDS, TEXTS, Mailer, Message, compose, message_for
+from notices import mail_delivery
+from notices.mail_delivery import Mailer
+from notices.mail_message import KINDS, TEXTS, Message, compose, message_for
 
 PDF = b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj << /Type /Catalog >> endobj\ntrailer\n%%EOF\n"
 SENDER = "Maple Falls Billing <billing@maplefalls.example>"
@@ -333,10 +334,10 @@ def test_the_log_names_the_recipient_but_never_the_body(smtp_server, sleeps, cap
     smtp_server.handler.refuse(TO, "450 4.2.1 Mailbox busy", times=1)
     message = notice(reference="REF-SECRET-BODY")
 
-    with caplog.at_level(logging.DEBUG, logger="notices.mail"):
+    with caplog.at_level(logging.DEBUG, logger="notices.mail_delivery"):
         smtp_mailer(smtp_server.port, sleeps).send(message)
 
-    records = [r for r in caplog.records if r.name == "notices.mail"]
+    records = [r for r in caplog.records if r.name == "notices.mail_delivery"]
     assert [r.levelno for r in records] == [logging.WARNING, logging.INFO]
     logged = "\n".join(r.getMessage() for r in records)
     assert TO in logged
@@ -349,7 +350,7 @@ def test_backoff_doubles_up_to_a_cap():
     mailer = Mailer(sender=SENDER, host="127.0.0.1", base_delay=1.0)
 
     assert [mailer.delay(n) for n in (1, 2, 3, 4)] == [1.0, 2.0, 4.0, 8.0]
-    assert mailer.delay(30) == mail.MAX_DELAY_SECONDS
+    assert mailer.delay(30) == mail_delivery.MAX_DELAY_SECONDS
 
 
 # --- Outbox ----------------------------------------------------------------------------
@@ -389,7 +390,7 @@ def test_the_outbox_keeps_no_half_written_file(tmp_path, monkeypatch):
     def crash(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr(mail.os, "replace", crash)
+    monkeypatch.setattr(mail_delivery.os, "replace", crash)
     delivery = mailer.send(notice())
 
     assert delivery.status == "failed"

@@ -9,10 +9,11 @@ import pypdf
 import pytest
 import sqlalchemy as sa
 
-from billing.ledger import account_receivable
-from billing.models import Account, Invoice, InvoiceKind
+from accounts.models import Account
+from billing.models import Invoice, InvoiceKind
 from core.extensions import db
 from core.money import format_cents
+from ledger.balances import account_receivable
 from notices.models import Notice
 from notices.scanline import parse, printed, scan_line
 from payments.models import Receipt
@@ -43,6 +44,23 @@ def _pdf(app, client, headers, response) -> tuple[Notice, list[str]]:
     return notice, [page.extract_text() for page in reader.pages]
 
 
+def pay_cash_and_refund(client, clerk: dict, supervisor: dict, number: str):
+    """$50.00 paid in cash at the counter, $12.50 of it refunded: (the payment, the refund)."""
+    drawer = client.post("/api/v1/drawers", json={}, headers=clerk).get_json()
+    paid = client.post(
+        f"/api/v1/drawers/{drawer['id']}/payments",
+        json={"account_number": number, "amount_cents": 5000, "tender": "cash"},
+        headers=clerk,
+    ).get_json()
+    refund = client.post(
+        f"/api/v1/payments/{paid['payment_id']}/refunds",
+        json={"amount_cents": 1250, "reason": "paid twice at the counter"},
+        headers=supervisor,
+    )
+    assert refund.status_code == 201, refund.get_json()
+    return paid, refund
+
+
 def _flat(text: str) -> str:
     return " ".join(text.split())
 
@@ -55,7 +73,9 @@ def test_a_tax_bill_has_a_stub_per_installment_that_scans_back(town, client, api
         )
         number, account_number = invoice.number, invoice.account.number
         parts = [(p.balance_cents, p.due_date) for p in invoice.installments]
-        lines = [(line.description, line.amount_cents) for line in invoice.lines]
+        # A bill is printed in its account's language: each line as posted in it.
+        language = invoice.account.language.value
+        lines = [(line.descriptions[language], line.amount_cents) for line in invoice.lines]
     notice, pages = _pdf(
         town,
         client,
@@ -183,22 +203,13 @@ def test_e_mailing_a_notice_needs_a_working_address(town, client, api_headers):
     assert len(outbox) == 1 and address.split("@")[0] in outbox[0].name
 
 
-def test_a_refund_notice_says_how_much_goes_back_and_why(town, client, api_headers):
+def test_a_refund_notice_says_how_much_goes_back_on_which_payment_and_keeps_the_staff_reason_off(
+    town, client, api_headers
+):
     clerk, supervisor = api_headers("clerk"), api_headers("supervisor")
     with town.app_context():
         number = db.session.scalar(sa.select(Account.number).order_by(Account.id))
-    drawer = client.post("/api/v1/drawers", json={}, headers=clerk).get_json()
-    paid = client.post(
-        f"/api/v1/drawers/{drawer['id']}/payments",
-        json={"account_number": number, "amount_cents": 5000, "tender": "cash"},
-        headers=clerk,
-    ).get_json()
-    refund = client.post(
-        f"/api/v1/payments/{paid['payment_id']}/refunds",
-        json={"amount_cents": 1250, "reason": "paid twice at the counter"},
-        headers=supervisor,
-    )
-    assert refund.status_code == 201, refund.get_json()
+    paid, refund = pay_cash_and_refund(client, clerk, supervisor, number)
     notice, pages = _pdf(
         town,
         client,
@@ -207,4 +218,14 @@ def test_a_refund_notice_says_how_much_goes_back_and_why(town, client, api_heade
     )
     text = _flat(" ".join(pages))
     assert notice.kind.value == "refund" and notice.refund_id == refund.get_json()["id"]
-    assert number in text and format_cents(1250) in text and "paid twice at the counter" in text
+    assert number in text and format_cents(1250) in text
+    with town.app_context():
+        receipt = db.session.scalar(
+            sa.select(Receipt).where(Receipt.payment_id == paid["payment_id"])
+        )
+        paid_on = receipt.paid_on
+    # NOTE: the account's language decides the words; either way the payment is named by its
+    # receipt, amount and date, and the supervisor's reason stays on the staff's pages.
+    assert receipt.number in text and format_cents(5000) in text
+    assert f"{paid_on:%m/%d/%Y}" in text or f"{paid_on:%d/%m/%Y}" in text
+    assert "paid twice at the counter" not in text

@@ -3,6 +3,7 @@
 import csv
 import hashlib
 import io
+import re
 import subprocess
 from datetime import date
 from pathlib import Path
@@ -11,21 +12,28 @@ import pypdf
 import pytest
 import sqlalchemy as sa
 
-from billing.ledger import account_receivable
-from billing.models import Account, Invoice, InvoiceKind
+from accounts.models import Account
+from billing.models import Invoice, InvoiceKind
 from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
 from core.extensions import db
-from notices import content, service
+from core.money import format_cents
+from ledger.balances import account_receivable
+from notices import content, print_batches
 from notices.document import NoticeKind
+from notices.issuing import NoticeError, issue, open_pdf
 from notices.models import Delivery, Notice, NoticeBatch
+from notices.print_batches import mark_mailed, print_batch
 from notices.scanline import parse
-from notices.service import NoticeError, issue, mark_mailed, open_pdf, print_batch
+from payments.counter import open_drawer, take_counter_payment
+from payments.models import Tender
 from tests.billing.billing_fixtures import household, load_rules
 from tests.notices.test_mail import sleeps, smtp_mailer, smtp_server  # noqa: F401 - fixtures
 
 CLERK = Actor("user", "1", "clerk@example.org", "127.0.0.1")
 CYCLE = "2026-10"
+#: The October bills' issue date (and the day their batch is made).
+ISSUED = date(2026, 11, 2)
 
 
 def _town(app, people):
@@ -152,7 +160,7 @@ def test_a_print_batch_emails_the_paperless_and_merges_the_rest_in_zip_order(
     smtp_server.handler.refuse("gone@example.org", "550 5.1.1 No such user")
     mailer = smtp_mailer(smtp_server.port, sleeps)
     with app.app_context():
-        batch = print_batch(db.session, app.config, CLERK, cycle=CYCLE, mailer=mailer)
+        batch = print_batch(db.session, app.config, CLERK, cycle=CYCLE, on=ISSUED, mailer=mailer)
         numbers = {i: db.session.get(Account, i).number for i in ids}
         # the paperless account with a working address is e-mailed, with its PDF attached
         (envelope,) = smtp_server.handler.envelopes
@@ -191,7 +199,7 @@ def test_a_print_batch_emails_the_paperless_and_merges_the_rest_in_zip_order(
         assert (emailed.email_to, emailed.email_status) == ("paper@example.org", "sent")
         assert emailed.language == "es"
         with pytest.raises(NoticeError, match="already has print batch"):
-            print_batch(db.session, app.config, CLERK, cycle=CYCLE, mailer=mailer)
+            print_batch(db.session, app.config, CLERK, cycle=CYCLE, on=ISSUED, mailer=mailer)
         mark_mailed(db.session, CLERK, batch)
         db.session.commit()
         with pytest.raises(NoticeError, match="was marked mailed"):
@@ -308,7 +316,7 @@ def test_a_print_batch_cut_off_part_way_is_finished_by_the_next_run_without_doub
         ],
     )
     mailer = smtp_mailer(smtp_server.port, sleeps)
-    real_bill_out, calls = service._bill_out, []
+    real_bill_out, calls = print_batches._bill_out, []
 
     def disk_full_at_the_third_bill(*args, **kwargs):
         calls.append(1)
@@ -316,10 +324,12 @@ def test_a_print_batch_cut_off_part_way_is_finished_by_the_next_run_without_doub
             raise OSError(28, "No space left on device")
         return real_bill_out(*args, **kwargs)
 
-    monkeypatch.setattr(service, "_bill_out", disk_full_at_the_third_bill)
+    monkeypatch.setattr(print_batches, "_bill_out", disk_full_at_the_third_bill)
     with app.app_context():
         with pytest.raises(OSError):
-            print_batch(db.session, app.config, CLERK, cycle=CYCLE, mailer=mailer, chunk=2)
+            print_batch(
+                db.session, app.config, CLERK, cycle=CYCLE, on=ISSUED, mailer=mailer, chunk=2
+            )
         db.session.rollback()
         (cut,) = db.session.scalars(sa.select(NoticeBatch)).all()
         assert cut.completed_at is None and cut.pdf_path is None
@@ -327,9 +337,11 @@ def test_a_print_batch_cut_off_part_way_is_finished_by_the_next_run_without_doub
             mark_mailed(db.session, CLERK, cut)
         first_two = db.session.scalar(sa.select(sa.func.count()).select_from(Notice))
         assert first_two == 2  # the first chunk was kept (and e-mailed), the second was not
-    monkeypatch.setattr(service, "_bill_out", real_bill_out)
+    monkeypatch.setattr(print_batches, "_bill_out", real_bill_out)
     with app.app_context():
-        batch = print_batch(db.session, app.config, CLERK, cycle=CYCLE, mailer=mailer, chunk=2)
+        batch = print_batch(
+            db.session, app.config, CLERK, cycle=CYCLE, on=ISSUED, mailer=mailer, chunk=2
+        )
         assert batch.id == cut.id and batch.completed_at is not None
         notices = db.session.scalars(sa.select(Notice)).all()
         assert sorted(n.invoice_id for n in notices) == sorted(
@@ -348,4 +360,70 @@ def test_a_print_batch_cut_off_part_way_is_finished_by_the_next_run_without_doub
         zed, amy = (db.session.get(Account, i).number for i in (ids[0], ids[2]))
         assert [row["account"] for row in rows] == [amy, zed]  # ZIP order across both runs
         with pytest.raises(NoticeError, match="already has print batch"):
-            print_batch(db.session, app.config, CLERK, cycle=CYCLE, mailer=mailer)
+            print_batch(db.session, app.config, CLERK, cycle=CYCLE, on=ISSUED, mailer=mailer)
+
+
+def test_a_print_batch_prints_each_bill_as_the_account_stands_on_the_day_it_is_made(
+    app,
+    smtp_server,  # noqa: F811 - fixture
+    sleeps,  # noqa: F811 - fixture
+):
+    paid, part, owing = _town(
+        app,
+        [
+            ("Paid", "54901-0001", False, None, "en"),
+            ("Part", "54902-0002", False, None, "en"),
+            ("Owing", "54903-0003", False, None, "en"),
+        ],
+    )
+    batch_day = date(2026, 11, 6)
+    with app.app_context():
+        drawer = open_drawer(db.session, CLERK)
+        totals = {
+            i.account_id: i.total_cents
+            for i in db.session.scalars(
+                sa.select(Invoice).where(Invoice.kind == InvoiceKind.UTILITY)
+            )
+        }
+        for account_id, cents in ((paid, totals[paid]), (part, 4000)):
+            take_counter_payment(
+                db.session,
+                CLERK,
+                drawer=drawer,
+                account=db.session.get(Account, account_id),
+                amount_cents=cents,
+                tender=Tender.CASH,
+                reference=None,
+                invoice_numbers=[],
+                on=date(2026, 11, 4),  # after the bills were posted, before the batch
+            )
+        db.session.commit()
+        mailer = smtp_mailer(smtp_server.port, sleeps)
+        batch = print_batch(db.session, app.config, CLERK, cycle=CYCLE, on=batch_day, mailer=mailer)
+        merged = (Path(app.config["NOTICES_DIR"]) / batch.pdf_path).read_bytes()
+        reader = pypdf.PdfReader(io.BytesIO(merged))
+        text = {}
+        for notice in db.session.scalars(sa.select(Notice).where(Notice.batch_id == batch.id)):
+            pdf = open_pdf(app.config, notice)
+            text[notice.account_id] = " ".join(
+                " ".join(page.extract_text().split())
+                for page in pypdf.PdfReader(io.BytesIO(pdf)).pages
+            )
+        assert len(reader.pages) == batch.pages
+        # the bill paid in full before the batch asks for nothing: no stub, no scan line
+        assert "Paid in full" in text[paid] and "Amounts as of November 6, 2026" in text[paid]
+        assert "TOTAL DUE $0.00" in text[paid] and "Detach and return" not in text[paid]
+        # the one paid in part asks for what is left; the stub's scan line says the same
+        left = totals[part] - 4000
+        assert f"TOTAL DUE {format_cents(left)}" in text[part]
+        scan = parse(_scan(text[part]))
+        assert scan.amount_cents == left and scan.due_date >= batch_day
+        # the one nobody paid asks for the whole bill
+        assert f"TOTAL DUE {format_cents(totals[owing])}" in text[owing]
+
+
+def _scan(text: str) -> str:
+    """The scan line printed on a notice (27 digits in four groups)."""
+    found = re.search(r"\b\d{8} \d{10} \d{8} \d\b", text)
+    assert found, "no scan line on the notice"
+    return found.group(0)

@@ -10,8 +10,9 @@ import pypdf
 import pytest
 import sqlalchemy as sa
 
+from accounts.models import Account
 from billing.jobs import assess_late_fees
-from billing.models import Account, Invoice, InvoiceCharge, InvoiceKind
+from billing.models import Invoice, InvoiceCharge, InvoiceKind
 from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
 from core.extensions import db
@@ -22,7 +23,7 @@ from core.scheduling import Entry, run_entry
 from notices import reminders
 from notices.document import NoticeKind
 from notices.jobs import send_reminders
-from notices.mail import Mailer
+from notices.mail_delivery import Mailer
 from notices.models import Delivery, Notice, NoticeBatch, Reminder, ReminderPause
 from notices.scanline import parse
 from payments.counter import open_drawer, take_counter_payment
@@ -510,3 +511,46 @@ def test_pausing_and_resuming_through_the_api(app, client, api_headers):
         assert {"reminder.pause", "reminder.resume"} <= actions
         counts = send_reminders(db.session, _context(app, date(2026, 11, 23)))
         assert counts["accounts"] == 1 and _sent(account_id) == {"due": date(2026, 11, 23)}
+
+
+def test_a_second_installment_is_reminded_after_the_first_reached_its_final_notice(app):
+    (owner,) = _town(app, [("Owner", "54901-0001", False, None, "en")])
+    with app.app_context():
+        load_demo_levy(db.session, 2025)  # installments due January 31 and July 31, 2026
+        parcel(db.session, db.session.get(Account, owner), "251-0001-00", 250_000)
+        run = open_run(
+            db.session,
+            Actor.job("t"),
+            kind=InvoiceKind.TAX,
+            cycle="2025",
+            issue_date=date(2025, 12, 10),
+            due_date=date(2026, 1, 31),
+        )
+        post_run(db.session, run, Actor.job("t"), RunOptions())
+        db.session.commit()
+        tax = db.session.scalar(
+            sa.select(Invoice).where(Invoice.account_id == owner, Invoice.kind == InvoiceKind.TAX)
+        )
+
+        def reminded():
+            return {
+                (r.installment_number, r.stage, r.sent_on)
+                for r in db.session.scalars(
+                    sa.select(Reminder).where(Reminder.invoice_id == tax.id)
+                )
+            }
+
+        first_final = date(2026, 3, 2)  # 30 days after the first installment
+        assert send_reminders(db.session, _context(app, first_final))["accounts"] == 1
+        assert reminded() == {(1, "final", first_final)}
+
+        second_past_due = date(2026, 8, 10)  # 10 days after the second installment
+        counts = send_reminders(db.session, _context(app, second_past_due))
+        assert (counts["accounts"], counts["invoices"]) == (1, 1)
+        assert reminded() == {(1, "final", first_final), (2, "past_due", second_past_due)}
+        # The first installment is never reminded again, the second once per stage.
+        assert send_reminders(db.session, _context(app, second_past_due))["accounts"] == 0
+        second_final = date(2026, 8, 30)
+        send_reminders(db.session, _context(app, second_final))
+        assert (2, "final", second_final) in reminded()
+        assert len(reminded()) == 3

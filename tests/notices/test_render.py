@@ -18,7 +18,8 @@ import pytest
 from PIL import Image
 
 from notices.document import NoticeDocument, NoticeKind
-from notices.render import STUB_HEIGHT, render
+from notices.pdf_sheet import STUB_HEIGHT
+from notices.render import render
 from notices.scanline import parse, printed
 from notices.texts import EN, ES, TEXTS
 from tests.notices import documents

@@ -4,6 +4,7 @@ the Stripe settings a test app is built with, and a gateway pointed at it.
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 
 import pytest
@@ -57,3 +58,17 @@ def gateway(stripe_settings) -> Iterator[StripeGateway]:
         max_network_retries=0,
     ) as gateway:
         yield gateway
+
+
+def unreachable_stripe_settings() -> dict:
+    """Stripe settings that point at a port nobody listens on, without retries: an outage."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    return {
+        "STRIPE_SECRET_KEY": "sk_test_outage",
+        "STRIPE_PUBLISHABLE_KEY": "pk_test_outage",
+        "STRIPE_API_BASE": f"http://127.0.0.1:{closed}",
+        "STRIPE_MAX_NETWORK_RETRIES": 0,
+        "STRIPE_TIMEOUT_SECONDS": 2,
+    }

@@ -5,17 +5,12 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from billing import chart
-from billing.ledger import (
-    account_credit,
-    account_receivable,
-    gl_balance,
-    trial_balance,
-    verify_chain,
-)
 from billing.models import Invoice, InvoiceKind, InvoiceStatus
 from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
+from ledger import chart
+from ledger.balances import account_credit, account_receivable, gl_balance, trial_balance
+from ledger.verify import verify_chain
 from payments.counter import close_drawer, open_drawer, take_counter_payment
 from payments.models import Channel, Payment, PaymentStatus, Refund, RefundStatus, Tender
 from payments.refunds import refund_payment, refundable_cents, void_counter_payment

@@ -4,11 +4,12 @@ from datetime import date
 
 import sqlalchemy as sa
 
-from billing import chart
-from billing.ledger import gl_balance, verify_chain
-from billing.models import JournalEntry
 from core.audit import Actor
 from core.extensions import db
+from ledger import chart
+from ledger.balances import gl_balance
+from ledger.models import JournalEntry
+from ledger.verify import verify_chain
 from payments.fees import record_processor_fees
 from payments.gateway import PaymentError
 from payments.models import Payment

@@ -4,12 +4,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from billing.ledger import account_receivable, verify_chain
 from billing.models import Invoice, InvoiceCharge, InvoiceStatus
 from core.db import utcnow
 from core.extensions import db
 from core.models import JobStatus
 from core.scheduling import find, run_entry
+from ledger.balances import account_receivable
+from ledger.verify import verify_chain
 from payments.gateway import PaymentError
 from payments.models import (
     EventStatus,

@@ -6,11 +6,13 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from billing.ledger import account_receivable, verify_chain
-from billing.models import Account, Invoice, InvoiceKind, InvoiceStatus
+from accounts.models import Account
+from billing.models import Invoice, InvoiceKind, InvoiceStatus
 from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
 from core.extensions import db
+from ledger.balances import account_receivable
+from ledger.verify import verify_chain
 from payments.gateway import PaymentError, StripeGateway
 from payments.models import Channel, Payment, PaymentStatus, Receipt, StripeCustomer, Tender
 from payments.online import charge_card, start_card_payment

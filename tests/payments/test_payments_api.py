@@ -3,7 +3,8 @@
 import pytest
 import sqlalchemy as sa
 
-from billing.models import Account, Invoice, InvoiceStatus
+from accounts.models import Account
+from billing.models import Invoice, InvoiceStatus
 from core.extensions import db
 from payments.models import Payment
 from tests.payments.test_webhooks import _town
@@ -146,3 +147,17 @@ def test_a_counter_payment_kept_is_answered_even_if_the_database_goes_away_after
     assert answer.get_json()["amount_cents"] == 2500
     with app.app_context():
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Payment)) == 1
+
+
+def test_a_payment_not_settled_yet_is_refused_a_refund_saying_so(app, client, api_headers):
+    from tests.payments.test_webhooks import _payment
+
+    (account_id,) = _town(app)
+    payment_id = _payment(app, account_id)  # a card payment Stripe has not told us about yet
+    refused = client.post(
+        f"/api/v1/payments/{payment_id}/refunds",
+        json={"amount_cents": 1000, "reason": "paid twice"},
+        headers=api_headers("supervisor"),
+    )
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"] == {"payment": ["this payment has not settled yet"]}

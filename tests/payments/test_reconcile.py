@@ -1,17 +1,19 @@
 """Reconciliation settles what lost webhooks left open and flags every other mismatch once."""
 
 from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
 
 import requests
 import sqlalchemy as sa
 
-from billing import chart
-from billing.ledger import account_receivable, gl_balance, verify_chain
 from billing.models import Invoice, InvoiceStatus
 from core.audit import Actor
 from core.extensions import db
 from core.models import JobStatus
 from core.scheduling import find, run_entry
+from ledger import chart
+from ledger.balances import account_receivable, gl_balance
+from ledger.verify import verify_chain
 from payments.gateway import StripePayout
 from payments.models import (
     EventStatus,
@@ -223,6 +225,7 @@ def test_paid_payouts_reach_the_bank_once_and_one_that_does_not_add_up_is_flagge
                 Actor.job("reconcile_stripe"),
                 as_of=date(2026, 11, 26),
                 currency="usd",
+                zone=ZoneInfo("America/Chicago"),
             )
         assert (report["payouts_posted"], report["flagged"]) == (0, 0)  # the second run
         assert gl_balance(db.session, chart.BANK) == 12500

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
-from billing import chart
-from billing.ledger import account_credit, account_receivable, gl_balance, verify_chain
-from billing.models import Account, Invoice, InvoiceStatus
+from accounts.models import Account
+from billing.models import Invoice, InvoiceStatus
 from core.extensions import db
 from core.models import AuditEvent, JobStatus
 from core.scheduling import run_entry
+from ledger import chart
+from ledger.balances import account_credit, account_receivable, gl_balance
+from ledger.verify import verify_chain
 from payments.models import (
     EventStatus,
     Payment,

@@ -11,7 +11,7 @@ from core.audit import Actor
 from core.extensions import db
 from core.models import AuditEvent
 from payments.models import ReconciliationItem, ReconciliationKind, ReconciliationStatus
-from payments.reconcile import flag
+from payments.reconcile_queue import flag
 from tests.conftest import csrf_token
 
 

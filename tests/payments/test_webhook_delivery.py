@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 
-from billing.accounts import find_account
+from accounts.services import find_account
 from core.audit import Actor
 from core.extensions import db
 from payments.models import Channel, Payment, PaymentStatus, Tender

@@ -2,23 +2,21 @@
 
 import threading
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing import chart
-from billing.ledger import (
-    account_credit,
-    account_receivable,
-    gl_balance,
-    trial_balance,
-    verify_chain,
-)
-from billing.models import Account, Invoice, InvoiceKind, InvoiceStatus, JournalEntry, Settlement
+from accounts.models import Account
+from billing.models import Invoice, InvoiceKind, InvoiceStatus, Settlement
 from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
 from core.extensions import db
+from ledger import chart
+from ledger.balances import account_credit, account_receivable, gl_balance, trial_balance
+from ledger.models import JournalEntry
+from ledger.verify import verify_chain
 from payments.models import (
     Channel,
     EventStatus,
@@ -32,6 +30,9 @@ from payments.services import PaymentRefused, record_payment, settle_payment
 from payments.webhooks import retry_delay, settle_waiting, store_event
 from tests.billing.billing_fixtures import household, load_rules
 from tests.payments.signing import deliver, intent_event, signed
+
+#: The town's zone in the tests (MUNICIPALITY_TIMEZONE's default).
+ZONE = ZoneInfo("America/Chicago")
 
 RESIDENT = Actor("resident", None, "quick pay", "127.0.0.1")
 TOTAL = 10784  # the October bill of the test household
@@ -203,11 +204,11 @@ def test_a_success_that_cannot_be_settled_is_kept_with_its_error_and_tried_again
         assert stored.attempts == 1
         assert db.session.get(Payment, payment_id).status == PaymentStatus.PENDING
         assert verify_chain(db.session).length == 1  # only the invoice
-        assert settle_waiting(db.session, batch=10) == 0  # not due again yet
+        assert settle_waiting(db.session, batch=10, zone=ZONE) == 0  # not due again yet
         stored = db.session.get(StripeEvent, event["id"])
         stored.processed_at -= retry_delay(stored.attempts)
         db.session.commit()
-        assert settle_waiting(db.session, batch=10) == 1
+        assert settle_waiting(db.session, batch=10, zone=ZONE) == 1
         stored = db.session.get(StripeEvent, event["id"])
         assert (stored.status, stored.attempts) == (EventStatus.FAILED, 2)
         assert db.session.get(Payment, payment_id).status == PaymentStatus.PENDING
@@ -222,7 +223,7 @@ def test_one_success_that_fails_does_not_hold_back_the_others_waiting_with_it(ap
         for event in events:
             assert store_event(db.session, event)
         db.session.commit()
-        assert settle_waiting(db.session, batch=10) == 3
+        assert settle_waiting(db.session, batch=10, zone=ZONE) == 3
         statuses = [db.session.get(Payment, p).status for p in payments]
         assert statuses == [PaymentStatus.SUCCEEDED, PaymentStatus.PENDING, PaymentStatus.SUCCEEDED]
         assert [db.session.get(StripeEvent, e["id"]).status for e in events] == [
@@ -251,7 +252,7 @@ def test_a_batch_settles_exactly_as_one_at_a_time(app):
                 intent_event("payment_intent.succeeded", db.session.get(Payment, payment_id)),
             )
         db.session.commit()
-        assert settle_waiting(db.session, batch=10) == 3
+        assert settle_waiting(db.session, batch=10, zone=ZONE) == 3
         receipts = db.session.scalars(sa.select(Receipt).order_by(Receipt.payment_id)).all()
         assert [r.credit_cents for r in receipts] == [0, 2000, 0]
         assert [r.balance_after_cents for r in receipts] == [0, 0, TOTAL - 5000]
@@ -430,7 +431,7 @@ def test_settlers_running_side_by_side_settle_every_waiting_success_once(app):
         try:
             with app.app_context(), Session(db.engine) as own:
                 barrier.wait()
-                taken.append(settle_waiting(own, batch=3))
+                taken.append(settle_waiting(own, batch=3, zone=ZONE))
         except BaseException as error:  # noqa: BLE001 - reported below
             errors.append(error)
 

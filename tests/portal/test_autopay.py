@@ -15,18 +15,21 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
-from billing.ledger import verify_chain
-from billing.models import Account, Invoice, InvoiceStatus
+from accounts.models import Account
+from billing.models import Invoice, InvoiceStatus
 from core.audit import Actor
 from core.db import utcnow
 from core.extensions import db
-from core.models import AuditEvent, JobRun
+from core.models import AuditEvent, JobRun, JobStatus
+from core.scheduling import find, run_entry
+from ledger.verify import verify_chain
 from notices.reminders import Outcome, plan
 from payments.gateway import StripeGateway
 from payments.models import Payment, PaymentStatus
 from portal import access
-from portal.autopay import charge_due, due_charges
+from portal.autopay_charging import charge_due, due_charges
 from portal.models import Autopay, AutopayCharge, Resident, ResidentAccount
+from scheduler import SCHEDULE
 from tests.conftest import csrf_token
 from tests.payments import conftest as payments_fixtures
 from tests.payments.signing import deliver, intent_event
@@ -339,9 +342,14 @@ def test_stripe_out_of_reach_leaves_the_bill_for_the_next_run(stripe_app, olson)
         counts = charge_due(db.session, stripe_app.config, JOB, unreachable, DUE)
         db.session.commit()
     assert counts["unavailable"] == 1
-    assert rows(stripe_app, AutopayCharge) == []  # so the next run tries again
+    assert rows(stripe_app, AutopayCharge) == []  # so a later run tries again
     (lost,) = rows(stripe_app, Payment)
-    assert (lost.status, lost.failure_code) == (PaymentStatus.FAILED, "unavailable")
+    # No answer: Stripe may have charged, so the payment is unknown, never failed, and the bill
+    # is not charged again until the janitor has asked Stripe.
+    assert (lost.status, lost.failure_code) == (PaymentStatus.UNKNOWN, None)
+    assert run(stripe_app, date(2026, 11, 24))["charged"] == 0
+    janitor = run_entry(stripe_app, find(SCHEDULE, "janitor"))
+    assert janitor.status == JobStatus.SUCCEEDED and janitor.counts["not_charged"] == 1
     assert run(stripe_app, date(2026, 11, 24))["charged"] == 1
     (charge,) = rows(stripe_app, AutopayCharge)
     assert charge.outcome == "charged" and charge.payment_id != lost.id

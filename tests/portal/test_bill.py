@@ -11,13 +11,14 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from billing import chart
-from billing.ledger import account_receivable
-from billing.models import Account, Invoice
+from accounts.models import Account
+from billing.models import Invoice
 from billing.penalty_service import assess_penalties
 from core.audit import Actor
 from core.extensions import db
 from core.money import format_cents
+from ledger import chart
+from ledger.balances import account_receivable
 from notices.models import Delivery, Notice
 from payments.models import Channel, Payment, PaymentStatus, Tender
 from payments.services import record_payment, settle_payment
@@ -95,6 +96,8 @@ def test_past_due_amounts_and_penalties_are_marked(app, client, billed):
     page = client.get("/my/bill").text
     assert "Past due" in page
     assert 'class="badge penalty"' in page
+    assert page.count('<li class="penalty">') == 1  # one late fee: a plain line, not a month
+    assert "<details>" not in page and "Penalty and interest by month" not in page
     with app.app_context():
         owed = account_receivable(db.session, account_of(billed.number).id)
     assert owed > billed.owed_cents  # the late fee is owed too
@@ -163,15 +166,14 @@ def test_the_bill_pdf_is_the_notice_as_sent_or_issued_once_for_download(app, res
         ]
 
 
-def other_accounts_things(app, client, theirs) -> dict[str, str]:
-    """URLs of the other household's payment, receipt, bill and notice."""
-    payment_id = pay_and_settle(app, theirs.number, 1000)
+def add_reminder(app, billed, language: str = "en") -> int:
+    """A printed reminder about the household's bill, as the reminders job leaves it; its id."""
     with app.app_context():
         notice = Notice(
             kind="reminder",
-            account_id=account_of(theirs.number).id,
-            language="en",
-            reference=theirs.invoice_number,
+            account_id=account_of(billed.number).id,
+            language=language,
+            reference=billed.invoice_number,
             sha256="0" * 64,
             pages=1,
             path="x.pdf",
@@ -180,7 +182,13 @@ def other_accounts_things(app, client, theirs) -> dict[str, str]:
         )
         db.session.add(notice)
         db.session.commit()
-        notice_id = notice.id
+        return notice.id
+
+
+def other_accounts_things(app, client, theirs) -> dict[str, str]:
+    """URLs of the other household's payment, receipt, bill and notice."""
+    payment_id = pay_and_settle(app, theirs.number, 1000)
+    notice_id = add_reminder(app, theirs)
     return {
         "card page": f"/my/pay/{payment_id}",
         "status page": f"/my/pay/{payment_id}/status",
@@ -243,3 +251,30 @@ def test_a_session_ends_after_fifteen_idle_minutes(app, client, billed):
 def test_portal_pages_are_never_cached(resident):
     assert resident.get("/my/bill").headers["Cache-Control"] == "no-store"
     assert resident.get("/pay").headers["Cache-Control"] == "no-store"
+
+
+@time_machine.travel(AFTER_DUE, tick=False)
+def test_the_bill_reads_in_spanish_lines_charges_and_arithmetic_included(app, client, billed):
+    with app.app_context():
+        assess_penalties(db.session, JOB, as_of=date(2026, 12, 20), rounding="half_up")
+        db.session.commit()
+        invoice = db.session.scalar(
+            sa.select(Invoice).where(Invoice.number == billed.invoice_number)
+        )
+        lines = [(line.descriptions["es"], line.amount_cents) for line in invoice.lines]
+        charges = [charge.descriptions["es"] for charge in invoice.charges]
+    assert charges and all("pendientes" in text for text in charges)
+    assert quick_pay(client, billed.number, billed.access_code).status_code == 303
+    page = client.get("/my/bill").text
+    client.post(
+        "/language", data={"csrf_token": csrf_token(page), "lang": "es", "next": "/my/bill"}
+    )
+    spanish = unescape(client.get("/my/bill").text)
+    assert '<html lang="es">' in spanish
+    for description, cents in lines:
+        assert description in spanish and format_cents(cents) in spanish
+    for description in charges:
+        assert description in spanish
+    assert re.search(r"\d × \$4\.44 por 1,000 galones = \$\d+\.\d\d", spanish), spanish
+    assert "per per" not in spanish and " per " not in spanish
+    assert not re.search(r"\d\.\d*000\b", spanish)

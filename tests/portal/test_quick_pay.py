@@ -50,7 +50,8 @@ def test_empty_fields_are_named(client, billed):
     assert 'aria-invalid="true"' in response.text
 
 
-def test_zip_code_and_last_name_work_unless_switched_off(app, client, billed):
+def test_zip_code_and_last_name_find_a_summary_where_switched_on(app, client, billed):
+    app.config["QUICKPAY_ZIP_FALLBACK"] = True
     page = client.get("/pay")
     data = {
         "csrf_token": csrf_token(page.text),
@@ -59,7 +60,8 @@ def test_zip_code_and_last_name_work_unless_switched_off(app, client, billed):
         "zip_code": "54901",
         "last_name": "OLSON",
     }
-    assert client.post("/pay", data=data).status_code == 303
+    found = client.post("/pay", data=data)
+    assert found.status_code == 303 and found.location.endswith("/pay/found")
     assert client.post("/pay", data=data | {"last_name": "Olsen"}).status_code == 422
     app.config["QUICKPAY_ZIP_FALLBACK"] = False
     page = client.get("/pay").text

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from billing.models import Account
+from accounts.models import Account
 from core.extensions import db
 from core.models import AuditEvent
 from portal.models import PortalSession, Resident, ResidentAccount

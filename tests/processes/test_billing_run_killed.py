@@ -12,11 +12,14 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from accounts.models import Account
 from billing.drafts import utility_batch, utility_context
 from billing.invoices import invoices_not_matching_lines
-from billing.ledger import trial_balance, verify_chain
-from billing.models import Account, Invoice, JournalEntry
+from billing.models import Invoice
 from core.extensions import db
+from ledger.balances import trial_balance
+from ledger.models import JournalEntry
+from ledger.verify import verify_chain
 from tests.billing.billing_fixtures import household, load_rules
 
 MUNIBILL = str(Path(sys.executable).parent / "munibill")

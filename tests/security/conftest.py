@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 
-from billing.models import Account
+from accounts.models import Account
 from core import create_app
 from core.db import utcnow
 from core.extensions import db

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 
 from core.checkdigit import is_valid_luhn
 from core.extensions import db
+from core.models import AuditEvent
 from payments.models import StripeEvent
 from tests.billing.billing_fixtures import bill_households
 from tests.conftest import PASSWORD, csrf_token, sign_in
@@ -144,3 +145,27 @@ def test_the_scan_finds_a_card_number_however_it_is_written():
         "card 4242 4242 4242 4242, then 4000-0000-0000-0341 and 378282246310005; not 1234567890123"
     )
     assert card_numbers_in(logged) == ["4242424242424242", "4000000000000341", "378282246310005"]
+
+
+def test_a_password_typed_in_the_email_box_never_reaches_the_audit_log(app, client):
+    secret = "Tr0ub4dor&3-horse"
+    for path, email_field in (("/login", "email"), ("/signin", "email")):
+        page = client.get(path)
+        client.post(
+            path,
+            data={"csrf_token": csrf_token(page.text), email_field: secret, "password": "x"},
+        )
+    client.post(
+        "/login",
+        data={
+            "csrf_token": csrf_token(client.get("/login").text),
+            "email": "Someone@Example.org",
+            "password": "x",
+        },
+    )
+    with app.app_context():
+        events = db.session.scalars(sa.select(AuditEvent)).all()
+        logged = " ".join(f"{e.actor_label} {e.summary}" for e in events)
+        assert secret not in logged and secret.lower() not in logged
+        assert "(not an e-mail address; sha256 " in logged
+        assert "someone@example.org" in logged  # an address is kept: clerks see who tried

@@ -1,0 +1,212 @@
+"""What the deposit rules say about an account, and the deposits it holds.
+
+Loading the rules (a versioned document, docs/deposits.md), counting an account's late
+payments, the deposit an account must pay, the deposits whose good payment history has
+earned their refund; the tie-out (register total = deposits-held GL balance) is the ledger's
+(ledger/deposit_register.py), re-exported here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from accounts.models import Account
+from billing.deposit_rules import (
+    DepositRule,
+    DepositRules,
+    deposit_amount,
+    parse_deposit_rules,
+    reasons_required,
+    rules_to_document,
+)
+from billing.models import (
+    Deposit,
+    DepositMovement,
+    DepositRuleSet,
+    DepositStatus,
+    Invoice,
+    InvoiceKind,
+    InvoiceLine,
+    InvoiceStatus,
+    MovementKind,
+    Settlement,
+)
+from billing.receivables import signed_amount
+from core.audit import Actor, record
+
+
+def load_deposit_rules(
+    session: Session, actor: Actor, document: dict, warnings: list[str] | None = None
+) -> DepositRuleSet:
+    """Store a new version of the deposit rules (validated in full); the newest applies.
+
+    `warnings` is taken for the loaders' common signature: deposit rules hold no resident texts.
+    """
+    canonical = rules_to_document(parse_deposit_rules(document))
+    row = DepositRuleSet(document=canonical, loaded_by=actor.label)
+    session.add(row)
+    session.flush()
+    digest = hashlib.sha256(json.dumps(canonical, sort_keys=True).encode()).hexdigest()[:16]
+    record(
+        session,
+        actor,
+        "deposit_rules.load",
+        object_type="DepositRuleSet",
+        object_id=row.version,
+        after={"document": digest, "versions": len(canonical["versions"])},
+    )
+    return row
+
+
+def current_deposit_rules(session: Session) -> DepositRules | None:
+    """The newest deposit rules loaded, or None."""
+    row = session.scalar(sa.select(DepositRuleSet).order_by(DepositRuleSet.version.desc()).limit(1))
+    return None if row is None else parse_deposit_rules(row.document)
+
+
+def deposit_rule_on(session: Session, day: date) -> DepositRule | None:
+    """The version of the newest rules in force on a day, or None."""
+    rules = current_deposit_rules(session)
+    return None if rules is None else rules.on(day)
+
+
+def months_before(day: date, months: int) -> date:
+    """The same day `months` months earlier (the month's last day when it is shorter)."""
+    index = day.year * 12 + day.month - 1 - months
+    year, month = divmod(index, 12)
+    month += 1
+    for last in (31, 30, 29, 28):
+        try:
+            return date(year, month, min(day.day, last))
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def late_payments(session: Session, account_id: int, as_of: date, months: int) -> int:
+    """Bills due within the last `months` months (before as_of) not settled in full by their
+    due date: each is one late payment."""
+    since = months_before(as_of, months)
+    settled_by_due = (
+        sa.select(sa.func.coalesce(sa.func.sum(signed_amount()), 0))
+        .where(
+            Settlement.invoice_id == Invoice.id,
+            Settlement.charge_id.is_(None),
+            Settlement.settled_on <= Invoice.due_date,
+        )
+        .scalar_subquery()
+    )
+    return int(
+        session.scalar(
+            sa.select(sa.func.count())
+            .select_from(Invoice)
+            .where(
+                Invoice.account_id == account_id,
+                Invoice.kind == InvoiceKind.UTILITY,
+                Invoice.status != InvoiceStatus.VOID,
+                Invoice.due_date > since,
+                Invoice.due_date < as_of,
+                Invoice.total_cents > settled_by_due,
+            )
+        )
+    )
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """What the rules ask of an account: why a deposit is due, how much, and when collected."""
+
+    reasons: tuple[str, ...]
+    amount_cents: int
+    collect: str
+
+    @property
+    def required(self) -> bool:
+        """True when the account must pay a deposit."""
+        return bool(self.reasons)
+
+
+def deposit_requirement(
+    session: Session, account_id: int, as_of: date, rounding: str
+) -> Requirement | None:
+    """The deposit the rules in force ask of an account (less what it already holds), or None
+    when no rules are loaded."""
+    rule = deposit_rule_on(session, as_of)
+    account = session.get(Account, account_id)
+    if rule is None or account is None:
+        return None
+    late = late_payments(session, account_id, as_of, rule.late.months) if rule.late else 0
+    reasons = reasons_required(rule, flags=account.flags or [], late_payments=late)
+    bills = session.scalars(
+        sa.select(Invoice.total_cents)
+        .where(
+            Invoice.account_id == account_id,
+            Invoice.kind == InvoiceKind.UTILITY,
+            Invoice.status != InvoiceStatus.VOID,
+            Invoice.issue_date <= as_of,
+            # NOTE: a deposit billed is not a bill for service: it does not size a deposit.
+            ~sa.exists().where(
+                InvoiceLine.invoice_id == Invoice.id, InvoiceLine.source == "deposit"
+            ),
+        )
+        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
+        .limit(rule.average.bills if rule.average else 1)
+    ).all()
+    held = held_cents(session, account_id)
+    amount = max(deposit_amount(rule, bills, rounding) - held, 0) if reasons else 0
+    return Requirement(reasons if amount else (), amount, rule.collect)
+
+
+def held_cents(session: Session, account_id: int) -> int:
+    """What the town holds in deposits for an account."""
+    return int(
+        session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(Deposit.held_cents), 0)).where(
+                Deposit.account_id == account_id, Deposit.status == DepositStatus.HELD
+            )
+        )
+    )
+
+
+def due_for_refund(session: Session, as_of: date) -> list[Deposit]:
+    """Held deposits whose rule's months of good payment history have passed with no late
+    payment in them (the rule in force on as_of decides), oldest first."""
+    rule = deposit_rule_on(session, as_of)
+    if rule is None:
+        return []
+    months = rule.refund_after_months
+    deposits = session.scalars(
+        sa.select(Deposit)
+        .where(
+            Deposit.status == DepositStatus.HELD,
+            Deposit.held_since <= months_before(as_of, months),
+        )
+        .order_by(Deposit.held_since, Deposit.id)
+    ).all()
+    return [d for d in deposits if late_payments(session, d.account_id, as_of, months) == 0]
+
+
+def held_on(session: Session, account_id: int, day: date) -> list[tuple[date, int]]:
+    """An account's deposits held at the end of a day: (held since, cents with interest),
+    from the register's movements up to that day, oldest first."""
+    signed = sa.case(
+        (
+            DepositMovement.kind.in_([MovementKind.HELD, MovementKind.INTEREST]),
+            DepositMovement.amount_cents,
+        ),
+        else_=-DepositMovement.amount_cents,
+    )
+    rows = session.execute(
+        sa.select(Deposit.held_since, sa.func.sum(signed))
+        .join(DepositMovement, DepositMovement.deposit_id == Deposit.id)
+        .where(Deposit.account_id == account_id, DepositMovement.moved_on <= day)
+        .group_by(Deposit.id, Deposit.held_since)
+        .order_by(Deposit.held_since, Deposit.id)
+    ).all()
+    return [(since, int(cents)) for since, cents in rows if cents]
