@@ -1,8 +1,11 @@
 """Whom a bill is mailed to: a final bill goes to the forwarding address of its service order;
 a location whose town rule bills the owner sends its bills to the owner; otherwise the account
-holder's mailing address (notices.content.recipient). docs/service-orders.md."""
+holder's mailing address (notices.content.recipient). A location billed "owner copied" sends
+the occupant's bill to the occupant and a copy to the owner. docs/service-orders.md."""
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -10,7 +13,8 @@ from sqlalchemy.orm import Session
 from accounts.locations import BillTo, ServiceLocation, ServiceOrder
 from accounts.models import Account, ServicePoint
 from billing.models import Invoice, InvoiceLine
-from notices.document import Recipient
+from notices.document import NoticeDocument, Recipient
+from notices.texts import texts_for
 
 
 def _lines(street: str, street2: str | None, city: str, state: str, zip_code: str) -> tuple:
@@ -38,25 +42,53 @@ def forwarding(session: Session, invoice: Invoice) -> Recipient | None:
     return Recipient(invoice.account.holder_name, lines, _zip(order.forward_zip))
 
 
-def owner_billed(session: Session, invoice: Invoice) -> Recipient | None:
-    """The owner, when the bill's location is billed to its owner and another account is
-    responsible (the bill is still the account's; only the envelope goes to the owner)."""
-    location = session.scalar(
+def _location(session: Session, invoice: Invoice) -> ServiceLocation | None:
+    """The service location of the bill's first metered or located line (None: not located)."""
+    return session.scalar(
         sa.select(ServiceLocation)
         .join(ServicePoint, ServicePoint.location_id == ServiceLocation.id)
         .join(InvoiceLine, InvoiceLine.service_point_id == ServicePoint.id)
         .where(InvoiceLine.invoice_id == invoice.id)
         .limit(1)
     )
-    if location is None or location.bill_to != BillTo.OWNER:
+
+
+def _owner_other_than_payer(
+    session: Session, invoice: Invoice, rules: tuple[BillTo, ...]
+) -> Account | None:
+    """The owner of the bill's location when its rule is one of `rules` and the owner is not
+    the account the bill is for (a vacancy bills the owner, who then gets one envelope)."""
+    location = _location(session, invoice)
+    if location is None or location.bill_to not in rules:
         return None
     owner = session.get(Account, location.owner_account_id)
-    if owner.id == invoice.account_id:
-        return None
+    return None if owner.id == invoice.account_id else owner
+
+
+def address_of(account: Account) -> Recipient:
+    """An account holder's mailing address as an envelope window shows it."""
     lines = _lines(
-        owner.mail_street, owner.mail_street2, owner.mail_city, owner.mail_state, owner.mail_zip
+        account.mail_street,
+        account.mail_street2,
+        account.mail_city,
+        account.mail_state,
+        account.mail_zip,
     )
-    return Recipient(owner.holder_name, lines, _zip(owner.mail_zip))
+    return Recipient(account.holder_name, lines, _zip(account.mail_zip))
+
+
+def owner_billed(session: Session, invoice: Invoice) -> Recipient | None:
+    """The owner, when the bill's location is billed to its owner and another account is
+    responsible (the bill is still the account's; only the envelope goes to the owner)."""
+    owner = _owner_other_than_payer(session, invoice, (BillTo.OWNER,))
+    return None if owner is None else address_of(owner)
+
+
+def owner_copied(session: Session, invoice: Invoice) -> Account | None:
+    """The owner who gets a copy of the bill: its location is billed "owner copied" and
+    another account (the occupant) is responsible. A final bill, mailed to a forwarding
+    address, is copied too: the owner learns the occupant has left."""
+    return _owner_other_than_payer(session, invoice, (BillTo.OWNER_COPIED,))
 
 
 def bill_recipient(session: Session, invoice: Invoice, default: Recipient) -> Recipient:
@@ -72,4 +104,17 @@ def occupant(location: ServiceLocation) -> Recipient:
         "Occupant",
         _lines(location.street, None, location.city, state, location.zip),
         _zip(location.zip),
+    )
+
+
+def owners_copy(document: NoticeDocument, owner: Account) -> NoticeDocument:
+    """The owner's copy of an occupant's bill: the same bill, in the owner's envelope, saying
+    whose bill it is; without the occupant's quick-pay access code (the owner can pay with the
+    stub, but the occupant's online account stays the occupant's)."""
+    words = texts_for(document.language)["copy.owner"]
+    return replace(
+        document,
+        recipient=address_of(owner),
+        access_code=None,
+        messages=(words.format(address=document.service_location), *document.messages),
     )

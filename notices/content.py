@@ -30,7 +30,7 @@ from billing.position import (
     positions,
 )
 from core.money import format_cents
-from notices.bill_recipients import bill_recipient
+from notices.bill_recipients import address_of, bill_recipient
 from notices.document import (
     ActivityRow,
     AlsoOwed,
@@ -69,15 +69,7 @@ def letterhead(config: Mapping) -> Letterhead:
 
 def recipient(account: Account) -> Recipient:
     """The account holder's mailing address, for the envelope window."""
-    lines = [account.mail_street]
-    if account.mail_street2:
-        lines.append(account.mail_street2)
-    lines.append(f"{account.mail_city} {account.mail_state} {account.mail_zip}")
-    return Recipient(
-        name=account.holder_name,
-        lines=tuple(lines),
-        zip_code=recipient_zip(account.mail_zip),
-    )
+    return address_of(account)
 
 
 def recipient_zip(mail_zip: str) -> str:

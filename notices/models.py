@@ -39,6 +39,9 @@ class Notice(CreatedAtMixin, Base):
     payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment.id"), index=True)
     refund_id: Mapped[int | None] = mapped_column(sa.ForeignKey("refund.id"), index=True)
     batch_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notice_batch.id"), index=True)
+    #: A copy mailed to someone else (a location's owner) names the notice it copies; the
+    #: account's own documents are never copies.
+    copy_of_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notice.id"), index=True)
     language: Mapped[str] = mapped_column(sa.String(2))
     #: The invoice, receipt or statement reference printed in the title.
     reference: Mapped[str] = mapped_column(sa.String(64))

@@ -26,8 +26,10 @@ from billing.models import BillingRun, Invoice, InvoiceStatus, RunStatus
 from core.audit import Actor, record, record_many
 from core.db import utcnow
 from notices import content
+from notices.bill_recipients import owner_copied, owners_copy
 from notices.issuing import (
     NoticeError,
+    Rendered,
     _folder,
     _write_atomically,
     can_email,
@@ -153,7 +155,7 @@ def print_batch(
         facts = content.BillFacts(session, invoices, on)
         issued: list[tuple[Notice, str, str, bool]] = []
         for invoice in invoices:
-            issued.append(_bill_out(session, config, actor, mailer, batch, invoice, facts))
+            issued += _bill_out(session, config, actor, mailer, batch, invoice, facts)
         session.flush()
         record_many(
             session,
@@ -210,31 +212,59 @@ def _bill_out(
     batch: NoticeBatch,
     invoice: Invoice,
     facts: content.BillFacts,
-) -> tuple[Notice, str, str, bool]:
-    """Render and record one bill, e-mailed if it can be: (notice, ZIP, account, to print?)."""
+) -> list[tuple[Notice, str, str, bool]]:
+    """Render and record one bill, e-mailed if it can be, and the owner's copy where the
+    location's rule says so: [(notice, ZIP, account, to print?)]."""
     account = invoice.account
     rendered = render_notice(content.bill(session, config, invoice, on=facts.as_of, facts=facts))
-    delivery = Delivery.EMAIL if can_email(account) else Delivery.PRINT
+    notice = _send_out(session, config, actor, mailer, batch, invoice, rendered, account)
+    out = [notice]
+    owner = owner_copied(session, invoice)
+    if owner is not None:
+        session.flush()  # the copy names the notice it copies
+        copy = render_notice(owners_copy(rendered.document, owner))
+        out.append(
+            _send_out(session, config, actor, mailer, batch, invoice, copy, owner, notice[0])
+        )
+    return out
+
+
+def _send_out(
+    session: Session,
+    config: Mapping,
+    actor: Actor,
+    mailer: Mailer,
+    batch: NoticeBatch,
+    invoice: Invoice,
+    rendered: Rendered,
+    to: Account,
+    copy_of: Notice | None = None,
+) -> tuple[Notice, str, str, bool]:
+    """Record one rendered bill for `to` (the account, or the owner getting a copy): e-mailed
+    when `to` is paperless with a working address, else printed."""
+    delivery = Delivery.EMAIL if can_email(to) else Delivery.PRINT
     notice = issue(
         session,
         config,
         actor,
         rendered.document,
-        account=account,
+        account=to,
         delivery=delivery,
         invoice_id=invoice.id,
         batch_id=batch.id,
         rendered=rendered,
         durable=False,
     )
+    if copy_of is not None:
+        notice.copy_of_id = copy_of.id
     to_print = True
     if delivery == Delivery.EMAIL:
-        if email_notice(session, config, actor, mailer, notice, rendered, account):
+        if email_notice(session, config, actor, mailer, notice, rendered, to):
             batch.emailed += 1
             to_print = False
         else:
             notice.delivery = Delivery.PRINT  # bounced or undeliverable: the mail house sends it
-    return notice, rendered.document.recipient.zip_code, account.number, to_print
+    return notice, rendered.document.recipient.zip_code, to.number, to_print
 
 
 def _merge(config: Mapping, batch: NoticeBatch, printed: list[Printed]) -> None:

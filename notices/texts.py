@@ -182,6 +182,11 @@ EN: dict[str, str | tuple[str, ...]] = {
     "also_owed.tax": "Property tax {year} (see your tax bill)",
     "also_owed.other": "Other charges",
     "intro.refund": "A refund of {amount} has been issued to you on {date}.",
+    # The owner's copy of an occupant's bill (a location billed "owner copied").
+    "copy.owner": (
+        "Owner's copy. The occupant at {address} receives this bill and is responsible for "
+        "paying it; the town sends this copy to you as the property's owner."
+    ),
     "intro.statement": ("This statement shows the activity on your account from {start} to {end}."),
     "intro.statement_no_period": "This statement shows the recent activity on your account.",
     # The remittance stub.
@@ -393,6 +398,10 @@ ES: dict[str, str | tuple[str, ...]] = {
     "also_owed.tax": "Impuesto predial {year} (vea su factura de impuestos)",
     "also_owed.other": "Otros cargos",
     "intro.refund": "Se le ha emitido un reembolso de {amount} el {date}.",
+    "copy.owner": (
+        "Copia del propietario. El ocupante de {address} recibe esta factura y es responsable "
+        "de pagarla; el municipio le envía esta copia como propietario del inmueble."
+    ),
     "intro.statement": (
         "Este estado de cuenta muestra los movimientos de su cuenta del {start} al {end}."
     ),

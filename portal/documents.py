@@ -32,8 +32,15 @@ def _latest(session: Session, *conditions) -> Notice | None:
 
 
 def bill_notice(session: Session, config: Mapping, actor: Actor, invoice: Invoice) -> Notice:
-    """The bill notice of an invoice as it went out, or one issued now for download."""
-    notice = _latest(session, Notice.invoice_id == invoice.id, Notice.kind.in_(BILL_KINDS))
+    """The bill notice of an invoice as it went out (never an owner's copy of it), or one
+    issued now for download."""
+    notice = _latest(
+        session,
+        Notice.invoice_id == invoice.id,
+        Notice.kind.in_(BILL_KINDS),
+        Notice.account_id == invoice.account_id,
+        Notice.copy_of_id.is_(None),
+    )
     if notice is not None:
         return notice
     document = content.bill(session, config, invoice)
