@@ -14,6 +14,7 @@ import pypdf
 import sqlalchemy as sa
 
 from accounts.locations import OrderKind, OrderStatus, ServiceLocation
+from accounts.models import Language
 from accounts.services import create_account
 from billing.deposit_billing import DEPOSIT_LINE
 from billing.deposit_checks import load_deposit_rules
@@ -37,15 +38,22 @@ from core.extensions import db
 from core.jobs import JobContext
 from core.models import AuditEvent
 from ledger import chart
-from ledger.balances import account_receivable, gl_balance
+from ledger.balances import account_receivable, gl_balance, trial_balance
 from ledger.deposit_register import register_tie
 from ledger.models import GLAccount, JournalEntry, JournalLine
 from ledger.verify import verify_chain
 from notices import content
 from notices.render import render
 from tests.billing.billing_fixtures import KEY
-from tests.billing.order_fixtures import CLERK, SETTINGS, read, rented_house, run_cycle
-from tests.billing.test_service_orders import _stop
+from tests.billing.order_fixtures import (
+    CLERK,
+    SETTINGS,
+    read,
+    rented_house,
+    run_cycle,
+    two_houses,
+)
+from tests.billing.test_service_orders import FORWARD, _stop
 from tests.conftest import account_data
 
 JOB = Actor.job("test")
@@ -183,6 +191,8 @@ def test_a_renters_first_regular_bill_carries_the_deposit_as_a_liability(app, se
     assert gl_balance(session, chart.DEPOSITS_HELD) == DEPOSIT
     tie = register_tie(session)
     assert (tie.register_cents, tie.ledger_cents, tie.ties) == (DEPOSIT, DEPOSIT, True)
+    rows = {row.code: row for row in trial_balance(session).rows}
+    assert rows[chart.DEPOSITS_HELD].balance_cents == DEPOSIT
     assert verify_chain(session).ok
 
     # the resident's bill: the deposit line and a total that are the account's position
@@ -192,6 +202,8 @@ def test_a_renters_first_regular_bill_carries_the_deposit_as_a_liability(app, se
     assert re.search(re.escape(DEPOSIT_LINE["en"]) + r".*?\$150\.00", text)
     assert _after("TOTAL DUE", text) == bill.total_cents
     assert _after("Current charges", text) == bill.total_cents
+    ana.language = Language.ES
+    assert DEPOSIT_LINE["es"] in _text(content.bill(session, app.config, bill))
 
 
 def test_the_second_months_bill_has_no_deposit_line_and_a_rerun_bills_it_nowhere(session):
@@ -323,6 +335,33 @@ def test_a_business_is_asked_even_in_the_premises_it_owns(session):
         DEPOSIT,
         OwedStatus.OWED,
     )
+
+
+def test_a_transfer_asks_the_deposit_of_the_account_opened_at_the_new_address(session):
+    rented, empty = two_houses(session)
+    _rules(session)
+    order = new_order(
+        session,
+        CLERK,
+        status=OrderStatus.CONFIRMED,
+        kind=OrderKind.TRANSFER,
+        location_id=rented.location.id,
+        account_id=rented.tenant.id,
+        new_location_id=empty.location.id,
+        effective_on=date(2026, 11, 15),
+        holder_name="Maria Olson",
+        reading=20000,
+        **FORWARD,
+    )
+    confirm(session, CLERK, order, SETTINGS, date(2026, 11, 16))
+
+    owed = owed_for_order(session, order.id)
+    assert (owed.account_id, owed.reasons, owed.amount_cents) == (
+        order.new_account_id,
+        "renter",
+        DEPOSIT,
+    )
+    assert open_owed(session, rented.tenant.id) is None
 
 
 def test_no_rules_loaded_asks_nothing(session):
