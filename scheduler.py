@@ -43,6 +43,13 @@ SCHEDULE: list[Entry] = [
         {"month": 1, "day": 2, "hour": 2, "minute": 45},
     ),
     Entry("refund_deposits", "payments.jobs:refund_deposits", "cron", {"hour": 3, "minute": 0}),
+    Entry(
+        "ask_late_payment_deposits",
+        "billing.jobs:ask_late_payment_deposits",
+        "cron",
+        # NOTE: after the late fees of the night, so a bill that became late today counts.
+        {"hour": 3, "minute": 15},
+    ),
 ]
 
 

@@ -13,7 +13,8 @@ from accounts.models import Account
 from accounts.responsibility import history, set_bill_to, set_owner
 from accounts.services import find_account
 from billing.balance_transfers import TransferError, transfer_final_balance
-from billing.models import Invoice
+from billing.deposit_owed import owed_for_order
+from billing.models import Invoice, OwedDeposit
 from billing.service_orders import OrderError, confirm, new_order, refuse, settings_from
 from core.auth import request_actor, requires
 from core.calendar import town_today
@@ -59,6 +60,30 @@ class OrderRequestSchema(ma.Schema):
     forwarding = ma.fields.Nested(ForwardingSchema)
 
 
+class OwedDepositSchema(ma.Schema):
+    """The deposit a start asked for under the deposit rules, and what became of it."""
+
+    amount_cents = ma.fields.Integer()
+    reasons = ma.fields.Function(lambda d: d.reasons.split(","))
+    collect = ma.fields.String(
+        metadata={
+            "description": "first_bill: on the next regular bill; before_service: taken "
+            "by a clerk, the order flagged until then"
+        }
+    )
+    status = ma.fields.String(metadata={"description": "owed, billed, taken or dropped"})
+    owed_since = ma.fields.Date()
+    invoice = ma.fields.Function(
+        lambda d: db.session.get(Invoice, d.invoice_id).number if d.invoice_id else None
+    )
+
+
+def _deposit(order: ServiceOrder) -> dict | None:
+    """The order's deposit, as the API answers it."""
+    owed: OwedDeposit | None = owed_for_order(db.session, order.id)
+    return None if owed is None else OwedDepositSchema().dump(owed)
+
+
 class OrderSchema(ma.Schema):
     """A service order and what it did."""
 
@@ -79,6 +104,10 @@ class OrderSchema(ma.Schema):
     requested_by = ma.fields.String()
     decided_by = ma.fields.String(allow_none=True)
     refusal_reason = ma.fields.String(allow_none=True)
+    deposit = ma.fields.Function(
+        _deposit,
+        metadata={"description": "the deposit the rules asked at the start (null: none)"},
+    )
 
 
 class OrderQuerySchema(ma.Schema):

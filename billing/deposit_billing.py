@@ -1,5 +1,10 @@
-"""A deposit billed to the resident (the rules' `collect: first_bill`): an invoice line whose
-credit side is the deposits-held liability, never revenue.
+"""A deposit owed under `collect: first_bill`, billed as a line of the account's next regular
+bill: the line credits the deposits-held liability, never revenue.
+
+A billing run's drafts get the line (`add_owed_deposits`), so the preview shows what posting
+will bill; posting locks the owed deposits of the batch and drops a line whose deposit was
+meanwhile taken or dropped (`claim_owed_deposits`), then records each deposit billed in the
+register with the invoice's own journal entry (`register_billed_deposits`).
 
 NOTE: the deposit is held from the day it is billed: the invoice's entry debits the account's
 receivable and credits 2020 Deposits held, and the register records the deposit with that same
@@ -11,113 +16,152 @@ paid is applied to the final bill like any other, which leaves the total owed un
 
 from __future__ import annotations
 
-from datetime import date
+from dataclasses import replace
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from accounts.models import Account, ServicePoint
-from billing.deposits import DepositError, _positive_cents
-from billing.invoices import InvoiceError, LineDraft, post_invoice
+from billing.drafts import BillDraft
+from billing.invoices import LineDraft
 from billing.models import (
     Deposit,
     DepositMovement,
     DepositStatus,
     Invoice,
-    InvoiceKind,
+    InvoiceStatus,
     LineCategory,
     MovementKind,
+    OwedDeposit,
+    OwedStatus,
 )
-from core.audit import Actor, record
+from core.audit import Actor, record_many
 from ledger import chart
-from ledger.models import GLAccount, JournalEntry, ServiceKind
+from ledger.models import JournalEntry
 
 #: The line's words, by language, as the resident reads them on the bill.
 DEPOSIT_LINE = {
     "en": "Security deposit (held for your account, refundable)",
     "es": "Depósito de garantía (retenido para su cuenta, reembolsable)",
 }
+#: InvoiceLine.source of a deposit line: "deposit:<owed deposit id>".
+SOURCE_PREFIX = "deposit:"
 
 
-def _receivable_code(session: Session, account_id: int, on: date) -> str:
-    """The receivable of the account's first service in force: the deposit is owed beside it."""
-    code = session.scalar(
-        sa.select(GLAccount.code)
-        .join(ServiceKind, ServiceKind.receivable_gl_id == GLAccount.id)
-        .join(ServicePoint, ServicePoint.service_kind == ServiceKind.code)
-        .where(
-            ServicePoint.account_id == account_id,
-            ServicePoint.installed_on <= on,
-            sa.or_(ServicePoint.removed_on.is_(None), ServicePoint.removed_on >= on),
-        )
-        .order_by(ServicePoint.id)
-        .limit(1)
-    )
-    if code is None:
-        raise DepositError(
-            "account_id", "the account has no service in force to bill a deposit with"
-        )
-    return code
-
-
-def bill_deposit(
-    session: Session,
-    actor: Actor,
-    *,
-    account_id: int,
-    amount_cents: int,
-    issue_date: date,
-    due_date: date,
-) -> Deposit:
-    """Bill a deposit to an account and hold it: Dr receivable / Cr 2020 Deposits held."""
-    _positive_cents(amount_cents, "amount_cents")
-    account = session.get(Account, account_id)
-    if account is None:
-        raise DepositError("account_id", f"no account with id {account_id!r}")
-    line = LineDraft(
+def deposit_line(owed_id: int, amount_cents: int, receivable_gl_code: str) -> LineDraft:
+    """The bill's deposit line: Dr the account's receivable / Cr 2020 Deposits held."""
+    return LineDraft(
         description=DEPOSIT_LINE["en"],
         descriptions=DEPOSIT_LINE,
         amount_cents=amount_cents,
         gl_code=chart.DEPOSITS_HELD,
-        receivable_gl_code=_receivable_code(session, account_id, issue_date),
+        receivable_gl_code=receivable_gl_code,
         category=LineCategory.FEE,
-        source="deposit",
+        source=f"{SOURCE_PREFIX}{owed_id}",
     )
-    try:
-        invoice = post_invoice(
-            session,
-            actor,
-            account=account,
-            kind=InvoiceKind.UTILITY,
-            period_start=issue_date,
-            period_end=issue_date,
-            issue_date=issue_date,
-            due_date=due_date,
-            lines=[line],
+
+
+def _owed_id(line: LineDraft) -> int | None:
+    """The owed deposit a draft line bills, or None for any other line."""
+    if line.gl_code == chart.DEPOSITS_HELD and (line.source or "").startswith(SOURCE_PREFIX):
+        return int(line.source.removeprefix(SOURCE_PREFIX))
+    return None
+
+
+def _open_owed(session: Session, account_ids: list[int], lock: bool = False) -> dict:
+    """The deposits owed to bill (collect: first_bill) of these accounts, by account."""
+    if not account_ids:
+        return {}
+    query = sa.select(OwedDeposit).where(
+        OwedDeposit.account_id.in_(account_ids),
+        OwedDeposit.status == OwedStatus.OWED,
+        OwedDeposit.collect == "first_bill",
+    )
+    if lock:
+        query = query.order_by(OwedDeposit.id).with_for_update()
+    return {owed.account_id: owed for owed in session.scalars(query)}
+
+
+def add_owed_deposits(session: Session, drafts: list[BillDraft]) -> None:
+    """Add the deposit line to each draft whose account owes a deposit to bill (one query)."""
+    owed = _open_owed(session, [d.account_id for d in drafts if d.parcel_id is None])
+    for draft in drafts:
+        if (row := owed.get(draft.account_id)) is not None and draft.lines:
+            receivable = draft.lines[0].receivable_gl_code
+            draft.lines.append(deposit_line(row.id, row.amount_cents, receivable))
+
+
+def claim_owed_deposits(session: Session, drafts: list[BillDraft]) -> None:
+    """Lock the batch's owed deposits; a line whose deposit is no longer owed (taken at the
+    counter, dropped) is removed, one whose amount changed is billed at what is owed now."""
+    billed = {d.account_id for d in drafts if any(_owed_id(line) for line in d.lines)}
+    if not billed:
+        return
+    owed = {row.id: row for row in _open_owed(session, sorted(billed), lock=True).values()}
+    for draft in drafts:
+        lines = []
+        for line in draft.lines:
+            owed_id = _owed_id(line)
+            if owed_id is None:
+                lines.append(line)
+            elif (row := owed.get(owed_id)) is not None:
+                lines.append(replace(line, amount_cents=row.amount_cents))
+        draft.lines = lines
+
+
+def register_billed_deposits(
+    session: Session, actor: Actor, run_id: int, drafts: list[BillDraft]
+) -> int:
+    """Record in the register each deposit the batch's bills carry, held from the invoice's
+    own entry, and close what the accounts owed; returns the deposits recorded."""
+    lines = {d.account_id: line for d in drafts for line in d.lines if _owed_id(line) is not None}
+    if not lines:
+        return 0
+    owed = {row.id: row for row in _open_owed(session, sorted(lines)).values()}
+    invoices = session.execute(
+        sa.select(Invoice.id, Invoice.number, Invoice.account_id, Invoice.issue_date).where(
+            Invoice.billing_run_id == run_id,
+            Invoice.account_id.in_(sorted(lines)),
+            Invoice.status != InvoiceStatus.VOID,
         )
-    except InvoiceError as error:
-        raise DepositError("due_date", str(error)) from None
-    return _register(session, actor, account, invoice, amount_cents)
+    ).all()
+    entries = dict(
+        session.execute(
+            sa.select(JournalEntry.source_id, JournalEntry.id).where(
+                JournalEntry.source_type == "invoice",
+                JournalEntry.source_id.in_([i.number for i in invoices]),
+            )
+        ).all()
+    )
+    facts = {}
+    for invoice in invoices:
+        line = lines[invoice.account_id]
+        row = owed[_owed_id(line)]
+        deposit = _held(session, actor, row, line, invoice, entries[invoice.number])
+        facts[deposit.id] = {
+            "account_id": invoice.account_id,
+            "amount_cents": line.amount_cents,
+            "invoice": invoice.number,
+            "owed_deposit": row.id,
+        }
+    session.flush()
+    if facts:
+        record_many(session, actor, "deposit.bill", "Deposit", facts)
+    return len(facts)
 
 
-def _register(
-    session: Session, actor: Actor, account: Account, invoice: Invoice, amount_cents: int
+def _held(
+    session: Session, actor: Actor, owed: OwedDeposit, line: LineDraft, invoice, entry_id: int
 ) -> Deposit:
-    """The billed deposit in the register, held from the invoice's own entry."""
-    entry_id = session.scalar(
-        sa.select(JournalEntry.id).where(
-            JournalEntry.source_type == "invoice", JournalEntry.source_id == invoice.number
-        )
-    )
+    """One deposit billed, in the register from the invoice's entry; the owed deposit closed."""
     deposit = Deposit(
-        account_id=account.id,
-        amount_cents=amount_cents,
+        account_id=invoice.account_id,
+        amount_cents=line.amount_cents,
         held_since=invoice.issue_date,
         source="first_bill",
         reference=invoice.number,
-        offset_gl_code=_receivable_gl(session, invoice),
+        offset_gl_code=line.receivable_gl_code,
         status=DepositStatus.HELD,
-        held_cents=amount_cents,
+        held_cents=line.amount_cents,
         interest_cents=0,
     )
     session.add(deposit)
@@ -126,28 +170,13 @@ def _register(
         DepositMovement(
             deposit_id=deposit.id,
             kind=MovementKind.HELD,
-            amount_cents=amount_cents,
+            amount_cents=line.amount_cents,
             moved_on=invoice.issue_date,
             reference=invoice.number,
             journal_entry_id=entry_id,
             recorded_by=actor.label,
         )
     )
-    session.flush()
-    record(
-        session,
-        actor,
-        "deposit.bill",
-        deposit,
-        account_id=account.id,
-        amount_cents=amount_cents,
-        invoice=invoice.number,
-    )
+    owed.status, owed.closed_on = OwedStatus.BILLED, invoice.issue_date
+    owed.deposit_id, owed.invoice_id = deposit.id, invoice.id
     return deposit
-
-
-def _receivable_gl(session: Session, invoice: Invoice) -> str:
-    """The code of the receivable the deposit's line debited."""
-    return session.scalar(
-        sa.select(GLAccount.code).where(GLAccount.id == invoice.lines[0].receivable_gl_id)
-    )

@@ -89,9 +89,9 @@ def months_before(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
-def late_payments(session: Session, account_id: int, as_of: date, months: int) -> int:
-    """Bills due within the last `months` months (before as_of) not settled in full by their
-    due date: each is one late payment."""
+def _late_conditions(as_of: date, months: int) -> list:
+    """A utility bill due within the last `months` months (before as_of) and not settled in
+    full by its due date: one late payment."""
     since = months_before(as_of, months)
     settled_by_due = (
         sa.select(sa.func.coalesce(sa.func.sum(signed_amount()), 0))
@@ -102,20 +102,89 @@ def late_payments(session: Session, account_id: int, as_of: date, months: int) -
         )
         .scalar_subquery()
     )
+    return [
+        Invoice.kind == InvoiceKind.UTILITY,
+        Invoice.status != InvoiceStatus.VOID,
+        Invoice.due_date > since,
+        Invoice.due_date < as_of,
+        Invoice.total_cents > settled_by_due,
+    ]
+
+
+def late_payments(session: Session, account_id: int, as_of: date, months: int) -> int:
+    """Bills due within the last `months` months (before as_of) not settled in full by their
+    due date: each is one late payment."""
     return int(
         session.scalar(
             sa.select(sa.func.count())
             .select_from(Invoice)
-            .where(
-                Invoice.account_id == account_id,
-                Invoice.kind == InvoiceKind.UTILITY,
-                Invoice.status != InvoiceStatus.VOID,
-                Invoice.due_date > since,
-                Invoice.due_date < as_of,
-                Invoice.total_cents > settled_by_due,
-            )
+            .where(Invoice.account_id == account_id, *_late_conditions(as_of, months))
         )
     )
+
+
+def late_counts(as_of: date, months: int) -> sa.Select:
+    """Every account's late payments within the last `months` months: (account_id, late)."""
+    return (
+        sa.select(Invoice.account_id, sa.func.count().label("late"))
+        .where(*_late_conditions(as_of, months))
+        .group_by(Invoice.account_id)
+    )
+
+
+def service_cents() -> sa.ColumnElement:
+    """A bill's total less the deposits it billed: what it charged for service."""
+    deposits = (
+        sa.select(sa.func.coalesce(sa.func.sum(InvoiceLine.amount_cents), 0))
+        .where(InvoiceLine.invoice_id == Invoice.id, InvoiceLine.source.like("deposit%"))
+        .scalar_subquery()
+    )
+    return Invoice.total_cents - deposits
+
+
+def bills_averaged(rule: DepositRule) -> int:
+    """How many last bills the rule's amount reads (a fixed amount reads none)."""
+    return rule.average.bills if rule.average else 0
+
+
+def last_bills(
+    session: Session, account_ids: sa.Select, as_of: date, count: int
+) -> dict[int, list[int]]:
+    """The service cents of the last `count` utility bills (newest first) of the accounts
+    selected (one query)."""
+    if count <= 0:
+        return {}
+    cents = service_cents().label("cents")
+    ranked = (
+        sa.select(
+            Invoice.account_id,
+            cents,
+            sa.func.row_number()
+            .over(
+                partition_by=Invoice.account_id,
+                order_by=(Invoice.issue_date.desc(), Invoice.id.desc()),
+            )
+            .label("place"),
+        )
+        .where(
+            Invoice.account_id.in_(account_ids.scalar_subquery()),
+            Invoice.kind == InvoiceKind.UTILITY,
+            Invoice.status != InvoiceStatus.VOID,
+            Invoice.issue_date <= as_of,
+            # NOTE: a bill of a deposit alone is not a bill for service: it sizes no deposit.
+            service_cents() > 0,
+        )
+        .subquery()
+    )
+    bills: dict[int, list[int]] = {}
+    rows = session.execute(
+        sa.select(ranked.c.account_id, ranked.c.cents)
+        .where(ranked.c.place <= count)
+        .order_by(ranked.c.account_id, ranked.c.place)
+    )
+    for account_id, amount in rows:
+        bills.setdefault(account_id, []).append(int(amount))
+    return bills
 
 
 @dataclass(frozen=True)
@@ -143,21 +212,8 @@ def deposit_requirement(
         return None
     late = late_payments(session, account_id, as_of, rule.late.months) if rule.late else 0
     reasons = reasons_required(rule, flags=account.flags or [], late_payments=late)
-    bills = session.scalars(
-        sa.select(Invoice.total_cents)
-        .where(
-            Invoice.account_id == account_id,
-            Invoice.kind == InvoiceKind.UTILITY,
-            Invoice.status != InvoiceStatus.VOID,
-            Invoice.issue_date <= as_of,
-            # NOTE: a deposit billed is not a bill for service: it does not size a deposit.
-            ~sa.exists().where(
-                InvoiceLine.invoice_id == Invoice.id, InvoiceLine.source == "deposit"
-            ),
-        )
-        .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-        .limit(rule.average.bills if rule.average else 1)
-    ).all()
+    one = sa.select(sa.literal(account_id))
+    bills = last_bills(session, one, as_of, bills_averaged(rule)).get(account_id, [])
     held = held_cents(session, account_id)
     amount = max(deposit_amount(rule, bills, rounding) - held, 0) if reasons else 0
     return Requirement(reasons if amount else (), amount, rule.collect)

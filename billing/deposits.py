@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from accounts.models import Account
 from billing.deposit_checks import deposit_rule_on
+from billing.deposit_owed import take_owed
 from billing.deposit_rules import DepositRule, interest_cents
 from billing.invoices import refresh_status
 from billing.models import (
@@ -186,6 +187,8 @@ def hold_deposit(
         source=source,
         offset=offset_gl_code,
     )
+    # NOTE: a deposit taken settles what the rules asked of the account (shown until then).
+    take_owed(session, actor, deposit)
     return deposit
 
 

@@ -28,6 +28,7 @@ from billing.models import (
 from billing.words import DEFAULT_LANGUAGE
 from core.audit import Actor, record
 from core.numbering import next_number
+from ledger import chart
 from ledger.models import GLAccount
 from ledger.posting import Posting, post_entry
 
@@ -102,7 +103,9 @@ def invoice_postings(account_id: int, lines: list[LineDraft]) -> list[Posting]:
     net: dict[tuple[str, int | None], int] = defaultdict(int)
     for line in lines:
         net[(line.receivable_gl_code, account_id)] += line.amount_cents
-        net[(line.gl_code, None)] -= line.amount_cents
+        # NOTE: a deposit billed is held for the account, like one taken at the counter.
+        held_for = account_id if line.gl_code == chart.DEPOSITS_HELD else None
+        net[(line.gl_code, held_for)] -= line.amount_cents
     postings = []
     for (code, acct), cents in sorted(net.items(), key=lambda item: (item[1] <= 0, item[0][0])):
         if cents > 0:

@@ -1,5 +1,5 @@
-"""Scheduled billing work: late fees, the billing cycles' runs, interest on deposits (see
-scheduler.py)."""
+"""Scheduled billing work: late fees, the billing cycles' runs, interest on deposits, deposits
+asked after late payments (see scheduler.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from billing.cycle_calendar import CalendarError
 from billing.cycles import month_period, periods_to_bill
 from billing.deposit_checks import deposit_rule_on
+from billing.deposit_owed import ask_after_late_payments
 from billing.deposits import credit_interest
 from billing.models import (
     BillingRun,
@@ -135,6 +136,22 @@ def credit_deposit_interest(session: Session, context: JobContext) -> dict:
         )
         counts["deposits"] += 1 if cents else 0
         counts["cents"] += cents
+    if context.dry_run:
+        session.rollback()
+    else:
+        session.commit()
+    return counts
+
+
+def ask_late_payment_deposits(session: Session, context: JobContext) -> dict:
+    """Ask a deposit of every account that reached the rules' late-payment trigger and holds or
+    owes none: billed on its next bill or taken at the counter, per the rules' `collect`.
+
+    Rerunning it asks nothing new: an account owing a deposit is not asked again.
+    """
+    counts = ask_after_late_payments(
+        session, context.actor, context.as_of, context.config["ROUNDING_RULE"]
+    )
     if context.dry_run:
         session.rollback()
     else:

@@ -24,6 +24,11 @@ from accounts.models import Account, AccountStatus, Parcel
 from billing import billed_periods
 from billing.cycle_calendar import CalendarError
 from billing.cycles import cycle_months, cycle_or_default, month_period, run_label
+from billing.deposit_billing import (
+    add_owed_deposits,
+    claim_owed_deposits,
+    register_billed_deposits,
+)
 from billing.drafts import DraftBatch, tax_batch, tax_context, utility_batch, utility_context
 from billing.models import (
     BillingRun,
@@ -301,6 +306,8 @@ def _utility_batch(session: Session, run: Cycle, ctx, accounts: list) -> DraftBa
             held = decision.period is None
             notes.append(_note(account.number, decision.note, decision.text, held))
     batch = utility_batch(session, [a for a in accounts if a.id in periods], ctx, periods)
+    # NOTE: a deposit owed under `collect: first_bill` is a line of the next regular bill.
+    add_owed_deposits(session, batch.drafts)
     batch.already += sum(1 for a in accounts if a.id not in periods) - sum(
         1 for n in notes if n["held"]
     )
@@ -426,6 +433,7 @@ def post_run(
     for batch, items, already in source:
         if run.kind == InvoiceKind.UTILITY:
             _claim(session, batch, cycle)
+            claim_owed_deposits(session, batch.drafts)
         written = write_batch(
             session,
             batch.drafts,
@@ -436,6 +444,8 @@ def post_run(
             run_id=run.id,
             actor=actor,
         )
+        if run.kind == InvoiceKind.UTILITY:
+            register_billed_deposits(session, actor, run.id, batch.drafts)
         report.add(batch, items, already)
         run.invoices_posted += written
         run.total_posted_cents += sum(line.amount_cents for d in batch.drafts for line in d.lines)

@@ -29,6 +29,7 @@ from accounts.responsibility import (
     open_locations,
 )
 from accounts.services import create_account
+from billing.deposit_owed import ask_at_start, drop_owed
 from billing.deposits import apply_to_final_bill
 from billing.final_bills import FinalBillError, bill_last_days, last_billed_day, record_reading
 from billing.runs import RunOptions
@@ -177,6 +178,9 @@ def _start(
     hand_over(session, location, account, on)
     location.occupant_name = account.holder_name
     order.new_account_id = account.id
+    # NOTE: the deposit rules in force on the start date ask their deposit now: billed on the
+    # first regular bill, or owed at the counter, the order flagged until a clerk takes it.
+    ask_at_start(session, actor, order, account, location, settings.options.rounding)
 
 
 def _account_for_start(
@@ -282,3 +286,6 @@ def _stop(
     if not open_locations(session, account.id):
         account.status = AccountStatus.CLOSED
         record(session, actor, "account.finaled", account, stopped_on=on)
+        # NOTE: a deposit owed and neither billed nor taken secures nothing once service
+        # stops: the final bill is due at once and owes no deposit (docs/deposits.md).
+        drop_owed(session, actor, account.id, on, "service stopped before it was collected")

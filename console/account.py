@@ -15,8 +15,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from accounts.models import Account
+from billing.deposit_owed import open_owed
 from billing.figures import line_figures
-from billing.models import Deposit, Invoice, InvoiceCharge, InvoiceLine
+from billing.models import Deposit, Invoice, InvoiceCharge, InvoiceLine, OwedDeposit
 from billing.position import Position, account_position
 from console.models import ApprovalRequest
 from core.models import AuditEvent
@@ -56,6 +57,8 @@ class AccountRecord:
     lines: dict[int, list[tuple[str, str, int]]] = field(default_factory=dict)
     #: The account's deposits (held first, then closed), newest first within each.
     deposits: list[Deposit] = field(default_factory=list)
+    #: The deposit the rules ask of the account and the town does not hold yet (or None).
+    owed_deposit: OwedDeposit | None = None
 
 
 def _newest(session: Session, query) -> list:
@@ -197,4 +200,5 @@ def account_record(session: Session, account: Account, today: date) -> AccountRe
             .limit(SHOWN)
         )
     )
+    record.owed_deposit = open_owed(session, account.id)
     return record

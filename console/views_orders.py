@@ -18,7 +18,8 @@ from accounts.locations import OrderKind, OrderStatus, ServiceLocation, ServiceO
 from accounts.responsibility import current
 from accounts.services import find_account
 from billing.balance_transfers import TransferError, transfer_final_balance
-from billing.models import Invoice
+from billing.deposit_owed import owed_by_order, owed_for_order
+from billing.models import Invoice, OwedDeposit, OwedStatus
 from billing.service_orders import OrderError, confirm, new_order, refuse, settings_from
 from core import submissions
 from core.auth import request_actor, requires
@@ -67,6 +68,8 @@ def _page(errors: dict | None = None, shown: dict | None = None, status: int = 2
         found=[(loc, current(db.session, loc.id)) for loc in found],
         q=text,
         finals=finals,
+        deposits=owed_by_order(db.session, [o.id for o in latest]),
+        owed_words=owed_words,
         errors=errors or {},
         shown=shown or {},
         kinds=list(OrderKind),
@@ -173,6 +176,21 @@ def enter():
     return _answered(_done(order))
 
 
+def owed_words(owed: OwedDeposit) -> str:
+    """A deposit the rules asked for, in the clerk's words."""
+    amount, why = format_cents(owed.amount_cents), owed.reasons.replace(",", ", ").replace("_", " ")
+    if owed.status == OwedStatus.OWED and owed.collect == "before_service":
+        return f"Deposit owed {amount} ({why}): take it at the counter"
+    if owed.status == OwedStatus.OWED:
+        return f"Deposit owed {amount} ({why}): billed on the first regular bill"
+    if owed.status == OwedStatus.BILLED:
+        bill = db.session.get(Invoice, owed.invoice_id)
+        return f"Deposit {amount} billed on {bill.number}"
+    if owed.status == OwedStatus.TAKEN:
+        return f"Deposit {amount} taken on {owed.closed_on.isoformat()}"
+    return f"Deposit {amount} dropped (service stopped on {owed.closed_on.isoformat()})"
+
+
 def _done(order: ServiceOrder) -> str:
     """What a carried-out order did, in a line."""
     text = f"Order {order.id}: {order.kind.value} on {order.effective_on.isoformat()} carried out."
@@ -181,6 +199,8 @@ def _done(order: ServiceOrder) -> str:
         text += f" Final bill {final.number} posted ({format_cents(final.total_cents)})."
     if order.new_account_id:
         text += f" Service starts on account {order.new_account.number}."
+    if (owed := owed_for_order(db.session, order.id)) is not None:
+        text += f" {owed_words(owed)}."
     return text
 
 

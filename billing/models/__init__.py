@@ -8,6 +8,8 @@ from billing.models.deposits import (
     DepositRuleSet,
     DepositStatus,
     MovementKind,
+    OwedDeposit,
+    OwedStatus,
     RefundMethod,
 )
 from billing.models.invoices import (
@@ -55,5 +57,7 @@ __all__ = [
     "DepositRuleSet",
     "DepositStatus",
     "MovementKind",
+    "OwedDeposit",
+    "OwedStatus",
     "RefundMethod",
 ]

@@ -34,6 +34,18 @@ class MovementKind(enum.StrEnum):
         return 1 if self in (MovementKind.HELD, MovementKind.INTEREST) else -1
 
 
+class OwedStatus(enum.StrEnum):
+    """Where a deposit the rules ask for stands: owed until it is billed, taken or dropped."""
+
+    OWED = "owed"
+    #: On a regular bill (collect: first_bill): held in the register from that bill's entry.
+    BILLED = "billed"
+    #: Taken by a clerk (collect: before_service): held in the register from the counter.
+    TAKEN = "taken"
+    #: No longer asked: the account's service stopped before it was billed or taken.
+    DROPPED = "dropped"
+
+
 class RefundMethod(enum.StrEnum):
     """How a deposit goes back to the resident (docs/deposits.md)."""
 
@@ -112,6 +124,52 @@ class DepositMovement(CreatedAtMixin, Base):
             unique=True,
             sqlite_where=sa.text("kind = 'interest'"),
             postgresql_where=sa.text("kind = 'interest'"),
+        ),
+    )
+
+
+class OwedDeposit(CreatedAtMixin, Base):
+    """A deposit the rules ask of an account and not yet held: billed on its next regular bill
+    (collect: first_bill) or taken by a clerk before service (collect: before_service)."""
+
+    __tablename__ = "owed_deposit"
+
+    id: Mapped[intpk]
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    #: Why the rules ask it, comma-separated: "renter", "commercial", "late_payments".
+    reasons: Mapped[str] = mapped_column(sa.String(64))
+    #: How it is collected: "first_bill" or "before_service" (the rules in force that day).
+    collect: Mapped[str] = mapped_column(sa.String(16))
+    #: The day the rules were evaluated: the start of service, or the day the job found it.
+    owed_since: Mapped[date]
+    #: The start (or transfer) that asked for it; none when the late-payment job did.
+    service_order_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("service_order.id"), index=True
+    )
+    status: Mapped[OwedStatus] = mapped_column(
+        enum_column(OwedStatus, "owed_deposit_status"), default=OwedStatus.OWED, index=True
+    )
+    #: The deposit in the register that settled it (billed or taken).
+    deposit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("deposit.id"))
+    #: The regular bill that carried it (collect: first_bill).
+    invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice.id"))
+    closed_on: Mapped[date | None]
+    recorded_by: Mapped[str] = mapped_column(sa.String(254))
+
+    account: Mapped[Account] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint("status <> 'owed' OR closed_on IS NULL", name="owed_is_open"),
+        # NOTE: an account owes at most one deposit at a time: a rerun of a job or a second
+        # start never asks twice.
+        sa.Index(
+            "uq_owed_deposit_open",
+            "account_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'owed'"),
+            postgresql_where=sa.text("status = 'owed'"),
         ),
     )
 

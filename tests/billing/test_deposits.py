@@ -6,10 +6,10 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from billing.deposit_billing import bill_deposit
 from billing.deposit_checks import (
     deposit_requirement,
     due_for_refund,
+    last_bills,
     late_payments,
     load_deposit_rules,
 )
@@ -20,7 +20,14 @@ from billing.deposits import (
     hold_deposit,
     refund_deposit,
 )
-from billing.models import Deposit, DepositStatus, Invoice, InvoiceKind, InvoiceStatus
+from billing.models import (
+    Deposit,
+    DepositStatus,
+    Invoice,
+    InvoiceKind,
+    InvoiceStatus,
+    OwedDeposit,
+)
 from billing.position import account_position
 from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
@@ -288,22 +295,35 @@ def test_a_refund_is_refused_naming_the_field(session):
 
 
 def test_a_deposit_billed_is_owed_on_a_bill_and_held_as_a_liability_never_revenue(session):
-    account, invoice = _billed(session)
+    plans = load_rules(session)
+    account = household(session, plans, "olson", [1000, 5000, 9000, 13000, 18400])
     _rules(session)
-    account.flags = ["renter"]
-    deposit = bill_deposit(
+    session.add(
+        OwedDeposit(
+            account_id=account.id,
+            amount_cents=15000,
+            reasons="renter",
+            collect="first_bill",
+            owed_since=date(2026, 10, 1),
+            recorded_by=CLERK.label,
+        )
+    )
+    run = open_run(
         session,
-        CLERK,
-        account_id=account.id,
-        amount_cents=15000,
+        JOB,
+        kind=InvoiceKind.UTILITY,
+        cycle="2026-10",
         issue_date=date(2026, 11, 2),
         due_date=date(2026, 11, 23),
     )
-    billed = session.scalar(sa.select(Invoice).where(Invoice.number == deposit.reference))
-    (line,) = billed.lines
-    assert (billed.total_cents, line.amount_cents, line.source) == (15000, 15000, "deposit")
-    assert (deposit.source, deposit.held_since, deposit.held_cents) == (
+    post_run(session, run, JOB, RunOptions())
+    invoice = session.scalar(sa.select(Invoice))
+    deposit = session.scalar(sa.select(Deposit))
+    (line,) = [line for line in invoice.lines if line.source.startswith("deposit:")]
+    assert (invoice.total_cents, line.amount_cents) == (BILL + 15000, 15000)
+    assert (deposit.source, deposit.reference, deposit.held_since, deposit.held_cents) == (
         "first_bill",
+        invoice.number,
         date(2026, 11, 2),
         15000,
     )
@@ -314,37 +334,16 @@ def test_a_deposit_billed_is_owed_on_a_bill_and_held_as_a_liability_never_revenu
     )  # the deposit is no revenue
     assert account_receivable(session, account.id) == BILL + 15000
     assert register_tie(session).ties
-    # the deposit billed does not count as a bill when the rules size a deposit
+    # the deposit billed does not count as a bill for service when the rules size a deposit,
+    # and the deposit held is subtracted from what the rules ask
     assert deposit_requirement(session, account.id, date(2026, 11, 3), "half_up").amount_cents == 0
+    assert last_bills(session, sa.select(sa.literal(account.id)), date(2026, 11, 3), 12) == {
+        account.id: [BILL]
+    }
     # at the final bill it is applied like any deposit: the register and GL 2020 go to zero
-    assert apply_to_final_bill(session, CLERK, invoice.id, rounding="half_up") == BILL
+    assert apply_to_final_bill(session, CLERK, invoice.id, rounding="half_up") == 15000
     assert gl_balance(session, chart.DEPOSITS_HELD) == 0
     assert register_tie(session).ties
-
-
-def test_a_deposit_is_not_billed_to_an_account_without_service(session):
-    account, _invoice = _billed(session)
-    with pytest.raises(DepositError) as refused:
-        bill_deposit(
-            session,
-            CLERK,
-            account_id=account.id,
-            amount_cents=15000,
-            issue_date=date(2023, 1, 1),
-            due_date=date(2023, 1, 21),
-        )
-    assert refused.value.field == "account_id"
-    with pytest.raises(DepositError) as refused:
-        bill_deposit(
-            session,
-            CLERK,
-            account_id=account.id,
-            amount_cents=15000,
-            issue_date=date(2026, 11, 2),
-            due_date=date(2026, 11, 1),
-        )
-    assert refused.value.field == "due_date"
-    assert session.scalar(sa.select(sa.func.count()).select_from(Deposit)) == 0
 
 
 def test_a_converted_deposit_is_booked_on_the_conversion_day_with_its_old_date_kept(session):
