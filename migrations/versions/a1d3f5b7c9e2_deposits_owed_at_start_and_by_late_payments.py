@@ -2,7 +2,7 @@
 late payments, until it is billed on a regular bill, taken at the counter or dropped
 
 Revision ID: a1d3f5b7c9e2
-Revises: f5b7d9e1a3c6
+Revises: a9c1e3f5b7d0
 Create Date: 2026-12-06 11:30:00.000000
 
 A new table only: existing data stays as it is.
@@ -13,7 +13,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "a1d3f5b7c9e2"
-down_revision = "f5b7d9e1a3c6"
+down_revision = "a9c1e3f5b7d0"
 branch_labels = None
 depends_on = None
 
