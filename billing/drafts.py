@@ -27,10 +27,10 @@ from accounts.models import (
 )
 from accounts.responsibility import responsibility_windows
 from billing.computed import BilledPeriod, ComputedLine, RuleError
+from billing.estimate_drafts import second_installment_of, year_estimates
 from billing.invoices import LineDraft
-from billing.levy_estimate import deduction_words, second_installment
 from billing.levy_spec import TaxYearSpec
-from billing.models import Invoice, InvoiceKind, InvoiceStatus, LineCategory, RatePlan
+from billing.models import LineCategory, RatePlan
 from billing.periods import clip_period, regular_months
 from billing.rate_plan_format import RatePlanSpec
 from billing.rating import rate_bill, version_in_force
@@ -39,7 +39,6 @@ from billing.tax import compute_parcel_tax
 from billing.usage import Read, UsageResult, period_usage
 from billing.winter import WinterRow, stored_averages, winter_period
 from billing.words import DEFAULT_LANGUAGE, words
-from ledger import chart
 from ledger.models import GLAccount, ServiceKind, TaxingJurisdiction
 
 #: Reads older than this before the period start are not needed for averages.
@@ -487,7 +486,7 @@ def tax_batch(session: Session, parcels: list[Parcel], ctx: TaxContext) -> Draft
             )
         ).all()
     )
-    estimates = _estimates(session, parcels, ctx) if ctx.spec.estimated_first else None
+    estimates = year_estimates(session, parcels, ctx) if ctx.spec.estimated_first else None
     batch = DraftBatch()
     for parcel in parcels:
         number = numbers[parcel.owner_account_id]
@@ -495,50 +494,6 @@ def tax_batch(session: Session, parcels: list[Parcel], ctx: TaxContext) -> Draft
         bill = partial(_bill_parcel, parcel, number, values.get(parcel.id), ctx, estimate)
         _add(batch, number, bill, parcel.parcel_number)
     return batch
-
-
-def _estimates(
-    session: Session, parcels: list[Parcel], ctx: TaxContext
-) -> dict[int, tuple[int, int, date]]:
-    """The live estimated first installments of the batch's parcels for the year: parcel id ->
-    (invoice id, cents billed, issue date)."""
-    rows = session.execute(
-        sa.select(Invoice.parcel_id, Invoice.id, Invoice.total_cents, Invoice.issue_date).where(
-            Invoice.parcel_id.in_([p.id for p in parcels]),
-            Invoice.kind == InvoiceKind.TAX,
-            Invoice.status != InvoiceStatus.VOID,
-            Invoice.estimated.is_(True),
-            Invoice.period_start == date(ctx.tax_year, 1, 1),
-        )
-    ).all()
-    return {parcel_id: (invoice_id, cents, day) for parcel_id, invoice_id, cents, day in rows}
-
-
-def _second_installment(
-    draft: BillDraft, ctx: TaxContext, estimate: tuple[int, int, date | None]
-) -> None:
-    """Make a year's bill the second installment: the actual tax less the estimate billed,
-    never below zero; the excess is marked to come off the first bill (billing/estimates.py)."""
-    invoice_id, billed, issued = estimate
-    second = second_installment(sum(line.amount_cents for line in draft.lines), billed)
-    if second.deducted_cents:
-        words = deduction_words(ctx.tax_year, issued)
-        draft.lines.append(
-            LineDraft(
-                words[DEFAULT_LANGUAGE],
-                -second.deducted_cents,
-                chart.ESTIMATED_TAX,
-                ctx.receivable,
-                category=LineCategory.TAX,
-                parcel_id=draft.parcel_id,
-                source=f"estimate:{ctx.tax_year}:deducted",
-                descriptions=words,
-            )
-        )
-    # NOTE: one installment, numbered 2: the estimate was the year's first (35 ILCS 200/21-30).
-    draft.installments = [(2, ctx.spec.installments[0].due_date, second.due_cents)]
-    if second.excess_cents:
-        draft.estimate_excess = (invoice_id, second.excess_cents)
 
 
 def _bill_parcel(
@@ -589,7 +544,7 @@ def _bill_parcel(
     installments = [(i.number, i.due_date, i.amount_cents) for i in bill.installments]
     draft = BillDraft(parcel.owner_account_id, number, lines, parcel.id, installments)
     if estimate is not None:
-        _second_installment(draft, ctx, estimate)
+        second_installment_of(draft, ctx, estimate)
     if ctx.spec.discount_account is not None:
         draft.discount_gl_code = ctx.spec.discount_account
         draft.discounts = [
