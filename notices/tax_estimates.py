@@ -22,13 +22,16 @@ DEDUCTED = "estimate:{year}:deducted"
 
 def _estimate_billed(session: Session, invoice: Invoice) -> int:
     """The estimated first installment billed for the bill's parcel and year (0: none)."""
-    return session.scalar(
-        sa.select(sa.func.coalesce(sa.func.sum(Invoice.total_cents), 0)).where(
-            Invoice.parcel_id == invoice.parcel_id,
-            Invoice.kind == InvoiceKind.TAX,
-            Invoice.status != InvoiceStatus.VOID,
-            Invoice.estimated.is_(True),
-            Invoice.period_start == invoice.period_start,
+    # NOTE: PostgreSQL sums a BIGINT as a NUMERIC: int() gives cents back.
+    return int(
+        session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(Invoice.total_cents), 0)).where(
+                Invoice.parcel_id == invoice.parcel_id,
+                Invoice.kind == InvoiceKind.TAX,
+                Invoice.status != InvoiceStatus.VOID,
+                Invoice.estimated.is_(True),
+                Invoice.period_start == invoice.period_start,
+            )
         )
     )
 
