@@ -23,6 +23,7 @@ from billing.position import TAX, account_position
 from billing.rules import load_levy, load_penalty_rules
 from billing.runs import RunError, RunOptions, open_run, post_run
 from core.audit import Actor
+from core.extensions import db
 from ledger import chart
 from ledger.balances import account_credit, account_receivable, gl_balance
 from tests.billing.billing_fixtures import KEY
@@ -92,6 +93,11 @@ def bills(session, account, *, estimated: bool) -> list[Invoice]:
 
 @pytest.fixture
 def chicago(session):
+    """Example 13's town (chicago_town)."""
+    return chicago_town(session)
+
+
+def chicago_town(session):
     """Example 13's parcels billed for 2022, the 2023 levy loaded and its estimate posted."""
     parcels = {
         "home": owner(session, "14-08-203-001-0000", 300_000_00, flags=["homestead"]),
@@ -324,3 +330,33 @@ def test_an_estimate_with_two_more_installments_or_with_discounts_is_refused():
     bad["discount_account"] = "4900"
     with pytest.raises(RuleError, match=r"^discounts: a year with an estimated first"):
         parse_levy(bad)
+
+
+def test_a_clerk_runs_the_estimate_through_the_api_with_the_levys_dates(app, client, api_headers):
+    headers = api_headers("clerk")
+    request = {
+        "kind": "tax",
+        "cycle": "2023-estimate",
+        "issue_date": "2024-01-15",
+        "due_date": "2024-02-15",
+    }
+    with app.app_context():
+        owner(db.session, "14-08-203-001-0000", 300_000_00, flags=["homestead"])
+        load_levy(db.session, LOADER, document())
+        db.session.commit()
+    refused = client.post("/api/v1/billing-runs", json=request, headers=headers)
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"]["cycle"][0].startswith(
+        "cycle: tax year 2022 was never billed"
+    )
+    with app.app_context():
+        bill_2022(db.session)
+        db.session.commit()
+    preview = client.post("/api/v1/billing-runs", json=request, headers=headers).get_json()
+    assert preview["report"]["invoices"] == 1 and preview["report"]["total_cents"] == 3_006_83
+    assert (preview["issue_date"], preview["due_date"]) == ("2024-01-31", "2024-03-01")
+    posted = client.post(f"/api/v1/billing-runs/{preview['id']}/post", headers=headers)
+    assert posted.get_json()["invoices_posted"] == 1
+    with app.app_context():
+        invoice = db.session.scalar(sa.select(Invoice).where(Invoice.estimated.is_(True)))
+        assert (invoice.total_cents, invoice.due_date) == (3_006_83, date(2024, 3, 1))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pytest
 import sqlalchemy as sa
 
 from billing.models import Invoice
@@ -14,8 +15,14 @@ from billing.position import TAX, account_position
 from core.money import format_cents
 from notices import content
 from tests.billing.test_tax_bills_posted import pay
-from tests.billing.test_tax_estimates import bills, chicago, run  # noqa: F401 - the fixture
+from tests.billing.test_tax_estimates import bills, chicago_town, run
 from tests.notices.test_one_truth import MONEY, _after, _cents, _check_a_bill, _scan_lines, _text
+
+
+@pytest.fixture
+def chicago(session):
+    """Example 13's town: its 2022 bills, the 2023 levy and estimate posted."""
+    return chicago_town(session)
 
 
 def _read(session, app, invoice: Invoice, day: date | None = None) -> tuple:
