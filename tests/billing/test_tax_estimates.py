@@ -360,3 +360,18 @@ def test_a_clerk_runs_the_estimate_through_the_api_with_the_levys_dates(app, cli
     with app.app_context():
         invoice = db.session.scalar(sa.select(Invoice).where(Invoice.estimated.is_(True)))
         assert (invoice.total_cents, invoice.due_date) == (3_006_83, date(2024, 3, 1))
+
+
+def test_the_estimate_runs_from_the_command_line(app, runner):
+    with app.app_context():
+        owner(db.session, "14-08-203-001-0000", 300_000_00, flags=["homestead"])
+        bill_2022(db.session)
+        load_levy(db.session, LOADER, document())
+        db.session.commit()
+    args = ["billing", "run", "--kind", "tax", "--cycle", "2023-estimate"]
+    result = runner.invoke(args=args)
+    assert result.exit_code == 0, result.output
+    assert "Posted: 1 invoices in this run, $3,006.83." in result.output
+    with app.app_context():
+        invoice = db.session.scalar(sa.select(Invoice).where(Invoice.estimated.is_(True)))
+        assert (invoice.issue_date, invoice.due_date) == (date(2024, 1, 31), date(2024, 3, 1))
