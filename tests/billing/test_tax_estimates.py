@@ -15,6 +15,7 @@ import yaml
 
 from accounts.models import Parcel, ParcelValuation
 from accounts.services import create_account
+from billing.adjustments import AdjustmentError, recompute_and_reissue, void_invoice
 from billing.computed import RuleError
 from billing.levy_format import parse_levy
 from billing.models import CreditMemo, Invoice, InvoiceKind, InvoiceStatus
@@ -375,3 +376,19 @@ def test_the_estimate_runs_from_the_command_line(app, runner):
     with app.app_context():
         invoice = db.session.scalar(sa.select(Invoice).where(Invoice.estimated.is_(True)))
         assert (invoice.issue_date, invoice.due_date) == (date(2024, 1, 31), date(2024, 3, 1))
+
+
+def test_a_voided_estimate_is_not_recomputed_as_the_years_full_bill(session, chicago):
+    parcels, _report = chicago
+    (first,) = bills(session, parcels["home"], estimated=True)
+    void_invoice(session, LOADER, first, reason="mailed to the wrong owner", on=date(2024, 2, 2))
+    with pytest.raises(AdjustmentError, match="is an estimated first installment"):
+        recompute_and_reissue(
+            session,
+            LOADER,
+            first,
+            issue_date=date(2024, 2, 5),
+            due_date=date(2024, 3, 1),
+            rounding="half_up",
+            spike_multiple=3,
+        )
