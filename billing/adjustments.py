@@ -366,6 +366,11 @@ def recompute_and_reissue(
     spike_multiple,
 ) -> Invoice:
     """Reissue a voided invoice from the data as it is now (corrected reads, values or plans)."""
+    if old.estimated:
+        # NOTE: an estimate is a percent of last year's bill, not a computation of this year's.
+        raise AdjustmentError(
+            f"invoice {old.number} is an estimated first installment; it is not recomputed"
+        )
     if old.kind == InvoiceKind.TAX:
         spec = levy_spec(session, old.period_start.year)
         if spec is None:

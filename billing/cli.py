@@ -223,7 +223,8 @@ def _print_report(report: dict) -> None:
 @click.option(
     "--cycle",
     default=None,
-    help='"2026-10": a month of the default billing cycle; "2026": a tax year.',
+    help='"2026-10": a month of the default billing cycle; "2026": a tax year; "2026-estimate": '
+    "a tax year's estimated first installments (the levy's dates).",
 )
 @click.option("--billing-cycle", default=None, help="A billing cycle's code (route, book).")
 @click.option(

@@ -27,6 +27,7 @@ from accounts.models import (
 )
 from accounts.responsibility import responsibility_windows
 from billing.computed import BilledPeriod, ComputedLine, RuleError
+from billing.estimate_drafts import second_installment_of, year_estimates
 from billing.invoices import LineDraft
 from billing.levy_spec import TaxYearSpec
 from billing.models import LineCategory, RatePlan
@@ -69,6 +70,11 @@ class BillDraft:
     discounts: list[tuple[date, Decimal, int, int, int]] = field(default_factory=list)
     #: The GL account code an honoured discount is debited to.
     discount_gl_code: str | None = None
+    #: An estimated first installment of a tax year (billing/estimates.py).
+    estimated: bool = False
+    #: The year's bill of a parcel whose estimate billed more than its tax: (the estimate's
+    #: invoice id, the excess cents) to take off it when this draft is posted.
+    estimate_excess: tuple[int, int] | None = None
 
 
 @dataclass
@@ -480,16 +486,22 @@ def tax_batch(session: Session, parcels: list[Parcel], ctx: TaxContext) -> Draft
             )
         ).all()
     )
+    estimates = year_estimates(session, parcels, ctx) if ctx.spec.estimated_first else None
     batch = DraftBatch()
     for parcel in parcels:
         number = numbers[parcel.owner_account_id]
-        bill = partial(_bill_parcel, parcel, number, values.get(parcel.id), ctx)
+        estimate = None if estimates is None else estimates.get(parcel.id, (0, 0, None))
+        bill = partial(_bill_parcel, parcel, number, values.get(parcel.id), ctx, estimate)
         _add(batch, number, bill, parcel.parcel_number)
     return batch
 
 
 def _bill_parcel(
-    parcel: Parcel, number: str, value: ParcelValuation | None, ctx: TaxContext
+    parcel: Parcel,
+    number: str,
+    value: ParcelValuation | None,
+    ctx: TaxContext,
+    estimate: tuple[int, int, date | None] | None = None,
 ) -> tuple[BillDraft | None, list[dict]]:
     """One parcel's tax bill: (its draft, or None when it is held; its exceptions)."""
     if value is None:
@@ -509,7 +521,7 @@ def _bill_parcel(
     except RuleError as error:
         note = f"parcel {parcel.parcel_number}: {error}"
         return None, [_exception(number, None, "tax_error", note, True)]
-    if bill.total_cents == 0:
+    if bill.total_cents == 0 and not (estimate and estimate[1]):
         note = f"parcel {parcel.parcel_number} owes no tax (taxable value 0)"
         return None, [_exception(number, None, "zero_value", note, True)]
     lines = [
@@ -531,6 +543,8 @@ def _bill_parcel(
     ]
     installments = [(i.number, i.due_date, i.amount_cents) for i in bill.installments]
     draft = BillDraft(parcel.owner_account_id, number, lines, parcel.id, installments)
+    if estimate is not None:
+        second_installment_of(draft, ctx, estimate)
     if ctx.spec.discount_account is not None:
         draft.discount_gl_code = ctx.spec.discount_account
         draft.discounts = [

@@ -22,6 +22,8 @@ from typing import Any, NoReturn
 import yaml
 
 from billing.computed import RuleError
+from billing.levy_estimate import KEY as ESTIMATE_KEY
+from billing.levy_estimate import parse_estimate
 from billing.levy_spec import (
     BASES,
     EXEMPTION_KINDS,
@@ -52,6 +54,7 @@ _EXEMPTION_KEYS |= {"minimum", "maximum", "above", "any_flags"}
 _TOP_KEYS = frozenset({"version", "tax_year", "name", "equalization_factor", "class_ratios"})
 _TOP_KEYS |= {"exemptions", "levies", "installments", "discounts"}
 _TOP_KEYS |= {"discount_account", "charges", "special_assessments", "credits"}
+_TOP_KEYS |= {ESTIMATE_KEY}
 _GL_RE = re.compile(r"[0-9A-Za-z][0-9A-Za-z.-]{0,19}")
 #: The most a per-parcel charge, a credit or one parcel's special assessment may be: $1,000,000.
 _MOST_CENTS = 100_000_000
@@ -548,15 +551,28 @@ def parse_levy(document: dict) -> TaxYearSpec:
         if "discount_account" in document
         else None
     )
+    discounts = _parse_discounts(document.get("discounts", []), installments)
+    estimate = None
+    if ESTIMATE_KEY in document:
+        estimate = parse_estimate(
+            document[ESTIMATE_KEY],
+            tax_year,
+            installments,
+            discounts,
+            mapping=_mapping,
+            read_date=_date,
+            read_decimal=_decimal,
+        )
     return TaxYearSpec(
         discount_account=discount_account,
+        estimated_first=estimate,
         **_parse_lines(document, class_ratios, levies),
         tax_year=tax_year,
         class_ratios=class_ratios,
         levies=levies,
         installments=installments,
         exemptions=exemptions,
-        discounts=_parse_discounts(document.get("discounts", []), installments),
+        discounts=discounts,
         equalization_factor=_decimal(
             document.get("equalization_factor", "1"), "equalization_factor", Decimal(0), Decimal(10)
         ),

@@ -166,6 +166,20 @@ class TaxCredit:
 
 
 @dataclass(frozen=True)
+class EstimatedFirstInstallment:
+    """A first installment billed before the year's levies are final, as a percent of the
+    parcel's prior-year tax (Cook County, 35 ILCS 200/21-30: 55%); the year's own bill is then
+    the second installment, the actual tax less what the estimate billed."""
+
+    #: More than 0, at most 100: the percent of the prior year's tax billed.
+    percent: Decimal
+    #: The day the estimated bills are issued (mailed).
+    issue_date: date
+    #: Their due date; before the second installment's.
+    due_date: date
+
+
+@dataclass(frozen=True)
 class TaxYearSpec:
     """A validated levy document: everything needed to bill one tax year."""
 
@@ -184,6 +198,8 @@ class TaxYearSpec:
     credits: tuple[TaxCredit, ...] = ()
     #: The GL account an honoured early-payment discount is debited to (contra-revenue).
     discount_account: str | None = None
+    #: The estimated first installment, when the year bills one (billing/estimates.py).
+    estimated_first: EstimatedFirstInstallment | None = None
 
 
 def _number(value: Decimal) -> str:
@@ -332,6 +348,12 @@ def levy_to_document(spec: TaxYearSpec) -> dict:
     ]
     if spec.discount_account is not None:
         document["discount_account"] = spec.discount_account
+    if (estimate := spec.estimated_first) is not None:
+        document["estimated_first_installment"] = {
+            "percent": _number(estimate.percent),
+            "issue": estimate.issue_date.isoformat(),
+            "due": estimate.due_date.isoformat(),
+        }
     document["charges"] = [_charge_document(c) for c in spec.charges]
     document["special_assessments"] = [_assessment_document(a) for a in spec.special_assessments]
     document["credits"] = [_credit_document(c) for c in spec.credits]

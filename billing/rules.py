@@ -116,19 +116,12 @@ def load_levy(
     """
     spec = parse_levy(document)
     _warn(warnings, levy_text_warnings(spec, town_languages()))
-    posted = session.scalar(
-        sa.select(sa.func.count())
-        .select_from(Invoice)
-        .where(
-            Invoice.kind == InvoiceKind.TAX,
-            Invoice.status != InvoiceStatus.VOID,
-            sa.extract("year", Invoice.period_start) == spec.tax_year,
-        )
-    )
+    posted = _posted_tax(session, spec.tax_year, estimated=False)
     if posted:
         raise RuleError(
             f"tax_year: {posted} tax invoices of {spec.tax_year} are posted; the levy can no longer change"
         )
+    _keep_posted_estimate(session, spec)
     check_levy_against_books(session, spec)
     for levy in spec.levies:
         if session.get(TaxingJurisdiction, levy.jurisdiction) is None:
@@ -158,6 +151,36 @@ def load_levy(
         after={"document": _digest(canonical), "levies": len(spec.levies)},
     )
     return row
+
+
+def _posted_tax(session: Session, tax_year: int, *, estimated: bool) -> int:
+    """How many live tax invoices of the year are posted (estimated first installments or not)."""
+    return session.scalar(
+        sa.select(sa.func.count())
+        .select_from(Invoice)
+        .where(
+            Invoice.kind == InvoiceKind.TAX,
+            Invoice.status != InvoiceStatus.VOID,
+            Invoice.estimated.is_(estimated),
+            sa.extract("year", Invoice.period_start) == tax_year,
+        )
+    )
+
+
+def _keep_posted_estimate(session: Session, spec: TaxYearSpec) -> None:
+    """Once estimated first installments of the year are posted, the levy may still change
+    (its rates are set after the estimate is mailed) but not the estimate it billed."""
+    # NOTE: in Cook County the estimate is mailed in January and the year's rates are final
+    # months later: the document is loaded with the estimate, then again with the final levies.
+    estimated = _posted_tax(session, spec.tax_year, estimated=True)
+    if not estimated:
+        return
+    before = levy_spec(session, spec.tax_year)
+    if before is None or before.estimated_first != spec.estimated_first:
+        raise RuleError(
+            f"estimated_first_installment: {estimated} estimated first-installment bills of "
+            f"{spec.tax_year} are posted; the estimate can no longer change"
+        )
 
 
 def levy_spec(session: Session, tax_year: int) -> TaxYearSpec | None:

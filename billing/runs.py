@@ -30,6 +30,16 @@ from billing.deposit_billing import (
     register_billed_deposits,
 )
 from billing.drafts import DraftBatch, tax_batch, tax_context, utility_batch, utility_context
+from billing.estimates import (
+    ESTIMATE_SUFFIX,
+    EstimateContext,
+    EstimateError,
+    check_estimate_run,
+    check_year_run,
+    estimate_batch,
+    is_estimate_cycle,
+    settle_excess,
+)
 from billing.models import (
     BillingRun,
     CyclePeriod,
@@ -75,12 +85,12 @@ def cycle_period(kind: InvoiceKind, cycle: str) -> tuple[date, date]:
     """The billing period of a cycle: "2026-10" is October 2026; a tax cycle "2026" is the year."""
     try:
         if kind == InvoiceKind.TAX:
-            year = int(cycle)
+            year = int(cycle.removesuffix(ESTIMATE_SUFFIX))
             return date(year, 1, 1), date(year, 12, 31)
         year, month = (int(part) for part in cycle.split("-"))
         return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
     except ValueError:
-        shape = "YYYY" if kind == InvoiceKind.TAX else "YYYY-MM"
+        shape = "YYYY (or YYYY-estimate)" if kind == InvoiceKind.TAX else "YYYY-MM"
         raise RunError(f"cycle: {cycle!r} is not a {kind.value} cycle like {shape}") from None
 
 
@@ -112,6 +122,8 @@ def open_run(
         start, end = period.period_start, period.period_end
     else:
         start, end = cycle_period(kind, cycle)
+        if is_estimate_cycle(cycle):
+            issue_date, due_date = _estimate_dates(session, start.year)
     run = session.scalar(
         sa.select(BillingRun).where(BillingRun.kind == kind, BillingRun.cycle == cycle)
     )
@@ -144,6 +156,17 @@ def open_run(
         # NOTE: a run opened before cycles existed is its month's run of the default cycle.
         run.billing_cycle_id, run.cycle_period_id = period.cycle_id, period.id
     return run
+
+
+def _estimate_dates(session: Session, tax_year: int) -> tuple[date, date]:
+    """An estimate run's issue and due dates: the levy document's (billing/estimates.py)."""
+    spec = levy_spec(session, tax_year)
+    if spec is None or spec.estimated_first is None:
+        what = (
+            "no levy is loaded" if spec is None else "the levy has no estimated first installment"
+        )
+        raise RunError(f"cycle: {what} for tax year {tax_year}")
+    return spec.estimated_first.issue_date, spec.estimated_first.due_date
 
 
 def _month_period(session: Session, month: str, due_days: int) -> CyclePeriod:
@@ -198,12 +221,16 @@ class Cycle:
     default_cycle: bool = False
     #: The regular period's length in months (billing.computed.BilledPeriod).
     months: int = 1
+    #: A tax year's estimate run (billing/estimates.py).
+    estimated: bool = False
 
 
 def _cycle(session: Session, run: BillingRun) -> Cycle:
     """A run's kind, period and billing cycle as plain values."""
     if run.kind == InvoiceKind.TAX:
-        return Cycle(run.kind, run.period_start, run.period_end)
+        return Cycle(
+            run.kind, run.period_start, run.period_end, estimated=is_estimate_cycle(run.cycle)
+        )
     billing_cycle = cycle_or_default(session, run.billing_cycle_id)
     months = cycle_months(billing_cycle, run.period_start, run.period_end)
     return Cycle(
@@ -259,6 +286,7 @@ def _already_billed(session: Session, run: Cycle, ids: list[int]) -> set[int]:
                 Invoice.period_start == run.period_start,
                 Invoice.period_end == run.period_end,
                 Invoice.status != InvoiceStatus.VOID,
+                Invoice.estimated.is_(run.estimated),
             )
         )
     )
@@ -269,17 +297,7 @@ def _batches(
 ) -> Iterator[tuple[DraftBatch, int, int]]:
     """Yield (drafts of not-yet-billed items, items in the batch, items already billed) per batch."""
     if run.kind == InvoiceKind.TAX:
-        spec = levy_spec(session, run.period_start.year)
-        if spec is None:
-            raise RunError(f"no levy is loaded for tax year {run.period_start.year}")
-        ctx = tax_context(session, spec, options.rounding, chart.TAX_RECEIVABLE)
-        for parcels in _parcels(session, options.batch_size):
-            done = _already_billed(session, run, [p.id for p in parcels])
-            yield (
-                tax_batch(session, [p for p in parcels if p.id not in done], ctx),
-                len(parcels),
-                len(done),
-            )
+        yield from _tax_batches(session, run, options)
         return
     ctx = utility_context(
         session,
@@ -290,6 +308,30 @@ def _batches(
     )
     for accounts in _accounts(session, options.batch_size, run):
         yield _utility_batch(session, run, ctx, accounts), len(accounts), 0
+
+
+def _tax_batches(
+    session: Session, run: Cycle, options: RunOptions
+) -> Iterator[tuple[DraftBatch, int, int]]:
+    """The batches of a tax run: the year's bills, or its estimated first installments."""
+    year = run.period_start.year
+    spec = levy_spec(session, year)
+    try:
+        if run.estimated:
+            check_estimate_run(session, year, spec)
+            ctx = EstimateContext(year, spec, options.rounding)
+            make = estimate_batch
+        elif spec is None:
+            raise RunError(f"no levy is loaded for tax year {year}")
+        else:
+            check_year_run(session, year, spec)
+            ctx = tax_context(session, spec, options.rounding, chart.TAX_RECEIVABLE)
+            make = tax_batch
+    except EstimateError as error:
+        raise RunError(str(error)) from None
+    for parcels in _parcels(session, options.batch_size):
+        done = _already_billed(session, run, [p.id for p in parcels])
+        yield make(session, [p for p in parcels if p.id not in done], ctx), len(parcels), len(done)
 
 
 def _utility_batch(session: Session, run: Cycle, ctx, accounts: list) -> DraftBatch:
@@ -421,6 +463,7 @@ def post_run(
     report = _Report()
     period = (run.period_start, run.period_end)
     cycle, engine = _cycle(session, run), session.get_bind()
+    year = run.period_start.year
 
     def batches() -> Iterator[tuple[DraftBatch, int, int]]:
         """The run's batches, read and computed on a connection of their own."""
@@ -446,6 +489,9 @@ def post_run(
         )
         if run.kind == InvoiceKind.UTILITY:
             register_billed_deposits(session, actor, run.id, batch.drafts)
+        for draft in batch.drafts:
+            if draft.estimate_excess is not None:
+                settle_excess(session, actor, *draft.estimate_excess, run.issue_date, year)
         report.add(batch, items, already)
         run.invoices_posted += written
         run.total_posted_cents += sum(line.amount_cents for d in batch.drafts for line in d.lines)

@@ -100,7 +100,9 @@ class RunRequestSchema(ma.Schema):
 
     kind = ma.fields.String(required=True, validate=validate.OneOf(["utility", "tax"]))
     cycle = ma.fields.String(
-        validate=validate.Regexp(r"^\d{4}(-\d{2})?$", error="Use YYYY-MM or YYYY.")
+        validate=validate.Regexp(
+            r"^\d{4}(-\d{2}|-estimate)?$", error="Use YYYY-MM, YYYY or YYYY-estimate."
+        )
     )
     issue_date = ma.fields.Date(required=True)
     due_date = ma.fields.Date(required=True)

@@ -170,6 +170,7 @@ def write_batch(
                 "balance_cents": balance,
                 "billing_run_id": run_id,
                 "parcel_id": draft.parcel_id,
+                "estimated": draft.estimated,
                 "created_at": now,
             }
         )

@@ -32,6 +32,9 @@ PROCESSOR_FEES = "5000"
 WRITE_OFFS = "5100"
 #: Customer deposits held: a liability to the residents (the deposit register ties to it).
 DEPOSITS_HELD = "2020"
+#: What estimated first installments of property tax billed, until the year's levies are known
+#: and its bill moves it to the taxing jurisdictions (billing/estimates.py).
+ESTIMATED_TAX = "2030"
 INTEREST_ON_DEPOSITS = "5200"
 
 

@@ -46,6 +46,7 @@ from notices.document import (
 from notices.lines import invoice_lines, read_in
 from notices.receipt_words import card_reference, paid_at, paid_by
 from notices.scanline import scan_line
+from notices.tax_estimates import second_installment_messages, year_dues
 from notices.texts import TEXTS
 from payments.models import Payment, Receipt, Refund
 
@@ -260,7 +261,12 @@ def stub(config: Mapping, account: Account, cents: int, due: date, label: str | 
 
 
 def _bill_stubs(
-    config: Mapping, account: Account, invoice: Invoice, position: Position, day: date
+    config: Mapping,
+    account: Account,
+    invoice: Invoice,
+    position: Position,
+    day: date,
+    year_dues: Mapping[int, date],
 ) -> tuple[Stub, ...]:
     """A utility bill's one stub for what its services owe; a tax bill's one stub per installment
     still owing (its penalties with it); together they are the bill's total due."""
@@ -276,12 +282,18 @@ def _bill_stubs(
     for c in position.of(TAX, year):
         owed[c.receivable.installment] += c.owed_cents
     dues = {part.number: part.due_date for part in invoice.installments} or {0: invoice.due_date}
+    # NOTE: an estimated first installment and the year's bill are two invoices of one year:
+    # what either still owes is on the other's stubs too (billing/estimates.py).
+    for number, due in year_dues.items():
+        dues.setdefault(number, due)
     numbers = sorted(dues)
     # NOTE: charges on the bill as a whole (installment 0) go on the first stub still owing.
     whole = owed.pop(0, 0) if 0 not in dues else 0
     if whole:
         owed[next((n for n in numbers if owed[n] > 0), numbers[0])] += whole
-    count = len(invoice.installments)
+    count = len(invoice.installments) and max(len(invoice.installments), *numbers)
+    if invoice.estimated:
+        count = max(count, 2)
     return tuple(
         stub(
             config,
@@ -332,9 +344,10 @@ def bill(
         )
         messages = (wording[account.language.value],)
     if kind == NoticeKind.TAX_BILL:
+        messages += second_installment_messages(session, invoice)
         messages += discount_offers(session, invoice, position, day)
     if kind in BILL_KINDS.values():
-        stubs = _bill_stubs(config, account, invoice, position, day)
+        stubs = _bill_stubs(config, account, invoice, position, day, year_dues(session, invoice))
     elif totals.total_due_cents > 0:
         due = action_date or pay_by(config, invoice.due_date, day)
         stubs = (stub(config, account, totals.total_due_cents, due),)

@@ -166,6 +166,14 @@ EN: dict[str, str | tuple[str, ...]] = {
         "Pay {amount} by {date} and installment {n} is paid in full: a {percent}% "
         "early-payment discount of {discount}."
     ),
+    "estimate.second": (
+        "Your {year} tax is {tax}. The first installment billed {estimate} (estimated) is "
+        "deducted: the second installment is {due}."
+    ),
+    "estimate.excess": (
+        "The first installment billed {excess} more than your {year} tax: it is taken off the "
+        "first installment, and what you paid beyond the tax is credit on your account."
+    ),
     "tender.card": "card",
     "tender.cash": "cash",
     "tender.check": "check",
@@ -381,6 +389,14 @@ ES: dict[str, str | tuple[str, ...]] = {
     "discount.offer_installment": (
         "Pague {amount} a más tardar el {date} y la cuota {n} queda pagada por completo: un "
         "descuento por pago anticipado del {percent}% de {discount}."
+    ),
+    "estimate.second": (
+        "Su impuesto de {year} es {tax}. Se descuenta la primera cuota facturada de {estimate} "
+        "(estimada): la segunda cuota es {due}."
+    ),
+    "estimate.excess": (
+        "La primera cuota facturó {excess} más que su impuesto de {year}: se descuenta de la "
+        "primera cuota, y lo que pagó de más queda como crédito en su cuenta."
     ),
     "tender.card": "tarjeta",
     "tender.cash": "efectivo",

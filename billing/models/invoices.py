@@ -77,6 +77,9 @@ class Invoice(CreatedAtMixin, Base):
     #: An opening balance carried over from the old system with its original dates
     #: (docs/conversion.md); its lines credit the conversion-clearing account, not revenue.
     converted: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: An estimated first installment of a tax year (billing/estimates.py): a percent of the
+    #: parcel's prior-year tax, deducted on the year's own bill (the second installment).
+    estimated: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
     account: Mapped[Account] = relationship()
     lines: Mapped[list[InvoiceLine]] = relationship(
@@ -98,8 +101,9 @@ class Invoice(CreatedAtMixin, Base):
         sa.CheckConstraint("status <> 'paid' OR balance_cents = 0", name="paid_means_nothing_owed"),
         sa.CheckConstraint("kind <> 'tax' OR parcel_id IS NOT NULL", name="tax_has_a_parcel"),
         # NOTE: one live invoice per account and period for utilities, per parcel
-        # and tax year for taxes: a billing run that is rerun cannot bill the
-        # same period twice. A voided invoice steps aside for its reissue.
+        # and tax year for taxes (and one estimated first installment beside it): a billing
+        # run that is rerun cannot bill the same period twice. A voided invoice steps aside
+        # for its reissue.
         sa.Index(
             "uq_invoice_utility_period",
             "account_id",
@@ -114,6 +118,7 @@ class Invoice(CreatedAtMixin, Base):
             "parcel_id",
             "period_start",
             "period_end",
+            "estimated",
             unique=True,
             sqlite_where=sa.text("kind = 'tax' AND status <> 'void'"),
             postgresql_where=sa.text("kind = 'tax' AND status <> 'void'"),
