@@ -3,28 +3,29 @@
 Pure module: exact fractions in, exact fractions out (a float never touches a value).
 
 A step's value S is the slice of dollars from 0 to S. Each dollar is whole at the start of the
-step; the exemptions, one after another in document order, take parts of dollars, and a part
-taken is gone for the exemptions after it:
+step; the exemptions take parts of dollars, and a part taken is gone for those after it. The
+percentages come first, then the fixed amounts, each kind in document order (taking_order):
 
+* a **percent** is of the step's value: it takes the same share of every dollar above its
+  `above`, amount x (S - above) / 100, raised to its minimum and lowered to its maximum (so two
+  percentages do not compound, and a percentage is of the whole value wherever the document
+  lists it: Travis County's 20% and $110,000, a town's $10,000 and 10%);
 * a **fixed** amount takes its amount from the lowest dollars left above its `above` (from the
   bottom when it has none): Florida's first $25,000 is the first $25,000 of assessed value, and
-  its additional $25,000 is the value from $50,000 up (s. 196.031(1) F.S.); Texas' over-65
-  $10,000 after the $40,000 homestead exemption takes the next $10,000;
-* a **percent** is of the step's value: it takes the same share of every dollar above its
-  `above`, amount x (S - above) / 100, raised to its minimum and lowered to its maximum, out of
-  what is left of each dollar (so two percentages do not compound).
+  its additional $25,000 the value from $50,000 up (s. 196.031(1)(b) F.S.); Texas' over-65
+  $10,000 after the $40,000 homestead exemption takes the next $10,000.
 
 Why the value left never falls as S rises: compare S with S' > S dollar by dollar on 0..S.
 At the start every dollar is whole for both. A percent takes the share r(S) of each dollar, and
 r never rises with S (the amount over the base is a constant share, a minimum over a growing
-base, a maximum over a growing base); a fixed amount takes the dollars at x only while the
+base, a maximum over a growing base); a fixed amount takes the dollar at x only while the
 dollars left between `above` and x are fewer than its amount, and they are never fewer for S'.
 So after each exemption every dollar below S keeps at least as much for S' as for S, and the
 value left (the sum over 0..S', no less than over 0..S) is at least as large. The steps chain
 (the value left by one is the start of the next) and rounding the value left is monotone, so
 the taxable value never falls as the parcel's value rises. For the same reason an exemption
-more (a flag more) never leaves more value: every later exemption takes the same share or the
-same amount from no more than before.
+more (a flag more) never leaves more value: every exemption after it takes the same share or
+the same amount from no more than before.
 """
 
 from __future__ import annotations
@@ -118,11 +119,20 @@ def _take_fixed(pieces: list[Piece], above: Fraction, amount: Fraction) -> list[
     return result
 
 
+def taking_order(exemptions: Sequence[Exemption]) -> list[Exemption]:
+    """The order a step's exemptions take their dollars in: the percentages, then the fixed
+    amounts, each in the order given."""
+    return [e for e in exemptions if e.kind == "percent"] + [
+        e for e in exemptions if e.kind != "percent"
+    ]
+
+
 def values_left(
     exemptions: Sequence[Exemption], value: Fraction, scale: Fraction = Fraction(1)
 ) -> list[Fraction]:
-    """The exact value left after each exemption of one step, one after another, from a step
-    value; scale converts the exemptions' amounts into the value's units (1 for cents)."""
+    """The exact value left after each exemption of one step, taken in the order given (see
+    taking_order) from a step value; scale converts the exemptions' amounts into the value's
+    units (1 for cents)."""
     pieces: list[Piece] = [(Fraction(0), value, Fraction(1))] if value > 0 else []
     lefts = []
     for exemption in exemptions:

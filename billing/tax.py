@@ -9,11 +9,11 @@ order of the arithmetic (docs/tax.md):
    (the same as the assessed value when the factor is 1).
 3. Exemptions the parcel is eligible for (it carries every flag of their eligibility and one
    of their any_flags, if named), step
-   by step: market, then assessed, then taxable; in document order within a step,
-   each taking parts of the dollars of the step's value (billing/exemptions.py): a
-   fixed amount the lowest dollars left above its threshold, a percentage the same
-   share of every dollar; so a higher value never leaves less. The value left after
-   each is rounded once, and never goes below 0.
+   by step: market, then assessed, then taxable; within a step the percentages, then
+   the fixed amounts, each in document order, taking parts of the dollars of the step's
+   value (billing/exemptions.py): a percentage the same share of every dollar, a fixed
+   amount the lowest dollars left above its threshold; so a higher value never leaves
+   less. The value left after each is rounded once, and never goes below 0.
    Each levy applies only the exemptions it honours, so it has its own taxable value.
 4. One line per levy: taxable value x rate (mills, percent or per $100), rounded once.
 5. A frozen tax ceiling (a parcel's, for a jurisdiction) caps that levy's line: a line
@@ -36,7 +36,7 @@ from decimal import Decimal
 from fractions import Fraction
 
 from billing.computed import ComputedLine, RuleError
-from billing.exemptions import LEFT_ROUNDING, round_fraction, values_left
+from billing.exemptions import LEFT_ROUNDING, round_fraction, taking_order, values_left
 from billing.levy_spec import STEPS, Exemption, Levy, TaxCredit, TaxYearSpec
 from billing.words import DEFAULT_LANGUAGE, WORDS, in_languages, say
 from core.money import ROUNDING_RULES, format_cents, split_cents, to_cents
@@ -188,7 +188,7 @@ def _taxable_value(
     running = value.equalized_cents
     removed: list[tuple[Exemption, int]] = []
     for step in STEPS:
-        in_step = [e for e in exemptions if e.applies_to == step]
+        in_step = taking_order([e for e in exemptions if e.applies_to == step])
         if not in_step:
             continue
         for exemption, cut in zip(in_step, _step_cuts(in_step, value, running, rule), strict=True):

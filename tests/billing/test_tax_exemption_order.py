@@ -104,24 +104,25 @@ def test_two_percentages_in_one_step_do_not_compound():
     assert taxable(spec, assessed=200_000_00) == 100_000_00
 
 
-def test_a_percentage_after_a_fixed_amount_takes_its_share_of_the_dollars_left():
-    # Each dollar gives half; the first $25,000 of dollars are already gone.
-    spec = small_levy(
-        class_ratios={"residential": "1"},
-        exemptions=[exemption("first", "fixed", "25000"), exemption("half", "percent", "50")],
-    )
-    bill = compute_parcel_tax(
-        spec,
-        market_value_cents=None,
-        assessed_value_cents=125_000_00,
-        property_class="residential",
-        exemption_flags=["homestead"],
-    )
-    assert [(e.code, e.value_removed_cents) for e in bill.exemptions_applied] == [
-        ("first", 25_000_00),
-        ("half", 50_000_00),
-    ]
-    assert bill.taxable_value_cents == 50_000_00
+def test_a_percentage_is_of_the_whole_step_value_wherever_the_document_lists_it():
+    # A town's $10,000 homestead and 10% senior exemption: $10,000 + 10% of the value.
+    def removed(order):
+        spec = small_levy(class_ratios={"residential": "1"}, exemptions=order)
+        bill = compute_parcel_tax(
+            spec,
+            market_value_cents=None,
+            assessed_value_cents=237_500_00,
+            property_class="residential",
+            exemption_flags=["homestead"],
+        )
+        return bill.taxable_value_cents, sorted(
+            (e.code, e.value_removed_cents) for e in bill.exemptions_applied
+        )
+
+    homestead = exemption("homestead", "fixed", "10000")
+    senior = exemption("senior", "percent", "10")
+    expected = (203_750_00, [("homestead", 10_000_00), ("senior", 23_750_00)])
+    assert removed([homestead, senior]) == removed([senior, homestead]) == expected
 
 
 def test_what_each_exemption_removes_is_rounded_by_the_towns_rule_and_adds_up():
