@@ -163,7 +163,7 @@ def _step_cuts(
     the differences of the rounded values left (docs/tax.md), so they add up to start - left."""
     if exemptions[0].applies_to == "market" and value.market_cents is not None:
         # NOTE: a market-step exemption is taken from the market value; what it leaves becomes
-        # equalized value as the market value did, so no exemption leaves the equalized value.
+        # equalized value as the market value did (a step that removes nothing changes nothing).
         market = Fraction(value.market_cents)
         lefts = [_to_equalized(value, left, rule) for left in values_left(exemptions, market)]
         lefts.insert(0, _to_equalized(value, market, rule))
