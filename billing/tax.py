@@ -9,9 +9,11 @@ order of the arithmetic (docs/tax.md):
    (the same as the assessed value when the factor is 1).
 3. Exemptions the parcel is eligible for (it carries every flag of their eligibility and one
    of their any_flags, if named), step
-   by step: market, then assessed, then taxable; in document order within a step.
-   A percentage is taken of the value at the start of its step; every exemption
-   is rounded once and never removes more than is left, so the value stays >= 0.
+   by step: market, then assessed, then taxable; within a step the percentages, then
+   the fixed amounts, each in document order, taking parts of the dollars of the step's
+   value (billing/exemptions.py): a percentage the same share of every dollar, a fixed
+   amount the lowest dollars left above its threshold; so a higher value never leaves
+   less. The value left after each is rounded once, and never goes below 0.
    Each levy applies only the exemptions it honours, so it has its own taxable value.
 4. One line per levy: taxable value x rate (mills, percent or per $100), rounded once.
 5. A frozen tax ceiling (a parcel's, for a jurisdiction) caps that levy's line: a line
@@ -31,8 +33,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 from billing.computed import ComputedLine, RuleError
+from billing.exemptions import LEFT_ROUNDING, round_fraction, taking_order, values_left
 from billing.levy_spec import STEPS, Exemption, Levy, TaxCredit, TaxYearSpec
 from billing.words import DEFAULT_LANGUAGE, WORDS, in_languages, say
 from core.money import ROUNDING_RULES, format_cents, split_cents, to_cents
@@ -143,33 +147,38 @@ def _valuation(
     return _Valuation(market, ratio, factor, assessed, equalized)
 
 
-def _raw_cut(exemption: Exemption, start: Decimal) -> Decimal:
-    """The value an exemption takes from a value, before rounding and before what is left."""
-    base = max(Decimal(0), start - exemption.above_cents)
-    if exemption.kind == "fixed":
-        return min(Decimal(exemption.amount_cents or 0), base)
-    cut = base * (exemption.percent or 0) / 100
-    if exemption.minimum_cents is not None:
-        cut = max(cut, Decimal(exemption.minimum_cents))
-    if exemption.maximum_cents is not None:
-        cut = min(cut, Decimal(exemption.maximum_cents))
-    return min(cut, base)
-
-
-def _cut(exemption: Exemption, value: _Valuation, start: int, rule: str) -> int:
-    """The cents of equalized value an exemption removes, rounded once."""
-    if exemption.applies_to != "market":
-        return to_cents(_raw_cut(exemption, Decimal(start)), rule)
-    # NOTE: a market-step exemption is taken from market value and converted to
-    # assessed value by the class ratio (and equalization factor); a parcel without
-    # a market value is taken to be worth its equalized value / ratio / factor.
-    level = value.ratio * value.factor
-    market = (
-        Decimal(value.market_cents)
-        if value.market_cents is not None
-        else Decimal(value.equalized_cents) / level
+def _to_equalized(value: _Valuation, market: Fraction, rule: str) -> int:
+    """A market value in equalized cents, the way the parcel's own market value became its
+    equalized value: x ratio, rounded; x factor, rounded."""
+    assessed = round_fraction(market * Fraction(value.ratio), rule)
+    return (
+        assessed if value.factor == 1 else round_fraction(assessed * Fraction(value.factor), rule)
     )
-    return to_cents(_raw_cut(exemption, market) * level, rule)
+
+
+def _step_cuts(
+    exemptions: Sequence[Exemption], value: _Valuation, start: int, rule: str
+) -> list[int]:
+    """The cents of equalized value each exemption of one step removes, from the step's start:
+    the differences of the rounded values left (docs/tax.md), so they add up to start - left."""
+    if exemptions[0].applies_to == "market" and value.market_cents is not None:
+        # NOTE: a market-step exemption is taken from the market value; what it leaves becomes
+        # equalized value as the market value did (a step that removes nothing changes nothing).
+        market = Fraction(value.market_cents)
+        lefts = [_to_equalized(value, left, rule) for left in values_left(exemptions, market)]
+        lefts.insert(0, _to_equalized(value, market, rule))
+    else:
+        # NOTE: without a market value the parcel is worth its equalized value / ratio / factor;
+        # its market-step amounts are taken at ratio x factor from the equalized value itself.
+        scale = Fraction(1)
+        if exemptions[0].applies_to == "market":
+            scale = Fraction(value.ratio) * Fraction(value.factor)
+        left_rule = LEFT_ROUNDING[rule]
+        lefts = [start] + [
+            round_fraction(left, left_rule)
+            for left in values_left(exemptions, Fraction(start), scale)
+        ]
+    return [before - after for before, after in zip(lefts, lefts[1:], strict=False)]
 
 
 def _taxable_value(
@@ -179,12 +188,13 @@ def _taxable_value(
     running = value.equalized_cents
     removed: list[tuple[Exemption, int]] = []
     for step in STEPS:
-        start = running
-        for exemption in exemptions:
-            if exemption.applies_to == step:
-                cut = min(_cut(exemption, value, start, rule), running)
-                running -= cut
-                removed.append((exemption, cut))
+        in_step = taking_order([e for e in exemptions if e.applies_to == step])
+        if not in_step:
+            continue
+        for exemption, cut in zip(in_step, _step_cuts(in_step, value, running, rule), strict=True):
+            cut = min(cut, running)
+            running -= cut
+            removed.append((exemption, cut))
     return running, removed
 
 
