@@ -7,14 +7,13 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from accounts.services import FormerNumbers
 from core.audit import Actor
 from core.calendar import town_today
 from core.extensions import db
 from core.money import format_cents
 from payments.fees import record_processor_fees
 from payments.gateway import StripeGateway
-from payments.lockbox import ImportRefused, ImportReport, import_file
+from payments.lockbox import ImportRefused, ImportReport, accepted_former_numbers, import_file
 from payments.lockbox_layouts import FileRefused, LayoutError, available, load_layout
 
 payments_cli = click.Group("payments", help="Card payments: processor fees from Stripe.")
@@ -40,11 +39,6 @@ def fees(limit: int) -> None:
 
 
 lockbox_cli = click.Group("lockbox", help="A bank's lockbox and bill-pay files.")
-
-
-def accepted_former_numbers(config, today) -> FormerNumbers:
-    """How long former numbers are accepted, as of today (CONVERSION_FORMER_NUMBER_DAYS)."""
-    return FormerNumbers(today=today, days=config["CONVERSION_FORMER_NUMBER_DAYS"])
 
 
 @lockbox_cli.command("import")

@@ -18,6 +18,7 @@ imported again.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -58,6 +59,11 @@ REASONS = {
 }
 #: How many payments are settled together (each chunk in the file's one transaction).
 SETTLE_CHUNK = 1000
+
+
+def accepted_former_numbers(config: Mapping, today: date) -> FormerNumbers:
+    """How long former numbers are accepted, as of today (CONVERSION_FORMER_NUMBER_DAYS)."""
+    return FormerNumbers(today=today, days=config["CONVERSION_FORMER_NUMBER_DAYS"])
 
 
 class ImportRefused(ValueError):
