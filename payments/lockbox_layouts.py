@@ -410,6 +410,11 @@ class _Reader:
         self.since_service = [0, 0]
 
     def _trailer(self, number: int, values: dict) -> None:
+        if self.open:
+            raise FileRefused(
+                f"line {number}: batch {sorted(self.open)[0]} has no total record before the "
+                "trailer: the file is truncated or spliced"
+            )
         total = sum(i.amount_cents for i in self.items)
         self._compare(number, "trailer", values, len(self.items), total)
         if "records" in values and values["records"] != self.records:
