@@ -54,6 +54,7 @@ ACTOR = Actor.job("bench")
 DEPOSIT = date(2026, 11, 12)
 TODAY = date(2026, 11, 13)
 PER_BATCH = 100
+SERVICE_EVERY = 5_000
 #: One item in BAD_EVERY goes to the queue (cycling through the reasons below).
 BAD_EVERY = 500
 TARGET_RATIO = 0.30
@@ -113,8 +114,12 @@ def bai_file(bills: list[tuple[str, int, date]]) -> tuple[bytes, list[tuple]]:
             cents_in_batch += cents
             items.append((sequence, batch, f"{n:03d}", cents, check, line, bad))
         lines.append(f"7{batch}9990012345{day}{len(chunk):03d}{cents_in_batch:010d}")
-    total = sum(i[3] for i in items)
-    lines.append(f"80000000012345{day}{len(items):04d}{total:010d}")
+        done = first + len(chunk)
+        if done % SERVICE_EVERY == 0 or done == len(bills):
+            # NOTE: a BAI service total counts at most 9,999 items: one per 5,000 here.
+            group = items[(done - 1) // SERVICE_EVERY * SERVICE_EVERY :]
+            cents = sum(i[3] for i in group)
+            lines.append(f"80000000012345{day}{len(group):04d}{cents:010d}")
     lines.append(f"9{len(lines) + 1:06d}")
     return ("\n".join(line.ljust(80) for line in lines) + "\n").encode("ascii"), items
 
