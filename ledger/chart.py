@@ -27,7 +27,7 @@ UNAPPLIED_CREDITS = "2000"
 REFUNDS_PAYABLE = "2010"
 #: Money a remittance file brought that no account could take yet: the exception queue's items
 #: until a clerk applies or returns them (docs/lockbox.md).
-REMITTANCES_HELD = "2030"
+REMITTANCES_HELD = "2040"
 FUND_BALANCE = "3000"
 #: The other side of a conversion's opening entries; nets to zero once the old system's
 #: trial balance is brought over (docs/conversion.md).

@@ -6,7 +6,7 @@ Then each item is decided: its account found (our number from the stub's scan
 line or the bill-pay reference, or a former number while it is accepted), the
 stub's amount compared; a good item becomes a settled payment posted Dr 1040
 Lockbox clearing / Cr receivables, any other goes to the clerks' exception
-queue, its money held on 2030 until a clerk applies or returns it
+queue, its money held on 2040 until a clerk applies or returns it
 (payments.lockbox_queue).
 
 NOTE: one file is one transaction. The file's row (unique by SHA-256) is
@@ -429,7 +429,7 @@ def _settle(session: Session, actor: Actor, payments: dict[int, Payment], on: da
 
 
 def _hold(session: Session, actor: Actor, upload: RemittanceFile, report: ImportReport) -> None:
-    """The queued items' money, deposited with the rest: Dr 1040 / Cr 2030 until resolved."""
+    """The queued items' money, deposited with the rest: Dr 1040 / Cr 2040 until resolved."""
     if not report.exceptions:
         return
     cents = report.exception_cents

@@ -1,9 +1,9 @@
 """The clerks' exception queue of lockbox and bill-pay items: apply one to an account, or return it.
 
-An item waits with its money on 2030 (payments.lockbox). A clerk either applies
+An item waits with its money on 2040 (payments.lockbox). A clerk either applies
 the whole amount to an account chosen by hand (a payment settled as any other,
-posted Dr 2030 / Cr receivables, with a receipt) or returns the check to the
-payer (Dr 2030 / Cr 2010 Refunds payable: the town owes it back). Each item is
+posted Dr 2040 / Cr receivables, with a receipt) or returns the check to the
+payer (Dr 2040 / Cr 2010 Refunds payable: the town owes it back). Each item is
 resolved once, under a row lock, and audited.
 """
 
@@ -132,7 +132,7 @@ def apply_item(
 
 
 def return_item(session: Session, actor: Actor, item: RemittanceItem, *, note: str, on: date):
-    """Return a waiting item to its payer: the town owes it back (Dr 2030 / Cr 2010)."""
+    """Return a waiting item to its payer: the town owes it back (Dr 2040 / Cr 2010)."""
     item = _locked(session, item, note)
     post_entry(
         session,

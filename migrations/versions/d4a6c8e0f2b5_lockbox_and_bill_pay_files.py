@@ -40,7 +40,7 @@ NEW_TENDERS = (*OLD_TENDERS, "bill_pay")
 NEW_ACCOUNTS = [
     # code, name, type, category
     ("1040", "Lockbox clearing", "asset", "lockbox_clearing"),
-    ("2030", "Remittances held for identification", "liability", "remittances_held"),
+    ("2040", "Remittances held for identification", "liability", "remittances_held"),
 ]
 GL = sa.table(
     "gl_account",
@@ -175,6 +175,6 @@ def downgrade():
     op.drop_index(op.f("ix_remittance_item_account_id"), table_name="remittance_item")
     op.drop_table("remittance_item")
     op.drop_table("remittance_file")
-    op.execute(sa.text("DELETE FROM gl_account WHERE code IN ('1040', '2030')"))
+    op.execute(sa.text("DELETE FROM gl_account WHERE code IN ('1040', '2040')"))
     for table, column, name, old, new in reversed(CHECKS):
         _allow(table, column, name, new, old)
