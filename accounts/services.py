@@ -173,6 +173,12 @@ class FormerNumbers:
     #: Days after its conversion day that an account's former number is accepted (0: never).
     days: int
 
+    def accepts(self, converted_on: date | None) -> bool:
+        """Whether the former number of an account converted on that day is still accepted."""
+        if converted_on is None or self.days <= 0:
+            return False
+        return self.today <= converted_on + timedelta(days=self.days)
+
 
 def find_by_former_number(session: Session, typed: str, accepted: FormerNumbers) -> Account | None:
     """The converted account with this former number (any case), while it is still accepted."""
@@ -180,9 +186,7 @@ def find_by_former_number(session: Session, typed: str, accepted: FormerNumbers)
     if not text or accepted.days <= 0:
         return None
     account = session.scalar(sa.select(Account).where(sa.func.upper(Account.former_number) == text))
-    if account is None or account.converted_on is None:
-        return None
-    if accepted.today > account.converted_on + timedelta(days=accepted.days):
+    if account is None or not accepted.accepts(account.converted_on):
         return None
     return account
 

@@ -18,10 +18,16 @@ BANK = "1000"
 CASH_DRAWER = "1010"
 STRIPE_CLEARING = "1020"
 DISPUTED_FUNDS = "1030"
+#: Checks and bill-pay payments a bank's remittance file reported; a deposit step moves them to
+#: BANK (docs/lockbox.md).
+LOCKBOX_CLEARING = "1040"
 TAX_RECEIVABLE = "1100"
 PENALTY_RECEIVABLE = "1190"
 UNAPPLIED_CREDITS = "2000"
 REFUNDS_PAYABLE = "2010"
+#: Money a remittance file brought that no account could take yet: the exception queue's items
+#: until a clerk applies or returns them (docs/lockbox.md).
+REMITTANCES_HELD = "2040"
 FUND_BALANCE = "3000"
 #: The other side of a conversion's opening entries; nets to zero once the old system's
 #: trial balance is brought over (docs/conversion.md).

@@ -52,6 +52,8 @@ class GLCategory(enum.StrEnum):
     DISPUTED_FUNDS = "disputed_funds"
     DEPOSITS_HELD = "deposits_held"
     INTEREST_EXPENSE = "interest_expense"
+    LOCKBOX_CLEARING = "lockbox_clearing"
+    REMITTANCES_HELD = "remittances_held"
 
 
 class GLAccount(Base):

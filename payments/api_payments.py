@@ -351,5 +351,8 @@ def webhook_events(filters, pagination_parameters):
 
 
 def init_app(app, api) -> None:
-    """Register the payments API."""
+    """Register the payments API and the lockbox API."""
+    from payments import api_lockbox
+
     api.register_blueprint(payments_api)
+    api_lockbox.init_app(app, api)

@@ -44,6 +44,8 @@ class Tender(enum.StrEnum):
     CASH = "cash"
     CHECK = "check"
     MONEY_ORDER = "money_order"
+    #: A payment the resident's bank sent through a bill-pay network (docs/lockbox.md).
+    BILL_PAY = "bill_pay"
 
 
 class Payment(CreatedAtMixin, Base):
@@ -300,3 +302,94 @@ class SyncCursor(Base):
     name: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
     value: Mapped[str] = mapped_column(sa.String(255))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class RemittanceKind(enum.StrEnum):
+    """What a bank's remittance file carries."""
+
+    #: Checks with the stubs munibill printed, read at the bank's lockbox.
+    LOCKBOX = "lockbox"
+    #: Payments from residents' banks by account number (RPPS-style bill-pay).
+    BILL_PAY = "bill_pay"
+
+
+class RemittanceFile(Base):
+    """A bank's lockbox or bill-pay file, imported once (by the SHA-256 of its bytes)."""
+
+    __tablename__ = "remittance_file"
+
+    id: Mapped[intpk]
+    kind: Mapped[RemittanceKind] = mapped_column(enum_column(RemittanceKind, "remittance_kind"))
+    #: The layout it was read with (payments/lockbox_layouts/<layout>.yaml).
+    layout: Mapped[str] = mapped_column(sa.String(64))
+    filename: Mapped[str] = mapped_column(sa.String(255))
+    #: Hex SHA-256 of the file's bytes: the same file is never imported twice.
+    sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    #: The bank's deposit date: the town's date of the payments and their ledger entries.
+    deposit_date: Mapped[date]
+    item_count: Mapped[int]
+    total_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    settled_count: Mapped[int]
+    settled_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    exception_count: Mapped[int]
+    exception_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    imported_by: Mapped[str] = mapped_column(sa.String(254))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    items: Mapped[list[RemittanceItem]] = relationship(
+        back_populates="file", order_by="RemittanceItem.sequence"
+    )
+
+
+class RemittanceStatus(enum.StrEnum):
+    """Where an item of a remittance file stands."""
+
+    SETTLED = "settled"
+    #: Waiting in the clerks' exception queue.
+    EXCEPTION = "exception"
+    #: A clerk applied it to an account by hand.
+    APPLIED = "applied"
+    #: A clerk sent the money back to the payer.
+    RETURNED = "returned"
+
+
+class RemittanceItem(Base):
+    """One check or bill-pay payment of a remittance file, recorded once per file and sequence."""
+
+    __tablename__ = "remittance_item"
+
+    id: Mapped[intpk]
+    file_id: Mapped[int] = mapped_column(sa.ForeignKey("remittance_file.id"))
+    #: The item's place in the file, from 1.
+    sequence: Mapped[int]
+    #: The bank's batch and item numbers.
+    batch: Mapped[str] = mapped_column(sa.String(16))
+    item: Mapped[str | None] = mapped_column(sa.String(16))
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    #: The check number, or the bill-pay trace number.
+    reference: Mapped[str | None] = mapped_column(sa.String(64))
+    #: The scan line as the bank read it.
+    scan_line: Mapped[str | None] = mapped_column(sa.String(64))
+    #: The account reference as the bank keyed or sent it (bill-pay, old stubs).
+    account_text: Mapped[str | None] = mapped_column(sa.String(64))
+    #: The amount the stub says (lockbox items with a readable scan line).
+    stub_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    payer_name: Mapped[str | None] = mapped_column(sa.String(100))
+    account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    payment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("payment.id"), unique=True)
+    status: Mapped[RemittanceStatus] = mapped_column(
+        enum_column(RemittanceStatus, "remittance_status"), index=True
+    )
+    #: Why it went to the exception queue (payments.lockbox.REASONS); kept once resolved.
+    reason: Mapped[str | None] = mapped_column(sa.String(32))
+    detail: Mapped[str | None] = mapped_column(sa.String(300))
+    resolved_by: Mapped[str | None] = mapped_column(sa.String(254))
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    resolution: Mapped[str | None] = mapped_column(sa.String(500))
+
+    file: Mapped[RemittanceFile] = relationship(back_populates="items")
+
+    __table_args__ = (
+        sa.UniqueConstraint("file_id", "sequence", name="uq_remittance_item_sequence"),
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+    )

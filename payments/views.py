@@ -198,9 +198,10 @@ def status_json(number: str, payment_id: int):
 
 
 def init_app(app) -> None:
-    """Register the pay pages, pay.js and the reconciliation queue."""
-    from payments import views_reconcile
+    """Register the pay pages, pay.js, the reconciliation queue and the lockbox pages."""
+    from payments import views_lockbox, views_reconcile
 
     app.register_blueprint(bp)
     app.register_blueprint(assets)
     views_reconcile.init_app(app)
+    views_lockbox.init_app(app)

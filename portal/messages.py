@@ -73,6 +73,7 @@ LABELS = {
     ("tender", "cash"): lazy_gettext("Cash"),
     ("tender", "check"): lazy_gettext("Check"),
     ("tender", "money_order"): lazy_gettext("Money order"),
+    ("tender", "bill_pay"): lazy_gettext("Bank bill payment"),
     ("notice", "utility_bill"): lazy_gettext("Utility bill"),
     ("notice", "tax_bill"): lazy_gettext("Property tax bill"),
     ("notice", "reminder"): lazy_gettext("Reminder"),
