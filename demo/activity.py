@@ -72,7 +72,7 @@ def _counter(
             on=day,
         )
         counted[tender.value] += cents
-    close_drawer(session, clerk, drawer, counted_cents=counted)
+    close_drawer(session, clerk, drawer, counted_cents=counted, on=day, approval_limit_cents=0)
 
 
 def _open_utility_bills(session: Session, account: Account) -> tuple[list[str], int]:

@@ -18,6 +18,8 @@ BANK = "1000"
 CASH_DRAWER = "1010"
 STRIPE_CLEARING = "1020"
 DISPUTED_FUNDS = "1030"
+#: Money on its way to the bank: a deposit made (drawers, lockbox batches) not yet at the bank.
+DEPOSITS_IN_TRANSIT = "1050"
 TAX_RECEIVABLE = "1100"
 PENALTY_RECEIVABLE = "1190"
 UNAPPLIED_CREDITS = "2000"
@@ -33,6 +35,8 @@ WRITE_OFFS = "5100"
 #: Customer deposits held: a liability to the residents (the deposit register ties to it).
 DEPOSITS_HELD = "2020"
 INTEREST_ON_DEPOSITS = "5200"
+#: What a drawer's count differs from what it took: over is a credit, short a debit.
+CASH_OVER_SHORT = "5300"
 
 
 class ChartError(ValueError):

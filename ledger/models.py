@@ -52,6 +52,8 @@ class GLCategory(enum.StrEnum):
     DISPUTED_FUNDS = "disputed_funds"
     DEPOSITS_HELD = "deposits_held"
     INTEREST_EXPENSE = "interest_expense"
+    DEPOSITS_IN_TRANSIT = "deposits_in_transit"
+    CASH_OVER_SHORT = "cash_over_short"
 
 
 class GLAccount(Base):
