@@ -129,12 +129,9 @@ def _close_out(
                 "counted_cents", f"count the {tender} in whole cents, zero or more"
             )
     # NOTE: the opening float stays in the drawer for the next day; the rest goes to the bank.
-    cash_out = counted["cash"] - drawer.opening_float_cents
-    if cash_out < 0:
-        raise PaymentRefused(
-            "counted_cents",
-            "the cash counted is less than the opening float: count again, or call a supervisor",
-        )
+    # A drawer whose cash is below its float sends no cash, and the float is short by the rest:
+    # the short is posted to 5300 like any other, and 1010 keeps it until the float is made up.
+    cash_out = max(counted["cash"] - drawer.opening_float_cents, 0)
     if coin_cents is not None and (
         not isinstance(coin_cents, int)
         or isinstance(coin_cents, bool)
@@ -153,6 +150,7 @@ def _close_out(
         "difference_cents": {k: counted[k] - expected[k] for k in expected},
         "deposit": {
             "cash_cents": cash_out,
+            "float_short_cents": max(drawer.opening_float_cents - counted["cash"], 0),
             # None when the clerk did not split the cash into currency and coin.
             "coin_cents": coin_cents,
             "check_cents": counted["check"],

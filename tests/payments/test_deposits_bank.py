@@ -264,14 +264,25 @@ def test_a_check_missing_at_close_out_shows_on_the_slip_so_its_lines_add_up(sess
     assert re.search(rf"Total deposit\s*{re.escape(_dollars(7234 - 1234))}", text)
 
 
-def test_a_count_below_the_float_or_coin_beyond_the_cash_is_refused(session):
+def test_coin_beyond_the_cash_deposited_is_refused_and_the_drawer_stays_open(session):
     account = _billed(session)
     drawer = _drawer_with_cash_and_checks(session, account)
-    with pytest.raises(PaymentRefused, match="less than the opening float"):
-        _close(session, drawer, cash=FLOAT - 1)
     with pytest.raises(PaymentRefused, match="coin"):
         _close(session, drawer, cash=FLOAT + 2000, coin=2001)
-    assert drawer.closed_at is None
+    assert drawer.closed_at is None and _over_short_entries(session, drawer) == []
+
+
+def test_a_drawer_short_of_its_float_sends_no_cash_and_1010_keeps_the_float_short(session):
+    account = _billed(session)
+    drawer = _drawer_with_cash_and_checks(session, account)
+    _close(session, drawer, cash=FLOAT - 300)
+    assert drawer.close_out["deposit"]["float_short_cents"] == 300
+    approve_over_short(session, SUPERVISOR, drawer, on=DAY)  # $23.00 short: above the limit
+    assert gl_balance(session, chart.CASH_OVER_SHORT) == 2300
+    deposit = deposit_drawers(session, CLERK, [drawer], on=DAY)
+    assert deposit.amount_cents == 4234 + 1000  # the checks and the money order alone
+    assert gl_balance(session, chart.CASH_DRAWER) == -300
+    _balances_hold(session)
 
 
 def _deposit_in_thread(
