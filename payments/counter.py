@@ -100,6 +100,7 @@ def close_drawer(
         raise PaymentRefused("drawer", "this drawer is already closed")
     report = _close_out(session, drawer, counted_cents, coin_cents)
     difference = sum(report["difference_cents"].values())
+    _claim(session, drawer, CashDrawer.closed_at.is_(None), "this drawer is already closed")
     drawer.close_out, drawer.closed_by, drawer.closed_at = report, actor.label, utcnow()
     drawer.over_short_cents = difference
     drawer.deposit_cents = report["deposit"]["total_cents"]
@@ -192,6 +193,12 @@ def approve_over_short(session: Session, actor: Actor, drawer: CashDrawer, *, on
         raise PaymentRefused(
             "drawer", "another person than the clerk of the drawer approves its over or short"
         )
+    _claim(
+        session,
+        drawer,
+        CashDrawer.awaiting_approval.is_(True),
+        f"drawer {drawer.id} has no over or short awaiting approval",
+    )
     drawer.awaiting_approval, drawer.over_short_approved_by = False, actor.label
     record(
         session,
@@ -201,3 +208,16 @@ def approve_over_short(session: Session, actor: Actor, drawer: CashDrawer, *, on
         over_short_cents=drawer.over_short_cents,
     )
     _post_over_short(session, actor, drawer, on)
+
+
+def _claim(session: Session, drawer: CashDrawer, still: sa.ColumnElement, refusal: str) -> None:
+    """Take the drawer's row for one change while `still` holds, or refuse: of two clerks closing
+    (or two supervisors approving) at once, the second finds it done and posts nothing."""
+    # NOTE: PostgreSQL evaluates the WHERE again once the first writer commits; SQLite has one
+    # writer at a time. The row is then written in full by the ORM's own flush.
+    table = CashDrawer.__table__
+    claimed = session.execute(
+        table.update().where(table.c.id == drawer.id, still).values(id=table.c.id)
+    ).rowcount
+    if claimed != 1:
+        raise PaymentRefused("drawer", refusal)

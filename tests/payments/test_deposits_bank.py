@@ -330,3 +330,43 @@ def test_two_clerks_depositing_one_drawer_at_once_deposit_it_once(app):
         assert gl_balance(session, chart.DEPOSITS_IN_TRANSIT) == 7234
         assert gl_balance(session, chart.CASH_DRAWER) == 0
         _balances_hold(session)
+
+
+def _close_in_thread(engine, drawer_id: int, results: dict, key: str, barrier) -> threading.Thread:
+    """Close a drawer $1 short on a connection of its own; "closed" (or the error) in results."""
+
+    def run() -> None:
+        with Session(engine) as session:
+            try:
+                drawer = session.get(CashDrawer, drawer_id)
+                barrier.wait()
+                _close(session, drawer, cash=FLOAT + 2000 - 100)
+                session.commit()
+                results[key] = "closed"
+            except Exception as error:  # noqa: BLE001 - the test reads it
+                session.rollback()
+                results[key] = error
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_two_clerks_closing_one_drawer_at_once_post_its_short_once(app):
+    with app.app_context():
+        session = db.session
+        account = _billed(session)
+        drawer = _drawer_with_cash_and_checks(session, account)
+        session.commit()
+        results: dict = {}
+        both = threading.Barrier(2, timeout=30)
+        threads = [_close_in_thread(db.engine, drawer.id, results, k, both) for k in ("a", "b")]
+        for thread in threads:
+            thread.join(60)
+        refused = [r for r in results.values() if isinstance(r, PaymentRefused)]
+        assert sorted(map(str, results.values())).count("closed") == 1 and len(refused) == 1
+        assert "already closed" in refused[0].message
+        session.expire_all()
+        assert len(_over_short_entries(session, drawer)) == 1
+        assert gl_balance(session, chart.CASH_OVER_SHORT) == 100
+        _balances_hold(session)
