@@ -12,6 +12,7 @@ import io
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
+from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from reportlab.pdfgen.canvas import Canvas
@@ -82,7 +83,9 @@ def deposit_slip(session: Session, config: Mapping, deposit: BankDeposit) -> Dep
     )
 
 
-def _drawer_lines(session: Session, drawer: CashDrawer, zone, totals: dict) -> list[SlipLine]:
+def _drawer_lines(
+    session: Session, drawer: CashDrawer, zone: ZoneInfo, totals: dict
+) -> list[SlipLine]:
     """A drawer's part of the slip; adds its figures to `totals`."""
     out = drawer.close_out["deposit"]
     closed_on = town_date(drawer.closed_at, zone)
