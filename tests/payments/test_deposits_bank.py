@@ -24,10 +24,15 @@ from ledger.models import JournalEntry, JournalLine
 from ledger.verify import verify_chain
 from notices.deposit_slip import deposit_slip, render_slip
 from payments.bank_deposits import confirm_at_bank, deposit_drawers, undeposited_drawers
-from payments.counter import approve_over_short, close_drawer, open_drawer
+from payments.counter import (
+    approve_over_short,
+    close_drawer,
+    open_drawer,
+    take_counter_payment,
+)
 from payments.models import BankDeposit, BankDepositStatus, CashDrawer, Tender
 from payments.services import PaymentRefused
-from tests.payments.test_counter_refunds import CLERK, DAY, SUPERVISOR, _billed, _take
+from tests.payments.test_counter_refunds import CLERK, DAY, SUPERVISOR, _billed
 
 FLOAT = 5000
 LIMIT = 2000
@@ -55,10 +60,7 @@ def _drawer_with_cash_and_checks(session, account, clerk=CLERK):
 
 
 def _take_as(session, clerk, drawer, account, cents, tender, reference):
-    if clerk == CLERK:
-        return _take(session, drawer, account, cents, tender, reference)
-    from payments.counter import take_counter_payment
-
+    """A counter payment taken by `clerk` into their drawer."""
     return take_counter_payment(
         session,
         clerk,
