@@ -222,6 +222,7 @@ def init_app(app) -> None:
         views_approvals,
         views_counter,
         views_cycles,
+        views_deposits,
         views_orders,
         views_runs,
         views_users,
@@ -237,3 +238,4 @@ def init_app(app) -> None:
     views_access.init_app(app)
     views_users.init_app(app)
     views_orders.init_app(app)
+    views_deposits.init_app(app)

@@ -222,6 +222,7 @@ def close():
     shown = {
         f"counted_{t.value}": request.form.get(f"counted_{t.value}", "") for t in COUNTER_TENDERS
     }
+    shown["coin"] = request.form.get("coin", "")
     counted = {}
     try:
         for tender in COUNTER_TENDERS:
@@ -230,7 +231,21 @@ def close():
         return _page(
             {"counted": "Enter each count in dollars and cents, such as 120.00."}, 422, **shown
         )
-    report = close_drawer(db.session, request_actor(), drawer, counted_cents=counted)
+    try:
+        coin = _cents(shown["coin"], "coin") if shown["coin"].strip() else None
+        report = close_drawer(
+            db.session,
+            request_actor(),
+            drawer,
+            counted_cents=counted,
+            coin_cents=coin,
+            on=town_today(current_app.config),
+            approval_limit_cents=current_app.config["DRAWER_OVER_SHORT_APPROVAL_CENTS"],
+        )
+    except PaymentRefused as refused:
+        field = "coin" if refused.field == "coin_cents" else "counted"
+        db.session.rollback()
+        return _page({field: payflow.sentence(refused.message)}, 422, **shown)
     db.session.commit()
     off = {k: v for k, v in report["difference_cents"].items() if v}
     flash(
@@ -238,9 +253,13 @@ def close():
         if not off
         else "Drawer closed with differences: "
         + ", ".join(f"{k.replace('_', ' ')} {_signed(v)}" for k, v in off.items())
-        + " (recorded in the close-out)."
+        + (
+            " (waits for a supervisor's approval before it is posted and deposited)."
+            if drawer.awaiting_approval
+            else " (posted to cash over and short)."
+        )
     )
-    return redirect(url_for(".counter"), 303)
+    return redirect(url_for("deposits.deposits"), 303)
 
 
 def init_app(app) -> None:

@@ -275,5 +275,7 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "RECONCILIATION_WRITE_OFF_LIMIT_CENTS": _int(
             env, "RECONCILIATION_WRITE_OFF_LIMIT_CENTS", 500
         ),
+        # A drawer counted over or short by more than this waits for a supervisor's approval.
+        "DRAWER_OVER_SHORT_APPROVAL_CENTS": _int(env, "DRAWER_OVER_SHORT_APPROVAL_CENTS", 2000),
         "BABEL_DEFAULT_LOCALE": "en",
     }

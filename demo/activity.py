@@ -20,6 +20,7 @@ from core.audit import Actor
 from core.models import StaffUser
 from demo.old_system import DELINQUENT, LATE, former_number
 from ledger import chart
+from payments.bank_deposits import deposit_drawers
 from payments.counter import close_drawer, open_drawer, take_counter_payment
 from payments.models import Channel, Tender
 from payments.services import record_payment, settle_payment
@@ -55,7 +56,8 @@ def _card(
 def _counter(
     session: Session, clerk: Actor, day: date, payers: list[tuple], rng: random.Random
 ) -> None:
-    """A day at the counter: a drawer opened, cash and checks taken, the drawer closed and counted."""
+    """A day at the counter: a drawer opened, cash and checks taken, the drawer closed and counted,
+    and its money taken to the bank (in transit until a clerk marks it at the bank)."""
     drawer = open_drawer(session, clerk)
     counted = {"cash": 0, "check": 0}
     for account, numbers, cents in payers:
@@ -72,7 +74,9 @@ def _counter(
             on=day,
         )
         counted[tender.value] += cents
-    close_drawer(session, clerk, drawer, counted_cents=counted)
+    close_drawer(session, clerk, drawer, counted_cents=counted, on=day, approval_limit_cents=0)
+    if drawer.deposit_cents:
+        deposit_drawers(session, clerk, [drawer], on=day)
 
 
 def _open_utility_bills(session: Session, account: Account) -> tuple[list[str], int]:

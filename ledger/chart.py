@@ -21,6 +21,8 @@ DISPUTED_FUNDS = "1030"
 #: Checks and bill-pay payments a bank's remittance file reported; a deposit step moves them to
 #: BANK (docs/lockbox.md).
 LOCKBOX_CLEARING = "1040"
+#: Money on its way to the bank: a deposit made (drawers, lockbox batches) not yet at the bank.
+DEPOSITS_IN_TRANSIT = "1050"
 TAX_RECEIVABLE = "1100"
 PENALTY_RECEIVABLE = "1190"
 UNAPPLIED_CREDITS = "2000"
@@ -42,6 +44,8 @@ DEPOSITS_HELD = "2020"
 #: and its bill moves it to the taxing jurisdictions (billing/estimates.py).
 ESTIMATED_TAX = "2030"
 INTEREST_ON_DEPOSITS = "5200"
+#: What a drawer's count differs from what it took: over is a credit, short a debit.
+CASH_OVER_SHORT = "5300"
 
 
 class ChartError(ValueError):

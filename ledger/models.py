@@ -54,6 +54,8 @@ class GLCategory(enum.StrEnum):
     INTEREST_EXPENSE = "interest_expense"
     LOCKBOX_CLEARING = "lockbox_clearing"
     REMITTANCES_HELD = "remittances_held"
+    DEPOSITS_IN_TRANSIT = "deposits_in_transit"
+    CASH_OVER_SHORT = "cash_over_short"
 
 
 class GLAccount(Base):

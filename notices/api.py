@@ -20,11 +20,12 @@ from core.calendar import town_today
 from core.db import get_by_id, utcnow
 from core.extensions import db
 from notices import content, statements
+from notices.deposit_slip import deposit_slip, render_slip
 from notices.document import NoticeKind
 from notices.issuing import NoticeError, issue, issue_and_deliver, open_pdf
 from notices.models import Delivery, Notice, NoticeBatch, ReminderPause
 from notices.print_batches import mark_mailed, print_batch
-from payments.models import Receipt, Refund
+from payments.models import BankDeposit, Receipt, Refund
 
 notices_api = Blueprint(
     "notices_api",
@@ -110,6 +111,21 @@ def _invoice_or_404(number: str) -> Invoice:
 
 def _pdf(data: bytes, name: str):
     return send_file(io.BytesIO(data), mimetype="application/pdf", download_name=name)
+
+
+@notices_api.route("/bank-deposits/<number>/slip")
+@notices_api.response(200, description="The deposit slip's PDF.")
+@notices_api.doc(**file_response("application/pdf"))
+@requires("read")
+def bank_deposit_slip(number: str):
+    """The deposit slip of a bank deposit: currency, coin, each check, the total (audited)."""
+    deposit = db.session.scalar(sa.select(BankDeposit).where(BankDeposit.number == number))
+    if deposit is None:
+        abort(404, message=f"No bank deposit {number}.")
+    data = render_slip(deposit_slip(db.session, current_app.config, deposit))
+    record(db.session, request_actor(), "bank_deposit.slip", deposit, number=number)
+    db.session.commit()
+    return _pdf(data, f"deposit-slip-{number}.pdf")
 
 
 @notices_api.route("/accounts/<number>/notices")

@@ -5,17 +5,20 @@ from __future__ import annotations
 from datetime import date
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
 from accounts.services import find_account
-from core.audit import Actor
+from core.audit import Actor, record
 from core.calendar import town_today
 from core.extensions import db
 from notices import statements
+from notices.deposit_slip import deposit_slip, render_slip
 from notices.issuing import NoticeError, issue
 from notices.models import Delivery, NoticeBatch
 from notices.print_batches import mark_mailed, print_batch
+from payments.models import BankDeposit
 
 notices_cli = click.Group("notices", help="Notices: print batches, statements.")
 OPERATOR = Actor.system("munibill notices")
@@ -93,6 +96,23 @@ def statement(number: str, start, end) -> None:
         raise click.ClickException(str(error)) from error
     db.session.commit()
     click.echo(f"notice {notice.id}: {current_app.config['NOTICES_DIR']}/{notice.path}")
+
+
+@notices_cli.command("deposit-slip")
+@click.argument("number")
+@click.option("--out", "path", required=True, type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def slip(number: str, path: str) -> None:
+    """Write the deposit slip of bank deposit NUMBER (BD-YYYY-NNNNNN) as a PDF file."""
+    deposit = db.session.scalar(sa.select(BankDeposit).where(BankDeposit.number == number))
+    if deposit is None:
+        raise click.ClickException(f"no bank deposit {number}")
+    data = render_slip(deposit_slip(db.session, current_app.config, deposit))
+    with open(path, "wb") as out:
+        out.write(data)
+    record(db.session, OPERATOR, "bank_deposit.slip", deposit, number=number)
+    db.session.commit()
+    click.echo(f"deposit slip {number}: {path}")
 
 
 def init_app(app) -> None:

@@ -19,6 +19,7 @@ from core.db import get_by_id
 from core.extensions import db
 from core.pagination import page_of
 from payments import reconcile_queue
+from payments.api_deposits import bank_deposits_api
 from payments.counter import close_drawer, open_drawer, take_counter_payment
 from payments.gateway import PaymentError, StripeGateway
 from payments.models import (
@@ -154,10 +155,19 @@ def counter_payment(args, drawer_id: int):
 @payments_api.response(200, DrawerSchema)
 @requires("write")
 def close(args, drawer_id: int):
-    """Close a drawer: totals by tender against the counted deposit."""
+    """Close a drawer: totals by tender against the count; the over or short is posted to 5300
+    (above DRAWER_OVER_SHORT_APPROVAL_CENTS it waits for a supervisor's approval)."""
     drawer = _drawer_or_404(drawer_id)
     try:
-        close_drawer(db.session, request_actor(), drawer, counted_cents=args["counted_cents"])
+        close_drawer(
+            db.session,
+            request_actor(),
+            drawer,
+            counted_cents=args["counted_cents"],
+            coin_cents=args["coin_cents"],
+            on=town_today(current_app.config),
+            approval_limit_cents=current_app.config["DRAWER_OVER_SHORT_APPROVAL_CENTS"],
+        )
     except PaymentRefused as error:
         _refused(error)
     db.session.commit()
@@ -356,3 +366,4 @@ def init_app(app, api) -> None:
 
     api.register_blueprint(payments_api)
     api_lockbox.init_app(app, api)
+    api.register_blueprint(bank_deposits_api)

@@ -1,9 +1,10 @@
-"""`munibill payments`: card payments' processor fees from Stripe; `munibill lockbox`: a bank's
-lockbox and bill-pay files (docs/lockbox.md)."""
+"""`munibill payments`: card payments' processor fees from Stripe, bank deposits of drawers;
+`munibill lockbox`: a bank's lockbox and bill-pay files (docs/lockbox.md)."""
 
 from __future__ import annotations
 
 import click
+import sqlalchemy as sa
 from flask import current_app
 from flask.cli import with_appcontext
 
@@ -11,12 +12,22 @@ from core.audit import Actor
 from core.calendar import town_today
 from core.extensions import db
 from core.money import format_cents
+from payments.bank_deposits import (
+    confirm_at_bank,
+    deposit_drawers,
+    recent_deposits,
+    undeposited_drawers,
+)
 from payments.fees import record_processor_fees
 from payments.gateway import StripeGateway
 from payments.lockbox import ImportRefused, ImportReport, accepted_former_numbers, import_file
 from payments.lockbox_layouts import FileRefused, LayoutError, available, load_layout
+from payments.models import BankDeposit, CashDrawer
+from payments.services import PaymentRefused
 
-payments_cli = click.Group("payments", help="Card payments: processor fees from Stripe.")
+payments_cli = click.Group(
+    "payments", help="Card payments: processor fees from Stripe; bank deposits of drawers."
+)
 
 
 @payments_cli.command("fees")
@@ -97,6 +108,73 @@ def layouts() -> None:
     for name in available():
         layout = load_layout(name)
         click.echo(f"{name}\t{layout.kind}\t{layout.description}")
+
+
+@payments_cli.command("deposits")
+@with_appcontext
+def deposits() -> None:
+    """List the closed drawers not yet deposited and the latest bank deposits."""
+    for drawer in undeposited_drawers(db.session):
+        state = (
+            "closed before over/short posting"
+            if drawer.deposit_cents is None
+            else "awaits approval of its over/short"
+            if drawer.awaiting_approval
+            else f"ready: {format_cents(drawer.deposit_cents)}"
+        )
+        click.echo(f"drawer {drawer.id} ({drawer.opened_by}): {state}")
+    for deposit in recent_deposits(db.session):
+        click.echo(
+            f"{deposit.number} {deposit.made_on} {format_cents(deposit.amount_cents)} "
+            f"{deposit.status.value}"
+        )
+
+
+@payments_cli.command("deposit")
+@click.option("--drawer", "drawer_ids", type=int, multiple=True, required=True)
+@click.option("--by", "label", required=True, help="Who takes it to the bank (staff e-mail).")
+@with_appcontext
+def deposit(drawer_ids: tuple[int, ...], label: str) -> None:
+    """Make one bank deposit of closed drawers (Dr 1050 / Cr 1010)."""
+    drawers = [db.session.get(CashDrawer, drawer_id) for drawer_id in drawer_ids]
+    if None in drawers:
+        raise click.ClickException(f"no drawer {drawer_ids[drawers.index(None)]}")
+    try:
+        made = deposit_drawers(
+            db.session, _operator(label), drawers, on=town_today(current_app.config)
+        )
+    except PaymentRefused as refused:
+        db.session.rollback()
+        raise click.ClickException(refused.message) from None
+    db.session.commit()
+    click.echo(f"{made.number}: {format_cents(made.amount_cents)} in transit")
+
+
+@payments_cli.command("deposit-at-bank")
+@click.argument("number")
+@click.option("--on", "day", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--by", "label", required=True, help="Who confirmed it (staff e-mail).")
+@with_appcontext
+def deposit_at_bank(number: str, day, label: str) -> None:
+    """The bank credited deposit NUMBER on --on: Dr 1000 Bank / Cr 1050."""
+    found = db.session.scalar(sa.select(BankDeposit).where(BankDeposit.number == number))
+    if found is None:
+        raise click.ClickException(f"no bank deposit {number}")
+    try:
+        confirm_at_bank(db.session, _operator(label), found, reached_on=day.date())
+    except PaymentRefused as refused:
+        db.session.rollback()
+        raise click.ClickException(refused.message) from None
+    db.session.commit()
+    click.echo(f"{number}: at the bank on {day.date()}")
+
+
+def _operator(label: str) -> Actor:
+    """The operator running a deposit command, named in the ledger and the audit log."""
+    label = label.strip()
+    if not label:
+        raise click.ClickException("--by names who does it")
+    return Actor.system(f"munibill payments ({label[:200]})")
 
 
 def init_app(app) -> None:

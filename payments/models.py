@@ -108,8 +108,71 @@ class CashDrawer(Base):
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     #: The close-out: totals per tender taken, counted and the differences.
     close_out: Mapped[dict | None] = mapped_column(sa.JSON)
+    #: Counted minus expected over all tenders, posted to GL 5300 (over > 0, short < 0); None
+    #: for a drawer closed before over and short were posted.
+    over_short_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: True while an over or short above the approval threshold waits for a supervisor.
+    awaiting_approval: Mapped[bool] = mapped_column(default=False)
+    over_short_approved_by: Mapped[str | None] = mapped_column(sa.String(254))
+    #: What the drawer sends to the bank: everything counted but the opening float.
+    deposit_cents: Mapped[int | None] = mapped_column(sa.BigInteger)
+    #: The bank deposit that took this drawer's money; set once (payments.bank_deposits).
+    bank_deposit_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("bank_deposit.id"), index=True
+    )
 
-    __table_args__ = (sa.CheckConstraint("opening_float_cents >= 0", name="float_not_negative"),)
+    __table_args__ = (
+        sa.CheckConstraint("opening_float_cents >= 0", name="float_not_negative"),
+        sa.CheckConstraint(
+            "deposit_cents IS NULL OR deposit_cents >= 0", name="deposit_not_negative"
+        ),
+    )
+
+
+class BankDepositStatus(enum.StrEnum):
+    """Where a bank deposit stands."""
+
+    #: Made and taken to the bank (GL 1050 Deposits in transit); the bank has not confirmed it.
+    IN_TRANSIT = "in_transit"
+    #: The bank statement or a clerk confirmed it reached the bank (GL 1000 Bank).
+    AT_BANK = "at_bank"
+
+
+class BankDeposit(CreatedAtMixin, Base):
+    """Money taken to the bank in one deposit: closed drawers (and lockbox batches).
+
+    Each source row names the deposit that took it (`bank_deposit_id`), set once.
+    """
+
+    __tablename__ = "bank_deposit"
+
+    id: Mapped[intpk]
+    #: "BD-YYYY-NNNNNN", gap-free within the year.
+    number: Mapped[str] = mapped_column(sa.String(24), unique=True)
+    status: Mapped[BankDepositStatus] = mapped_column(
+        enum_column(BankDepositStatus, "bank_deposit_status"),
+        default=BankDepositStatus.IN_TRANSIT,
+        index=True,
+    )
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    #: What the deposit moved out of which clearing account: [{"gl": "1010", "cents": n,
+    #: "source": "drawer", "id": 7, "label": "Drawer 7"}, ...].
+    parts: Mapped[list[dict]] = mapped_column(sa.JSON)
+    made_by: Mapped[str] = mapped_column(sa.String(254))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The town's date of the deposit, the date of its ledger entry (core.calendar).
+    made_on: Mapped[date]
+    #: The date the bank credited it, from the statement or the clerk who confirmed it.
+    reached_bank_on: Mapped[date | None]
+    confirmed_by: Mapped[str | None] = mapped_column(sa.String(254))
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            "status <> 'at_bank' OR reached_bank_on IS NOT NULL", name="at_bank_has_a_date"
+        ),
+    )
 
 
 class RefundStatus(enum.StrEnum):

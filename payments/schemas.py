@@ -32,6 +32,8 @@ class DrawerCloseSchema(ma.Schema):
         values=ma.fields.Integer(strict=True, validate=validate.Range(min=0)),
         required=True,
     )
+    #: The coin among the cash that goes to the bank (for the deposit slip); optional.
+    coin_cents = ma.fields.Integer(strict=True, load_default=None, validate=validate.Range(min=0))
 
 
 class DrawerSchema(ma.Schema):
@@ -44,6 +46,46 @@ class DrawerSchema(ma.Schema):
     closed_by = ma.fields.String(allow_none=True)
     closed_at = ma.fields.DateTime(allow_none=True)
     close_out = ma.fields.Dict(allow_none=True)
+    over_short_cents = ma.fields.Integer(allow_none=True)
+    awaiting_approval = ma.fields.Boolean()
+    over_short_approved_by = ma.fields.String(allow_none=True)
+    deposit_cents = ma.fields.Integer(allow_none=True)
+    bank_deposit_id = ma.fields.Integer(allow_none=True)
+
+
+class BankDepositRequestSchema(ma.Schema):
+    """Make a bank deposit of closed drawers."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    drawer_ids = ma.fields.List(
+        ma.fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=200)
+    )
+
+
+class AtBankSchema(ma.Schema):
+    """The bank credited a deposit on this date."""
+
+    class Meta:
+        unknown = ma.RAISE
+
+    reached_on = ma.fields.Date(required=True)
+
+
+class BankDepositSchema(ma.Schema):
+    """A bank deposit."""
+
+    id = ma.fields.Integer()
+    number = ma.fields.String()
+    status = ma.fields.String()
+    amount_cents = ma.fields.Integer()
+    parts = ma.fields.List(ma.fields.Dict())
+    made_by = ma.fields.String()
+    made_at = ma.fields.DateTime()
+    made_on = ma.fields.Date()
+    reached_bank_on = ma.fields.Date(allow_none=True)
+    confirmed_by = ma.fields.String(allow_none=True)
 
 
 class CounterPaymentSchema(ma.Schema):

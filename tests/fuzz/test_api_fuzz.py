@@ -44,7 +44,14 @@ from core.auth import create_api_token
 from core.extensions import db
 from ledger.export_datasets import DATASETS
 from notices.models import Notice, NoticeBatch, ReminderPause
-from payments.models import CashDrawer, Payment, Receipt, ReconciliationItem, Refund
+from payments.models import (
+    BankDeposit,
+    CashDrawer,
+    Payment,
+    Receipt,
+    ReconciliationItem,
+    Refund,
+)
 from tests.fuzz.town import build_town
 
 #: None is the anonymous caller.
@@ -79,8 +86,13 @@ POOLS: dict[str, InstrumentedAttribute | list[str]] = {
 }
 #: The API's description and its browsable reference: not operations of the API itself.
 DOCUMENTATION = {"/api/v1/openapi.json", "/api/v1/docs", "/api/v1/docs/assets/{filename}"}
-#: `{number}` is an account's, an invoice's or a receipt's, by the path it is in.
-NUMBERS = {"/invoices/": Invoice.number, "/receipts/": Receipt.number, "/accounts/": Account.number}
+#: `{number}` is an account's, an invoice's, a receipt's or a bank deposit's, by its path.
+NUMBERS = {
+    "/invoices/": Invoice.number,
+    "/receipts/": Receipt.number,
+    "/accounts/": Account.number,
+    "/bank-deposits/": BankDeposit.number,
+}
 
 
 def api_routes(app: Flask) -> set[str]:

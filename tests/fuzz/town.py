@@ -15,7 +15,8 @@ from core.extensions import db
 from notices import content
 from notices.issuing import issue_and_deliver
 from notices.print_batches import print_batch
-from payments.counter import open_drawer, take_counter_payment
+from payments.bank_deposits import deposit_drawers
+from payments.counter import close_drawer, open_drawer, take_counter_payment
 from payments.models import Payment, ReconciliationKind, Tender
 from payments.reconcile_queue import flag
 from payments.refunds import refund_payment
@@ -40,6 +41,7 @@ def build_town(app: Flask) -> None:
         invoice = session.scalar(sa.select(Invoice).where(Invoice.number == number))
         dispute(session, account, invoice)
         pay_at_the_counter_and_refund_part(session, account)
+        a_drawer_deposited(session, account)
         notice = content.bill(session, app.config, invoice)
         issue_and_deliver(
             session,
@@ -95,3 +97,24 @@ def pay_at_the_counter_and_refund_part(session, account: Account) -> None:
     )
     payment = session.get(Payment, receipt.payment_id)
     refund_payment(session, SUPERVISOR, payment, amount_cents=300, reason="Paid twice", on=TODAY)
+
+
+def a_drawer_deposited(session, account: Account) -> None:
+    """Another clerk's drawer: a check taken, the drawer closed and deposited (in transit)."""
+    clerk = Actor("user", "98", "second.clerk@example.org", "127.0.0.1")
+    drawer = open_drawer(session, clerk)
+    take_counter_payment(
+        session,
+        clerk,
+        drawer=drawer,
+        account=account,
+        amount_cents=500,
+        tender=Tender.CHECK,
+        reference="2001",
+        invoice_numbers=[],
+        on=TODAY,
+    )
+    close_drawer(
+        session, clerk, drawer, counted_cents={"check": 500}, on=TODAY, approval_limit_cents=0
+    )
+    deposit_drawers(session, clerk, [drawer], on=TODAY)

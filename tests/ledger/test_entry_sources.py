@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 from core.extensions import db
 from ledger.models import JournalEntry
 from ledger.verify import verify_chain
+from tests.ledger import bank_deposit_postings as bank_deposits
 from tests.ledger import billing_postings as billing
 from tests.ledger import conversion_postings as conversions
 from tests.ledger import deposit_postings as deposits
@@ -71,6 +72,11 @@ KINDS = [
     Kind("payments/disputes.py:close_dispute", "dispute", payments.dispute_won),
     Kind("payments/disputes.py:close_dispute", "dispute", payments.dispute_lost),
     Kind("payments/webhooks.py:post_payout", "payout", payments.payout),
+    Kind("payments/counter.py:_post_over_short", "drawer_over_short", bank_deposits.drawer_short),
+    Kind("payments/bank_deposits.py:make_deposit", "bank_deposit", bank_deposits.deposit_made),
+    Kind(
+        "payments/bank_deposits.py:confirm_at_bank", "bank_deposit", bank_deposits.deposit_at_bank
+    ),
     Kind("payments/fees.py:record_fee", "processor_fee", payments.processor_fee),
     Kind(
         "payments/reconcile_actions.py:write_off", "reconciliation", payments.write_off_in_the_queue

@@ -66,7 +66,7 @@ def test_a_check_needs_its_number_and_a_closed_drawer_takes_nothing(session):
     drawer = open_drawer(session, CLERK)
     with pytest.raises(PaymentRefused, match="check or money order number"):
         _take(session, drawer, account, 1000, Tender.CHECK)
-    close_drawer(session, CLERK, drawer, counted_cents={})
+    close_drawer(session, CLERK, drawer, counted_cents={}, on=DAY, approval_limit_cents=2000)
     with pytest.raises(PaymentRefused, match="open drawer"):
         _take(session, drawer, account, 1000)
     with pytest.raises(PaymentRefused, match="already have an open drawer"):
@@ -81,12 +81,17 @@ def test_the_close_out_shows_totals_by_tender_against_the_deposit(session):
     _take(session, drawer, account, 3000, Tender.CHECK, "1042")
     _take(session, drawer, account, 1000, Tender.MONEY_ORDER, "MO-77")
     report = close_drawer(
-        session, CLERK, drawer, counted_cents={"cash": 7000, "check": 3000, "money_order": 900}
+        session,
+        CLERK,
+        drawer,
+        counted_cents={"cash": 7000, "check": 3000, "money_order": 900},
+        on=DAY,
+        approval_limit_cents=2000,
     )
     assert report["expected_cents"] == {"cash": 7000, "check": 3000, "money_order": 1000}
     assert report["difference_cents"] == {"cash": 0, "check": 0, "money_order": -100}
     with pytest.raises(PaymentRefused, match="already closed"):
-        close_drawer(session, CLERK, drawer, counted_cents={})
+        close_drawer(session, CLERK, drawer, counted_cents={}, on=DAY, approval_limit_cents=2000)
 
 
 def test_a_voided_counter_payment_reopens_the_bill_and_the_drawer_gives_it_back(session):
@@ -104,7 +109,9 @@ def test_a_voided_counter_payment_reopens_the_bill_and_the_drawer_gives_it_back(
         and gl_balance(session, chart.CASH_DRAWER) == 0
     )
     assert payment.status == PaymentStatus.VOIDED
-    assert close_drawer(session, CLERK, drawer, counted_cents={})["voided_cents"] == {"check": 6000}
+    assert close_drawer(
+        session, CLERK, drawer, counted_cents={}, on=DAY, approval_limit_cents=2000
+    )["voided_cents"] == {"check": 6000}
     assert verify_chain(session).ok
 
 
