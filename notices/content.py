@@ -47,6 +47,7 @@ from notices.lines import invoice_lines, read_in
 from notices.receipt_words import card_reference, paid_at, paid_by
 from notices.scanline import scan_line
 from notices.texts import TEXTS
+from payments.discount_reversals import taken_back_by
 from payments.models import Payment, Receipt, Refund
 
 #: Months of use the bill's chart shows.
@@ -435,6 +436,17 @@ def refund_notice(session: Session, config: Mapping, refund: Refund) -> NoticeDo
         receipt=receipt.number if receipt is not None else payment.id,
     )
     day = refund.refunded_on
+    # NOTE: a bill the refund re-opened that had been paid in full in time owes its early-payment
+    # discount again (payments.discount_reversals): the notice says so beside the refund.
+    activity = [ActivityRow(day=day, description=description, amount_cents=refund.amount_cents)]
+    activity += [
+        ActivityRow(
+            day=day,
+            description=texts["activity.discount_reversed"].format(ref=number),
+            amount_cents=cents,
+        )
+        for number, cents in taken_back_by(session, f"refund:{refund.id}")
+    ]
     return NoticeDocument(
         kind=NoticeKind.REFUND,
         language=account.language.value,
@@ -444,7 +456,7 @@ def refund_notice(session: Session, config: Mapping, refund: Refund) -> NoticeDo
         access_code=None,
         issue_date=day,
         reference=f"RF-{refund.id:06d}",
-        activity=(ActivityRow(day=day, description=description, amount_cents=refund.amount_cents),),
+        activity=tuple(activity),
         amount_cents=refund.amount_cents,
         tender=how,
         messages=(refund.resident_text,) if refund.resident_text else (),
