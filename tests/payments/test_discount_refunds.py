@@ -353,3 +353,33 @@ def test_reminders_see_the_re_opened_installment_as_unpaid(app, session):
     assert [(p.account_id, [(i, n) for i, n, _stage in p.stages]) for p in planned] == [
         (owner.id, [(invoice.id, 2)])
     ]
+
+
+def test_paid_again_later_in_the_period_the_discount_in_force_that_day_is_earned(session):
+    document = levy_document(
+        discounts=[
+            {"pay_by": "2025-12-15", "percent": "4"},
+            {"pay_by": "2025-12-31", "percent": "3"},
+        ]
+    )
+    owner = owner_with_parcel(session)
+    bill_tax(session, document)
+    invoice = invoice_of(session, owner)
+    four, three = session.scalars(
+        sa.select(InvoiceDiscount)
+        .where(InvoiceDiscount.invoice_id == invoice.id)
+        .order_by(InvoiceDiscount.pay_by)
+    ).all()
+    payment = pay_at_counter(session, owner, four.amount_due_cents, date(2025, 12, 12))
+    refund(session, payment, 100_00, date(2025, 12, 14))
+    assert account_position(session, owner.id, date(2025, 12, 14)).owed_cents() == (
+        100_00 + four.discount_cents
+    )
+    # December 20: the 3% is in force; what pays the bill in full less 3% earns it.
+    owed = 100_00 + four.discount_cents
+    pay_at_counter(session, owner, owed - three.discount_cents, date(2025, 12, 20))
+    assert account_position(session, owner.id, date(2025, 12, 20)).owed_cents() == 0
+    assert gl_balance(session, "4900") == -three.discount_cents
+    # In all, the bill was paid what it costs paid in full by December 31.
+    assert payment.amount_cents - 100_00 + owed - three.discount_cents == three.amount_due_cents
+    books_whole(session)
