@@ -4,16 +4,28 @@ position. The notices are rendered to PDF and read back as text, as a resident r
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from html import unescape
 
+import time_machine
+
+from accounts.services import reissue_access_code
 from billing.position import account_position
+from core.extensions import db
 from core.money import format_cents
 from notices import content
 from notices.issuing import render_notice
 from notices.statements import statement
 from tests.billing.test_tax_bills_posted import PAY_BY, discounted_bill
 from tests.notices.test_render import pages_text
-from tests.payments.test_discount_refunds import PAID_ON, REFUNDED_ON, pay_at_counter, refund
+from tests.payments.test_discount_refunds import (
+    PAID_ON,
+    REFUNDED_ON,
+    SUPERVISOR,
+    pay_at_counter,
+    refund,
+)
+from tests.portal.conftest import quick_pay
 
 
 def text_of(document) -> str:
@@ -126,3 +138,21 @@ def test_paid_again_in_time_the_statement_shows_the_discount_earned_again(app, s
     ]
     assert document.summary.total_due_cents == 0
     assert account_position(session, owner.id, PAY_BY).owed_cents() == 0
+
+
+@time_machine.travel(datetime(2025, 12, 20, 18, 0, tzinfo=UTC), tick=False)
+def test_the_bill_page_asks_for_the_whole_amount_owed_again(app, client):
+    with app.app_context():
+        owner, invoice, discount, _made = refunded_in_part(db.session)
+        code = reissue_access_code(
+            db.session, SUPERVISOR, owner, code_key=app.config["ACCESS_CODE_KEY"]
+        )
+        number = owner.number
+        owed = account_position(db.session, owner.id, REFUNDED_ON).owed_cents()
+        invoice_number = invoice.number
+        assert owed == 100_00 + discount.discount_cents
+        db.session.commit()
+    assert quick_pay(client, number, code).status_code == 303
+    page = unescape(client.get("/my/bill").text)
+    assert invoice_number in page
+    assert format_cents(owed) in page
