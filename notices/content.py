@@ -436,17 +436,11 @@ def refund_notice(session: Session, config: Mapping, refund: Refund) -> NoticeDo
         receipt=receipt.number if receipt is not None else payment.id,
     )
     day = refund.refunded_on
-    # NOTE: a bill the refund re-opened that had been paid in full in time owes its early-payment
-    # discount again (payments.discount_reversals): the notice says so beside the refund.
-    activity = [ActivityRow(day=day, description=description, amount_cents=refund.amount_cents)]
-    activity += [
-        ActivityRow(
-            day=day,
-            description=texts["activity.discount_reversed"].format(ref=number),
-            amount_cents=cents,
-        )
-        for number, cents in taken_back_by(session, f"refund:{refund.id}")
-    ]
+    # NOTE: a bill re-opened that was paid in time owes its discount again (discount_reversals).
+    taken = taken_back_by(session, f"refund:{refund.id}")
+    again = texts["activity.discount_reversed"]
+    activity = [ActivityRow(day, description, refund.amount_cents)]
+    activity += [ActivityRow(day, again.format(ref=number), cents) for number, cents in taken]
     return NoticeDocument(
         kind=NoticeKind.REFUND,
         language=account.language.value,
