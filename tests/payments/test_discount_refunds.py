@@ -383,3 +383,30 @@ def test_paid_again_later_in_the_period_the_discount_in_force_that_day_is_earned
     # In all, the bill was paid what it costs paid in full by December 31.
     assert payment.amount_cents - 100_00 + owed - three.discount_cents == three.amount_due_cents
     books_whole(session)
+
+
+def test_refunded_after_the_due_date_the_installment_bears_the_months_it_is_unpaid(session):
+    from billing.models import InvoiceCharge
+    from billing.penalty_service import assess_penalties
+    from tests.billing.billing_fixtures import load_rules
+
+    load_rules(session)
+    owner, invoice, discount = discounted_bill(session)
+    payment = pay_at_counter(session, owner, discount.amount_due_cents, PAID_ON)
+    # Refunded in full on March 10, after installment 1 fell due on January 31.
+    refund(session, payment, payment.amount_cents, date(2026, 3, 10))
+    first = invoice.installments[0]
+    assert owed_by_installment(session, owner, invoice, date(2026, 3, 10))[0] == (
+        first.amount_cents
+    )
+
+    assess_penalties(session, CLERK, as_of=date(2026, 4, 15), rounding="half_up")
+    charges = session.scalars(sa.select(InvoiceCharge).order_by(InvoiceCharge.id)).all()
+    # NOTE: February and March began with the installment paid; April began with all of it
+    # unpaid again: the months are counted from the due date, charged while it is unpaid.
+    assert {(c.installment_number, c.period_key) for c in charges} == {(1, "2026-04")}
+    assert {c.rule_id: c.amount_cents for c in charges} == {
+        "wi-74-47-1-interest": (first.amount_cents + 50) // 100,
+        "wi-74-47-2-penalty": (first.amount_cents * 5 + 500) // 1000,
+    }
+    books_whole(session)
