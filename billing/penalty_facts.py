@@ -11,7 +11,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing.models import Invoice, InvoiceCharge, InvoiceStatus, Settlement, SettlementKind
+from billing.models import Invoice, InvoiceCharge, InvoiceStatus, Settlement
 from billing.penalties import InvoiceFacts
 from ledger.models import JournalEntry
 
@@ -25,7 +25,7 @@ def principal_history(
     by_day: dict[date, int] = defaultdict(int)
     for settlement in settlements:
         if settlement.charge_id is None:
-            sign = -1 if settlement.kind == SettlementKind.REVERSAL else 1
+            sign = -1 if settlement.kind.reopens else 1
             by_day[settlement.settled_on] += sign * settlement.amount_cents
     for day in sorted(by_day):
         balance -= by_day[day]
@@ -48,7 +48,7 @@ def charges_paid_history(
     by_day: dict[date, int] = defaultdict(int)
     for settlement in settlements:
         if settlement.charge_id is not None:
-            sign = -1 if settlement.kind == SettlementKind.REVERSAL else 1
+            sign = -1 if settlement.kind.reopens else 1
             by_day[settlement.settled_on] += sign * settlement.amount_cents
     for day, _number, cents in waivers:
         # NOTE: a waived charge is no longer owed from the waiver's date: it stops bearing
@@ -87,7 +87,7 @@ def waived_charges(
         if str(charge.id) not in days:
             continue  # a void invoice's charges: it is not assessed
         settled = sum(
-            (-1 if s.kind == SettlementKind.REVERSAL else 1) * s.amount_cents
+            (-1 if s.kind.reopens else 1) * s.amount_cents
             for s in settlements[charge.invoice_id]
             if s.charge_id == charge.id
         )

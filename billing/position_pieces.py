@@ -12,7 +12,8 @@ The rules, each fact on its business date:
 - charges booked by the date (booked_on, their ledger entry's date), less what a waiver entry
   dated by then took off them;
 - settlements settled by the date: payments and their reversals are paid, credit memos,
-  credit applied and early-payment discounts honoured are credited, write-offs are adjusted.
+  credit applied and early-payment discounts honoured are credited (less the discounts taken
+  back since), write-offs are adjusted.
 
 billing.position reads it for a few accounts; the clerks' dashboard aggregates it for the town
 (console/reports.py). Both therefore say the same, and both equal the ledger's receivables
@@ -165,7 +166,11 @@ def _settled(as_of: date, live, is_tax):
                     (kind == SettlementKind.REVERSAL, -cents),
                     else_=0,
                 ),
-                credited=sa.case((kind.in_(credit), cents), else_=0),
+                credited=sa.case(
+                    (kind.in_(credit), cents),
+                    (kind == SettlementKind.DISCOUNT_REVERSED, -cents),
+                    else_=0,
+                ),
                 adjusted=sa.case((kind == SettlementKind.WRITE_OFF, cents), else_=0),
             ),
         )

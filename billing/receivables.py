@@ -14,7 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing.models import Invoice, InvoiceLine, Settlement, SettlementKind
+from billing.models import Invoice, InvoiceLine, Settlement
+from billing.models.invoices import REOPENING
 
 
 def outstanding_by_receivable(session: Session, invoice: Invoice) -> dict[int, int]:
@@ -49,9 +50,10 @@ def outstanding_by_receivables(
 
 
 def signed_amount():
-    """A settlement's effect on what is owed: reversals give back what they take back."""
+    """A settlement's effect on what is owed: reversals (of payments or of discounts) give back
+    what they take back."""
     return sa.case(
-        (Settlement.kind == SettlementKind.REVERSAL, -Settlement.amount_cents),
+        (Settlement.kind.in_(REOPENING), -Settlement.amount_cents),
         else_=Settlement.amount_cents,
     )
 

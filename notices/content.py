@@ -48,6 +48,7 @@ from notices.receipt_words import card_reference, paid_at, paid_by
 from notices.scanline import scan_line
 from notices.tax_estimates import second_installment_messages, year_dues
 from notices.texts import TEXTS
+from payments.discount_reversals import taken_back_by
 from payments.models import Payment, Receipt, Refund
 
 #: Months of use the bill's chart shows.
@@ -440,6 +441,11 @@ def refund_notice(session: Session, config: Mapping, refund: Refund) -> NoticeDo
         receipt=receipt.number if receipt is not None else payment.id,
     )
     day = refund.refunded_on
+    # NOTE: a bill re-opened that was paid in time owes its discount again (discount_reversals).
+    taken = taken_back_by(session, f"refund:{refund.id}")
+    again = texts["activity.discount_reversed"]
+    activity = [ActivityRow(day, description, refund.amount_cents)]
+    activity += [ActivityRow(day, again.format(ref=number), cents) for number, cents in taken]
     return NoticeDocument(
         kind=NoticeKind.REFUND,
         language=account.language.value,
@@ -449,7 +455,7 @@ def refund_notice(session: Session, config: Mapping, refund: Refund) -> NoticeDo
         access_code=None,
         issue_date=day,
         reference=f"RF-{refund.id:06d}",
-        activity=(ActivityRow(day=day, description=description, amount_cents=refund.amount_cents),),
+        activity=tuple(activity),
         amount_cents=refund.amount_cents,
         tender=how,
         messages=(refund.resident_text,) if refund.resident_text else (),

@@ -105,6 +105,8 @@ def describe(texts: Mapping, source: str, reference: str, reversal: bool) -> str
     """A ledger entry in words for residents."""
     if source == "invoice" and reversal:
         return texts["activity.invoice_void"].format(ref=reference)
+    if source == "discount" and reversal:
+        return texts["activity.discount_reversed"].format(ref=reference)
     key = f"activity.{source}"
     return (texts[key] if key in texts else texts["activity.other"]).format(ref=reference)
 

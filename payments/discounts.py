@@ -147,18 +147,28 @@ def honoured(
 
 
 def offers_of(session: Session, invoice_ids: list[int]) -> dict[int, list[Offer]]:
-    """The discounts stored with the invoices, by invoice id; none for what was already given
-    one (a bill, or an installment, is discounted once, even if the payment is later refunded)."""
+    """The discounts stored with the invoices, by invoice id; none for what holds one now (a
+    bill, or an installment, is discounted once). A discount taken back (its payment refunded,
+    payments.discount_reversals) is on offer again until its pay-by date."""
     found: dict[int, list[Offer]] = defaultdict(list)
     if not invoice_ids:
         return found
+    standing = sa.func.sum(
+        sa.case(
+            (Settlement.kind == SettlementKind.DISCOUNT_REVERSED, -Settlement.amount_cents),
+            else_=Settlement.amount_cents,
+        )
+    )
     given = {
         (invoice_id, number)
         for invoice_id, number in session.execute(
-            sa.select(Settlement.invoice_id, Settlement.installment_number).where(
-                Settlement.kind == SettlementKind.DISCOUNT,
+            sa.select(Settlement.invoice_id, Settlement.installment_number)
+            .where(
+                Settlement.kind.in_([SettlementKind.DISCOUNT, SettlementKind.DISCOUNT_REVERSED]),
                 Settlement.invoice_id.in_(invoice_ids),
             )
+            .group_by(Settlement.invoice_id, Settlement.installment_number)
+            .having(standing > 0)
         )
     }
     rows = session.execute(

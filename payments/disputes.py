@@ -110,7 +110,15 @@ def close_dispute(session: Session, actor: Actor, dispute: Dispute, *, won: bool
 def _lost(session: Session, actor: Actor, dispute: Dispute, on: date) -> list[Posting]:
     """The debits of a lost dispute: what the payment still holds, and the rest written off."""
     payment = session.get(Payment, dispute.payment_id)
-    postings, short = take_back_what_is_left(session, payment, dispute.amount_cents, on)
+    postings, short = take_back_what_is_left(
+        session,
+        actor,
+        payment,
+        dispute.amount_cents,
+        on,
+        cause=f"dispute:{dispute.id}",
+        because=f"dispute {dispute.stripe_dispute_id} lost",
+    )
     if short:
         # NOTE: the cardholder was given back money the payment no longer held (refunded
         # before the dispute, or credit already spent on other bills): the town's loss.

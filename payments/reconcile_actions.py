@@ -410,7 +410,16 @@ def record_refund(
     )
     session.add(row)
     session.flush()
-    debits = take_back(session, payment, found.amount_cents, on, making=row)
+    debits = take_back(
+        session,
+        actor,
+        payment,
+        found.amount_cents,
+        on,
+        cause=f"refund:{row.id}",
+        because=f"refund {row.id} of payment {payment.id}, made at Stripe",
+        making=row,
+    )
     post_entry(
         session,
         [*debits, Posting(chart.STRIPE_CLEARING, credit_cents=found.amount_cents)],

@@ -3,7 +3,9 @@
 What a payment settled is taken back newest first, after any credit it still
 holds on the account (what it left when it settled, and what a failed refund
 gave back); every piece taken back is a reversal settlement that re-opens the
-invoice, installment or charge it had settled. Never more than is still
+invoice, installment or charge it had settled; a bill or installment
+re-opened that had earned an early-payment discount loses the discount
+(payments.discount_reversals). Never more than is still
 refundable, whatever Stripe would allow: the part an open dispute holds, or a
 lost one took, is not refundable.
 """
@@ -25,6 +27,7 @@ from ledger import chart
 from ledger.balances import account_credit
 from ledger.chart import gl_codes
 from ledger.posting import Posting, post_entry
+from payments.discount_reversals import take_back_discounts
 from payments.gateway import StripeGateway
 from payments.models import (
     Channel,
@@ -182,13 +185,24 @@ def credit_held(session: Session, payment: Payment, *, but: Refund | None = None
 
 
 def take_back(
-    session: Session, payment: Payment, cents: int, on: date, *, making: Refund | None = None
+    session: Session,
+    actor: Actor,
+    payment: Payment,
+    cents: int,
+    on: date,
+    *,
+    cause: str,
+    because: str,
+    making: Refund | None = None,
 ) -> list[Posting]:
     """Re-open what `cents` of the payment settled (its credit first); return the debits.
 
-    `making` is the refund the cents are taken back for, if it is already recorded.
+    `making` is the refund the cents are taken back for, if it is already recorded; `cause`
+    and `because` name the take-back (take_back_what_is_left).
     """
-    debits, remaining = take_back_what_is_left(session, payment, cents, on, making=making)
+    debits, remaining = take_back_what_is_left(
+        session, actor, payment, cents, on, cause=cause, because=because, making=making
+    )
     if remaining:
         raise PaymentRefused(
             "amount_cents", "the credit this payment left has been used; refund less"
@@ -197,12 +211,23 @@ def take_back(
 
 
 def take_back_what_is_left(
-    session: Session, payment: Payment, cents: int, on: date, *, making: Refund | None = None
+    session: Session,
+    actor: Actor,
+    payment: Payment,
+    cents: int,
+    on: date,
+    *,
+    cause: str,
+    because: str,
+    making: Refund | None = None,
 ) -> tuple[list[Posting], int]:
     """Re-open what up to `cents` of the payment settled (its credit first); the debits and what is left.
 
     What is left is more than the payment still holds: its credit was used on
-    other bills, or it was already given back.
+    other bills, or it was already given back. A bill (or installment) re-opened
+    that had earned an early-payment discount loses it (payments.discount_reversals);
+    `cause` ("refund:12") is the source of those settlements and `because` the words
+    of the discount's reversing entry.
     """
     credit = min(
         cents,
@@ -216,15 +241,18 @@ def take_back_what_is_left(
     )
     remaining = cents - credit
     codes = gl_codes(session)
+    reopened: set[tuple[int, int]] = set()
     for piece, left in _settled_pieces(session, payment):
         if not remaining:
             break
         take = min(left, remaining)
         _reopen(session, piece, take, on, payment)
+        reopened.add((piece.invoice_id, piece.installment_number))
         debits.append(
             Posting(codes[piece.receivable_gl_id], debit_cents=take, account_id=payment.account_id)
         )
         remaining -= take
+    take_back_discounts(session, actor, reopened, on, cause=cause, because=because)
     return debits, remaining
 
 
@@ -268,7 +296,16 @@ def refund_payment(
     )
     session.add(refund)
     session.flush()
-    debits = take_back(session, payment, amount_cents, on, making=refund)
+    debits = take_back(
+        session,
+        actor,
+        payment,
+        amount_cents,
+        on,
+        cause=f"refund:{refund.id}",
+        because=f"refund {refund.id} of payment {payment.id}",
+        making=refund,
+    )
     if card:
         if gateway is None:
             raise PaymentRefused("payment", "card refunds need the Stripe gateway")
@@ -317,7 +354,15 @@ def void_counter_payment(
         raise PaymentRefused(
             "payment", "part of this payment was refunded; it can no longer be voided"
         )
-    debits = take_back(session, payment, payment.amount_cents, on)
+    debits = take_back(
+        session,
+        actor,
+        payment,
+        payment.amount_cents,
+        on,
+        cause=f"void:{payment.id}",
+        because=f"void of counter payment {payment.id}",
+    )
     post_entry(
         session,
         [*debits, Posting(chart.CASH_DRAWER, credit_cents=payment.amount_cents)],

@@ -243,6 +243,19 @@ class SettlementKind(enum.StrEnum):
     REVERSAL = "reversal"
     #: An early-payment discount honoured when the bill was paid in full by its pay-by date.
     DISCOUNT = "discount"
+    #: An honoured discount taken back: a payment it was earned with was refunded, voided or
+    #: lost to a dispute, so the bill (or the installment) is no longer paid in full in time.
+    DISCOUNT_REVERSED = "discount_reversed"
+
+    @property
+    def reopens(self) -> bool:
+        """Whether the settlement gives back what an earlier one took off (its cents count
+        against what is settled)."""
+        return self in REOPENING
+
+
+#: The kinds that give back what an earlier settlement took off.
+REOPENING = (SettlementKind.REVERSAL, SettlementKind.DISCOUNT_REVERSED)
 
 
 class Settlement(CreatedAtMixin, Base):

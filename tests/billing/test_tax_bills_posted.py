@@ -377,7 +377,7 @@ def test_the_statement_shows_the_payment_and_the_discount_apart(app, session):
     assert document.summary.total_due_cents == 0
 
 
-def test_a_bill_is_discounted_once_even_after_the_payment_is_refunded(session):
+def test_a_bill_paid_with_its_discount_is_offered_no_second_one(session):
     from payments.discounts import offers_of
 
     owner, invoice, discount = discounted_bill(session)

@@ -90,6 +90,12 @@ KINDS = [
     Kind("billing/deposits.py:_move", "deposit", deposits.deposit_held),
     Kind("billing/deposits.py:_move", "deposit", deposits.deposit_applied),
     Kind("payments/discounts.py:settle_discounts", "discount", discounts.discount_earned),
+    Kind(
+        "payments/discount_reversals.py:_take_back",
+        "discount",
+        discounts.discount_taken_back,
+        True,
+    ),
     Kind("billing/conversion_post.py:_opening_entry", "conversion", conversions.opening_balance),
 ]
 
