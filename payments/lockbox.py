@@ -432,7 +432,7 @@ def _hold(session: Session, actor: Actor, upload: RemittanceFile, report: Import
     """The queued items' money, deposited with the rest: Dr 1040 / Cr 2040 until resolved."""
     if not report.exceptions:
         return
-    cents = report.exception_cents
+    cents, count = report.exception_cents, len(report.exceptions)
     post_entry(
         session,
         [debit(chart.LOCKBOX_CLEARING, cents), credit(chart.REMITTANCES_HELD, cents)],
@@ -440,6 +440,6 @@ def _hold(session: Session, actor: Actor, upload: RemittanceFile, report: Import
         source_type="remittance_file",
         source_id=upload.id,
         actor=actor,
-        memo=f"{len(report.exceptions)} items of {report.kind.replace('_', '-')} file "
+        memo=f"{count} item{'' if count == 1 else 's'} of {report.kind.replace('_', '-')} file "
         f"{upload.id} held for the clerks",
     )

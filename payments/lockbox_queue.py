@@ -144,8 +144,9 @@ def return_item(session: Session, actor: Actor, item: RemittanceItem, *, note: s
         source_type="remittance_item",
         source_id=item.id,
         actor=actor,
-        memo=f"Returned item {item.sequence} of remittance file {item.file_id}"
-        + (f" (check {item.reference})" if item.reference else ""),
+        memo=f"Remittance item {item.id} (file {item.file_id}, item {item.sequence}"
+        + (f", check {item.reference}" if item.reference else "")
+        + ") returned to its payer",
     )
     _close(item, actor, RemittanceStatus.RETURNED, note)
     record(

@@ -26,6 +26,7 @@ from tests.ledger import billing_postings as billing
 from tests.ledger import conversion_postings as conversions
 from tests.ledger import deposit_postings as deposits
 from tests.ledger import discount_postings as discounts
+from tests.ledger import lockbox_postings as lockbox
 from tests.ledger import payment_postings as payments
 from tests.ledger import service_order_postings as service_orders
 from tests.ledger.billing_postings import Posted
@@ -77,6 +78,8 @@ KINDS = [
     Kind(
         "payments/bank_deposits.py:confirm_at_bank", "bank_deposit", bank_deposits.deposit_at_bank
     ),
+    Kind("payments/lockbox.py:_hold", "remittance_file", lockbox.queued_items_held),
+    Kind("payments/lockbox_queue.py:return_item", "remittance_item", lockbox.queued_item_returned),
     Kind("payments/fees.py:record_fee", "processor_fee", payments.processor_fee),
     Kind(
         "payments/reconcile_actions.py:write_off", "reconciliation", payments.write_off_in_the_queue
