@@ -236,7 +236,8 @@ def settle_excess(
             source_type="estimate_excess",
             source_id=first.number,
             actor=actor,
-            memo=f"{reason}: paid on invoice {first.number} and credited to the account",
+            memo=f"Estimated first installment {first.number}: {format_cents(paid)} paid "
+            f"above the {tax_year} tax, credited to the account",
         )
         record(
             session,

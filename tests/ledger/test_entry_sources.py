@@ -26,6 +26,7 @@ from tests.ledger import billing_postings as billing
 from tests.ledger import conversion_postings as conversions
 from tests.ledger import deposit_postings as deposits
 from tests.ledger import discount_postings as discounts
+from tests.ledger import estimate_postings as estimates
 from tests.ledger import lockbox_postings as lockbox
 from tests.ledger import payment_postings as payments
 from tests.ledger import service_order_postings as service_orders
@@ -100,6 +101,11 @@ KINDS = [
         True,
     ),
     Kind("billing/conversion_post.py:_opening_entry", "conversion", conversions.opening_balance),
+    Kind(
+        "billing/estimates.py:settle_excess",
+        "estimate_excess",
+        estimates.estimate_paid_above_the_tax,
+    ),
 ]
 
 
