@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from accounts.models import Account, AccountStatus
-from billing.models import Invoice, InvoiceKind, InvoiceStatus
+from billing.models import Invoice, InvoiceCharge, InvoiceKind, InvoiceStatus
 from billing.penalty_service import assess_penalties
 from core.audit import Actor
 from core.models import StaffUser
@@ -25,7 +25,7 @@ from demo.timeline import Timeline
 from ledger import chart
 from payments.counter import close_drawer, open_drawer, take_counter_payment
 from payments.models import Channel, Tender
-from payments.services import owed_items, record_payment, settle_payments
+from payments.services import record_payment, settle_payments
 
 OWING = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
 #: Days after the due date the late payers pay: after the late payment charge (20 days' grace).
@@ -77,20 +77,40 @@ def _counter(
     close_drawer(session, clerk, drawer, counted_cents=counted)
 
 
-def _owed_utility_bills(session: Session, account: Account, due: date) -> tuple[list[str], int]:
-    """The account's open utility bills due by `due` (converted ones too) and what they still owe,
-    their late charges included."""
-    bills = session.scalars(
-        sa.select(Invoice)
+def _owed_utility_bills(
+    session: Session, accounts: list[Account], due: date
+) -> dict[int, tuple[list[str], int]]:
+    """Each account's open utility bills due by `due` (converted ones too) and what they still
+    owe, their late charges included (unwaived), as allocation counts it."""
+    bills = session.execute(
+        sa.select(Invoice.id, Invoice.account_id, Invoice.number, Invoice.balance_cents)
         .where(
-            Invoice.account_id == account.id,
+            Invoice.account_id.in_([a.id for a in accounts]),
             Invoice.kind == InvoiceKind.UTILITY,
             Invoice.status.in_(OWING),
             Invoice.due_date <= due,
         )
         .order_by(Invoice.id)
     ).all()
-    return [b.number for b in bills], sum(i.balance_cents for i in owed_items(session, list(bills)))
+    charged = dict(
+        session.execute(
+            sa.select(InvoiceCharge.invoice_id, sa.func.sum(InvoiceCharge.balance_cents))
+            .where(
+                InvoiceCharge.invoice_id.in_([b.id for b in bills]),
+                InvoiceCharge.balance_cents > 0,
+                InvoiceCharge.waived_at.is_(None),
+            )
+            .group_by(InvoiceCharge.invoice_id)
+        ).all()
+    )
+    owed: dict[int, tuple[list[str], int]] = defaultdict(lambda: ([], 0))
+    for bill in bills:
+        numbers, cents = owed[bill.account_id]
+        owed[bill.account_id] = (
+            [*numbers, bill.number],
+            cents + max(bill.balance_cents, 0) + int(charged.get(bill.id) or 0),
+        )
+    return owed
 
 
 class Residents:
@@ -131,7 +151,8 @@ class Residents:
         """The day's payers pay what their bills due by `due` still owe, if anything."""
 
         def owing(accounts: list[Account]) -> list[tuple[Account, list[str], int]]:
-            payers = [(a, *_owed_utility_bills(self.session, a, due)) for a in accounts]
+            owed = _owed_utility_bills(self.session, accounts, due) if accounts else {}
+            payers = [(a, *owed.get(a.id, ([], 0))) for a in accounts]
             return [payer for payer in payers if payer[2] > 0]
 
         self._settle({day: owing(card)}, {day: owing(counter)})
