@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from accounts.models import Account, MeterReading, Parcel, ServicePoint
+from accounts.responsibility import ensure_location
 from accounts.services import create_account
 from billing.conversion import Conversion, check
 from billing.conversion_files import CREDIT, PENALTIES, PROPERTY_TAX, Loaded
@@ -80,6 +81,7 @@ def _service_points(
     """The service points of service_points.csv; returns the metered ones by meter id."""
     plans = dict(session.execute(sa.select(RatePlan.code, RatePlan.id)).all())
     meters: dict[str, ServicePoint] = {}
+    points = []
     for row in conv.files["service_points.csv"]:
         data = dict(row.data)
         account = opened[data.pop("former_number")]
@@ -92,9 +94,14 @@ def _service_points(
             **data,
         )
         session.add(point)
+        points.append(point)
         if point.meter_id:
             meters[point.meter_id] = point
     session.flush()
+    for point in points:
+        # NOTE: its premises, as the service points import gives them: owned by the account,
+        # which answers for it from the installation (a clerk names a landlord later).
+        ensure_location(session, point)
     return meters
 
 

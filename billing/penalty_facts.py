@@ -29,10 +29,10 @@ def principal_history(
             by_day[settlement.settled_on] += sign * settlement.amount_cents
     for day in sorted(by_day):
         balance -= by_day[day]
-        if day <= start:
-            history[0] = (start, balance)
-        else:
-            history.append((day, balance))
+        # NOTE: what was settled by the issue date (a deposit applied to a final bill, credit
+        # applied by the run) lowers the balance from the start; the first entry stays the
+        # original principal, which the rules' bases and minimums read.
+        history.append((max(day, start), balance))
     return history
 
 

@@ -25,7 +25,7 @@ from ledger.export_datasets import DATASETS
 from ledger.exports import FORMATS, ExportError, ExportRequest, manifest_path, write_export
 
 bp = Blueprint("console", __name__, url_prefix="/staff", template_folder="templates")
-MONTHS = 12
+MONTHS = 24
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -38,7 +38,7 @@ def _as_of() -> date:
 @login_required
 @requires("read")
 def dashboard():
-    """Collections of the day, open receivables by age, delinquency and twelve months of trends."""
+    """Collections of the day, open receivables by age, delinquency and two years of trends."""
     as_of = _as_of()
     months = reports.monthly(db.session, MONTHS, as_of)
     starts = [m.month for m in months]

@@ -59,7 +59,32 @@ def demo_load(if_empty: bool, as_of) -> None:
     )
     db.session.commit()
     click.echo(f"Loaded the demo town: {summary}.")
+    _morning_reminders(as_of.date() if as_of else town_today(current_app.config))
     _echo_sign_ins()
+
+
+def _morning_reminders(day) -> None:
+    """This morning's run of the reminders job (the schedule's `send_reminders`), as the
+    scheduler makes it: the late and the delinquent households' notices, e-mailed or in a print
+    batch, recorded as a job run the clerks see."""
+    from core.jobs import run_job
+    from notices.jobs import send_reminders
+
+    run = run_job(
+        db.session,
+        current_app.config,
+        "send_reminders",
+        send_reminders,
+        as_of=day,
+        trigger=f"demo load {day.isoformat()}",
+    )
+    if run.error:
+        raise click.ClickException(f"the reminders job failed: {run.error}")
+    counts = run.counts
+    click.echo(
+        f"Reminders sent as of {day.isoformat()}: {counts.get('accounts', 0)} notices "
+        f"({counts.get('emailed', 0)} e-mailed, {counts.get('printed', 0)} printed)."
+    )
 
 
 def _echo_sign_ins() -> None:

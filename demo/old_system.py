@@ -21,6 +21,20 @@ DELINQUENT = {0, 17, 41}
 PREPAID = {11, 30}
 #: Households that rent and left a deposit; every business left one.
 RENTERS = {2, 12, 25, 36}
+#: Every household that rents its home from the landlord (one moved in before deposits were asked).
+TENANTS = RENTERS | {5}
+#: The landlord who owns the tenants' homes: the last account of the export, with no service.
+LANDLORD = {
+    "holder_name": "Fox River Rentals LLC",
+    "mail_street": "410 Main Street",
+    "mail_city": "Maple Falls",
+    "mail_state": "WI",
+    "mail_zip": "54901-2210",
+    "email": "foxriverrentals@example.org",
+    "phone": "(920) 555-2400",
+    "language": "en",
+    "paperless": False,
+}
 
 
 def former_number(index: int) -> str:

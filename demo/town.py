@@ -1,9 +1,10 @@
-"""The demo town of Maple Falls: fifty households and businesses, converted from the
-system it leaves (demo/old_system.py) and billed here since.
+"""The demo town of Maple Falls: fifty households and businesses and their landlord, converted
+from the system it leaves (demo/old_system.py) and billed here for four months since.
 
 Deterministic: the same as-of date loads the same town. It goes through the same
 paths as a real town's data: the conversion (docs/conversion.md), the readings and
-assessments imports, billing runs.
+assessments imports, billing runs, payments, penalty assessments and service orders
+(demo/moves.py), in date order (demo/timeline.py).
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ import io
 import random
 import tempfile
 from datetime import date, timedelta
+from functools import partial
 from pathlib import Path
 
+import sqlalchemy as sa
 import yaml
 from sqlalchemy.orm import Session
 
@@ -22,13 +25,15 @@ from accounts.imports import import_csv
 from accounts.models import Language
 from billing.conversion_post import Posted, convert, report
 from billing.conversion_report import report_text
-from billing.models import InvoiceKind
+from billing.models import Invoice, InvoiceKind
 from billing.rules import load_levy, load_penalty_rules, load_rate_plan
 from billing.runs import RunOptions, open_run, post_run
 from core.audit import Actor
 from core.auth import create_staff_user
 from demo import activity, old_system
+from demo.moves import Moves
 from demo.old_system import Export, former_number
+from demo.timeline import Timeline
 
 RULES = Path(__file__).parent / "rules"
 
@@ -110,7 +115,7 @@ ACCOUNTS = 50
 INSTALLED = date(2015, 4, 1)
 DIAL_DIGITS = 7
 #: Months read and billed here after the conversion (the conversion is on the last read before).
-AFTER_CONVERSION = 2
+AFTER_CONVERSION = 4
 ROUTE = Actor.system("demo meter route")
 #: Meters that show a billing run's exceptions: a missed read and a leak.
 MISSING_READ_METER = "W-000013"
@@ -223,7 +228,8 @@ def _parcel(rng: random.Random, export: Export, index: int, details: dict, as_of
         situs_city=CITY,
         situs_zip=details["mail_zip"],
         property_class="commercial" if business else "residential",
-        owner_former_number=former_number(index),
+        # NOTE: the tenants' homes are the landlord's (the last account of the export).
+        owner_former_number=former_number(ACCOUNTS if index in old_system.TENANTS else index),
         exemptions=";".join(flags),
     )
     for year, value in ((as_of.year - 1, market * 97 // 100), (as_of.year, market)):
@@ -284,12 +290,11 @@ def _service_points(export: Export, index: int, details: dict) -> str:
     return meter
 
 
-def _post_runs(session: Session, actor: Actor, as_of: date, ends: list[date]) -> int:
+def _post_runs(session: Session, actor: Actor, as_of: date, months: list[date], moves) -> None:
     """Bill last year's property tax and the months since the conversion, as the clerks would;
-    the residents pay (or not) each month's bills."""
-    options = RunOptions()
+    the residents pay (or not) each month's bills, households move, penalties are assessed
+    nightly, all in date order."""
     residents = activity.Residents(session)
-    posted = 0
     tax = open_run(
         session,
         actor,
@@ -298,24 +303,35 @@ def _post_runs(session: Session, actor: Actor, as_of: date, ends: list[date]) ->
         issue_date=date(as_of.year - 1, 12, 10),
         due_date=date(as_of.year, 1, 31),
     )
-    post_run(session, tax, actor, options)
-    posted += tax.invoices_posted
+    post_run(session, tax, actor, RunOptions())
     residents.pay_tax(as_of)
-    for end in ends[-AFTER_CONVERSION:]:
-        issue = end + timedelta(days=1)
-        run = open_run(
-            session,
-            actor,
-            kind=InvoiceKind.UTILITY,
-            cycle=end.strftime("%Y-%m"),
-            issue_date=issue,
-            due_date=issue + timedelta(days=21),
+    timeline = Timeline()
+    for end in months:
+        timeline.at(
+            end + timedelta(days=1), partial(_bill_month, session, actor, residents, timeline)
         )
-        post_run(session, run, actor, options)
-        posted += run.invoices_posted
-        residents.pay(issue + timedelta(days=21), as_of)
+    moves.schedule(timeline, months)
+    timeline.run(as_of)
     activity.assess(session, as_of)
-    return posted
+
+
+def _bill_month(
+    session: Session, actor: Actor, residents: activity.Residents, timeline: Timeline, issue: date
+) -> None:
+    """The month ending the day before issue, billed on issue; its payers and its late charges
+    (assessed the night after the 20 days' grace) planned."""
+    due = issue + timedelta(days=21)
+    run = open_run(
+        session,
+        actor,
+        kind=InvoiceKind.UTILITY,
+        cycle=(issue - timedelta(days=1)).strftime("%Y-%m"),
+        issue_date=issue,
+        due_date=due,
+    )
+    post_run(session, run, actor, RunOptions())
+    residents.plan(timeline, due)
+    timeline.at(due + timedelta(days=21), partial(activity.assess, session))
 
 
 def _accounts(rng: random.Random, export: Export, ends: list[date], as_of: date) -> dict:
@@ -336,6 +352,7 @@ def _accounts(rng: random.Random, export: Export, ends: list[date], as_of: date)
         later[meter] = registers[-AFTER_CONVERSION:]
         old_system.balances(export, rng, index, ends[:-AFTER_CONVERSION], business)
         old_system.deposit(export, rng, index, business)
+    export.add("accounts.csv", former_number=former_number(ACCOUNTS), **old_system.LANDLORD)
     return later
 
 
@@ -381,11 +398,17 @@ def load_demo(session: Session, *, as_of: date, code_key: bytes) -> str:
     posted = _convert(session, actor, export, ends[-AFTER_CONVERSION - 1], code_key)
     import_csv(session, actor, "assessments", _csv(assessments), code_key=code_key)
     readings = posted.reads + _meter_route(session, later)
-    invoices = _post_runs(session, actor, as_of, ends)
+    moves = Moves(session, code_key, former_number(ACCOUNTS))
+    moves.name_owners()
+    _post_runs(session, actor, as_of, ends[-AFTER_CONVERSION:], moves)
+    invoices = session.scalar(
+        sa.select(sa.func.count()).select_from(Invoice).where(Invoice.converted.is_(False))
+    )
     return (
-        f"{ACCOUNTS} accounts converted from the old system with their balances and deposits, "
+        f"{ACCOUNTS + 1} accounts converted from the old system with their balances and deposits, "
         f"{readings} meter readings from {ends[0]} to {ends[-1]}, {posted.invoices} converted "
-        f"bills and {invoices} invoices posted, {len(STAFF)} staff users"
+        f"bills and {invoices} invoices posted since, four households moved, "
+        f"{len(STAFF)} staff users"
     )
 
 

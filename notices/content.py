@@ -52,7 +52,7 @@ from payments.discount_reversals import taken_back_by
 from payments.models import Payment, Receipt, Refund
 
 #: Months of use the bill's chart shows.
-USAGE_MONTHS = 13
+USAGE_MONTHS = 24
 BILL_KINDS = {InvoiceKind.UTILITY: NoticeKind.UTILITY_BILL, InvoiceKind.TAX: NoticeKind.TAX_BILL}
 
 
@@ -190,7 +190,7 @@ class BillFacts:
     def reads_and_usage(
         self, invoice: Invoice
     ) -> tuple[tuple[MeterRead, ...], tuple[UsageMonth, ...]]:
-        """The meter reads of the bill's period and up to 13 months of use (the first meter's)."""
+        """The meter reads of the bill's period and up to 24 months of use (the first meter's)."""
         reads: list[MeterRead] = []
         usage: tuple[UsageMonth, ...] = ()
         ids = sorted({line.service_point_id for line in invoice.lines if line.service_point_id})

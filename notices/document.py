@@ -163,7 +163,7 @@ class NoticeDocument:
     due_date: date | None = None
     lines: tuple[Line, ...] = ()
     reads: tuple[MeterRead, ...] = ()
-    #: Up to 13 months, oldest first, ending with this bill's month.
+    #: Up to 24 months, oldest first, ending with this bill's month.
     usage: tuple[UsageMonth, ...] = ()
     summary: Summary | None = None
     stubs: tuple[Stub, ...] = ()

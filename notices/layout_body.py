@@ -211,12 +211,17 @@ class BodyContent:
         slot = plot_w / slots
         bar_w = slot * 0.62
         first_slot = slots - len(usage)
+        # NOTE: up to 13 months each month is named; over more (two years of history) every
+        # third month from the oldest and this bill's, so that the names never overlap.
+        every = 1 if slots <= 13 else 3
         for i, month in enumerate(usage):
             center = axis_x + (first_slot + i + 0.5) * slot
             h = plot_h * float(month.quantity) / scale if month.quantity > 0 else 0
             last = i == len(usage) - 1
             if h:
                 page.fill_rect(center - bar_w / 2, plot_bottom, bar_w, h, ACCENT if last else BAR)
+            if i % every and not last:
+                continue
             name, year = month_label(month.month, self.texts)
             color = ACCENT if last else GREY
             font = BOLD if last else REGULAR

@@ -454,3 +454,20 @@ def test_a_payment_settles_converted_bills_oldest_first_and_the_ledger_follows(s
     # 20.00 settles the September arrear; 30.00 goes to October's 75.30.
     assert (september.balance_cents, october.balance_cents) == (0, 4530)
     assert account_receivable(session, olson.id) == 4530
+
+
+def test_each_converted_service_address_is_a_location_its_account_answers_for(session):
+    from accounts.locations import ServiceLocation
+    from accounts.responsibility import history
+
+    _convert(session)
+    olson = _account(session, "CB-1001")
+    points = session.scalars(sa.select(ServicePoint).where(ServicePoint.account_id == olson.id))
+    (location_id,) = {p.location_id for p in points}
+    location = session.get(ServiceLocation, location_id)
+    # Water, sewer and trash at one address: one premises, owned by the converted account,
+    # which answers for it from the installation (so a service order can stop or move it).
+    assert location is not None and location.owner_account_id == olson.id
+    (responsible,) = history(session, location.id)
+    assert responsible.account_id == olson.id and responsible.ends_on is None
+    assert session.scalar(sa.select(sa.func.count()).where(ServicePoint.location_id.is_(None))) == 0

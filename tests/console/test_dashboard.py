@@ -397,7 +397,8 @@ def test_the_dashboard_shows_the_figures_to_clerks_and_auditors(
     assert f"${owed // 100:,}.{owed % 100:02d}" in page
     assert "100.0% (3 of 3 accounts" in page
     svgs = re.findall(r"<svg.*?</svg>", page, flags=re.S)
-    assert [len(bars(parse(svg))) for svg in svgs] == [12, 24]
+    # Two years of months: one bar a month, and two (billed, collected) in the second chart.
+    assert [len(bars(parse(svg))) for svg in svgs] == [24, 48]
 
 
 def test_the_dashboard_is_linked_from_the_staff_pages(app, client, make_staff):

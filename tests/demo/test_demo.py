@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from accounts.models import Account, MeterReading, Parcel, ServicePoint
 from billing.invoices import invoices_not_matching_lines
-from billing.models import BillingRun, Deposit, Invoice, InvoiceCharge
+from billing.models import BillingRun, Deposit, DepositStatus, Invoice, InvoiceCharge
 from core.extensions import db
 from core.models import StaffUser
 from demo.old_system import DELINQUENT, former_number
@@ -32,7 +32,7 @@ def test_the_demo_town_is_converted_from_its_old_system_then_billed(app, runner)
                 return session.scalar(query.where(what))
             return session.scalar(query.select_from(what))
 
-        assert count(Account) == 50 and count(Parcel) == 50
+        assert count(Account) == 53 and count(Parcel) == 50
         assert {u.role.value for u in session.scalars(sa.select(StaffUser))} == {
             "admin",
             "supervisor",
@@ -48,23 +48,28 @@ def test_the_demo_town_is_converted_from_its_old_system_then_billed(app, runner)
             .where(MeterReading.service_point_id == meter.id)
             .order_by(MeterReading.read_on)
         ).all()
-        # 24 months of history converted up to August 31, then September and October read here.
-        assert (
-            len(reads) == 27 and reads[0] == date(2024, 8, 31) and reads[-1] == date(2026, 10, 31)
-        )
-        assert session.scalar(
-            sa.select(sa.func.count()).where(Account.former_number.like("MF-%"))
-        ) == 50 and {a.converted_on for a in session.scalars(sa.select(Account))} == {
-            date(2026, 8, 31)
-        }
+        # 24 months of history converted up to June 30, then July to October read here.
+        assert len(reads) == 29
+        assert (reads[0], reads[-1]) == (date(2024, 6, 30), date(2026, 10, 31))
+        converted = session.scalars(sa.select(Account).where(Account.former_number.like("MF-%")))
+        assert {a.converted_on for a in converted} == {date(2026, 6, 30)}
+        # 50 households and their landlord came over; two households started here since.
+        assert count(Account.former_number.like("MF-%")) == 51
+        assert count(Account.former_number.is_(None)) == 2
         assert session.scalar(sa.select(sa.func.count()).where(Account.language == "es")) > 0
         # The old system's unpaid bills (8 late payers' last bill; 3 delinquent households'
-        # last three and their penalties), then last year's tax and two utility months here.
+        # last three and their penalties), then last year's tax and four utility months here.
         assert count(Invoice.converted.is_(True)) == 20
-        assert count(Invoice) == 170
-        # Five businesses and four renters left deposits: the register ties to the ledger.
-        assert sum(session.scalars(sa.select(Deposit.amount_cents))) == 5 * 25000 + 4 * 10000
-        assert gl_balance(session, DEPOSITS_HELD) == 5 * 25000 + 4 * 10000
+        runs = {r.cycle: r for r in session.scalars(sa.select(BillingRun))}
+        assert set(runs) == {"2025", "2026-07", "2026-08", "2026-09", "2026-10"}
+        assert all(r.invoices_posted > 40 for r in runs.values())
+        # Five businesses and four renters left deposits; two renters' went to their final
+        # bills: the register of what is still held ties to the ledger.
+        held = session.scalar(
+            sa.select(sa.func.sum(Deposit.held_cents)).where(Deposit.status == DepositStatus.HELD)
+        )
+        assert count(Deposit.status == DepositStatus.HELD) == 7
+        assert held == gl_balance(session, DEPOSITS_HELD) > 0
         # Paid here since: by card online and at the counter in cash and by check; the
         # delinquent households' converted bills stay open and are charged penalties.
         paid = set(session.execute(sa.select(Payment.channel, Payment.tender)).all())
@@ -81,8 +86,6 @@ def test_the_demo_town_is_converted_from_its_old_system_then_billed(app, runner)
         ).all()
         assert len(still_owed) == 12 and set(still_owed) == {"open"}
         assert count(InvoiceCharge.id.is_not(None)) > 0
-        runs = {r.cycle: r for r in session.scalars(sa.select(BillingRun))}
-        assert set(runs) == {"2025", "2026-09", "2026-10"}
         october = runs["2026-10"].report
         assert {"missing_reading", "spike"} <= set(october["exception_counts"])
         assert {e["meter"] for e in october["exceptions"]} >= {"W-000013", "W-000021"}
@@ -93,12 +96,13 @@ def test_the_demo_town_is_converted_from_its_old_system_then_billed(app, runner)
         owed = session.scalar(
             sa.select(sa.func.sum(Invoice.total_cents)).where(Invoice.converted.is_(True))
         )
-        # Converted: what was owed, less two prepaid credits of 40.00, less the deposits.
+        # The conversion clearing carries its control total to the cent: what was owed, less
+        # two prepaid credits of 40.00, less the deposits (nothing else posts to it).
         assert gl_balance(session, CONVERSION_CLEARING) == owed - 2 * 4000 - 165000
     again = runner.invoke(args=["demo", "load", "--if-empty"])
     assert again.exit_code == 0 and "was not loaded" in again.output
     with app.app_context():
-        assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 50
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 53
 
 
 def test_a_demo_staff_login_works(app, runner, client):
