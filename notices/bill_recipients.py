@@ -5,6 +5,7 @@ the occupant's bill to the occupant and a copy to the owner. docs/service-orders
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import sqlalchemy as sa
@@ -84,11 +85,27 @@ def owner_billed(session: Session, invoice: Invoice) -> Recipient | None:
     return None if owner is None else address_of(owner)
 
 
-def owner_copied(session: Session, invoice: Invoice) -> Account | None:
-    """The owner who gets a copy of the bill: its location is billed "owner copied" and
+def owners_copied(session: Session, invoices: Sequence[Invoice]) -> dict[int, Account]:
+    """The owners who get a copy of these bills, by invoice id (one query for a print batch's
+    chunk): a bill's location (that of its first located line) is billed "owner copied" and
     another account (the occupant) is responsible. A final bill, mailed to a forwarding
     address, is copied too: the owner learns the occupant has left."""
-    return _owner_other_than_payer(session, invoice, (BillTo.OWNER_COPIED,))
+    by_id = {invoice.id: invoice for invoice in invoices}
+    rows = session.execute(
+        sa.select(InvoiceLine.invoice_id, ServiceLocation.bill_to, ServiceLocation.owner_account_id)
+        .join(ServicePoint, InvoiceLine.service_point_id == ServicePoint.id)
+        .join(ServiceLocation, ServicePoint.location_id == ServiceLocation.id)
+        .where(InvoiceLine.invoice_id.in_(by_id))
+        .order_by(InvoiceLine.invoice_id, InvoiceLine.id)
+    ).all()
+    first: dict[int, tuple[BillTo, int]] = {}
+    for invoice_id, rule, owner_id in rows:
+        first.setdefault(invoice_id, (rule, owner_id))
+    return {
+        invoice_id: session.get(Account, owner_id)
+        for invoice_id, (rule, owner_id) in first.items()
+        if rule == BillTo.OWNER_COPIED and owner_id != by_id[invoice_id].account_id
+    }
 
 
 def bill_recipient(session: Session, invoice: Invoice, default: Recipient) -> Recipient:

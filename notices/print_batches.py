@@ -26,7 +26,7 @@ from billing.models import BillingRun, Invoice, InvoiceStatus, RunStatus
 from core.audit import Actor, record, record_many
 from core.db import utcnow
 from notices import content
-from notices.bill_recipients import owner_copied, owners_copy
+from notices.bill_recipients import owners_copied, owners_copy
 from notices.issuing import (
     NoticeError,
     Rendered,
@@ -153,9 +153,11 @@ def print_batch(
             .order_by(Invoice.id)
         ).all()
         facts = content.BillFacts(session, invoices, on)
+        owners = owners_copied(session, invoices)
         issued: list[tuple[Notice, str, str, bool]] = []
         for invoice in invoices:
-            issued += _bill_out(session, config, actor, mailer, batch, invoice, facts)
+            owner = owners.get(invoice.id)
+            issued += _bill_out(session, config, actor, mailer, batch, invoice, facts, owner)
         session.flush()
         record_many(
             session,
@@ -212,14 +214,14 @@ def _bill_out(
     batch: NoticeBatch,
     invoice: Invoice,
     facts: content.BillFacts,
+    owner: Account | None,
 ) -> list[tuple[Notice, str, str, bool]]:
-    """Render and record one bill, e-mailed if it can be, and the owner's copy where the
-    location's rule says so: [(notice, ZIP, account, to print?)]."""
+    """Render and record one bill, e-mailed if it can be, and the owner's copy when `owner`
+    gets one (the location's rule): [(notice, ZIP, account, to print?)]."""
     account = invoice.account
     rendered = render_notice(content.bill(session, config, invoice, on=facts.as_of, facts=facts))
     notice = _send_out(session, config, actor, mailer, batch, invoice, rendered, account)
     out = [notice]
-    owner = owner_copied(session, invoice)
     if owner is not None:
         session.flush()  # the copy names the notice it copies
         copy = render_notice(owners_copy(rendered.document, owner))
