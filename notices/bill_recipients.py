@@ -23,7 +23,7 @@ def _lines(street: str, street2: str | None, city: str, state: str, zip_code: st
     return tuple(line for line in (street, street2, f"{city} {state} {zip_code}") if line)
 
 
-def _zip(zip_code: str) -> str:
+def recipient_zip(zip_code: str) -> str:
     """The digits the print batch presorts by."""
     return "".join(ch for ch in zip_code if ch.isdigit())
 
@@ -40,7 +40,7 @@ def forwarding(session: Session, invoice: Invoice) -> Recipient | None:
     lines = _lines(
         order.forward_street, None, order.forward_city, order.forward_state or "", order.forward_zip
     )
-    return Recipient(invoice.account.holder_name, lines, _zip(order.forward_zip))
+    return Recipient(invoice.account.holder_name, lines, recipient_zip(order.forward_zip))
 
 
 def _location(session: Session, invoice: Invoice) -> ServiceLocation | None:
@@ -75,7 +75,7 @@ def address_of(account: Account) -> Recipient:
         account.mail_state,
         account.mail_zip,
     )
-    return Recipient(account.holder_name, lines, _zip(account.mail_zip))
+    return Recipient(account.holder_name, lines, recipient_zip(account.mail_zip))
 
 
 def owner_billed(session: Session, invoice: Invoice) -> Recipient | None:
@@ -120,7 +120,7 @@ def occupant(location: ServiceLocation) -> Recipient:
     return Recipient(
         "Occupant",
         _lines(location.street, None, location.city, state, location.zip),
-        _zip(location.zip),
+        recipient_zip(location.zip),
     )
 
 

@@ -74,11 +74,6 @@ def recipient(account: Account) -> Recipient:
     return address_of(account)
 
 
-def recipient_zip(mail_zip: str) -> str:
-    """The ZIP code the mail house presorts by: the digits of the mailing ZIP."""
-    return "".join(ch for ch in mail_zip if ch.isdigit())
-
-
 def pay_url(config: Mapping, account: Account) -> str:
     """The quick-pay page of the account (the QR code on every stub)."""
     return f"{config['PUBLIC_BASE_URL']}/pay?account={account.number}"

@@ -26,7 +26,7 @@ from billing.models import BillingRun, Invoice, InvoiceStatus, RunStatus
 from core.audit import Actor, record, record_many
 from core.db import utcnow
 from notices import content
-from notices.bill_recipients import owners_copied, owners_copy
+from notices.bill_recipients import owners_copied, owners_copy, recipient_zip
 from notices.issuing import (
     NoticeError,
     Rendered,
@@ -201,7 +201,7 @@ def _already_printed(session: Session, batch_id: int) -> list[Printed]:
         .where(Notice.batch_id == batch_id, Notice.delivery == Delivery.PRINT)
     ).all()
     return [
-        Printed(content.recipient_zip(mail_zip), number, n.id, n.pages, n.sha256, n.path)
+        Printed(recipient_zip(mail_zip), number, n.id, n.pages, n.sha256, n.path)
         for n, number, mail_zip in rows
     ]
 
