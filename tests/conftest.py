@@ -206,6 +206,34 @@ def app(database_url, reference_rows, instance, monkeypatch):
         db.engine.dispose()
 
 
+@pytest.fixture(scope="session")
+def demo_snapshots() -> dict:
+    """The demo town as each test process first loaded it, by its day (tests/demo_town.py)."""
+    return {}
+
+
+@pytest.fixture
+def demo_town(app, runner, instance, demo_snapshots):
+    """A function that gives this test the demo town as of a day (by default DEMO_AS_OF)
+    and returns what `munibill demo load` printed: loaded by the command the first time in
+    this test process, put back from what that load left every later time."""
+    from tests.demo_town import DEMO_AS_OF, put_back, take
+
+    def load(as_of: date = DEMO_AS_OF) -> str:
+        kept = demo_snapshots.get(as_of)
+        if kept is None:
+            result = runner.invoke(args=["demo", "load", "--as-of", as_of.isoformat()])
+            assert result.exit_code == 0, result.output
+            with app.app_context():
+                demo_snapshots[as_of] = kept = take(db.engine, instance, result.output)
+        else:
+            with app.app_context():
+                put_back(db.engine, kept, instance)
+        return kept.output
+
+    return load
+
+
 @pytest.fixture
 def ctx(app):
     """An app context, for tests that call services directly."""

@@ -105,8 +105,8 @@ def test_the_demo_town_is_converted_from_its_old_system_then_billed(app, runner)
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Account)) == 53
 
 
-def test_a_demo_staff_login_works(app, runner, client):
-    runner.invoke(args=["demo", "load", "--as-of", AS_OF.isoformat()])
+def test_a_demo_staff_login_works(app, demo_town, client):
+    demo_town(AS_OF)
     from demo.town import DEMO_PASSWORD
     from tests.conftest import sign_in
 

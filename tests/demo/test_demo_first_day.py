@@ -30,12 +30,6 @@ SVG = "{http://www.w3.org/2000/svg}"
 README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-def _load(runner) -> str:
-    result = runner.invoke(args=["demo", "load", "--as-of", AS_OF.isoformat()])
-    assert result.exit_code == 0, result.output
-    return result.output
-
-
 def _account(session, index: int) -> Account:
     return session.scalar(sa.select(Account).where(Account.former_number == former_number(index)))
 
@@ -44,8 +38,8 @@ def _orders(session, kind: OrderKind) -> list[ServiceOrder]:
     return session.scalars(sa.select(ServiceOrder).where(ServiceOrder.kind == kind)).all()
 
 
-def test_households_moved_in_and_out_through_service_orders(app, runner):
-    _load(runner)
+def test_households_moved_in_and_out_through_service_orders(app, demo_town):
+    demo_town(AS_OF)
     with app.app_context():
         session = db.session
         landlord = session.scalar(
@@ -110,8 +104,8 @@ def test_households_moved_in_and_out_through_service_orders(app, runner):
         assert verify_chain(session).ok
 
 
-def test_late_payers_are_charged_and_the_delinquent_get_final_notices(app, runner):
-    output = _load(runner)
+def test_late_payers_are_charged_and_the_delinquent_get_final_notices(app, demo_town):
+    output = demo_town(AS_OF)
     assert re.search(r"Reminders sent as of 2026-11-26: \d+ notices", output)
     with app.app_context():
         session = db.session
@@ -148,8 +142,8 @@ def _pdf_text(client, headers, number: str) -> str:
     return " ".join(p.extract_text() for p in pypdf.PdfReader(io.BytesIO(pdf)).pages)
 
 
-def test_a_converted_bill_and_the_dashboard_show_two_years(app, runner, client, api_headers):
-    _load(runner)
+def test_a_converted_bill_and_the_dashboard_show_two_years(app, demo_town, client, api_headers):
+    demo_town(AS_OF)
     with app.app_context():
         account = db.session.scalar(
             sa.select(Account)
@@ -183,8 +177,8 @@ def test_a_converted_bill_and_the_dashboard_show_two_years(app, runner, client, 
     assert all(not t.endswith(": $0.00") for t in titles[-4:])
 
 
-def test_the_readme_s_demo_sign_ins_work(app, runner):
-    output = _load(runner)
+def test_the_readme_s_demo_sign_ins_work(app, demo_town):
+    output = demo_town(AS_OF)
     readme = README.read_text()
     roles = re.search(r"demo staff sign-ins \(([a-z, ]+);", readme).group(1).split(", ")
     assert roles == [role for _email, role, _name in STAFF]

@@ -22,10 +22,9 @@ AS_OF = date(2026, 11, 26)
 
 
 @pytest.fixture
-def town(app, runner):
+def town(app, demo_town):
     """The demo town, billed."""
-    result = runner.invoke(args=["demo", "load", "--as-of", AS_OF.isoformat()])
-    assert result.exit_code == 0, result.output
+    demo_town(AS_OF)
     return app
 
 

@@ -32,10 +32,9 @@ ROW = re.compile(
 
 
 @pytest.fixture
-def town(app, runner):
+def town(app, demo_town):
     """The demo town, billed."""
-    result = runner.invoke(args=["demo", "load", "--as-of", AS_OF.isoformat()])
-    assert result.exit_code == 0, result.output
+    demo_town(AS_OF)
     return app
 
 
