@@ -45,9 +45,10 @@ node_modules/.installed: package.json package-lock.json
 
 ## make test: install with the dev tools and run the whole suite (PostgreSQL too with TEST_DATABASE_URL),
 ## in TEST_WORKERS processes (each on a database of its own; TEST_WORKERS=0 runs in this one).
+## A worker out of tests takes some of the other's (worksteal), so no slow file runs alone at the end.
 TEST_WORKERS ?= 2
 test: $(VENV)/.installed-dev node_modules/.installed
-	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
