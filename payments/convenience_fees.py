@@ -227,6 +227,23 @@ def quote_payment(
     return fee
 
 
+def copy_quote(
+    session: Session, actor: Actor, shown: Payment, to: Payment
+) -> ConvenienceFee | None:
+    """Give a payment recorded for another try the quote its payer saw on the page (none if
+    that payment had none); the charge checks it against the rule as for any quote."""
+    fee = fee_of(session, shown)
+    if fee is None:
+        return None
+    copy = ConvenienceFee(payment_id=to.id, refunded_cents=0, quoted_at=fee.quoted_at)
+    for name in ("rule_id", "channel", "method", "amount_cents", "charge_as", "account", "refund"):
+        setattr(copy, name, getattr(fee, name))
+    session.add(copy)
+    session.flush()
+    record(session, actor, "payment.fee_quoted", to, rule=fee.rule_id, fee_cents=fee.amount_cents)
+    return copy
+
+
 def confirm_quote(session: Session, actor: Actor, payment: Payment) -> ConvenienceFee | None:
     """The quote, if the fee worked out now is still the one the payer saw; else FeeChanged.
 

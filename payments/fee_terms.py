@@ -244,18 +244,23 @@ def fee_cents(terms: FeeTerms, amount_cents: int) -> int:
     return fee if terms.cap_cents is None else min(fee, terms.cap_cents)
 
 
+def _plain(percent: Decimal) -> str:
+    """A percentage as a plain decimal string without trailing zeros ("2.35", "3")."""
+    return f"{percent.normalize():f}"
+
+
 def terms_to_row(terms: FeeTerms) -> dict[str, Any]:
     """The terms as the fields `parse_terms` reads (percentages as strings)."""
     return {
         "kind": terms.kind.value,
         "flat_cents": terms.flat_cents,
-        "percent": str(terms.percent),
+        "percent": _plain(terms.percent),
         "tiers": [
             {
                 "from_cents": t.from_cents,
                 "to_cents": t.to_cents,
                 "flat_cents": t.flat_cents,
-                "percent": str(t.percent),
+                "percent": _plain(t.percent),
             }
             for t in terms.tiers
         ],

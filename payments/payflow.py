@@ -22,7 +22,7 @@ from core.audit import Actor, record
 from core.db import get_by_id
 from core.money import format_cents
 from core.settings import ConfigError
-from payments.convenience_fees import FeeChanged, fee_of, quote_payment
+from payments.convenience_fees import FeeChanged, copy_quote, fee_of, quote_payment
 from payments.fee_models import ConvenienceFee
 from payments.fee_terms import FeeChannel, FeeMethod
 from payments.gateway import (
@@ -192,6 +192,7 @@ class Flow:
             )
         except PaymentRefused:
             return None
+        copy_quote(self.session, actor, payment, again)  # the fee the page shows still
         record(self.session, actor, "payment.retry", again, declined_payment=payment.id)
         return self.retry_urls(again)
 

@@ -23,13 +23,16 @@ FEE = 270
 PERCENT_RULE = {"channel": "online", "method": "card", "kind": "percentage", "percent": "2.5"}
 
 
-def quoted_payment(app: Flask, **rule) -> tuple[int, int]:
-    """A billed household's card payment with its fee quoted by the rule; (payment id, fee)."""
+def quoted_payment(app: Flask, charged: bool = True, **rule) -> tuple[int, int]:
+    """A billed household's card payment with its fee quoted by the rule (and, if `charged`,
+    its intent at Stripe); (payment id, fee)."""
     (account_id,) = _town(app)
     payment_id = _payment(app, account_id)
     with app.app_context():
         set_rule(db.session, CLERK, {**PERCENT_RULE, **rule})
         payment = db.session.get(Payment, payment_id)
+        if not charged:
+            payment.stripe_payment_intent_id = None
         fee = quote_payment(
             db.session, CLERK, payment, rule.get("channel", FeeChannel.ONLINE), FeeMethod.CARD
         )
