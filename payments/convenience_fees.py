@@ -262,6 +262,12 @@ def confirm_quote(session: Session, actor: Actor, payment: Payment) -> Convenien
     raise FeeChanged(fee)
 
 
+def collected_fee_cents(session: Session, payment: Payment) -> int:
+    """The convenience fee collected with a payment (posted), for its receipt; 0 if none."""
+    fee = fee_of(session, payment)
+    return fee.amount_cents if fee is not None and fee.posted_on is not None else 0
+
+
 def own_line_cents(fee: ConvenienceFee | None) -> int:
     """What of the fee rides on the payment's own charge (none when charged separately)."""
     if fee is None or fee.charge_as != FeeCharge.OWN_LINE:

@@ -197,13 +197,26 @@ class Flow:
         return self.retry_urls(again)
 
     def fee_changed(self, actor: Actor, payment: Payment, changed: FeeChanged):
-        """Nothing charged: the fee changed since the payer saw it. This payment is canceled and
-        a new one quoted with the new fee, which the page shows before the payer pays again."""
+        """Nothing charged: the fee changed since the payer saw it. This payment is canceled;
+        where the side offers a next try, a new one is quoted with the new fee, else the payer
+        starts again from the form. The page shows the new fee before the payer pays again."""
         # NOTE: a new payment rather than this one again: the card saved for this one cannot be
         # confirmed twice, and a payment's quote is what its payer agreed to, never edited.
         cancel(self.session, actor, payment)
-        body: dict[str, object] = {"error": self.translate(FEE_CHANGED)}
-        again = None
+        again = self._quoted_again(actor, payment, changed) if self.retry_urls else None
+        body: dict[str, object] = {
+            "error": self.translate(FEE_CHANGED),
+            "fee": fee_shown(self.session, again or payment),
+        }
+        if again is not None:
+            body["retry"] = self.retry_urls(again)
+        else:
+            body["restart_url"] = self.restart_url(payment)
+        self.session.commit()
+        return jsonify(body), 409
+
+    def _quoted_again(self, actor: Actor, payment: Payment, changed: FeeChanged) -> Payment | None:
+        """A new pending payment of the same amount and bills, quoted with the fee now."""
         try:
             again = record_payment(
                 self.session,
@@ -214,16 +227,10 @@ class Flow:
                 channel=payment.channel,
                 tender=payment.tender,
             )
-            quote_payment(self.session, actor, again, changed.fee.channel, changed.fee.method)
         except PaymentRefused:
-            again = None
-        body["fee"] = fee_shown(self.session, again or payment)
-        if again is not None and self.retry_urls is not None:
-            body["retry"] = self.retry_urls(again)
-        else:
-            body["restart_url"] = self.restart_url(payment)
-        self.session.commit()
-        return jsonify(body), 409
+            return None
+        quote_payment(self.session, actor, again, changed.fee.channel, changed.fee.method)
+        return again
 
     def confirming(self):
         """The answer while Stripe's word on the charge is awaited: not an error, no new try."""
