@@ -139,6 +139,8 @@ def charge_card(
     if intent.status == "processing":
         mark_payment(session, actor, payment, PaymentStatus.PROCESSING)
     record(session, actor, "payment.charge", payment, intent=intent.id, stripe_status=intent.status)
+    # NOTE: a separate fee is charged once the bill's charge needs nothing more of the payer; one
+    # that asked for 3-D Secure leaves the fee uncharged (docs/payments.md "Convenience fees").
     if intent.status in ("succeeded", "processing"):
         charge_separate_fee(
             session,

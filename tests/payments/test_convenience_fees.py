@@ -22,6 +22,7 @@ from payments.fee_models import ConvenienceFeeRule
 from payments.fee_terms import FeeChannel, FeeMethod, FeeRuleError
 from payments.models import Payment, PaymentStatus, Receipt
 from payments.online import charge_card
+from payments.refunds import refund_payment
 from tests.ledger.billing_postings import DAY, SUPERVISOR
 from tests.ledger.fee_postings import (
     FEE,
@@ -33,7 +34,7 @@ from tests.ledger.fee_postings import (
     settled_with_fee,
 )
 from tests.ledger.payment_postings import CLERK, StripeSays
-from tests.payments.signing import deliver
+from tests.payments.signing import deliver, intent_event
 from tests.payments.test_webhooks import TOTAL
 
 
@@ -102,8 +103,6 @@ def test_an_own_line_fee_is_posted_apart_from_the_bill_which_is_paid_with_the_bi
 def test_an_intent_short_of_the_own_line_fee_is_not_settled(app, client):
     payment_id, _fee = quoted_payment(app)
     with app.app_context():
-        from tests.payments.signing import intent_event
-
         event = intent_event("payment_intent.succeeded", db.session.get(Payment, payment_id))
     deliver(client, event)
     with app.app_context():
@@ -146,8 +145,6 @@ def test_a_fee_owed_to_a_processor_is_a_liability(app, client):
 def test_a_refund_gives_back_the_fee_by_its_rule(app, client, rule, refunds, fee_back):
     payment_id, _refund_id = refund_with_fee(app, client, refunds[0], refund=rule)
     with app.app_context():
-        from payments.refunds import refund_payment
-
         stripe = StripeSays()
         for cents in refunds[1:]:
             refund_payment(

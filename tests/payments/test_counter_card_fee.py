@@ -12,6 +12,7 @@ from core.extensions import db
 from core.money import format_cents
 from payments.convenience_fees import fee_of, set_rule
 from payments.fee_terms import FeeChannel
+from payments.gateway import StripeGateway
 from payments.models import Payment, PaymentStatus
 from tests.billing.billing_fixtures import bill_households
 from tests.conftest import csrf_token
@@ -70,8 +71,6 @@ def test_the_counter_fee_is_shown_to_the_clerk_and_charged_with_the_bill(
     )
     assert charged.status_code == 200, charged.text
     with app.app_context():
-        from payments.gateway import StripeGateway
-
         payment = db.session.scalar(sa.select(Payment))
         with StripeGateway.from_config(app.config) as gateway:
             intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)

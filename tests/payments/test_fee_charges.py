@@ -1,6 +1,9 @@
 """Convenience fees charged through localstripe with the real SDK: a card taken at the counter
 with its fee on the same charge, and a fee charged as its own PaymentIntent."""
 
+from datetime import date
+from zoneinfo import ZoneInfo
+
 import sqlalchemy as sa
 
 from core.extensions import db
@@ -9,8 +12,9 @@ from ledger.balances import gl_balance
 from ledger.verify import verify_chain
 from payments.convenience_fees import fee_of
 from payments.fee_charges import FEE_OF
-from payments.models import Payment, PaymentStatus, Receipt
+from payments.models import Payment, PaymentStatus, Receipt, ReconciliationItem
 from payments.online import charge_card, start_card_payment
+from payments.reconcile import reconcile
 from tests.ledger.fee_postings import fee_intent_event, quoted_payment
 from tests.ledger.payment_postings import CLERK
 from tests.payments.signing import deliver, intent_event
@@ -75,4 +79,21 @@ def test_a_separate_fee_is_its_own_payment_intent_linked_to_the_payment(
         assert db.session.get(Payment, payment_id).status == PaymentStatus.SUCCEEDED
         assert gl_balance(db.session, chart.CONVENIENCE_FEE_REVENUE) == fee
         assert gl_balance(db.session, chart.STRIPE_CLEARING) == TOTAL + fee
+        assert verify_chain(db.session).ok
+
+
+def test_reconciliation_settles_the_payment_and_posts_its_separate_fee_when_no_webhook_came(
+    app, gateway, stripe_settings
+):
+    payment_id, fee = quoted_payment(app, charged=False, charge_as="separate_charge")
+    _charged(app, gateway, stripe_settings["STRIPE_API_BASE"], payment_id)
+    with app.app_context():
+        zone = ZoneInfo(app.config["MUNICIPALITY_TIMEZONE"])
+        for _ in range(2):  # a second run finds everything done
+            reconcile(db.session, gateway, CLERK, as_of=date.today(), currency="usd", zone=zone)
+        assert db.session.get(Payment, payment_id).status == PaymentStatus.SUCCEEDED
+        assert gl_balance(db.session, chart.CONVENIENCE_FEE_REVENUE) == fee
+        assert gl_balance(db.session, chart.STRIPE_CLEARING) == TOTAL + fee
+        # the fee's intent is ours: nothing is flagged for the clerks
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ReconciliationItem)) == 0
         assert verify_chain(db.session).ok

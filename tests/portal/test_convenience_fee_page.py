@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from core.extensions import db
 from core.money import format_cents
 from payments.convenience_fees import fee_of, set_rule
+from payments.gateway import StripeGateway
 from payments.models import Payment, PaymentStatus
 from tests.conftest import csrf_token
 from tests.ledger.payment_postings import CLERK
@@ -131,8 +132,6 @@ def test_after_a_declined_card_the_next_try_carries_the_fee_the_page_shows(
     with app.app_context():
         first, second = payments()
         assert fee_of(db.session, second).amount_cents == fee_of(db.session, first).amount_cents
-        from payments.gateway import StripeGateway
-
         with StripeGateway.from_config(app.config) as gateway:
             intent = gateway.retrieve_payment_intent(second.stripe_payment_intent_id)
         assert intent.amount_cents == billed.owed_cents + 295
