@@ -275,6 +275,19 @@ def own_line_cents(fee: ConvenienceFee | None) -> int:
     return fee.amount_cents
 
 
+def own_line_fees(session: Session, payment_ids: list[int]) -> dict[int, int]:
+    """The own-line fees of many payments by payment id (one query; a payment without is absent)."""
+    if not payment_ids:
+        return {}
+    rows = session.execute(
+        sa.select(ConvenienceFee.payment_id, ConvenienceFee.amount_cents).where(
+            ConvenienceFee.payment_id.in_(set(payment_ids)),
+            ConvenienceFee.charge_as == FeeCharge.OWN_LINE,
+        )
+    )
+    return {payment_id: cents for payment_id, cents in rows}
+
+
 def charged_cents(session: Session, payment: Payment) -> int:
     """What the payment's own PaymentIntent charges: the bill amount and an own-line fee."""
     return payment.amount_cents + own_line_cents(fee_of(session, payment))

@@ -25,7 +25,7 @@ from ledger import chart
 from ledger.models import JournalEntry, LedgerHead
 from ledger.posting import Posting, post_entry
 from payments.cards import note_card
-from payments.convenience_fees import charged_cents
+from payments.convenience_fees import own_line_fees
 from payments.disputes import close_dispute, open_dispute
 from payments.fee_charges import is_fee_intent, settle_fee_intent
 from payments.gateway import card_of_intent
@@ -262,11 +262,11 @@ def _event_moment(event: dict) -> datetime:
     return utcnow()
 
 
-def _received(session: Session, payment: Payment, intent: dict) -> None:
-    """Check Stripe received what the payment is for, with an own-line convenience fee (a
+def _received(payment: Payment, intent: dict, fee_cents: int = 0) -> None:
+    """Check Stripe received what the payment is for, with its own-line convenience fee (a
     mismatch is for the clerks, not settled)."""
     received = intent.get("amount_received") or intent.get("amount")
-    expected = charged_cents(session, payment)
+    expected = payment.amount_cents + fee_cents
     if received != expected:
         raise ValueError(f"Stripe received {received} cents for payment {payment.id} of {expected}")
 
@@ -458,15 +458,15 @@ def process_events(session: Session, rows: list[StripeEvent], zone: ZoneInfo) ->
         row.status = EventStatus.PROCESSED if settled else EventStatus.UNMATCHED
     intents = [row.payload["data"]["object"] for row in successes]
     settle = []
-    for row, intent, payment in zip(
-        successes, intents, _payments_of(session, intents), strict=True
-    ):
+    found = _payments_of(session, intents)
+    fees = own_line_fees(session, [payment.id for payment in found if payment is not None])
+    for row, intent, payment in zip(successes, intents, found, strict=True):
         row.attempts += 1
         row.processed_at, row.error = utcnow(), None
         if payment is None:
             row.status = EventStatus.UNMATCHED
             continue
-        _received(session, payment, intent)
+        _received(payment, intent, fees.get(payment.id, 0))
         if payment.stripe_payment_intent_id is None:
             payment.stripe_payment_intent_id = intent["id"]
         note_card(payment, card_of_intent(intent))  # else asked of Stripe once settled
