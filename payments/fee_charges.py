@@ -23,7 +23,7 @@ from core.money import format_cents, to_cents
 from ledger import chart
 from ledger.posting import Posting, post_entry
 from payments.convenience_fees import FEE_GL, fee_of
-from payments.fee_models import ConvenienceFee
+from payments.fee_models import ConvenienceFee, ConvenienceFeeRefund
 from payments.fee_terms import FeeCharge, FeeRefund
 from payments.gateway import PaymentError, StripeGateway, StripePaymentIntent
 from payments.models import Payment, Refund
@@ -153,6 +153,20 @@ def settle_fee_intent(session: Session, actor: Actor, intent: dict, *, on: date)
     return True
 
 
+def is_fee_refund(session: Session, stripe_refund_id: str | None) -> bool:
+    """Whether a Stripe refund is a convenience fee's share we gave back (ours, not unknown)."""
+    if not stripe_refund_id:
+        return False
+    return (
+        session.scalar(
+            sa.select(ConvenienceFeeRefund.id).where(
+                ConvenienceFeeRefund.stripe_refund_id == stripe_refund_id
+            )
+        )
+        is not None
+    )
+
+
 def fee_refund_cents(fee: ConvenienceFee, payment_cents: int, refunded_cents: int) -> int:
     """What of the fee a refund gives back, now that `refunded_cents` of the payment are back."""
     if fee.posted_on is None or fee.refund == FeeRefund.NEVER:
@@ -189,12 +203,14 @@ def refund_fee(
         if fee.charge_as == FeeCharge.SEPARATE
         else payment.stripe_payment_intent_id
     )
+    given = ConvenienceFeeRefund(fee_id=fee.id, refund_id=refund.id, amount_cents=cents)
     if intent_id is not None and gateway is not None:
-        gateway.create_refund(
+        given.stripe_refund_id = gateway.create_refund(
             payment_intent_id=intent_id,
             amount_cents=cents,
             idempotency_key=f"munibill-fee-refund-{refund.id}",
-        )
+        ).id
+    session.add(given)
     fee.refunded_cents += cents
     cash_gl = chart.STRIPE_CLEARING if intent_id is not None else chart.REFUNDS_PAYABLE
     post_entry(

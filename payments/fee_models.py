@@ -1,4 +1,5 @@
-"""Convenience fee rules (versioned, as data) and the fee quoted on each payment."""
+"""Convenience fee rules (versioned, as data), the fee quoted on each payment and what of it
+each refund gave back."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db import Base, UTCDateTime, enum_column, intpk, utcnow
+from core.db import Base, CreatedAtMixin, UTCDateTime, enum_column, intpk, utcnow
 from payments.fee_terms import (
     FeeAccount,
     FeeBearer,
@@ -116,3 +117,19 @@ class ConvenienceFee(Base):
             "refunded_cents >= 0 AND refunded_cents <= amount_cents", name="refund_within_fee"
         ),
     )
+
+
+class ConvenienceFeeRefund(CreatedAtMixin, Base):
+    """The fee's share one refund of the payment gave back (by the quote's rule); one per refund."""
+
+    __tablename__ = "convenience_fee_refund"
+
+    id: Mapped[intpk]
+    fee_id: Mapped[int] = mapped_column(sa.ForeignKey("convenience_fee.id"), index=True)
+    refund_id: Mapped[int] = mapped_column(sa.ForeignKey("refund.id"), unique=True)
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    #: Stripe's refund of the fee's share (on the payment's intent, or the fee's own), so that
+    #: reconciliation knows it as ours.
+    stripe_refund_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
+
+    __table_args__ = (sa.CheckConstraint("amount_cents > 0", name="amount_positive"),)

@@ -460,4 +460,8 @@ class RemittanceItem(Base):
 
 # NOTE: the convenience fee models live in their own module; imported here so that every
 # place that loads the payment models (the app, the migrations' comparison) knows them too.
-from payments.fee_models import ConvenienceFee, ConvenienceFeeRule  # noqa: E402, F401
+from payments.fee_models import (  # noqa: E402, F401
+    ConvenienceFee,
+    ConvenienceFeeRefund,
+    ConvenienceFeeRule,
+)

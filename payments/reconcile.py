@@ -31,6 +31,7 @@ from core.calendar import town_date
 from core.text import only_digits
 from payments.convenience_fees import charged_cents
 from payments.fee_charges import FEE_OF, settle_fee_intent
+from payments.fee_models import ConvenienceFeeRefund
 from payments.gateway import PaymentError, StripeGateway, StripePaymentIntent
 from payments.models import (
     Channel,
@@ -168,7 +169,11 @@ def reconcile(
             .union(
                 sa.select(ReconciliationItem.stripe_refund_id).where(
                     ReconciliationItem.stripe_refund_id.is_not(None)
-                )
+                ),
+                # a convenience fee's share given back with a refund (payments.fee_charges)
+                sa.select(ConvenienceFeeRefund.stripe_refund_id).where(
+                    ConvenienceFeeRefund.stripe_refund_id.is_not(None)
+                ),
             )
         )
     )

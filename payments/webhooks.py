@@ -27,7 +27,7 @@ from ledger.posting import Posting, post_entry
 from payments.cards import note_card
 from payments.convenience_fees import own_line_fees
 from payments.disputes import close_dispute, open_dispute
-from payments.fee_charges import is_fee_intent, settle_fee_intent
+from payments.fee_charges import is_fee_intent, is_fee_refund, settle_fee_intent
 from payments.gateway import card_of_intent
 from payments.models import EventStatus, Payment, PaymentStatus, Refund, RefundStatus, StripeEvent
 from payments.refunds import refund_failed
@@ -322,6 +322,7 @@ def on_refund(session: Session, event: dict, zone: ZoneInfo) -> EventStatus:
             .execution_options(populate_existing=True)
         )
         if refund is None:
+            matched = matched or is_fee_refund(session, item.get("id"))
             continue
         matched = True
         status = REFUND_STATUS.get(item.get("status"), refund.status)

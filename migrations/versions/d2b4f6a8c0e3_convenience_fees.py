@@ -1,5 +1,5 @@
 """convenience fees: GL 4530 Convenience fee revenue and 2050 Convenience fees payable, the
-versioned fee rules and the fee quoted on each payment
+versioned fee rules, the fee quoted on each payment and the fee's share each refund gave back
 
 Revision ID: d2b4f6a8c0e3
 Revises: b2e4a6c8d0f3
@@ -214,13 +214,47 @@ def _fees() -> None:
     )
 
 
+def _fee_refunds() -> None:
+    op.create_table(
+        "convenience_fee_refund",
+        sa.Column("id", ID, autoincrement=True, nullable=False),
+        sa.Column("fee_id", ID, nullable=False),
+        sa.Column("refund_id", ID, nullable=False),
+        sa.Column("amount_cents", sa.BigInteger(), nullable=False),
+        sa.Column("stripe_refund_id", sa.String(length=255), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "amount_cents > 0", name=op.f("ck_convenience_fee_refund_amount_positive")
+        ),
+        sa.ForeignKeyConstraint(
+            ["fee_id"],
+            ["convenience_fee.id"],
+            name=op.f("fk_convenience_fee_refund_fee_id_convenience_fee"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["refund_id"], ["refund.id"], name=op.f("fk_convenience_fee_refund_refund_id_refund")
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_convenience_fee_refund")),
+        sa.UniqueConstraint("refund_id", name=op.f("uq_convenience_fee_refund_refund_id")),
+        sa.UniqueConstraint(
+            "stripe_refund_id", name=op.f("uq_convenience_fee_refund_stripe_refund_id")
+        ),
+    )
+    op.create_index(
+        op.f("ix_convenience_fee_refund_fee_id"), "convenience_fee_refund", ["fee_id"]
+    )
+
+
 def upgrade():
     _chart_up()
     _rules()
     _fees()
+    _fee_refunds()
 
 
 def downgrade():
+    op.drop_index(op.f("ix_convenience_fee_refund_fee_id"), table_name="convenience_fee_refund")
+    op.drop_table("convenience_fee_refund")
     op.drop_table("convenience_fee")
     op.drop_index("ix_convenience_fee_rule_channel_method", table_name="convenience_fee_rule")
     op.drop_table("convenience_fee_rule")

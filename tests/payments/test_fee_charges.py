@@ -12,9 +12,12 @@ from ledger.balances import gl_balance
 from ledger.verify import verify_chain
 from payments.convenience_fees import fee_of
 from payments.fee_charges import FEE_OF
+from payments.fee_models import ConvenienceFeeRefund
 from payments.models import Payment, PaymentStatus, Receipt, ReconciliationItem
 from payments.online import charge_card, start_card_payment
 from payments.reconcile import reconcile
+from payments.refunds import refund_payment
+from tests.ledger.billing_postings import DAY, SUPERVISOR
 from tests.ledger.fee_postings import fee_intent_event, quoted_payment
 from tests.ledger.payment_postings import CLERK
 from tests.payments.signing import deliver, intent_event
@@ -97,3 +100,47 @@ def test_reconciliation_settles_the_payment_and_posts_its_separate_fee_when_no_w
         # the fee's intent is ours: nothing is flagged for the clerks
         assert db.session.scalar(sa.select(sa.func.count()).select_from(ReconciliationItem)) == 0
         assert verify_chain(db.session).ok
+
+
+def test_a_refund_gives_back_the_fee_at_stripe_and_reconciliation_knows_it_as_ours(
+    app, client, gateway, stripe_settings
+):
+    payment_id, fee = quoted_payment(app, charged=False, refund="with_full_refund")
+    intent = _charged(app, gateway, stripe_settings["STRIPE_API_BASE"], payment_id)
+    with app.app_context():
+        event = intent_event(
+            "payment_intent.succeeded", db.session.get(Payment, payment_id), amount=TOTAL + fee
+        )
+    assert deliver(client, event).status_code == 200
+    with app.app_context():
+        refund_payment(
+            db.session,
+            SUPERVISOR,
+            db.session.get(Payment, payment_id),
+            amount_cents=TOTAL,
+            reason="billed in error",
+            on=DAY,
+            gateway=gateway,
+        )
+        db.session.commit()
+        given = [r for r in gateway.list_refunds() if r.payment_intent_id == intent.id]
+        assert sorted(r.amount_cents for r in given) == sorted([TOTAL, fee])
+        fee_refund = db.session.scalar(sa.select(ConvenienceFeeRefund))
+        assert fee_refund.amount_cents == fee
+        zone = ZoneInfo(app.config["MUNICIPALITY_TIMEZONE"])
+        reconcile(db.session, gateway, CLERK, as_of=date.today(), currency="usd", zone=zone)
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ReconciliationItem)) == 0
+        assert gl_balance(db.session, chart.CONVENIENCE_FEE_REVENUE) == 0
+        assert gl_balance(db.session, chart.STRIPE_CLEARING) == 0
+        stripe_id = fee_refund.stripe_refund_id
+    updated = {"object": "refund", "id": stripe_id, "status": "succeeded"}
+    answer = deliver(
+        client,
+        {
+            "id": "evt_fee_refund",
+            "type": "refund.updated",
+            "created": 1,
+            "data": {"object": updated},
+        },
+    )
+    assert answer.get_json()["status"] == "processed"  # the fee's refund is ours, not unmatched
