@@ -36,6 +36,10 @@ FUND_BALANCE = "3000"
 CONVERSION_CLEARING = "3900"
 PENALTY_REVENUE = "4500"
 INTEREST_REVENUE = "4510"
+#: Convenience fees the town charges payers and keeps (payments/convenience_fees.py).
+CONVENIENCE_FEE_REVENUE = "4530"
+#: Convenience fees collected for a third-party processor, owed to it (docs/payments.md).
+CONVENIENCE_FEES_PAYABLE = "2050"
 PROCESSOR_FEES = "5000"
 WRITE_OFFS = "5100"
 #: Customer deposits held: a liability to the residents (the deposit register ties to it).

@@ -56,6 +56,8 @@ class GLCategory(enum.StrEnum):
     REMITTANCES_HELD = "remittances_held"
     DEPOSITS_IN_TRANSIT = "deposits_in_transit"
     CASH_OVER_SHORT = "cash_over_short"
+    CONVENIENCE_FEE_REVENUE = "convenience_fee_revenue"
+    CONVENIENCE_FEES_PAYABLE = "convenience_fees_payable"
 
 
 class GLAccount(Base):

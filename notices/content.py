@@ -48,6 +48,7 @@ from notices.receipt_words import card_reference, paid_at, paid_by
 from notices.scanline import scan_line
 from notices.tax_estimates import second_installment_messages, year_dues
 from notices.texts import TEXTS
+from payments.convenience_fees import collected_fee_cents
 from payments.discount_reversals import taken_back_by
 from payments.models import Payment, Receipt, Refund
 
@@ -410,6 +411,7 @@ def receipt(session: Session, config: Mapping, row: Receipt) -> NoticeDocument:
         balance_after_cents=row.balance_after_cents,
         paid_at=paid_at(config, row),
         card_reference=card_reference(payment),
+        convenience_fee_cents=collected_fee_cents(session, payment),
     )
 
 

@@ -185,4 +185,6 @@ class NoticeDocument:
     #: a card payment Stripe's reference of it (the PaymentIntent id).
     paid_at: datetime | None = None
     card_reference: str = ""
+    #: Receipts: the convenience fee charged with the payment, apart from the bill (payments.md).
+    convenience_fee_cents: int = 0
     extra: dict[str, str] = field(default_factory=dict)

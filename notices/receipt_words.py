@@ -5,7 +5,8 @@ four digits Stripe gave, payments.cards; "card" while they are not known), "chec
 number 1234" for a check, "cash" or "money order" otherwise; the time on the town's
 clock; the receipt number, which is the town's confirmation number; and for a card,
 Stripe's reference of the payment (its PaymentIntent id, which Stripe's Dashboard
-and our payment records both find). The receipt's PDF (its payment box) and its
+and our payment records both find); and a convenience fee charged with the payment,
+which is not part of the bill. The receipt's PDF (its payment box) and its
 e-mail show the same rows. Pure module: it reads the rows it is given, never the
 database.
 """
@@ -17,6 +18,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.calendar import town_zone
+from core.money import format_cents
 from notices.document import NoticeDocument
 from notices.pdf_canvas import Texts, clock_time, long_date
 
@@ -81,4 +83,6 @@ def payment_rows(doc: NoticeDocument, texts: Texts) -> list[tuple[str, str]]:
     rows.append((str(texts["confirmation"]), doc.reference))
     if doc.card_reference:
         rows.append((str(texts["card_reference"]), doc.card_reference))
+    if doc.convenience_fee_cents:
+        rows.append((str(texts["convenience_fee"]), format_cents(doc.convenience_fee_cents)))
     return rows

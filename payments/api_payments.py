@@ -20,6 +20,7 @@ from core.extensions import db
 from core.pagination import page_of
 from payments import reconcile_queue
 from payments.api_deposits import bank_deposits_api
+from payments.api_fees import fees_api
 from payments.counter import close_drawer, open_drawer, take_counter_payment
 from payments.gateway import PaymentError, StripeGateway
 from payments.models import (
@@ -367,3 +368,4 @@ def init_app(app, api) -> None:
     api.register_blueprint(payments_api)
     api_lockbox.init_app(app, api)
     api.register_blueprint(bank_deposits_api)
+    api.register_blueprint(fees_api)

@@ -179,5 +179,8 @@ def _operator(label: str) -> Actor:
 
 def init_app(app) -> None:
     """Register the `munibill payments` and `munibill lockbox` groups."""
+    from payments import fee_cli
+
+    fee_cli.init_app(payments_cli)
     app.cli.add_command(payments_cli)
     app.cli.add_command(lockbox_cli)

@@ -16,6 +16,7 @@ from core.calendar import town_zone
 from core.db import utcnow
 from core.jobs import JobContext
 from payments.cards import fill_card_details
+from payments.convenience_fees import charged_cents
 from payments.deposit_refunds import refund_earned_deposits
 from payments.fees import record_processor_fees
 from payments.gateway import PaymentError, StripeGateway
@@ -212,7 +213,7 @@ def _resolve_unknown(session, gateway, payment_id, abandon_before, context) -> s
 def _follow(session, gateway, payment, intent, abandon_before, context) -> str:
     """Bring a pending or processing payment to what Stripe says of its intent."""
     if intent.status == "succeeded":
-        if intent.amount_cents != payment.amount_cents:
+        if intent.amount_cents != charged_cents(session, payment):
             return "waiting"  # a different amount is for reconciliation, never settled blindly
         settle_from_intent(session, STRIPE, payment, intent, town_zone(context.config))
         return "settled"

@@ -456,3 +456,12 @@ class RemittanceItem(Base):
         sa.UniqueConstraint("file_id", "sequence", name="uq_remittance_item_sequence"),
         sa.CheckConstraint("amount_cents > 0", name="amount_positive"),
     )
+
+
+# NOTE: the convenience fee models live in their own module; imported here so that every
+# place that loads the payment models (the app, the migrations' comparison) knows them too.
+from payments.fee_models import (  # noqa: E402, F401
+    ConvenienceFee,
+    ConvenienceFeeRefund,
+    ConvenienceFeeRule,
+)

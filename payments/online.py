@@ -21,6 +21,8 @@ from core.audit import Actor, record
 from core.calendar import town_date
 from core.db import insert_or_nothing
 from ledger import chart
+from payments.convenience_fees import charged_cents, confirm_quote, own_line_cents
+from payments.fee_charges import charge_separate_fee
 from payments.gateway import PaymentError, StripeGateway, StripePaymentIntent
 from payments.models import Payment, PaymentStatus, Receipt, StripeCustomer
 from payments.services import fail_payment, mark_payment, mark_unknown, settle_payment
@@ -93,18 +95,26 @@ def unanswered(error: PaymentError) -> bool:
 def charge_card(
     session: Session, actor: Actor, gateway: StripeGateway, payment: Payment, payment_method_id: str
 ) -> StripePaymentIntent:
-    """Charge the saved card for the payment, once; a second call returns the same intent."""
+    """Charge the saved card for the payment, once; a second call returns the same intent.
+
+    The bill amount and an own-line convenience fee are one charge; a separate-charge fee is
+    charged after it. A fee that changed since the payer saw it raises FeeChanged first.
+    """
     if payment.stripe_payment_intent_id:
         return gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
     if payment.status != PaymentStatus.PENDING:
         raise PaymentError(f"This payment is {payment.status.value}.", code="payment_not_pending")
+    fee = confirm_quote(session, actor, payment)
     customer = ensure_customer(session, gateway, payment.account)
+    metadata = _metadata(session, payment)
+    if own_line_cents(fee):
+        metadata["convenience_fee_cents"] = str(own_line_cents(fee))
     try:
         intent = gateway.create_payment_intent(
-            amount_cents=payment.amount_cents,
+            amount_cents=charged_cents(session, payment),
             currency=payment.currency,
             customer_id=customer,
-            metadata=_metadata(session, payment),
+            metadata=metadata,
             idempotency_key=f"munibill-payment-{payment.id}",
             payment_method=payment_method_id,
             confirm=True,
@@ -129,4 +139,15 @@ def charge_card(
     if intent.status == "processing":
         mark_payment(session, actor, payment, PaymentStatus.PROCESSING)
     record(session, actor, "payment.charge", payment, intent=intent.id, stripe_status=intent.status)
+    # NOTE: a separate fee is charged once the bill's charge needs nothing more of the payer; one
+    # that asked for 3-D Secure leaves the fee uncharged (docs/payments.md "Convenience fees").
+    if intent.status in ("succeeded", "processing"):
+        charge_separate_fee(
+            session,
+            actor,
+            gateway,
+            payment,
+            customer_id=customer,
+            payment_method_id=payment_method_id,
+        )
     return intent

@@ -20,7 +20,11 @@ from accounts.models import Account
 from billing.models import Invoice
 from core.audit import Actor, record
 from core.db import get_by_id
+from core.money import format_cents
 from core.settings import ConfigError
+from payments.convenience_fees import FeeChanged, copy_quote, fee_of, quote_payment
+from payments.fee_models import ConvenienceFee
+from payments.fee_terms import FeeChannel, FeeMethod
 from payments.gateway import (
     GENERIC_MESSAGE,
     UNAVAILABLE_MESSAGE,
@@ -30,7 +34,7 @@ from payments.gateway import (
 )
 from payments.models import Payment, PaymentStatus, Receipt
 from payments.online import charge_card, start_card_payment
-from payments.services import OPEN, PaymentRefused, owed_items, record_payment
+from payments.services import OPEN, PaymentRefused, mark_payment, owed_items, record_payment
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +47,11 @@ CONFIRMING_MESSAGE = (
 )
 NOT_CHARGEABLE = "This payment did not go through, so it cannot be paid again. Start a new payment."
 CARD_NOT_SAVED = "The card was not saved. Enter it again."
+FEE_CHANGED = (
+    "The convenience fee for this payment has changed. Nothing was charged: check the new "
+    "total, then pay again, choose another way to pay, or cancel."
+)
+NOT_CANCELABLE = "This payment has already been charged, so it cannot be canceled here."
 
 
 def dollars(cents: int) -> str:
@@ -76,6 +85,34 @@ def open_bills(session: Session, account: Account) -> list[tuple[Invoice, int]]:
     for item in owed_items(session, invoices) if invoices else []:
         owed[item.invoice_id] += item.balance_cents
     return [(invoice, owed[invoice.id]) for invoice in invoices if owed[invoice.id] > 0]
+
+
+def quote_card_fee(
+    session: Session, actor: Actor, payment: Payment, channel: FeeChannel
+) -> ConvenienceFee:
+    """Quote the convenience fee of a card payment just recorded: what the card page shows."""
+    return quote_payment(session, actor, payment, channel, FeeMethod.CARD)
+
+
+def fee_shown(session: Session, payment: Payment) -> dict[str, object]:
+    """The fee and the total the card page shows before the payer confirms."""
+    fee = fee_of(session, payment)
+    cents = fee.amount_cents if fee is not None else 0
+    return {
+        "fee_cents": cents,
+        "fee": format_cents(cents),
+        "total_cents": payment.amount_cents + cents,
+        "total": format_cents(payment.amount_cents + cents),
+        "separate": bool(cents) and fee.charge_as.value == "separate_charge",
+    }
+
+
+def cancel(session: Session, actor: Actor, payment: Payment) -> bool:
+    """The payer cancels a payment not yet charged (say, rather than pay the fee); False if it
+    was charged already."""
+    if payment.stripe_payment_intent_id or payment.status != PaymentStatus.PENDING:
+        return payment.status == PaymentStatus.CANCELED
+    return mark_payment(session, actor, payment, PaymentStatus.CANCELED)
 
 
 def invoices_of(session: Session, payment: Payment) -> list[Invoice]:
@@ -155,8 +192,45 @@ class Flow:
             )
         except PaymentRefused:
             return None
+        copy_quote(self.session, actor, payment, again)  # the fee the page shows still
         record(self.session, actor, "payment.retry", again, declined_payment=payment.id)
         return self.retry_urls(again)
+
+    def fee_changed(self, actor: Actor, payment: Payment, changed: FeeChanged):
+        """Nothing charged: the fee changed since the payer saw it. This payment is canceled;
+        where the side offers a next try, a new one is quoted with the new fee, else the payer
+        starts again from the form. The page shows the new fee before the payer pays again."""
+        # NOTE: a new payment rather than this one again: the card saved for this one cannot be
+        # confirmed twice, and a payment's quote is what its payer agreed to, never edited.
+        cancel(self.session, actor, payment)
+        again = self._quoted_again(actor, payment, changed) if self.retry_urls else None
+        body: dict[str, object] = {
+            "error": self.translate(FEE_CHANGED),
+            "fee": fee_shown(self.session, again or payment),
+        }
+        if again is not None:
+            body["retry"] = self.retry_urls(again)
+        else:
+            body["restart_url"] = self.restart_url(payment)
+        self.session.commit()
+        return jsonify(body), 409
+
+    def _quoted_again(self, actor: Actor, payment: Payment, changed: FeeChanged) -> Payment | None:
+        """A new pending payment of the same amount and bills, quoted with the fee now."""
+        try:
+            again = record_payment(
+                self.session,
+                actor,
+                account=payment.account,
+                amount_cents=payment.amount_cents,
+                invoice_numbers=[invoice.number for invoice in invoices_of(self.session, payment)],
+                channel=payment.channel,
+                tender=payment.tender,
+            )
+        except PaymentRefused:
+            return None
+        quote_payment(self.session, actor, again, changed.fee.channel, changed.fee.method)
+        return again
 
     def confirming(self):
         """The answer while Stripe's word on the charge is awaited: not an error, no new try."""
@@ -199,6 +273,8 @@ class Flow:
         try:
             with gateway() as opened:
                 intent = charge_card(self.session, actor, opened, payment, method)
+        except FeeChanged as changed:
+            return self.fee_changed(actor, payment, changed)
         except PaymentError as error:
             if payment.status == PaymentStatus.UNKNOWN:
                 log.warning("Stripe did not answer the charge of payment %s", payment.id)

@@ -27,7 +27,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.audit import Actor, record
+from core.calendar import town_date
 from core.text import only_digits
+from payments.convenience_fees import charged_cents
+from payments.fee_charges import FEE_OF, settle_fee_intent
+from payments.fee_models import ConvenienceFeeRefund
 from payments.gateway import PaymentError, StripeGateway, StripePaymentIntent
 from payments.models import (
     Channel,
@@ -165,7 +169,11 @@ def reconcile(
             .union(
                 sa.select(ReconciliationItem.stripe_refund_id).where(
                     ReconciliationItem.stripe_refund_id.is_not(None)
-                )
+                ),
+                # a convenience fee's share given back with a refund (payments.fee_charges)
+                sa.select(ConvenienceFeeRefund.stripe_refund_id).where(
+                    ConvenienceFeeRefund.stripe_refund_id.is_not(None)
+                ),
             )
         )
     )
@@ -279,6 +287,9 @@ def _check_intents(
     `_reconcile_intent`.
     """
     size = 1 if dry_run else BATCH
+    for intent in [i for i in intents if FEE_OF in i.metadata]:
+        _check_fee_intent(session, actor, intent, report, dry_run=dry_run, zone=zone)
+    intents = [i for i in intents if FEE_OF not in i.metadata]
     for start in range(0, len(intents), size):
         batch = intents[start : start + size]
         rows = _payment_rows(session, batch)
@@ -290,6 +301,24 @@ def _check_intents(
             for intent, payment in zip(todo, found, strict=True):
                 report[_reconcile_intent(session, actor, intent, payment, zone)] += 1
         _finish(session, dry_run)
+
+
+def _check_fee_intent(
+    session: Session,
+    actor: Actor,
+    intent: StripePaymentIntent,
+    report: dict,
+    *,
+    dry_run: bool,
+    zone: ZoneInfo,
+) -> None:
+    """A separate convenience fee's intent: a success whose webhook never came is posted now."""
+    report["intents"] += 1
+    report["matched"] += 1
+    if intent.status == "succeeded":
+        plain = {"id": intent.id, "metadata": intent.metadata, "amount": intent.amount_cents}
+        settle_fee_intent(session, actor, plain, on=town_date(intent.created, zone))
+    _finish(session, dry_run)
 
 
 def _payment_rows(session: Session, intents: list[StripePaymentIntent]) -> list[sa.Row | None]:
@@ -371,7 +400,7 @@ def _reconcile_intent(
         if intent.status == "canceled" and payment.status in OPEN:
             mark_payment(session, actor, payment, PaymentStatus.CANCELED)
         return "matched"
-    if intent.amount_cents != payment.amount_cents:
+    if intent.amount_cents != charged_cents(session, payment):
         flagged = flag(
             session,
             actor,

@@ -40,6 +40,7 @@ from core.audit import Actor, record
 from core.money import format_cents
 from ledger import chart
 from ledger.posting import Posting, post_entry
+from payments.convenience_fees import charged_cents
 from payments.gateway import PaymentError, StripeGateway, StripePaymentIntent
 from payments.models import (
     Channel,
@@ -174,7 +175,7 @@ def settle(
             f"Payment {payment.id} is for intent {payment.stripe_payment_intent_id}, not this one."
         )
     intent = _succeeded_intent(gateway, item)
-    if intent.amount_cents != payment.amount_cents:
+    if intent.amount_cents != charged_cents(session, payment):
         raise ActionRefused(
             f"Stripe took {format_cents(intent.amount_cents)}, payment {payment.id} is for "
             f"{format_cents(payment.amount_cents)}: record it as a payment instead."

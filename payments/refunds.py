@@ -28,6 +28,7 @@ from ledger.balances import account_credit
 from ledger.chart import gl_codes
 from ledger.posting import Posting, post_entry
 from payments.discount_reversals import take_back_discounts
+from payments.fee_charges import refund_fee
 from payments.gateway import StripeGateway
 from payments.models import (
     Channel,
@@ -329,6 +330,15 @@ def refund_payment(
         source_id=refund.id,
         actor=actor,
         memo=f"Refund {refund.id} of payment {payment.id}: {refund.reason}",
+    )
+    refund_fee(
+        session,
+        actor,
+        payment,
+        refund,
+        refunded_cents=refunded_cents(session, payment),
+        on=on,
+        gateway=gateway if card else None,
     )
     record(
         session,

@@ -28,6 +28,7 @@ from ledger.chart import gl_codes
 from ledger.posting import EntrySpec, Posting, post_entries
 from payments.allocation import Allocation, Owed, allocate
 from payments.discounts import honoured, offers_of, settle_discounts
+from payments.fee_charges import post_own_line_fees
 from payments.models import CashDrawer, Channel, Payment, PaymentStatus, Receipt, Tender
 
 OPEN = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
@@ -325,6 +326,7 @@ def settle_payments(
     receipts: dict[int, Receipt] = {}
     if due:
         receipts = _settle(session, actor, due, cash_gl, at or {})
+        post_own_line_fees(session, actor, due, cash_gl=cash_gl)
     return [receipts.get(p.id) for p, _ in payments]
 
 

@@ -31,6 +31,7 @@ from core.calendar import town_zone
 from core.extensions import db
 from core.money import MoneyError, parse_dollars
 from payments import payflow
+from payments.fee_terms import FeeChannel
 from payments.models import Channel, Payment, PaymentStatus, Tender
 from payments.services import PaymentRefused, record_payment
 
@@ -85,7 +86,7 @@ def _record(form: PayForm, account: Account) -> Payment | None:
         form.amount.errors.append("Enter the amount in dollars and cents, such as 50.00.")
         return None
     try:
-        return record_payment(
+        payment = record_payment(
             db.session,
             request_actor(),
             account=account,
@@ -94,6 +95,10 @@ def _record(form: PayForm, account: Account) -> Payment | None:
             channel=Channel.ONLINE,
             tender=Tender.CARD,
         )
+        # NOTE: a clerk's card page is the card taken at the counter: its fee rule is the
+        # counter's, though Stripe charges the card as it does online.
+        payflow.quote_card_fee(db.session, request_actor(), payment, FeeChannel.COUNTER)
+        return payment
     except PaymentRefused as refused:
         field = form.amount if refused.field == "amount_cents" else form.invoices
         field.errors.append(payflow.sentence(refused.message))
@@ -141,7 +146,22 @@ def card(number: str, payment_id: int):
         restart_url=_restart_url(account, payment),
         stripe_js_url=config["STRIPE_JS_URL"],
         publishable_key=config["STRIPE_PUBLISHABLE_KEY"],
+        fee=payflow.fee_shown(db.session, payment),
     )
+
+
+@bp.route("/<int:payment_id>/cancel", methods=["POST"])
+@login_required
+@requires("write")
+def cancel(number: str, payment_id: int):
+    """Cancel a payment not yet charged (the payer declines the fee, say); back to the form."""
+    account = _account_or_404(number)
+    payment = payflow.payment_or_404(db.session, account, payment_id)
+    canceled = payflow.cancel(db.session, request_actor(), payment)
+    db.session.commit()
+    if not canceled:
+        return redirect(url_for(".card", number=number, payment_id=payment.id), 303)
+    return redirect(url_for("console.account", number=number), 303)
 
 
 @bp.route("/<int:payment_id>/setup", methods=["POST"])
@@ -177,6 +197,7 @@ def status(number: str, payment_id: int):
         "payments/status.html",
         account=account,
         payment=payment,
+        fee=payflow.fee_shown(db.session, payment),
         receipt=receipt,
         state=payflow.state(payment, receipt),
         paid=payflow.paid_by_invoice(receipt),

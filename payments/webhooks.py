@@ -25,7 +25,9 @@ from ledger import chart
 from ledger.models import JournalEntry, LedgerHead
 from ledger.posting import Posting, post_entry
 from payments.cards import note_card
+from payments.convenience_fees import own_line_fees
 from payments.disputes import close_dispute, open_dispute
+from payments.fee_charges import is_fee_intent, is_fee_refund, settle_fee_intent
 from payments.gateway import card_of_intent
 from payments.models import EventStatus, Payment, PaymentStatus, Refund, RefundStatus, StripeEvent
 from payments.refunds import refund_failed
@@ -260,13 +262,13 @@ def _event_moment(event: dict) -> datetime:
     return utcnow()
 
 
-def _received(payment: Payment, intent: dict) -> None:
-    """Check Stripe received what the payment is for (a mismatch is for the clerks, not settled)."""
+def _received(payment: Payment, intent: dict, fee_cents: int = 0) -> None:
+    """Check Stripe received what the payment is for, with its own-line convenience fee (a
+    mismatch is for the clerks, not settled)."""
     received = intent.get("amount_received") or intent.get("amount")
-    if received != payment.amount_cents:
-        raise ValueError(
-            f"Stripe received {received} cents for payment {payment.id} of {payment.amount_cents}"
-        )
+    expected = payment.amount_cents + fee_cents
+    if received != expected:
+        raise ValueError(f"Stripe received {received} cents for payment {payment.id} of {expected}")
 
 
 def on_failed(session: Session, event: dict, payment: Payment, intent: dict) -> None:
@@ -320,6 +322,7 @@ def on_refund(session: Session, event: dict, zone: ZoneInfo) -> EventStatus:
             .execution_options(populate_existing=True)
         )
         if refund is None:
+            matched = matched or is_fee_refund(session, item.get("id"))
             continue
         matched = True
         status = REFUND_STATUS.get(item.get("status"), refund.status)
@@ -419,6 +422,8 @@ def _process_one(session: Session, row: StripeEvent, zone: ZoneInfo) -> EventSta
         row.status = on_payout(session, row.payload, zone)
     elif handler is None:
         row.status = EventStatus.IGNORED
+    elif is_fee_intent(row.payload["data"]["object"]):
+        row.status = EventStatus.IGNORED  # a separate fee's intent: only its success posts
     else:
         intent = row.payload["data"]["object"]
         payment = payment_of_intent(session, intent)
@@ -444,17 +449,25 @@ def process_events(session: Session, rows: list[StripeEvent], zone: ZoneInfo) ->
     for row in rows:
         if row.type != SUCCEEDED:
             _process_one(session, row, zone)
+    for row in [row for row in successes if is_fee_intent(row.payload["data"]["object"])]:
+        successes.remove(row)
+        row.attempts += 1
+        row.processed_at, row.error = utcnow(), None
+        settled = settle_fee_intent(
+            session, STRIPE, row.payload["data"]["object"], on=_event_day(row.payload, zone)
+        )
+        row.status = EventStatus.PROCESSED if settled else EventStatus.UNMATCHED
     intents = [row.payload["data"]["object"] for row in successes]
     settle = []
-    for row, intent, payment in zip(
-        successes, intents, _payments_of(session, intents), strict=True
-    ):
+    found = _payments_of(session, intents)
+    fees = own_line_fees(session, [payment.id for payment in found if payment is not None])
+    for row, intent, payment in zip(successes, intents, found, strict=True):
         row.attempts += 1
         row.processed_at, row.error = utcnow(), None
         if payment is None:
             row.status = EventStatus.UNMATCHED
             continue
-        _received(payment, intent)
+        _received(payment, intent, fees.get(payment.id, 0))
         if payment.stripe_payment_intent_id is None:
             payment.stripe_payment_intent_id = intent["id"]
         note_card(payment, card_of_intent(intent))  # else asked of Stripe once settled

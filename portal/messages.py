@@ -39,6 +39,10 @@ CARD_MESSAGES = (
     N_("Nothing is owed on this account."),
     N_("We are confirming your payment. Please do not pay again: this page updates by itself."),
     N_("A payment for these bills is being confirmed; try again in a few minutes."),
+    N_(
+        "The convenience fee for this payment has changed. Nothing was charged: check the new "
+        "total, then pay again, choose another way to pay, or cancel."
+    ),
 )
 assert set(gateway.RESIDENT_MESSAGES.values()) <= set(CARD_MESSAGES)
 

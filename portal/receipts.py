@@ -76,5 +76,6 @@ def status_page(payment: Payment, form: EmailReceiptForm | None = None, status: 
         email_form=_address_for(form) if receipt is not None else None,
         restart_url=restart_url(payment),
         failure=messages.failure_text(payment.failure_code),
+        fee=payflow.fee_shown(db.session, payment),
     )
     return page, status

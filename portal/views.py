@@ -43,6 +43,7 @@ from core.money import MoneyError, format_cents, parse_dollars
 from notices.issuing import NoticeError
 from notices.models import Notice
 from payments import payflow
+from payments.fee_terms import FeeChannel
 from payments.models import Channel, Payment, PaymentStatus, Tender
 from payments.services import PaymentRefused, record_payment
 from portal import access, documents, i18n, limits, messages, receipts, web, zip_lookup
@@ -304,6 +305,7 @@ def pay():
             channel=Channel.ONLINE,
             tender=Tender.CARD,
         )
+        payflow.quote_card_fee(db.session, web.actor(), payment, FeeChannel.ONLINE)
     except PaymentRefused as refused:
         db.session.rollback()
         form.amount.errors = [messages.translate(payflow.sentence(refused.message))]
@@ -319,6 +321,8 @@ def _next_try_urls(payment: Payment) -> dict[str, str]:
         "setup_url": url_for(".setup", payment_id=payment.id),
         "charge_url": url_for(".charge", payment_id=payment.id),
         "status_url": url_for(".status", payment_id=payment.id),
+        "cancel_url": url_for(".cancel_payment", payment_id=payment.id),
+        "card_url": url_for(".card", payment_id=payment.id),
     }
 
 
@@ -346,7 +350,21 @@ def card(payment_id: int):
         stripe_js_url=config["STRIPE_JS_URL"],
         publishable_key=config["STRIPE_PUBLISHABLE_KEY"],
         pay_messages=messages.pay_script_messages(),
+        fee=payflow.fee_shown(db.session, payment),
     )
+
+
+@bp.route("/my/pay/<int:payment_id>/cancel", methods=["POST"])
+@web.resident_required
+def cancel_payment(payment_id: int):
+    """The payer cancels a payment not yet charged (rather than pay its fee, say)."""
+    payment = _own_payment(payment_id)
+    if payflow.cancel(db.session, web.actor(), payment):
+        flash(_("Your payment was canceled. Nothing was charged."))
+    else:
+        flash(_("This payment has already been charged, so it cannot be canceled here."))
+    db.session.commit()
+    return redirect(url_for(".bill"), 303)
 
 
 @bp.route("/my/pay/<int:payment_id>/setup", methods=["POST"])

@@ -8,6 +8,8 @@
  * status page. A decline answers with the next try's addresses where the side offers it.
  * A charge Stripe gave no answer to ("unknown") goes to the status page, which says the
  * payment is being confirmed and polls like any other.
+ * A changed convenience fee answers with the new fee (and the new payment's addresses): the
+ * page shows the new fee and total, and the payer pays again or cancels.
  * Status page (#payment-status): polls status.json, gently, and reloads when the state changes.
  */
 (function () {
@@ -54,6 +56,14 @@
         return form.dataset.statusUrl;
       },
       onError: function (outcome, controls) {
+        if (outcome.fee && !document.querySelector("[data-fee-total]")) {
+          // A fee where there was none: the new payment's page shows it before anything is paid.
+          window.location.assign((outcome.retry && outcome.retry.card_url) || outcome.restart_url);
+          return;
+        }
+        if (outcome.fee) {
+          showFee(outcome.fee, outcome.retry);
+        }
         if (outcome.retry) {
           form.dataset.setupUrl = outcome.retry.setup_url;
           form.dataset.chargeUrl = outcome.retry.charge_url;
@@ -66,6 +76,26 @@
         }
       },
     });
+  }
+
+  /** Show a changed convenience fee: the fee, the total and the pay button's amount. */
+  function showFee(fee, retry) {
+    var button = document.getElementById("pay-button");
+    var total = document.querySelector("[data-fee-total]");
+    var before = total ? total.textContent : null;
+    document.querySelectorAll("[data-fee-amount]").forEach(function (node) {
+      node.textContent = fee.fee;
+    });
+    if (total) {
+      total.textContent = fee.total;
+    }
+    if (button && before) {
+      button.textContent = button.textContent.replace(before, fee.total);
+    }
+    var cancel = document.getElementById("fee-cancel");
+    if (cancel && retry && retry.cancel_url) {
+      cancel.action = retry.cancel_url;
+    }
   }
 
   /** Ask status.json now and then (less often as time passes); reload once the state moves. */

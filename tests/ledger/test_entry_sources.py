@@ -27,6 +27,7 @@ from tests.ledger import conversion_postings as conversions
 from tests.ledger import deposit_postings as deposits
 from tests.ledger import discount_postings as discounts
 from tests.ledger import estimate_postings as estimates
+from tests.ledger import fee_postings as fees
 from tests.ledger import lockbox_postings as lockbox
 from tests.ledger import payment_postings as payments
 from tests.ledger import service_order_postings as service_orders
@@ -82,6 +83,9 @@ KINDS = [
     Kind("payments/lockbox.py:_hold", "remittance_file", lockbox.queued_items_held),
     Kind("payments/lockbox_queue.py:return_item", "remittance_item", lockbox.queued_item_returned),
     Kind("payments/fees.py:record_fee", "processor_fee", payments.processor_fee),
+    Kind("payments/fee_charges.py:post_fee", "convenience_fee", fees.own_line_fee),
+    Kind("payments/fee_charges.py:post_fee", "convenience_fee", fees.separate_fee),
+    Kind("payments/fee_charges.py:refund_fee", "convenience_fee", fees.fee_refunded),
     Kind(
         "payments/reconcile_actions.py:write_off", "reconciliation", payments.write_off_in_the_queue
     ),

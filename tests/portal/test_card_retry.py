@@ -80,6 +80,8 @@ def test_a_declined_card_records_the_next_try_and_another_card_pays_it(
         "setup_url": f"/my/pay/{second_id}/setup",
         "charge_url": f"/my/pay/{second_id}/charge",
         "status_url": f"/my/pay/{second_id}/status",
+        "cancel_url": f"/my/pay/{second_id}/cancel",
+        "card_url": f"/my/pay/{second_id}",
     }
     assert answer["restart_url"].startswith("/my/bill?amount=")
 
