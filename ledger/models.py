@@ -56,6 +56,7 @@ class GLCategory(enum.StrEnum):
     REMITTANCES_HELD = "remittances_held"
     DEPOSITS_IN_TRANSIT = "deposits_in_transit"
     CASH_OVER_SHORT = "cash_over_short"
+    BANK_FEES = "bank_fees"
 
 
 class GLAccount(Base):
