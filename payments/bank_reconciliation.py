@@ -195,3 +195,39 @@ def _book_items_not_seen(session, as_of: date, first: date, seen: set) -> tuple[
         else:
             outstanding.append(ReconItem(label, on, -cents))
     return receipts, outstanding
+
+
+@dataclass(frozen=True)
+class ReportLine:
+    """One printed line: words on the left, an amount on the right (None for a heading)."""
+
+    words: str
+    cents: int | None = None
+    bold: bool = False
+    indent: bool = False
+
+
+def _items(title: str, items: tuple[ReconItem, ...], total: int, sign: str) -> list[ReportLine]:
+    lines = [ReportLine(f"{sign} {title} ({len(items)})", total, bold=True)]
+    lines += [
+        ReportLine(f"{item.on:%Y-%m-%d}  {item.label}", item.cents, indent=True) for item in items
+    ]
+    return lines
+
+
+def reconciliation_lines(rec: Reconciliation) -> list[ReportLine]:
+    """The reconciliation, line by line: the bank side, the book side, the difference."""
+    return [
+        ReportLine(
+            f"Bank balance per statement of {rec.statement_date:%Y-%m-%d}", rec.bank_cents, True
+        ),
+        *_items("Deposits in transit", rec.in_transit, rec.in_transit_cents, "+"),
+        *_items("Receipts in the books not on a statement", rec.receipts, rec.receipts_cents, "+"),
+        *_items("Outstanding debits", rec.outstanding, rec.outstanding_cents, "-"),
+        *_items("Unmatched statement lines", rec.unmatched, rec.unmatched_cents, "-"),
+        ReportLine("Adjusted bank balance", rec.adjusted_bank_cents, True),
+        ReportLine("GL 1000 Bank", rec.book_bank_cents, indent=True),
+        ReportLine("GL 1050 Deposits in transit", rec.book_in_transit_cents, indent=True),
+        ReportLine("Book balance", rec.book_cents, True),
+        ReportLine("Difference", rec.difference_cents, True),
+    ]

@@ -142,6 +142,9 @@ def _by_reference(line: ParsedLine, book: _Open) -> Decision | None:
                 reason=f"names {item.ref} of {item.amount_cents} cents, "
                 f"but the bank credited {line.amount_cents}",
             )
+        if item.kind == "bank_deposit" and line.value_date < item.on:
+            # NOTE: as confirm_at_bank says, a deposit reaches the bank on or after its day.
+            return Decision(line, reason=f"names {item.ref}, made after the bank credited this")
         book.claim(item)
         return _matched(line, item, "reference")
     return None
