@@ -128,11 +128,11 @@ def _refuse_second_statement(session: Session, parsed: ParsedStatement) -> None:
 def _book_items(session: Session, parsed: ParsedStatement) -> list[BookItem]:
     """Open deposits and the payouts not yet seen on a statement: one query each."""
     deposits = session.execute(
-        sa.select(BankDeposit.number, BankDeposit.amount_cents, BankDeposit.made_on).where(
-            BankDeposit.status == BankDepositStatus.IN_TRANSIT
-        )
+        sa.select(
+            BankDeposit.id, BankDeposit.number, BankDeposit.amount_cents, BankDeposit.made_on
+        ).where(BankDeposit.status == BankDepositStatus.IN_TRANSIT)
     ).all()
-    items = [BookItem(MatchKind.BANK_DEPOSIT.value, n, c, d) for n, c, d in deposits]
+    items = [BookItem(MatchKind.BANK_DEPOSIT.value, n, c, d, i) for i, n, c, d in deposits]
     if not parsed.lines:
         return items
     first = min(line.value_date for line in parsed.lines)
@@ -188,31 +188,13 @@ def _confirm_deposits(session, actor, statement: BankStatement, decisions) -> No
     found = {d.ref: d.line for d in decisions if d.kind == MatchKind.BANK_DEPOSIT}
     if not found:
         return
-    deposits = session.execute(
-        sa.select(BankDeposit.id, BankDeposit.number, BankDeposit.amount_cents).where(
-            BankDeposit.number.in_(found)
-        )
-    ).all()
-    table = BankDeposit.__table__
-    now = utcnow()
-    by_day: dict = {}
-    for deposit_id, number, _cents in deposits:
-        by_day.setdefault(found[number].value_date, []).append(deposit_id)
-    moved = 0
-    for day, ids in by_day.items():
-        # NOTE: the status flips by one conditional UPDATE, as confirm_at_bank does: a deposit
-        # a clerk confirmed meanwhile is not counted, and the whole import is refused.
-        moved += session.execute(
-            table.update()
-            .where(table.c.id.in_(ids), table.c.status == BankDepositStatus.IN_TRANSIT.value)
-            .values(
-                status=BankDepositStatus.AT_BANK.value,
-                reached_bank_on=day,
-                confirmed_by=actor.label,
-                confirmed_at=now,
-            )
-        ).rowcount
-    if moved != len(found):
+    deposits = {
+        d.ref: (d.item_id, d.line.amount_cents)
+        for d in decisions
+        if d.kind == MatchKind.BANK_DEPOSIT
+    }
+    reached = {deposits[number][0]: line.value_date for number, line in found.items()}
+    if _mark_at_bank(session, actor, reached) != len(found):
         raise StatementRefused("a deposit on this statement was confirmed meanwhile: try again")
     post_entries(
         session,
@@ -228,7 +210,7 @@ def _confirm_deposits(session, actor, statement: BankStatement, decisions) -> No
                 f"Bank deposit {number} reached the bank (statement {statement.id}, "
                 f"line {found[number].number})",
             )
-            for _id, number, cents in deposits
+            for number, (_id, cents) in deposits.items()
         ],
         actor=actor,
     )
@@ -239,9 +221,44 @@ def _confirm_deposits(session, actor, statement: BankStatement, decisions) -> No
         "BankDeposit",
         {
             deposit_id: {"reached_on": found[number].value_date, "statement": statement.id}
-            for deposit_id, number, _cents in deposits
+            for number, (deposit_id, _cents) in deposits.items()
         },
     )
+
+
+def _mark_at_bank(session: Session, actor: Actor, reached: dict) -> int:
+    """Flip deposits in transit to at the bank on their dates; how many flipped.
+
+    NOTE: the status flips by a conditional UPDATE, as confirm_at_bank does: a deposit a clerk
+    confirmed meanwhile is not counted, and the caller refuses the whole import.
+    """
+    now = utcnow()
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        return connection.execute(
+            sa.text(
+                "UPDATE bank_deposit AS d SET status = 'at_bank', reached_bank_on = v.day, "
+                "confirmed_by = :by, confirmed_at = :at "
+                "FROM unnest(CAST(:ids AS bigint[]), CAST(:days AS date[])) AS v(id, day) "
+                "WHERE d.id = v.id AND d.status = 'in_transit'"
+            ),
+            {"ids": list(reached), "days": list(reached.values()), "by": actor.label, "at": now},
+        ).rowcount
+    table = BankDeposit.__table__
+    return connection.execute(
+        table.update()
+        .where(
+            table.c.id == sa.bindparam("deposit_id"),
+            table.c.status == BankDepositStatus.IN_TRANSIT.value,
+        )
+        .values(
+            status=BankDepositStatus.AT_BANK.value,
+            reached_bank_on=sa.bindparam("day"),
+            confirmed_by=actor.label,
+            confirmed_at=now,
+        ),
+        [{"deposit_id": i, "day": day} for i, day in reached.items()],
+    ).rowcount
 
 
 def _post_fees(session, actor, statement: BankStatement, decisions: list[Decision]) -> None:
@@ -288,8 +305,9 @@ def _write_lines(session, statement: BankStatement, decisions: list[Decision]) -
                 "customer_reference": line.customer_reference,
                 "text": line.text,
                 "value_date": line.value_date,
-                "status": status,
-                "matched_kind": MatchKind(d.kind) if d.kind else None,
+                # NOTE: plain values: bulk_insert reads the first row's types, and kind may be None.
+                "status": status.value,
+                "matched_kind": d.kind,
                 "matched_ref": ref,
                 "rule": d.rule,
             }

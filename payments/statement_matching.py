@@ -42,6 +42,8 @@ class BookItem:
     amount_cents: int
     #: The deposit's date, or the payout's arrival date.
     on: date
+    #: The row's id in our tables, when it has one (a deposit's).
+    item_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +73,7 @@ class Decision:
     ref: str | None = None
     rule: str | None = None
     reason: str = ""
+    item_id: int | None = None
 
 
 @dataclass
@@ -124,7 +127,7 @@ def match_lines(
 
 
 def _matched(line: ParsedLine, item: BookItem, rule: str) -> Decision:
-    return Decision(line, item.kind, item.ref, rule)
+    return Decision(line, item.kind, item.ref, rule, item_id=item.item_id)
 
 
 def _by_reference(line: ParsedLine, book: _Open) -> Decision | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from payments.statement_files import ParsedLine, StatementRefused, read_statement
@@ -116,6 +116,7 @@ def test_the_fee_rule_by_code_or_words_up_to_its_limit():
     assert "above the rule's limit" in out[2].reason
 
 
+@settings(deadline=None)  # a property, not a timing: the machine is shared
 @given(
     st.lists(st.tuples(st.integers(1, 5), st.integers(0, 6)), max_size=12),
     st.lists(st.tuples(st.integers(1, 5), st.integers(0, 6), st.booleans()), max_size=12),
