@@ -132,6 +132,10 @@ def seed(app, deposits: list, payouts: list) -> None:
         ]
         post_entries(db.session, specs, actor=ACTOR)
         db.session.commit()
+        # NOTE: a town's database has its statistics; rows just copied in have none until
+        # autovacuum comes by, and the planner would guess.
+        with db.engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(sa.text("ANALYZE"))
 
 
 def bai2_file(lines: list) -> bytes:

@@ -52,7 +52,7 @@ class FeeRule:
 
     type_codes: frozenset[str] = frozenset({"698"})
     patterns: tuple[str, ...] = (r"SERVICE CHARGE", r"\bFEE\b", r"MAINTENANCE")
-    max_cents: int = 50_000
+    max_cents: int = 25_000
 
     def takes(self, line: ParsedLine) -> bool:
         """True if the line is a debit this rule posts as a bank fee."""
