@@ -27,6 +27,7 @@ from core.audit import record
 from core.auth import request_actor, requires
 from core.calendar import town_today
 from core.extensions import db
+from core.limits import body_limit
 from notices.bank_reconciliation import render_reconciliation
 from payments.bank_reconciliation import NoStatement, reconcile, reconciliation_lines
 from payments.bank_statements import fee_rule_from, import_statement
@@ -147,5 +148,6 @@ def reconciliation_pdf():
 
 
 def init_app(app) -> None:
-    """Register the bank statement pages."""
+    """Register the bank statement pages, with the uploads' body limit."""
     app.register_blueprint(bp)
+    body_limit(app, "bank.upload", "UPLOAD_MAX_CONTENT_LENGTH")

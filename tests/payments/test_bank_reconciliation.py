@@ -188,3 +188,23 @@ def test_the_commands_import_and_reconcile(app, runner, tmp_path):
     )
     assert pdf.exit_code == 0, pdf.output
     assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_the_api_imports_a_statement_and_answers_the_reconciliation(app, client, api_headers):
+    clerk, auditor = api_headers("clerk"), api_headers("auditor")
+    data = bai2_statement([(-1200, FEE_CODE, "", "SERVICE CHARGE")], day=BANK_DAY)
+    url = "/api/v1/bank-statements?layout=bai2&filename=nov11.bai"
+    assert client.post(url, data=data, headers=auditor).status_code == 403
+    made = client.post(url, data=data, headers=clerk)
+    assert made.status_code == 201, made.get_json()
+    assert made.get_json()["fee_count"] == 1 and made.get_json()["queued_count"] == 0
+    again = client.post(url, data=data, headers=clerk)
+    assert again.status_code == 422 and "imported already" in again.get_json()["errors"]["file"][0]
+    bad = client.post(url, data=data.replace(b"99,", b"99,1"), headers=clerk)
+    assert bad.status_code == 422
+    rec = client.get(f"/api/v1/bank-statements/reconciliation?date={BANK_DAY}", headers=auditor)
+    body = rec.get_json()
+    assert rec.status_code == 200 and body["difference_cents"] == 0
+    assert body["bank_cents"] == body["book_cents"] == -1200
+    listed = client.get("/api/v1/bank-statements", headers=auditor).get_json()
+    assert [s["filename"] for s in listed] == ["nov11.bai"]
