@@ -21,6 +21,7 @@ from ledger.balances import gl_balance
 from notices.bank_reconciliation import render_reconciliation
 from payments.bank_reconciliation import NoStatement, reconcile, reconciliation_lines
 from payments.bank_statements import import_statement
+from payments.models import ReconciliationItem
 from payments.webhooks import post_payout
 from tests.conftest import csrf_token
 from tests.payments.bank_files import CREDIT_CODE, DEBIT_CODE, FEE_CODE, bai2_statement
@@ -169,6 +170,11 @@ def test_a_clerk_imports_a_statement_and_a_refused_file_says_why(app, signed_in)
     assert again.status_code == 422 and "was imported already" in again.text
     queue = clerk.get("/staff/reconciliation/")
     assert queue.status_code == 200 and "BS-" in queue.text
+    with app.app_context():
+        item_id = db.session.scalar(sa.select(ReconciliationItem.id))
+    item = clerk.get(f"/staff/reconciliation/{item_id}")
+    assert "The bank's statement" in item.text and "Stripe's record" not in item.text
+    assert "WIRE" in item.text and "no deposit or payout in the books" in item.text
 
 
 def test_the_commands_import_and_reconcile(app, runner, tmp_path):
