@@ -143,3 +143,13 @@ def test_no_book_item_is_ever_given_to_two_lines(deposits, credits):
         if d.ref is not None:
             assert by_ref[d.ref].amount_cents == d.line.amount_cents
             assert by_ref[d.ref].on <= d.line.value_date
+
+
+def test_a_bai2_detail_continued_on_an_88_record_keeps_its_whole_text():
+    data = bai2_statement([(2500, "301", "BD-2026-000007", "COUNTER")], day=DAY).decode()
+    data = data.replace("COUNTER/\n", "COUNTER\n88,DEPOSIT OF DRAWERS 7 AND 8/\n")
+    data = data.replace(",3/\n98", ",4/\n98").replace(",1,5/\n99", ",1,6/\n99")
+    data = data.replace(",1,7/\n", ",1,8/\n")
+    (line,) = read_statement(data.encode()).lines
+    assert line.text == "COUNTER DEPOSIT OF DRAWERS 7 AND 8"
+    assert line.customer_reference == "BD-2026-000007"
