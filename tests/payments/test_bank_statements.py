@@ -4,7 +4,7 @@ rest for the clerks; a file that does not hold, or comes twice, is refused whole
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -29,7 +29,13 @@ from payments.statement_files import StatementRefused
 from payments.statement_matching import FeeRule
 from payments.statement_models import BankStatement, BankStatementLine, LineStatus
 from payments.webhooks import post_payout
-from tests.payments.bank_files import CREDIT_CODE, DEBIT_CODE, FEE_CODE, bai2_statement
+from tests.payments.bank_files import (
+    CREDIT_CODE,
+    DEBIT_CODE,
+    FEE_CODE,
+    bai2_statement,
+    csv_statement,
+)
 from tests.payments.test_counter_refunds import CLERK, DAY, _billed
 from tests.payments.test_deposits_bank import _close, _take_as
 
@@ -258,9 +264,17 @@ def test_another_file_of_the_same_account_day_and_number_is_refused(session):
     assert session.scalar(sa.select(sa.func.count()).select_from(BankStatement)) == 1
 
 
-def test_each_new_day_may_follow(session):
+def test_the_next_days_statement_comes_as_csv_and_is_taken(session):
     first = imported(session, [(2500, CREDIT_CODE, "", "WIRE")], opening=0)
-    second = imported(
-        session, [(100, CREDIT_CODE, "", "WIRE")], day=date(2026, 11, 12), opening=2500
+    data = csv_statement(
+        [(100, "CR", "", "INTEREST"), (-250, "FEE", "", "MAINTENANCE")],
+        day=BANK_DAY + timedelta(days=1),
+        opening=2500,
     )
-    assert first.statement.id != second.statement.id
+    second = import_statement(
+        session, CLERK, data, filename="d.csv", layout="csv-signed", fee_rule=RULE
+    )
+    assert second.statement.id != first.statement.id
+    assert (second.statement.format, second.statement.sequence) == ("csv", "")
+    assert (second.matched, second.fees, len(second.queued)) == (0, 1, 1)
+    assert gl_balance(session, chart.BANK_FEES) == 250
