@@ -3,7 +3,8 @@
 Rules, in order (docs/bank-statements.md, "Matching"):
 
 1. a credit whose references or text name an open deposit ("BD-2026-000012") or a Stripe
-   payout ("po_...") of the same amount matches it;
+   payout ("po_...") of the same amount matches it; one naming an item of another amount,
+   or one not waiting any more, is queued;
 2. a credit of a payout's amount on its arrival date matches it, when it is the only one;
 3. a credit of a deposit's amount within WINDOW_DAYS after it was made (or a payout's,
    within PAYOUT_DAYS after its arrival) matches it, when that is the only candidate and no
@@ -150,6 +151,10 @@ def _by_reference(line: ParsedLine, book: _Open) -> Decision | None:
             return Decision(line, reason=f"names {item.ref}, made after the bank credited this")
         book.claim(item)
         return _matched(line, item, "reference")
+    if named:
+        # NOTE: a line naming a deposit or payout that is not waiting (a clerk marked it at the
+        # bank, an earlier statement cleared it) is not matched to another of its amount.
+        return Decision(line, reason=f"names {named[0][1]}, which is not waiting for the bank")
     return None
 
 

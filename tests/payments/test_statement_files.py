@@ -153,3 +153,9 @@ def test_a_bai2_detail_continued_on_an_88_record_keeps_its_whole_text():
     (line,) = read_statement(data.encode()).lines
     assert line.text == "COUNTER DEPOSIT OF DRAWERS 7 AND 8"
     assert line.customer_reference == "BD-2026-000007"
+
+
+def test_a_line_naming_an_item_no_longer_waiting_is_not_given_another():
+    items = [BookItem("bank_deposit", "BD-2026-000002", 1000, DAY)]
+    (out,) = match_lines([_line(1, 1000, ref="BD-2026-000001")], items, RULE)
+    assert out.kind is None and "BD-2026-000001, which is not waiting" in out.reason
