@@ -19,6 +19,7 @@ from core.money import format_cents
 from ledger import chart
 from ledger.balances import gl_balance
 from notices.bank_reconciliation import render_reconciliation
+from payments.bank_deposits import confirm_at_bank
 from payments.bank_reconciliation import NoStatement, reconcile, reconciliation_lines
 from payments.bank_statements import import_statement
 from payments.models import ReconciliationItem
@@ -214,3 +215,18 @@ def test_the_api_imports_a_statement_and_answers_the_reconciliation(app, client,
     assert body["bank_cents"] == body["book_cents"] == -1200
     listed = client.get("/api/v1/bank-statements", headers=auditor).get_json()
     assert [s["filename"] for s in listed] == ["nov11.bai"]
+
+
+def test_a_queued_line_and_the_deposit_a_clerk_marked_by_hand_cancel_out(session):
+    account = _billed(session)
+    deposit = deposit_of(session, account, 2500)
+    data = bai2_statement([(2500, CREDIT_CODE, "BD-2026-999999", "DEPOSIT")], day=BANK_DAY)
+    report = import_statement(session, CLERK, data, filename="n.bai", fee_rule=RULE)
+    assert len(report.queued) == 1
+    assert reconcile(session, BANK_DAY).difference_cents == 0  # in transit, and unmatched
+    confirm_at_bank(session, CLERK, deposit, reached_on=BANK_DAY)
+    rec = reconcile(session, BANK_DAY)
+    assert rec.in_transit == ()
+    assert [(i.label, i.cents) for i in rec.receipts] == [(f"Bank deposit {deposit.number}", 2500)]
+    assert [i.cents for i in rec.unmatched] == [2500]
+    assert rec.difference_cents == 0
