@@ -220,6 +220,7 @@ def init_app(app) -> None:
     from console import (
         views_access,
         views_approvals,
+        views_bank,
         views_counter,
         views_cycles,
         views_deposits,
@@ -239,3 +240,4 @@ def init_app(app) -> None:
     views_users.init_app(app)
     views_orders.init_app(app)
     views_deposits.init_app(app)
+    views_bank.init_app(app)

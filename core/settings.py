@@ -277,5 +277,13 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         ),
         # A drawer counted over or short by more than this waits for a supervisor's approval.
         "DRAWER_OVER_SHORT_APPROVAL_CENTS": _int(env, "DRAWER_OVER_SHORT_APPROVAL_CENTS", 2000),
+        # Bank statement debits posted as bank fees without a clerk: BAI2 type codes, and the
+        # largest such fee (docs/bank-statements.md).
+        "BANK_FEE_TYPE_CODES": tuple(
+            code.strip()
+            for code in env.get("BANK_FEE_TYPE_CODES", "698").split(",")
+            if code.strip()
+        ),
+        "BANK_FEE_MAX_CENTS": _int(env, "BANK_FEE_MAX_CENTS", 25000),
         "BABEL_DEFAULT_LOCALE": "en",
     }

@@ -50,6 +50,8 @@ ESTIMATED_TAX = "2030"
 INTEREST_ON_DEPOSITS = "5200"
 #: What a drawer's count differs from what it took: over is a credit, short a debit.
 CASH_OVER_SHORT = "5300"
+#: What the bank charges (account fees, returned-item fees), posted from its statement.
+BANK_FEES = "5400"
 
 
 class ChartError(ValueError):

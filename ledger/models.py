@@ -58,6 +58,7 @@ class GLCategory(enum.StrEnum):
     CASH_OVER_SHORT = "cash_over_short"
     CONVENIENCE_FEE_REVENUE = "convenience_fee_revenue"
     CONVENIENCE_FEES_PAYABLE = "convenience_fees_payable"
+    BANK_FEES = "bank_fees"
 
 
 class GLAccount(Base):

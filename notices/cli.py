@@ -14,10 +14,12 @@ from core.audit import Actor, record
 from core.calendar import town_today
 from core.extensions import db
 from notices import statements
+from notices.bank_reconciliation import render_reconciliation
 from notices.deposit_slip import deposit_slip, render_slip
 from notices.issuing import NoticeError, issue
 from notices.models import Delivery, NoticeBatch
 from notices.print_batches import mark_mailed, print_batch
+from payments.bank_reconciliation import NoStatement, reconcile
 from payments.models import BankDeposit
 
 notices_cli = click.Group("notices", help="Notices: print batches, statements.")
@@ -113,6 +115,31 @@ def slip(number: str, path: str) -> None:
     record(db.session, OPERATOR, "bank_deposit.slip", deposit, number=number)
     db.session.commit()
     click.echo(f"deposit slip {number}: {path}")
+
+
+@notices_cli.command("bank-reconciliation")
+@click.option("--date", "day", required=True, type=click.DateTime(["%Y-%m-%d"]))
+@click.option("--out", "path", required=True, type=click.Path(dir_okay=False, writable=True))
+@with_appcontext
+def bank_reconciliation(day, path: str) -> None:
+    """Write the bank reconciliation as of --date as a PDF file for the auditor."""
+    try:
+        rec = reconcile(db.session, day.date())
+    except NoStatement as missing:
+        raise click.ClickException(str(missing)) from None
+    with open(path, "wb") as out:
+        out.write(render_reconciliation(rec, current_app.config["MUNICIPALITY_NAME"]))
+    record(
+        db.session,
+        OPERATOR,
+        "bank_reconciliation.pdf",
+        object_type="BankStatement",
+        object_id=rec.statement_id,
+        as_of=day.date(),
+        difference_cents=rec.difference_cents,
+    )
+    db.session.commit()
+    click.echo(f"bank reconciliation as of {day.date()}: {path}")
 
 
 def init_app(app) -> None:

@@ -362,10 +362,11 @@ def webhook_events(filters, pagination_parameters):
 
 
 def init_app(app, api) -> None:
-    """Register the payments API and the lockbox API."""
-    from payments import api_lockbox
+    """Register the payments API, the lockbox API and the bank statements API."""
+    from payments import api_lockbox, api_statements
 
     api.register_blueprint(payments_api)
     api_lockbox.init_app(app, api)
+    api_statements.init_app(app, api)
     api.register_blueprint(bank_deposits_api)
     api.register_blueprint(fees_api)

@@ -178,9 +178,10 @@ def _operator(label: str) -> Actor:
 
 
 def init_app(app) -> None:
-    """Register the `munibill payments` and `munibill lockbox` groups."""
-    from payments import fee_cli
+    """Register the `munibill payments`, `munibill lockbox` and `munibill bank` groups."""
+    from payments import cli_bank, fee_cli
 
     fee_cli.init_app(payments_cli)
     app.cli.add_command(payments_cli)
     app.cli.add_command(lockbox_cli)
+    cli_bank.init_app(app)

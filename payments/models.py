@@ -313,6 +313,10 @@ class ReconciliationKind(enum.StrEnum):
     PAYOUT_MISMATCH = "payout_mismatch"
     #: A stored webhook event that still failed after its retries.
     EVENT_FAILED = "event_failed"
+    #: A bank statement credit no deposit or payout of the books matched.
+    BANK_CREDIT_UNMATCHED = "bank_credit_unmatched"
+    #: A bank statement debit no book item or fee rule matched.
+    BANK_DEBIT_UNMATCHED = "bank_debit_unmatched"
 
 
 class ReconciliationStatus(enum.StrEnum):

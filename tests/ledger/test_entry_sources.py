@@ -22,6 +22,7 @@ from core.extensions import db
 from ledger.models import JournalEntry
 from ledger.verify import verify_chain
 from tests.ledger import bank_deposit_postings as bank_deposits
+from tests.ledger import bank_statement_postings as bank_statements
 from tests.ledger import billing_postings as billing
 from tests.ledger import conversion_postings as conversions
 from tests.ledger import deposit_postings as deposits
@@ -79,6 +80,16 @@ KINDS = [
     Kind("payments/bank_deposits.py:make_deposit", "bank_deposit", bank_deposits.deposit_made),
     Kind(
         "payments/bank_deposits.py:confirm_at_bank", "bank_deposit", bank_deposits.deposit_at_bank
+    ),
+    Kind(
+        "payments/bank_statements.py:_confirm_deposits",
+        "bank_deposit",
+        bank_statements.deposit_on_the_statement,
+    ),
+    Kind(
+        "payments/bank_statements.py:_post_fees",
+        "bank_fee",
+        bank_statements.bank_fee_on_the_statement,
     ),
     Kind("payments/lockbox.py:_hold", "remittance_file", lockbox.queued_items_held),
     Kind("payments/lockbox_queue.py:return_item", "remittance_item", lockbox.queued_item_returned),
