@@ -238,7 +238,8 @@ def tell_default(
         return "to_mail"
     language = str(account.language)
     t = _texts(language)
-    text = "\n".join(default_words(plan, now, language)) + "\n"
+    lines = [f"{t['account']} {account.number}", "", *default_words(plan, now, language)]
+    text = "\n".join(lines) + "\n"
     message = Message(
         to=account.email,
         subject=t["subject"].format(town=config["MUNICIPALITY_NAME"]),
