@@ -121,12 +121,14 @@ def propose_plan(
 ) -> PaymentPlan:
     """Make a plan within the rule in force, waiting for acceptance; PlanError says why not."""
     if open_plan(session, account.id) is not None:
-        raise PlanError("account", "This account already has a payment plan.")
+        raise PlanError("account", "This account already has a payment plan.", "already")
     rule = rule_on(session, as_of)
     if rule is None:
-        raise PlanError("account", "The town offers no payment plans yet.")
+        raise PlanError("account", "The town offers no payment plans yet.", "no_rules")
     if via == "resident" and not rule.residents_may_request:
-        raise PlanError("account", "Please call or visit the town office to set up a plan.")
+        raise PlanError(
+            "account", "Please call or visit the town office to set up a plan.", "counter_only"
+        )
     found = past_due_invoices(session, account.id, as_of)
     owed = {group: sum(cents for _i, cents in rows) for group, rows in found.items()}
     schedule = _schedule(owed, request, as_of)
@@ -192,7 +194,7 @@ def accept_plan(
 ) -> None:
     """The resident accepted online ("online") or signed before a clerk ("counter")."""
     if plan.status != PlanStatus.PROPOSED:
-        raise PlanError("plan", "This plan is not waiting for acceptance.")
+        raise PlanError("plan", "This plan is not waiting for acceptance.", "not_proposed")
     plan.status, plan.accepted_on, plan.accepted_how, plan.accepted_at = (
         PlanStatus.CURRENT,
         on,

@@ -20,12 +20,15 @@ GROUP_WORDS = {"utility": "utility charges", "tax": "property tax", "other": "ot
 
 
 class PlanError(ValueError):
-    """A plan that cannot be made as asked; `field` names what to change."""
+    """A plan that cannot be made as asked: `field` names what to change, `code` the reason
+    (the portal words it in the resident's language with `params`)."""
 
-    def __init__(self, field: str, message: str) -> None:
+    def __init__(self, field: str, message: str, code: str = "", **params: object) -> None:
         super().__init__(message)
         self.field = field
         self.message = message
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ def even_schedule(
     """The down payment due on the start day, then `count` equal monthly installments from a
     month later (the leftover cents on the first ones)."""
     if count < 1:
-        raise PlanError("installments", "A plan needs at least one installment.")
+        raise PlanError("installments", "A plan needs at least one installment.", "no_installments")
     amounts = split_evenly(included_cents - down_cents, count)
     return [Installment(0, start, down_cents)] + [
         Installment(n, add_months(start, n), amounts[n - 1]) for n in range(1, count + 1)
@@ -91,21 +94,38 @@ def check_terms(
     excluded = [g for g in asked_groups if g not in terms.classes]
     if excluded:
         words = GROUP_WORDS.get(excluded[0], excluded[0])
-        raise PlanError("classes", f"The town's rules do not allow {words} in a payment plan.")
+        raise PlanError(
+            "classes",
+            f"The town's rules do not allow {words} in a payment plan.",
+            "excluded",
+            group=excluded[0],
+        )
     included = sum(owed_by_group.get(g, 0) for g in asked_groups)
     if included <= 0:
-        raise PlanError("classes", "There is no past-due balance to include in a plan.")
+        raise PlanError(
+            "classes", "There is no past-due balance to include in a plan.", "nothing_due"
+        )
     if terms.max_included_cents is not None and included > terms.max_included_cents:
         raise PlanError(
             "classes",
             f"A plan may include at most {format_cents(terms.max_included_cents)}; "
             f"the balance is {format_cents(included)}.",
+            "over_most",
+            most=format_cents(terms.max_included_cents),
+            balance=format_cents(included),
         )
     least = minimum_down(terms, included)
     if down_cents < least:
-        raise PlanError("down_payment", f"The down payment must be at least {format_cents(least)}.")
+        raise PlanError(
+            "down_payment",
+            f"The down payment must be at least {format_cents(least)}.",
+            "down_too_small",
+            least=format_cents(least),
+        )
     if down_cents > included:
-        raise PlanError("down_payment", "The down payment is more than the balance.")
+        raise PlanError(
+            "down_payment", "The down payment is more than the balance.", "down_too_large"
+        )
     _check_schedule(terms, included, down_cents, schedule)
     return included
 
@@ -116,26 +136,33 @@ def _check_schedule(
     """Refuse a schedule that breaks the rule or does not add up to the included balance."""
     later = [i for i in schedule if i.number > 0]
     if not later:
-        raise PlanError("installments", "A plan needs at least one installment.")
+        raise PlanError("installments", "A plan needs at least one installment.", "no_installments")
     if len(later) > terms.max_installments:
         raise PlanError(
             "installments",
             f"A plan may have at most {terms.max_installments} installments, not {len(later)}.",
+            "too_many",
+            most=terms.max_installments,
         )
     if any(i.amount_cents <= 0 for i in later):
-        raise PlanError("installments", "Every installment must be more than $0.00.")
+        raise PlanError(
+            "installments", "Every installment must be more than $0.00.", "installment_zero"
+        )
     dates = [i.due_date for i in schedule]
     if dates != sorted(dates) or len(set(dates)) != len(dates):
-        raise PlanError("installments", "Installments must fall on different days, in order.")
+        raise PlanError(
+            "installments", "Installments must fall on different days, in order.", "out_of_order"
+        )
     down = [i.amount_cents for i in schedule if i.number == 0]
     if down != [down_cents]:
-        raise PlanError("down_payment", "The schedule must begin with the down payment.")
+        raise PlanError("down_payment", "The schedule must begin with the down payment.", "no_down")
     total = sum(i.amount_cents for i in schedule)
     if total != included:
         raise PlanError(
             "installments",
             f"The down payment and installments add up to {format_cents(total)}, "
             f"not the included balance of {format_cents(included)}.",
+            "not_adding_up",
         )
 
 
