@@ -261,14 +261,14 @@ def is_under_current_plan(
     What shutoff, penalties and reminders ask before acting on a balance (docs/arrangements.md).
     """
     query = sa.select(PaymentPlan.id).where(
-        PaymentPlan.account_id == account_id, *_current_on(as_of)
+        PaymentPlan.account_id == account_id, *current_on(as_of)
     )
     if invoice_id is not None:
         query = query.join(PlanInvoice).where(PlanInvoice.invoice_id == invoice_id)
     return session.scalar(query.limit(1)) is not None
 
 
-def _current_on(as_of: date) -> tuple:
+def current_on(as_of: date) -> tuple:
     """The conditions of a plan accepted by the day and not ended by it."""
     return (
         PaymentPlan.accepted_on.is_not(None),
