@@ -253,6 +253,39 @@ def plan_standing(session: Session, plan: PaymentPlan, as_of: date) -> Standing:
     return standing(schedule_of(plan), paid, as_of, plan.rule.grace_days)
 
 
+def installments_owing(
+    session: Session, plan: PaymentPlan, as_of: date
+) -> list[tuple[Installment, int]]:
+    """Each installment due by the day with what of it is still unpaid (payments cover the
+    installments in order), for autopay to charge on its due date."""
+    paid = paid_toward(session, [plan], as_of)[plan.id]
+    covered, owing = 0, []
+    for part in sorted(schedule_of(plan), key=lambda i: i.number):
+        covered += part.amount_cents
+        short = min(max(covered - paid, 0), part.amount_cents)
+        if part.due_date <= as_of and short > 0:
+            owing.append((part, short))
+    return owing
+
+
+def current_plans(session: Session, account_ids: Iterable[int], as_of: date) -> list[PaymentPlan]:
+    """The plans current on the day of some accounts, with their installments and invoices."""
+    wanted = list(account_ids)
+    if not wanted:
+        return []
+    return list(
+        session.scalars(
+            sa.select(PaymentPlan)
+            .where(PaymentPlan.account_id.in_(wanted), *current_on(as_of))
+            .options(
+                selectinload(PaymentPlan.installments),
+                selectinload(PaymentPlan.invoices),
+                selectinload(PaymentPlan.rule),
+            )
+        )
+    )
+
+
 def is_under_current_plan(
     session: Session, account_id: int, as_of: date, invoice_id: int | None = None
 ) -> bool:

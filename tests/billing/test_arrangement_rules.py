@@ -64,3 +64,38 @@ def test_the_cli_loads_a_rule_and_shows_it_back(app, runner, tmp_path):
     path.write_text(yaml.safe_dump(RULE | {"max_installments": 500}))
     refused = runner.invoke(args=["plans", "rule", str(path)])
     assert refused.exit_code != 0 and "max_installments" in refused.output
+
+
+def test_the_api_loads_the_rule_and_makes_a_plan_or_says_why_not(app, client, api_headers):
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    from tests.billing.billing_fixtures import bill_households
+
+    (billed,) = bill_households(app, "olson")
+    clerk, auditor = api_headers("clerk"), api_headers("auditor")
+    bad = client.post("/api/v1/plan-rule", json=RULE | {"grace_days": 400}, headers=clerk)
+    assert bad.status_code == 422 and "grace_days" in bad.json["errors"]
+    assert client.post("/api/v1/plan-rule", json=RULE, headers=auditor).status_code == 403
+    loaded = client.post("/api/v1/plan-rule", json=RULE, headers=clerk)
+    assert loaded.status_code == 200 and loaded.json["max_included"] == "5000.00"
+    with time_machine.travel(datetime(2026, 11, 30, 18, 0, tzinfo=UTC), tick=False):
+        assert client.get("/api/v1/plan-rule", headers=auditor).json == RULE
+        ask = {
+            "account_number": billed.number,
+            "classes": ["utility"],
+            "down_payment_cents": billed.owed_cents // 2,
+            "installments": 7,
+        }
+        refused = client.post("/api/v1/plans", json=ask, headers=clerk)
+        assert refused.status_code == 422
+        assert refused.json["errors"] == {
+            "installments": ["A plan may have at most 6 installments, not 7."]
+        }
+        made = client.post("/api/v1/plans", json=ask | {"installments": 2}, headers=clerk)
+        assert made.status_code == 201, made.json
+        assert made.json["status"] == "proposed"
+        assert sum(i["amount_cents"] for i in made.json["installments"]) == billed.owed_cents
+        listed = client.get("/api/v1/plans?status=proposed", headers=auditor).json
+        assert [p["account_number"] for p in listed] == [billed.number]
