@@ -13,6 +13,7 @@ import time_machine
 
 from billing.arrangements import PlanRequest, accept_plan, propose_plan
 from billing.models import Invoice, InvoiceCharge, InvoiceStatus, PaymentPlan, PlanStatus
+from billing.position import account_position
 from core.extensions import db
 from core.scheduling import find, run_entry
 from notices.models import Reminder
@@ -168,6 +169,12 @@ def test_a_completed_plan_leaves_its_bill_paid_and_a_defaulted_one_its_balance_d
             sa.select(Invoice.balance_cents).where(Invoice.account_id == broken.account_id)
         )
         assert owed == broken.included_cents - broken.down_payment_cents
+        # defaulting changed what is due, not what is owed
+        before, after = (
+            account_position(db.session, broken.account_id, day).owed_cents()
+            for day in (date(2027, 1, 9), date(2027, 1, 10))
+        )
+        assert before == after == owed
 
 
 def test_each_resident_whose_plan_defaulted_is_told_once(app, simulated):
