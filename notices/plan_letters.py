@@ -14,9 +14,10 @@ from datetime import date
 from html import escape
 
 from reportlab.pdfgen.canvas import Canvas
+from sqlalchemy.orm import Session
 
 from accounts.models import Account
-from billing.arrangements import schedule_of
+from billing.arrangements import current_plans, plan_standing, schedule_of
 from billing.arrangements_terms import GROUP_WORDS, Standing
 from billing.models import PaymentPlan
 from core.money import format_cents
@@ -57,6 +58,9 @@ TEXTS = {
             "Please pay or call the town office to talk about your account.",
         ],
         "subject": "{town}: your payment plan has ended",
+        "bill_line": "Payment plan: {amount} due {due} ({what}); {left} of the plan is left.",
+        "bill_down": "down payment",
+        "bill_installment": "installment {n}",
     },
     "es": {
         "agreement": "Acuerdo de plan de pagos",
@@ -90,6 +94,9 @@ TEXTS = {
             "Por favor pague o llame a la oficina municipal para hablar de su cuenta.",
         ],
         "subject": "{town}: su plan de pagos ha terminado",
+        "bill_line": "Plan de pagos: {amount} vence el {due} ({what}); quedan {left} del plan.",
+        "bill_down": "pago inicial",
+        "bill_installment": "cuota {n}",
     },
 }
 GROUP_WORDS_ES = {"utility": "servicios públicos", "tax": "impuesto predial", "other": "otros"}
@@ -227,6 +234,32 @@ def default_words(plan: PaymentPlan, now: Standing, language: str) -> list[str]:
         )
         for line in t["default_body"]
     ]
+
+
+def plan_bill_lines(session: Session, account: Account, day: date) -> tuple[str, ...]:
+    """For a bill or notice made on a day: the current plan's installment to pay next and what
+    of the plan is left, in the account's language (none without a current plan)."""
+    plans = current_plans(session, [account.id], day)
+    if not plans:
+        return ()
+    plan = plans[0]
+    now = plan_standing(session, plan, day)
+    if now.next_unpaid is None:
+        return ()
+    language = str(account.language)
+    t = _texts(language)
+    part = now.next_unpaid
+    what = t["bill_down"] if part.number == 0 else t["bill_installment"].format(n=part.number)
+    covered = sum(i.amount_cents for i in plan.installments if i.number <= part.number)
+    amount = max(now.due_now_cents, min(covered - now.paid_cents, part.amount_cents))
+    return (
+        t["bill_line"].format(
+            amount=format_cents(amount),
+            due=format_date(part.due_date, language),
+            what=what,
+            left=format_cents(now.remaining_cents),
+        ),
+    )
 
 
 def tell_default(

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
+from accounts.models import Language
 from billing.arrangements import (
     PlanRequest,
     accept_plan,
@@ -16,9 +17,10 @@ from billing.arrangements import (
     propose_plan,
 )
 from billing.arrangements_terms import PlanError
-from billing.models import PlanStatus
+from billing.models import Invoice, PlanStatus
 from billing.position import account_position
 from core.extensions import db
+from core.money import format_cents
 from ledger.models import JournalEntry
 from tests.billing.billing_fixtures import bill_households
 from tests.billing.plan_fixtures import CLERK, account_of, add_rule, pay
@@ -114,3 +116,28 @@ def test_what_settles_the_included_bill_pays_the_installments_in_order(ctx, town
     assert now.next_unpaid.number == 1
     assert now.due_now_cents == plan.installments[1].amount_cents - 100
     assert now.remaining_cents == plan.included_cents - down - 100
+
+
+def test_a_notice_made_while_the_plan_is_current_names_the_installment_to_pay(app, ctx, town):
+    from notices import content
+    from notices.plan_letters import plan_bill_lines
+
+    add_rule(db.session)
+    plan = propose(town[0].number, down=town[0].owed_cents // 4)
+    account = account_of(town[0].number)
+    assert plan_bill_lines(db.session, account, DAY) == ()  # proposed: not current yet
+    accept_plan(db.session, CLERK, plan, how="counter", on=DAY, at=datetime.now(UTC))
+    db.session.commit()
+    down = plan.installments[0].amount_cents
+    invoice = db.session.get(Invoice, plan.invoices[0].invoice_id)
+    notice = content.bill(db.session, app.config, invoice, on=DAY)
+    assert (
+        f"Payment plan: {format_cents(down)} due November 30, 2026 (down payment); "
+        f"{format_cents(plan.included_cents)} of the plan is left." in notice.messages
+    )
+    pay(town[0].number, down, DAY)
+    account.language = Language.ES
+    (line,) = plan_bill_lines(db.session, account, date(2026, 12, 1))
+    first = plan.installments[1]
+    assert line.startswith(f"Plan de pagos: {format_cents(first.amount_cents)} vence el")
+    assert "(cuota 1)" in line
