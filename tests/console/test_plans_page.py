@@ -69,6 +69,9 @@ def test_a_clerk_makes_a_plan_the_resident_signs_it_and_the_dashboard_counts_it(
         plan = db.session.get(PaymentPlan, plan_id)
         assert (plan.status, plan.accepted_how) == (PlanStatus.CURRENT, "counter")
     current = clerk.get("/staff/plans/?status=current").text
+    account_page = clerk.get(f"/staff/accounts/{town[0].number}").text
+    assert f"{format_cents(included)} included, $0.00 paid" in account_page
+    assert f"{format_cents(down)} due now" in account_page
     assert town[0].number in current
     assert town[0].number not in clerk.get("/staff/plans/?status=proposed").text
     dashboard = clerk.get("/staff/dashboard?as_of=2026-11-30").text
