@@ -3,8 +3,8 @@ cancelling a plan, what was paid toward it, and the daily review that completes 
 plans (docs/arrangements.md).
 
 A plan schedules a balance already owed; it posts nothing. What was paid toward it is what
-settled its included invoices from its start day on (payments, credits, adjustments, less
-what was taken back), so every page reads the same figure. Services flush, never commit.
+settled its included invoices once it was made (payments, credits, adjustments, less what
+was taken back), so every page reads the same figure. Services flush, never commit.
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ def cancel_plan(
 
 
 def paid_toward(session: Session, plans: Sequence[PaymentPlan], as_of: date) -> dict[int, int]:
-    """What settled each plan's included invoices from its start day through the day."""
+    """What settled each plan's included invoices after it was made, dated up to the day."""
     paid: dict[int, int] = {plan.id: 0 for plan in plans}
     if not plans:
         return paid
@@ -232,7 +232,10 @@ def paid_toward(session: Session, plans: Sequence[PaymentPlan], as_of: date) -> 
         .join(PaymentPlan, PaymentPlan.id == PlanInvoice.plan_id)
         .where(
             PlanInvoice.plan_id.in_([p.id for p in plans]),
-            Settlement.settled_on >= PaymentPlan.start_date,
+            # NOTE: what settled before the plan was made is already out of its balance
+            # (included_cents), even on its start day; what is recorded after counts, whatever
+            # day it is dated (a lockbox payment dated earlier still pays the plan).
+            Settlement.created_at >= PaymentPlan.created_at,
             Settlement.settled_on <= as_of,
         )
         .group_by(PlanInvoice.plan_id)
@@ -371,7 +374,7 @@ def review_plans(session: Session, actor: Actor, as_of: date) -> Review:
     for plan in plans:
         now = standing(schedule_of(plan), paid[plan.id], as_of, plan.rule.grace_days)
         if plan.status == PlanStatus.PROPOSED:
-            if now.missed is not None and now.missed.number == 0:
+            if now.missed is not None:
                 plan.status, plan.ended_on = PlanStatus.CANCELLED, as_of
                 review.lapsed.append(plan.id)
                 record(session, actor, "plan.lapsed", plan)

@@ -15,6 +15,7 @@ from billing.arrangements import (
     is_under_current_plan,
     plan_standing,
     propose_plan,
+    review_plans,
 )
 from billing.arrangements_terms import PlanError
 from billing.models import Invoice, PlanStatus
@@ -141,3 +142,21 @@ def test_a_notice_made_while_the_plan_is_current_names_the_installment_to_pay(ap
     first = plan.installments[1]
     assert line.startswith(f"Plan de pagos: {format_cents(first.amount_cents)} vence el")
     assert "(cuota 1)" in line
+
+
+def test_a_payment_made_before_the_plan_is_out_of_its_balance_not_paid_toward_it(ctx, town):
+    add_rule(db.session)
+    pay(town[0].number, 1_000, DAY)
+    plan = propose(town[0].number, down=town[0].owed_cents // 4)
+    assert plan.included_cents == town[0].owed_cents - 1_000
+    assert plan_standing(db.session, plan, DAY).paid_cents == 0
+
+
+def test_a_proposal_never_accepted_lapses_once_its_down_payment_is_late(ctx, town):
+    add_rule(db.session)
+    plan = propose(town[0].number, down=town[0].owed_cents // 4)
+    assert review_plans(db.session, CLERK, date(2026, 12, 10)).lapsed == []
+    assert review_plans(db.session, CLERK, date(2026, 12, 11)).lapsed == [plan.id]
+    assert (plan.status, plan.ended_on) == (PlanStatus.CANCELLED, date(2026, 12, 11))
+    # the account may ask again
+    assert propose(town[0].number, down=town[0].owed_cents // 4, day=date(2026, 12, 11))
