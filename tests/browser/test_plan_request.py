@@ -11,11 +11,17 @@ from playwright.sync_api import expect
 from billing.models import PaymentPlan, PlanStatus
 from core.extensions import db
 from core.money import format_cents
+from tests.billing.billing_fixtures import bill_households
 from tests.billing.plan_fixtures import add_rule
 from tests.browser.portal_pages import check_page
+from tests.browser.test_pay import sign_in_and_open
 from tests.browser.test_portal import look_up
+from tests.browser.test_staff import shot
 
 pytestmark = pytest.mark.slow
+
+#: How far the page reaches past the window's right edge.
+WIDE = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
 def test_a_resident_requests_and_accepts_a_payment_plan(live_app, browsing, billed_account):
@@ -60,3 +66,31 @@ def test_a_resident_requests_and_accepts_a_payment_plan(live_app, browsing, bill
         plan = db.session.scalar(sa.select(PaymentPlan))
         assert plan.status == PlanStatus.CURRENT and plan.accepted_how == "online"
         assert plan.down_payment_cents == down
+
+
+def test_a_clerk_makes_a_plan_and_records_the_signature(live_app, browsing, clerk):
+    (billed,) = bill_households(live_app.app, "nguyen")
+    with live_app.app.app_context():
+        add_rule(db.session)
+        db.session.commit()
+    page = browsing.page
+    sign_in_and_open(browsing, "/staff/plans/", clerk)
+    expect(page.get_by_role("heading", name="Payment plans")).to_be_visible()
+    page.get_by_label("Account number").fill(billed.number)
+    page.get_by_label("Down payment (dollars, due today)").fill("1.00")
+    page.get_by_label("Equal monthly installments").fill("2")
+    page.get_by_role("button", name="Make the plan").click()
+    expect(page.get_by_role("alert")).to_contain_text("The down payment must be at least")
+    page.get_by_label("Down payment (dollars, due today)").fill(
+        format_cents(billed.owed_cents // 2, symbol="").replace(",", "")
+    )
+    page.get_by_role("button", name="Make the plan").click()
+    expect(page.get_by_text(f"made for account {billed.number}")).to_be_visible()
+    shot(browsing, "plans-proposed")
+    assert page.evaluate(WIDE) <= 0, "the plans page scrolls sideways at 1280 px"
+    page.get_by_role("button", name="Signed at the counter").click()
+    expect(page.get_by_text("is current.")).to_be_visible()
+    shot(browsing, "plans-current")
+    with live_app.app.app_context():
+        plan = db.session.scalar(sa.select(PaymentPlan))
+        assert (plan.status, plan.accepted_how) == (PlanStatus.CURRENT, "counter")
