@@ -10,6 +10,14 @@ from __future__ import annotations
 from core.scheduling import Entry
 
 SCHEDULE: list[Entry] = [
+    Entry(
+        "review_payment_plans",
+        "notices.jobs:review_payment_plans",
+        "cron",
+        # NOTE: before the late fees and the reminders of the night, so a plan that defaults
+        # today has its penalties and reminders resume the same day.
+        {"hour": 1, "minute": 45},
+    ),
     Entry("assess_late_fees", "billing.jobs:assess_late_fees", "cron", {"hour": 2, "minute": 15}),
     Entry(
         "charge_autopay",

@@ -490,8 +490,9 @@ def init_app(app, api) -> None:
     """Register the blueprints."""
     from billing import api_cycles
     from billing.api_orders import orders_api
+    from billing.api_plans import plans_api
 
-    for blueprint in (rules_api, runs_api, invoices_api, positions_api, orders_api):
+    for blueprint in (rules_api, runs_api, invoices_api, positions_api, orders_api, plans_api):
         api.register_blueprint(blueprint)
     api_cycles.init_app(app, api)
 

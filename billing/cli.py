@@ -406,9 +406,10 @@ def billing_correct_sources(dry_run: bool) -> None:
 def init_app(app) -> None:
     """Register the commands."""
     from billing import cycle_cli
+    from billing.arrangement_cli import plans
     from billing.deposit_cli import deposits
 
-    for command in (rates, levies, penalties, billing, deposits):
+    for command in (rates, levies, penalties, billing, deposits, plans):
         app.cli.add_command(command)
     cycle_cli.init_app(app)
     app.cli.add_command(conversion)

@@ -19,6 +19,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
+from billing.arrangements import Window, paused_windows, within
 from billing.closed_days import town_working_calendar
 from billing.models import (
     Invoice,
@@ -149,8 +150,12 @@ def _new_charges(
     how: _Assessing,
     bills: Sequence[OtherBill] = (),
     waivers: Sequence[Waiver] = (),
+    paused: Sequence[Window] = (),
 ):
     """The charges owed as of the date that are not stored yet, with their installment number.
+
+    A charge assessed on a day the invoice was under a current payment plan whose rule pauses
+    penalties is never owed: not while the plan is current, nor after it defaults.
 
     Raises NotCovered when no rule set covers the invoice.
     """
@@ -163,6 +168,8 @@ def _new_charges(
         charges = owed_by_set(rule_set, facts, how.as_of, how.rounding, how.calendar)
         for charge in charges:
             if cutoff is not None and charge.assessed_on <= cutoff:
+                continue
+            if within(paused, charge.assessed_on):
                 continue
             key = (number, charge.rule_id, charge.period_key)
             # NOTE: two versions may name a charge alike (the same one_time rule id); the
@@ -240,6 +247,7 @@ def assess_penalties(
         stored = _stored_keys(session, invoices)
         bills = account_bills(session, invoices) if how.reads_accounts else {}
         waivers = waived_charges(session, invoices, settlements) if how.reads_charges else {}
+        paused = paused_windows(session, [i.id for i in invoices], "penalties")
         specs = []
         for invoice in invoices:
             result.invoices_checked += 1
@@ -252,6 +260,7 @@ def assess_penalties(
                         how,
                         bills.get(invoice.account_id, []),
                         waivers.get(invoice.id, []),
+                        paused.get(invoice.id, []),
                     )
                 )
             except ValueError as error:

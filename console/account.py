@@ -15,9 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from accounts.models import Account
+from billing.arrangements import open_plan, plan_standing
+from billing.arrangements_terms import Standing
 from billing.deposit_owed import open_owed
 from billing.figures import line_figures
-from billing.models import Deposit, Invoice, InvoiceCharge, InvoiceLine, OwedDeposit
+from billing.models import Deposit, Invoice, InvoiceCharge, InvoiceLine, OwedDeposit, PaymentPlan
 from billing.position import Position, account_position
 from console.models import ApprovalRequest
 from core.models import AuditEvent
@@ -59,6 +61,9 @@ class AccountRecord:
     deposits: list[Deposit] = field(default_factory=list)
     #: The deposit the rules ask of the account and the town does not hold yet (or None).
     owed_deposit: OwedDeposit | None = None
+    #: The account's plan proposed or current, and where it stands today.
+    plan: PaymentPlan | None = None
+    plan_now: Standing | None = None
 
 
 def _newest(session: Session, query) -> list:
@@ -201,4 +206,7 @@ def account_record(session: Session, account: Account, today: date) -> AccountRe
         )
     )
     record.owed_deposit = open_owed(session, account.id)
+    record.plan = open_plan(session, account.id)
+    if record.plan is not None:
+        record.plan_now = plan_standing(session, record.plan, today)
     return record

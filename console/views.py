@@ -14,6 +14,7 @@ from flask_login import login_required
 
 import console.models  # noqa: F401 - the console's tables belong to the app's metadata
 from accounts.services import find_account
+from billing.arrangement_lists import balances_under_plan
 from console import books, charts, reports
 from console.account import account_record
 from core.auth import requires
@@ -52,6 +53,7 @@ def dashboard():
         aging=reports.aging(db.session, as_of),
         buckets=reports.BUCKETS,
         delinquency=reports.delinquency_rate(db.session, as_of),
+        under_plan=balances_under_plan(db.session, as_of),
         months=months,
         # The charts escape every text they hold; the template inlines them as they are.
         collections_svg=charts.collections_chart(starts, collected),
@@ -225,6 +227,7 @@ def init_app(app) -> None:
         views_cycles,
         views_deposits,
         views_orders,
+        views_plans,
         views_runs,
         views_users,
     )
@@ -241,3 +244,4 @@ def init_app(app) -> None:
     views_orders.init_app(app)
     views_deposits.init_app(app)
     views_bank.init_app(app)
+    views_plans.init_app(app)

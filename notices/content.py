@@ -44,6 +44,7 @@ from notices.document import (
     UsageMonth,
 )
 from notices.lines import invoice_lines, read_in
+from notices.plan_letters import plan_bill_lines
 from notices.receipt_words import card_reference, paid_at, paid_by
 from notices.scanline import scan_line
 from notices.tax_estimates import second_installment_messages, year_dues
@@ -340,6 +341,7 @@ def bill(
             else config["FINAL_NOTICE_UTILITY"]
         )
         messages = (wording[account.language.value],)
+    messages += plan_bill_lines(session, account, day)
     if kind == NoticeKind.TAX_BILL:
         messages += second_installment_messages(session, invoice)
         messages += discount_offers(session, invoice, position, day)

@@ -1,5 +1,6 @@
-"""Scheduled notice work: payment reminders (see scheduler.py and notices.reminders), and the
-e-mail to operations when any scheduled run fails.
+"""Scheduled notice work: payment reminders (see scheduler.py and notices.reminders), the daily
+review of payment plans with the letter to each resident whose plan defaulted, and the e-mail to
+operations when any scheduled run fails.
 
 Each function takes (session, JobContext), commits as it goes, returns counts
 and is idempotent: running it twice does nothing new.
@@ -13,10 +14,13 @@ from html import escape
 
 from sqlalchemy.orm import Session
 
+from billing.arrangements import plan_standing, review_plans
+from billing.models import PaymentPlan
 from core.jobs import JobContext
 from core.models import JobRun
 from notices.mail_delivery import Mailer
 from notices.mail_message import Message
+from notices.plan_letters import tell_default
 from notices.reminders import send_reminders as send
 
 log = logging.getLogger(__name__)
@@ -28,6 +32,23 @@ def send_reminders(session: Session, context: JobContext) -> dict:
         session, context.config, context.actor, as_of=context.as_of, dry_run=context.dry_run
     )
     return outcome.counts()
+
+
+def review_payment_plans(session: Session, context: JobContext) -> dict:
+    """Complete, default or lapse the payment plans as of the day; tell each resident whose plan
+    defaulted. Rerunning it for the day changes nothing and tells no one twice."""
+    review = review_plans(session, context.actor, context.as_of)
+    counts = review.counts() | {"emailed": 0, "to_mail": 0}
+    if context.dry_run:
+        session.rollback()
+        return counts
+    session.commit()
+    mailer = Mailer.from_config(context.config)
+    for plan_id in review.defaulted:
+        plan = session.get(PaymentPlan, plan_id)
+        now = plan_standing(session, plan, context.as_of)
+        counts[tell_default(context.config, mailer, plan, plan.account, now)] += 1
+    return counts
 
 
 def email_operations(config: Mapping, run: JobRun) -> None:

@@ -19,7 +19,9 @@ of sending twice. A temporary e-mail failure keeps
 nothing for the account, so the next run sends it again.
 
 Invoices paused by a clerk (ReminderPause on the invoice or its account, not
-resumed) are skipped, and so are the accounts with an open card dispute.
+resumed) are skipped, and so are the accounts with an open card dispute and the invoices a
+current payment plan includes when its rule pauses reminders (billing.arrangements): once the
+plan defaults or is cancelled, the stages due are sent again from the next run.
 
 (The module is a little over 500 lines: the stages, the plan and the sending of one run read
 best together.)
@@ -37,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from accounts.models import Account
+from billing.arrangements import paused_windows, within
 from billing.models import Invoice, InvoiceCharge, InvoiceKind, InvoiceStatus
 from billing.position import Position, account_position, group_of
 from core.audit import Actor, record
@@ -168,6 +171,7 @@ class Outcome:
     printed: int = 0
     skipped_paused: int = 0
     skipped_disputed: int = 0
+    skipped_under_plan: int = 0
     failed: int = 0
     already_sent: int = 0
     batch_id: int | None = None
@@ -180,6 +184,7 @@ class Outcome:
             "printed": self.printed,
             "skipped_paused": self.skipped_paused,
             "skipped_disputed": self.skipped_disputed,
+            "skipped_under_plan": self.skipped_under_plan,
             "failed": self.failed,
             "already_sent": self.already_sent,
         }
@@ -228,10 +233,14 @@ def plan(session: Session, config: Mapping, as_of: date, outcome: Outcome) -> li
             )
         )
     )
+    under_plan = paused_windows(session, ids, "reminders")
     planned: dict[int, Planned] = {}
     for invoice in invoices:
         due = _invoice_stages(invoice, stages, as_of, sent)
         if not due:
+            continue
+        if within(under_plan.get(invoice.id, ()), as_of):
+            outcome.skipped_under_plan += 1
             continue
         if invoice.id in paused_invoices or invoice.account_id in paused_accounts:
             outcome.skipped_paused += 1

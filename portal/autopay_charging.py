@@ -1,7 +1,8 @@
 """Autopay charging: the bills of enrolled accounts charged off-session on their due dates.
 
 Each morning `charge_due` charges every bill whose due date (or tax installment's)
-has come: one AutopayCharge per invoice and due date, a pending Payment recorded first,
+has come, and for an account under a current payment plan each installment of the plan on
+its due date instead of the bills the plan includes (docs/arrangements.md, "Autopay"): one AutopayCharge per invoice and due date, a pending Payment recorded first,
 then an off-session PaymentIntent keyed by that payment, with the card enrolled by
 portal.autopay_enrollment. Nothing here marks a bill paid: the verified webhook (or
 reconciliation) settles the payment, as for any card payment.
@@ -33,6 +34,7 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from billing.arrangements import current_plans, installments_owing
 from billing.models import Invoice
 from core.audit import Actor, record
 from core.calendar import town_date, town_zone
@@ -77,6 +79,9 @@ class DueCharge:
     invoice_id: int
     due_date: date
     amount_cents: int
+    #: A plan's installment: the included invoices the payment goes to (the first is
+    #: `invoice_id`, which keys the attempt with the installment's due date).
+    plan_invoice_ids: tuple[int, ...] = ()
 
 
 def _due_dates(invoice: Invoice) -> list[date]:
@@ -107,15 +112,22 @@ def due_charges(session: Session, as_of: date, *, zone: tzinfo = UTC) -> list[Du
             .options(selectinload(Invoice.installments))
             .order_by(Invoice.due_date, Invoice.id)
         ).all()
+        plans = current_plans(session, [autopay.account_id], as_of)
+        in_plan = {row.invoice_id for plan in plans for row in plan.invoices}
         attempted = {
             (invoice_id, due)
             for invoice_id, due in session.execute(
                 sa.select(AutopayCharge.invoice_id, AutopayCharge.due_date).where(
-                    AutopayCharge.invoice_id.in_([i.id for i in invoices])
+                    AutopayCharge.invoice_id.in_([i.id for i in invoices] + sorted(in_plan))
                 )
             )
         }
+        window = (max(earliest, began), as_of)
+        for plan in plans:
+            found += _installments_due(session, autopay.id, plan, window, attempted)
         for invoice in invoices:
+            if invoice.id in in_plan:
+                continue  # NOTE: paid through the plan's installments while it is current
             items = None
             for due in _due_dates(invoice):
                 if not max(earliest, began) <= due <= as_of or (invoice.id, due) in attempted:
@@ -125,6 +137,31 @@ def due_charges(session: Session, as_of: date, *, zone: tzinfo = UTC) -> list[Du
                 if owed > 0:
                     found.append(DueCharge(autopay.id, invoice.id, due, owed))
     return found
+
+
+def _installments_due(
+    session: Session, autopay_id: int, plan, window: tuple[date, date], attempted: set
+) -> list[DueCharge]:
+    """A current plan's installments due in the window and not attempted, for what of each is
+    still unpaid; each goes to the plan's included invoices that still owe."""
+    owing_invoices = tuple(
+        i.id
+        for i in session.scalars(
+            sa.select(Invoice)
+            .where(
+                Invoice.id.in_([row.invoice_id for row in plan.invoices]), Invoice.status.in_(OPEN)
+            )
+            .order_by(Invoice.due_date, Invoice.id)
+        )
+    )
+    if not owing_invoices:
+        return []
+    key = min(row.invoice_id for row in plan.invoices)
+    return [
+        DueCharge(autopay_id, key, part.due_date, short, owing_invoices)
+        for part, short in installments_owing(session, plan, window[1])
+        if window[0] <= part.due_date <= window[1] and (key, part.due_date) not in attempted
+    ]
 
 
 def _in_flight(session: Session, account_id: int, invoice_id: int) -> bool:
@@ -204,7 +241,8 @@ def _charge_one(
     """Charge one bill; the outcome (None: another run or payment has it in hand)."""
     autopay = session.get(Autopay, item.autopay_id)
     invoice = session.get(Invoice, item.invoice_id)
-    if not autopay.active or _in_flight(session, autopay.account_id, invoice.id):
+    paying = [session.get(Invoice, i) for i in item.plan_invoice_ids] or [invoice]
+    if not autopay.active or any(_in_flight(session, autopay.account_id, i.id) for i in paying):
         return "deferred" if autopay.active else None
     charge = _claim(session, item)
     if charge is None:
@@ -216,7 +254,7 @@ def _charge_one(
                 actor,
                 account=autopay.account,
                 amount_cents=item.amount_cents,
-                invoice_numbers=[invoice.number],
+                invoice_numbers=[i.number for i in paying],
                 channel=Channel.ONLINE,
                 tender=Tender.CARD,
             )

@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
         views,
         views_autopay,
         views_linked_accounts,  # noqa: F401 - its routes are on views_registration.bp
+        views_plans,
         views_questions,
         views_receipts,
         views_registration,
@@ -29,3 +30,4 @@ def init_app(app: Flask) -> None:
     views_questions.init_app(app)
     views_receipts.init_app(app)
     views_service.init_app(app)
+    views_plans.init_app(app)

@@ -1,5 +1,5 @@
 """Billing's models, importable from one place: invoices and their settlements, the rules
-(rate plans, levies, penalty rules), billing runs and billing cycles."""
+(rate plans, levies, penalty rules), billing runs, billing cycles and payment plans."""
 
 from billing.models.cycles import BillingCycle, CycleFrequency, CyclePeriod
 from billing.models.deposits import (
@@ -24,6 +24,13 @@ from billing.models.invoices import (
     LineCategory,
     Settlement,
     SettlementKind,
+)
+from billing.models.plans import (
+    PaymentPlan,
+    PlanInstallment,
+    PlanInvoice,
+    PlanRule,
+    PlanStatus,
 )
 from billing.models.rules import PenaltyRuleSet, RatePlan, TaxYearLevy, TownClosedDay
 from billing.models.runs import BillingRun, RunStatus
@@ -60,4 +67,9 @@ __all__ = [
     "OwedDeposit",
     "OwedStatus",
     "RefundMethod",
+    "PaymentPlan",
+    "PlanInstallment",
+    "PlanInvoice",
+    "PlanRule",
+    "PlanStatus",
 ]

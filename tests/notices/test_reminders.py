@@ -354,6 +354,7 @@ def test_a_dry_run_counts_and_changes_nothing(app):
             "printed": 1,
             "skipped_paused": 0,
             "skipped_disputed": 0,
+            "skipped_under_plan": 0,
             "failed": 0,
             "already_sent": 0,
         }
