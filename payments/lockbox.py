@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -28,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from accounts.services import FormerNumbers
-from core.audit import Actor, record, record_many
+from core.audit import Actor, record
 from core.db import bulk_insert
 from core.money import format_cents
 from ledger import chart
@@ -36,8 +35,6 @@ from ledger.posting import credit, debit, post_entry
 from payments.lockbox_layouts import Item, Layout, Remittance, read_file
 from payments.models import (
     Channel,
-    Payment,
-    PaymentStatus,
     RemittanceFile,
     RemittanceItem,
     RemittanceKind,
@@ -46,7 +43,7 @@ from payments.models import (
 )
 from payments.remittance_accounts import AccountFinder, Found, Missing, digits_of
 from payments.scanline import LENGTH, ScanLineError, parse
-from payments.services import settle_payments
+from payments.settle_new import NewPayment, new_payment_ids, settle_new_payments
 
 #: Why an item waits in the exception queue, in the clerks' words.
 REASONS = {
@@ -58,10 +55,8 @@ REASONS = {
     "account_closed": "the account is closed",
     "duplicate": "this check was already taken",
 }
-#: How many payments are settled together (each chunk in the file's one transaction).
+#: How many check numbers are looked up by one query.
 SETTLE_CHUNK = 1000
-#: Rows per INSERT statement on PostgreSQL (see _small_insert_pages).
-INSERT_PAGE = 3
 
 
 def accepted_former_numbers(config: Mapping, today: date) -> FormerNumbers:
@@ -271,35 +266,20 @@ def import_file(
     )
     if dry_run:
         return report
-    with _small_insert_pages(session):
-        upload = _file_row(session, actor, digest, remittance, report)
-        payments = _payments(session, actor, layout, good)
-        _item_rows(session, upload, decisions, payments)
-        _settle(session, actor, payments, remittance.deposit_date)
-        _hold(session, actor, upload, report)
+    upload = _file_row(session, actor, digest, remittance, report)
+    payments = _payments(session, layout, good)
+    settle_new_payments(
+        session,
+        actor,
+        [payments[s] for s in sorted(payments)],
+        on=remittance.deposit_date,
+        cash_gl=chart.LOCKBOX_CLEARING,
+        channel=Channel.MAIL,
+    )
+    _item_rows(session, upload, decisions, payments)
+    _hold(session, actor, upload, report)
     report.file_id = upload.id
     return report
-
-
-@contextmanager
-def _small_insert_pages(session: Session):
-    """Insert many rows in pages small enough for psycopg to reuse each statement's parsing.
-
-    NOTE: psycopg parses a statement's placeholders in Python and caches only statements of
-    at most 50 parameters; a page of 1,000 payments or receipts (16,000 parameters) is parsed
-    anew every time, which measured as most of a large file's import time. Pages of a few
-    rows are parsed once and sent as prepared statements.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        yield
-        return
-    before = connection.get_execution_options().get("insertmanyvalues_page_size", 1000)
-    connection.execution_options(insertmanyvalues_page_size=INSERT_PAGE)
-    try:
-        yield
-    finally:
-        connection.execution_options(insertmanyvalues_page_size=before)
 
 
 def _queued(d: Decision) -> dict:
@@ -356,41 +336,27 @@ def _file_row(
     return upload
 
 
-def _payments(
-    session: Session, actor: Actor, layout: Layout, good: list[Decision]
-) -> dict[int, Payment]:
-    """A payment for each good item, by the item's sequence; recorded, not yet settled."""
+def _payments(session: Session, layout: Layout, good: list[Decision]) -> dict[int, NewPayment]:
+    """A payment for each good item, by the item's sequence, numbered in the file's order."""
     tender = Tender.CHECK if layout.kind == RemittanceKind.LOCKBOX.value else Tender.BILL_PAY
-    payments = {
-        d.item.sequence: Payment(
+    ids = new_payment_ids(session, len(good))
+    return {
+        d.item.sequence: NewPayment(
+            id=payment_id,
             account_id=d.account_id,
-            channel=Channel.MAIL,
-            tender=tender,
-            status=PaymentStatus.PENDING,
             amount_cents=d.item.amount_cents,
-            invoice_ids=[],
+            tender=tender,
             tender_reference=(d.item.check_number or "")[:64] or None,
-            created_by=actor.label,
         )
-        for d in good
+        for payment_id, d in zip(ids, sorted(good, key=lambda d: d.item.sequence), strict=True)
     }
-    session.add_all(payments.values())
-    session.flush()
-    record_many(
-        session,
-        actor,
-        "payment.record",
-        "Payment",
-        {str(p.id): {"amount_cents": p.amount_cents, "invoices": []} for p in payments.values()},
-    )
-    return payments
 
 
 def _item_rows(
     session: Session,
     upload: RemittanceFile,
     decisions: list[Decision],
-    payments: dict[int, Payment],
+    payments: dict[int, NewPayment],
 ) -> None:
     """Every item of the file, once (unique per file and sequence)."""
     rows = []
@@ -418,14 +384,6 @@ def _item_rows(
             }
         )
     bulk_insert(session, RemittanceItem.__table__, rows)
-
-
-def _settle(session: Session, actor: Actor, payments: dict[int, Payment], on: date) -> None:
-    """Settle the good items' payments as counter checks are: allocated, posted Dr 1040, receipted."""
-    ordered = [payments[s] for s in sorted(payments)]
-    for start in range(0, len(ordered), SETTLE_CHUNK):
-        chunk = ordered[start : start + SETTLE_CHUNK]
-        settle_payments(session, actor, [(p, on) for p in chunk], cash_gl=chart.LOCKBOX_CLEARING)
 
 
 def _hold(session: Session, actor: Actor, upload: RemittanceFile, report: ImportReport) -> None:
