@@ -28,10 +28,11 @@ from sqlalchemy.orm import Session
 
 from accounts.services import FormerNumbers
 from core.audit import Actor, record
-from core.db import bulk_insert
+from core.db import among, bulk_insert
 from core.money import format_cents
 from ledger import chart
 from ledger.posting import credit, debit, post_entry
+from payments.bank_deposits import deposit_file
 from payments.lockbox_layouts import Item, Layout, Remittance, read_file
 from payments.models import (
     Channel,
@@ -56,7 +57,7 @@ REASONS = {
     "duplicate": "this check was already taken",
 }
 #: How many check numbers are looked up by one query.
-SETTLE_CHUNK = 1000
+LOOKUP_CHUNK = 5000
 
 
 def accepted_former_numbers(config: Mapping, today: date) -> FormerNumbers:
@@ -94,6 +95,8 @@ class ImportReport:
     exceptions: list[dict] = field(default_factory=list)
     file_id: int | None = None
     dry_run: bool = False
+    #: The bank deposit the import made of the file (LOCKBOX_DEPOSIT_ON_IMPORT), if any.
+    bank_deposit: str | None = None
 
     @property
     def exception_cents(self) -> int:
@@ -167,7 +170,7 @@ def _already_taken(session: Session, decisions: list[Decision]) -> None:
     }
     refs = sorted({k[0] for k in keys})
     taken: dict[tuple, str] = {}
-    for start in range(0, len(refs), SETTLE_CHUNK):
+    for start in range(0, len(refs), LOOKUP_CHUNK):
         rows = session.execute(
             sa.select(
                 RemittanceItem.reference,
@@ -175,7 +178,7 @@ def _already_taken(session: Session, decisions: list[Decision]) -> None:
                 RemittanceItem.amount_cents,
                 RemittanceItem.file_id,
             ).where(
-                RemittanceItem.reference.in_(refs[start : start + SETTLE_CHUNK]),
+                among(session, RemittanceItem.reference, refs[start : start + LOOKUP_CHUNK]),
                 RemittanceItem.status.in_((RemittanceStatus.SETTLED, RemittanceStatus.APPLIED)),
             )
         ).all()
@@ -243,11 +246,14 @@ def import_file(
     accepted: FormerNumbers,
     dry_run: bool = False,
     kind: str | None = None,
+    deposit: bool = False,
 ) -> ImportReport:
     """Check the whole file, then settle each good item and queue the rest; flushes.
 
     ImportRefused or lockbox_layouts.FileRefused, with nothing written, when the
-    file cannot be taken. A dry run reads and decides, and writes nothing.
+    file cannot be taken. A dry run reads and decides, and writes nothing. With `deposit`
+    the file's bank deposit is made too (payments.bank_deposits.deposit_file): the bank
+    deposited its checks itself on the file's deposit date.
     """
     digest, remittance = read(session, data, layout, today=today, kind=kind)
     decisions = decide(session, remittance, accepted)
@@ -279,6 +285,8 @@ def import_file(
     _item_rows(session, upload, decisions, payments)
     _hold(session, actor, upload, report)
     report.file_id = upload.id
+    if deposit and upload.total_cents > 0:
+        report.bank_deposit = deposit_file(session, actor, upload).number
     return report
 
 

@@ -80,6 +80,7 @@ KINDS = [
         "payments/bank_deposits.py:confirm_at_bank", "bank_deposit", bank_deposits.deposit_at_bank
     ),
     Kind("payments/lockbox.py:_hold", "remittance_file", lockbox.queued_items_held),
+    Kind("payments/bank_deposits.py:make_deposit", "bank_deposit", lockbox.file_deposited),
     Kind("payments/lockbox_queue.py:return_item", "remittance_item", lockbox.queued_item_returned),
     Kind("payments/fees.py:record_fee", "processor_fee", payments.processor_fee),
     Kind(
