@@ -40,7 +40,9 @@ def among(session: Session, column, ids) -> sa.ColumnElement[bool]:
     """
     ids = list(ids)
     if session.get_bind().dialect.name == "postgresql":
-        return column == sa.any_(sa.bindparam(None, ids, type_=postgresql.ARRAY(column.type)))
+        # NOTE: an expression of an untyped function (upper(...)) compares text.
+        kind = sa.String() if isinstance(column.type, sa.types.NullType) else column.type
+        return column == sa.any_(sa.bindparam(None, ids, type_=postgresql.ARRAY(kind)))
     return column.in_(ids)
 
 
