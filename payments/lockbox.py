@@ -5,9 +5,11 @@ counts, batch totals); a file whose SHA-256 was imported before is refused.
 Then each item is decided: its account found (our number from the stub's scan
 line or the bill-pay reference, or a former number while it is accepted), the
 stub's amount compared; a good item becomes a settled payment posted Dr 1040
-Lockbox clearing / Cr receivables, any other goes to the clerks' exception
-queue, its money held on 2040 until a clerk applies or returns it
-(payments.lockbox_queue).
+Lockbox clearing / Cr receivables (all of the file's together, by the set:
+payments.settle_new), any other goes to the clerks' exception queue, its money
+held on 2040 until a clerk applies or returns it (payments.lockbox_queue). The
+file's deposit, when the import makes it, moves the whole file on to 1050
+(payments.bank_deposits).
 
 NOTE: one file is one transaction. The file's row (unique by SHA-256) is
 written first, so a second import of the same file, even at the same moment,
