@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from billing.models import Invoice, InvoiceLine, Settlement
 from billing.models.invoices import REOPENING
+from core.db import among
 
 
 def outstanding_by_receivable(session: Session, invoice: Invoice) -> dict[int, int]:
@@ -32,7 +33,7 @@ def outstanding_by_receivables(
         return owed
     lines = session.execute(
         sa.select(InvoiceLine.invoice_id, InvoiceLine.receivable_gl_id, InvoiceLine.amount_cents)
-        .where(InvoiceLine.invoice_id.in_(list(owed)))
+        .where(among(session, InvoiceLine.invoice_id, owed))
         .order_by(InvoiceLine.invoice_id, InvoiceLine.position)
     ).all()
     for invoice_id, gl_id, cents in lines:
@@ -40,7 +41,7 @@ def outstanding_by_receivables(
         mine[gl_id] = mine.get(gl_id, 0) + cents
     settled = session.execute(
         sa.select(Settlement.invoice_id, Settlement.receivable_gl_id, sa.func.sum(signed_amount()))
-        .where(Settlement.invoice_id.in_(list(owed)), Settlement.charge_id.is_(None))
+        .where(among(session, Settlement.invoice_id, owed), Settlement.charge_id.is_(None))
         .group_by(Settlement.invoice_id, Settlement.receivable_gl_id)
     ).all()
     for invoice_id, gl_id, cents in settled:

@@ -1,4 +1,4 @@
-"""Bank deposits: the closed drawers not yet deposited, making a deposit of them, its slip,
+"""Bank deposits: the closed drawers and lockbox files not yet deposited, making a deposit of them, its slip,
 marking it at the bank, and a supervisor's approval of a large over or short.
 
 Thin: read the form, call payments.bank_deposits (or payments.counter), commit once, redirect.
@@ -33,12 +33,13 @@ from notices.deposit_slip import deposit_slip, render_slip
 from payments import payflow
 from payments.bank_deposits import (
     confirm_at_bank,
-    deposit_drawers,
+    deposit_sources,
     recent_deposits,
     undeposited_drawers,
+    undeposited_files,
 )
 from payments.counter import approve_over_short
-from payments.models import BankDeposit, CashDrawer
+from payments.models import BankDeposit, CashDrawer, RemittanceFile
 from payments.services import PaymentRefused
 
 bp = Blueprint("deposits", __name__, url_prefix="/staff/deposits", template_folder="templates")
@@ -48,6 +49,7 @@ def _page(error: str | None = None, status: int = 200):
     page = render_template(
         "console/deposits.html",
         drawers=undeposited_drawers(db.session),
+        files=undeposited_files(db.session),
         deposits=recent_deposits(db.session),
         today=town_today(current_app.config),
         zone=town_zone(current_app.config),
@@ -80,16 +82,26 @@ def deposits():
 @login_required
 @requires("write")
 def make():
-    """Deposit the drawers ticked: Dr 1050 Deposits in transit / Cr 1010 Cash drawer."""
-    drawers = []
+    """Deposit the drawers and files ticked: Dr 1050 Deposits in transit / Cr 1010 Cash
+    drawer, Cr 1040 Lockbox clearing."""
+    drawers, files = [], []
     for raw in request.form.getlist("drawer"):
         drawer = get_by_id(db.session, CashDrawer, int(raw)) if raw.isdigit() else None
         if drawer is None:
             return _page(f"No drawer {raw[:20]}.", 422)
         drawers.append(drawer)
+    for raw in request.form.getlist("file"):
+        upload = get_by_id(db.session, RemittanceFile, int(raw)) if raw.isdigit() else None
+        if upload is None:
+            return _page(f"No lockbox or bill-pay file {raw[:20]}.", 422)
+        files.append(upload)
     try:
-        deposit = deposit_drawers(
-            db.session, request_actor(), drawers, on=town_today(current_app.config)
+        deposit = deposit_sources(
+            db.session,
+            request_actor(),
+            drawers=drawers,
+            files=files,
+            on=town_today(current_app.config),
         )
     except PaymentRefused as refused:
         return _refused(refused)

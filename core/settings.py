@@ -285,5 +285,8 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
             if code.strip()
         ),
         "BANK_FEE_MAX_CENTS": _int(env, "BANK_FEE_MAX_CENTS", 25000),
+        # A lockbox or bill-pay file's import also makes its bank deposit (1040 to 1050): the
+        # bank deposited the money itself on the file's deposit date (docs/bank-deposits.md).
+        "LOCKBOX_DEPOSIT_ON_IMPORT": _bool(env, "LOCKBOX_DEPOSIT_ON_IMPORT", True),
         "BABEL_DEFAULT_LOCALE": "en",
     }

@@ -9,6 +9,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from core.db import among
 from ledger.models import GLAccount, GLCategory, GLType, JournalEntry, JournalLine
 from ledger.posting import LedgerError
 
@@ -69,7 +70,10 @@ def accounts_receivable(session: Session, account_ids: Iterable[int]) -> dict[in
             JournalLine.account_id,
         )
         .join(GLAccount, GLAccount.id == JournalLine.gl_account_id)
-        .where(JournalLine.account_id.in_(wanted), GLAccount.category == GLCategory.RECEIVABLE)
+        .where(
+            among(session, JournalLine.account_id, wanted),
+            GLAccount.category == GLCategory.RECEIVABLE,
+        )
         .group_by(JournalLine.account_id)
     ).all()
     for debits, credits, account_id in rows:

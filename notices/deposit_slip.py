@@ -1,6 +1,8 @@
-"""The deposit slip of a bank deposit: what goes to the bank, drawer by drawer, as a PDF.
+"""The deposit slip of a bank deposit: what goes to the bank, drawer by drawer and file by
+file, as a PDF.
 
-`deposit_slip` reads the deposit, its drawers and their checks into plain lines; `render_slip`
+`deposit_slip` reads the deposit, its drawers and their checks, and its lockbox and bill-pay
+files batch by batch, into plain lines; `render_slip`
 draws them (US Letter, ReportLab's canvas, the notices' fonts). Every figure is a sum of the
 lines printed above it, and the total is the deposit's amount, the ledger's movement to 1050
 Deposits in transit (docs/bank-deposits.md, "The deposit slip").
@@ -21,8 +23,17 @@ from sqlalchemy.orm import Session
 from core.calendar import town_date, town_zone
 from core.money import format_cents
 from notices.pdf_sheet import BOLD, GREY, INK, MARGIN, PAGE_HEIGHT, REGULAR, RIGHT, RULE
-from payments.bank_deposits import drawers_of
-from payments.models import BankDeposit, CashDrawer, Payment, PaymentStatus, Tender
+from payments.bank_deposits import drawers_of, files_of
+from payments.models import (
+    BankDeposit,
+    CashDrawer,
+    Payment,
+    PaymentStatus,
+    RemittanceFile,
+    RemittanceItem,
+    RemittanceKind,
+    Tender,
+)
 
 TENDER_WORDS = {Tender.CHECK: "Check", Tender.MONEY_ORDER: "Money order"}
 
@@ -51,12 +62,15 @@ class DepositSlip:
 
 
 def deposit_slip(session: Session, config: Mapping, deposit: BankDeposit) -> DepositSlip:
-    """The slip of a deposit: each drawer's currency, coin and checks, and the total."""
+    """The slip of a deposit: each drawer's currency, coin and checks, each file's batches, and
+    the total."""
     zone = town_zone(config)
     lines: list[SlipLine] = []
-    totals = {"currency": 0, "coin": 0, "mixed": 0, "items": 0}
+    totals = {"currency": 0, "coin": 0, "mixed": 0, "items": 0, "files": 0}
     for drawer in drawers_of(session, deposit):
         lines.extend(_drawer_lines(session, drawer, zone, totals))
+    for upload in files_of(session, deposit):
+        lines.extend(_file_lines(session, upload, totals))
     summary = [SlipLine("Summary", bold=True)]
     if totals["mixed"]:
         summary.append(SlipLine("Currency and coin (not split)", totals["mixed"]))
@@ -65,7 +79,9 @@ def deposit_slip(session: Session, config: Mapping, deposit: BankDeposit) -> Dep
         SlipLine("Coin", totals["coin"]),
         SlipLine("Checks and money orders", totals["items"]),
     ]
-    total = totals["currency"] + totals["coin"] + totals["mixed"] + totals["items"]
+    if totals["files"]:
+        summary.append(SlipLine("Lockbox and bill-pay files", totals["files"]))
+    total = sum(totals.values())
     if total != deposit.amount_cents:
         raise ValueError(
             f"deposit {deposit.number}: the slip adds up to {total} cents, "
@@ -123,6 +139,39 @@ def _drawer_lines(
         lines.append(SlipLine("Checks counted differ from those listed by", counted - listed))
     totals["items"] += counted
     lines.append(SlipLine(f"Drawer {drawer.id} total", out["total_cents"], bold=True))
+    return lines
+
+
+def _file_lines(session: Session, upload: RemittanceFile, totals: dict) -> list[SlipLine]:
+    """A lockbox or bill-pay file's part of the slip, batch by batch; adds it to `totals`."""
+    words = "Lockbox" if upload.kind == RemittanceKind.LOCKBOX else "Bill-pay"
+    lines = [
+        SlipLine(
+            f"{words} file {upload.id} - {upload.filename} - deposited by the bank "
+            f"{upload.deposit_date:%B %-d, %Y}",
+            bold=True,
+        )
+    ]
+    batches = session.execute(
+        sa.select(RemittanceItem.batch, sa.func.count(), sa.func.sum(RemittanceItem.amount_cents))
+        .where(RemittanceItem.file_id == upload.id)
+        .group_by(RemittanceItem.batch)
+        .order_by(RemittanceItem.batch)
+    ).all()
+    for batch, count, cents in batches:
+        lines.append(
+            SlipLine(f"Batch {batch}: {count} item{'' if count == 1 else 's'}", int(cents))
+        )
+    if upload.exception_count:
+        # NOTE: queued items are in the bank's deposit too; their money waits on 2040.
+        lines.append(
+            SlipLine(
+                f"of which {upload.exception_count} in the exception queue "
+                f"({format_cents(upload.exception_cents)})"
+            )
+        )
+    lines.append(SlipLine(f"{words} file {upload.id} total", upload.total_cents, bold=True))
+    totals["files"] += upload.total_cents
     return lines
 
 

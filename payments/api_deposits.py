@@ -1,4 +1,4 @@
-"""/api/v1 endpoints for bank deposits: closed drawers not yet deposited, making a deposit,
+"""/api/v1 endpoints for bank deposits: closed drawers and lockbox files not yet deposited, making a deposit,
 its bank's confirmation, and a supervisor's approval of a large over or short.
 
 The deposit slip's PDF is served by the notices API (`/api/v1/bank-deposits/{number}/slip`),
@@ -16,10 +16,21 @@ from core.auth import request_actor, requires
 from core.calendar import town_today
 from core.db import get_by_id
 from core.extensions import db
-from payments.bank_deposits import confirm_at_bank, deposit_drawers, undeposited_drawers
+from payments.bank_deposits import (
+    confirm_at_bank,
+    deposit_sources,
+    undeposited_drawers,
+    undeposited_files,
+)
 from payments.counter import approve_over_short
-from payments.models import BankDeposit, CashDrawer
-from payments.schemas import AtBankSchema, BankDepositRequestSchema, BankDepositSchema, DrawerSchema
+from payments.models import BankDeposit, CashDrawer, RemittanceFile
+from payments.schemas import (
+    AtBankSchema,
+    BankDepositRequestSchema,
+    BankDepositSchema,
+    DepositFileSchema,
+    DrawerSchema,
+)
 from payments.services import PaymentRefused
 
 bank_deposits_api = Blueprint(
@@ -50,6 +61,14 @@ def _deposit_or_404(number: str) -> BankDeposit:
 def drawers_to_deposit():
     """Closed drawers whose money is not in a deposit yet, oldest first."""
     return undeposited_drawers(db.session)
+
+
+@bank_deposits_api.route("/bank-deposits/files")
+@bank_deposits_api.response(200, DepositFileSchema(many=True))
+@requires("read")
+def files_to_deposit():
+    """Lockbox and bill-pay files whose money is not in a deposit yet, oldest first."""
+    return undeposited_files(db.session)
 
 
 @bank_deposits_api.route("/drawers/<int:drawer_id>/approve-over-short", methods=["POST"])
@@ -83,16 +102,26 @@ def approve(drawer_id: int):
 @bank_deposits_api.response(201, BankDepositSchema)
 @requires("write")
 def make(args):
-    """Deposit closed drawers: Dr 1050 Deposits in transit / Cr 1010 Cash drawer; each drawer once."""
-    drawers = []
+    """Deposit closed drawers and lockbox or bill-pay files: Dr 1050 Deposits in transit /
+    Cr 1010 Cash drawer, Cr 1040 Lockbox clearing; each drawer and file once."""
+    drawers, files = [], []
     for drawer_id in args["drawer_ids"]:
         drawer = get_by_id(db.session, CashDrawer, drawer_id)
         if drawer is None:
             abort(422, errors={"drawer_ids": [f"No drawer {drawer_id}."]})
         drawers.append(drawer)
+    for file_id in args["file_ids"]:
+        upload = get_by_id(db.session, RemittanceFile, file_id)
+        if upload is None:
+            abort(422, errors={"file_ids": [f"No lockbox or bill-pay file {file_id}."]})
+        files.append(upload)
     try:
-        deposit = deposit_drawers(
-            db.session, request_actor(), drawers, on=town_today(current_app.config)
+        deposit = deposit_sources(
+            db.session,
+            request_actor(),
+            drawers=drawers,
+            files=files,
+            on=town_today(current_app.config),
         )
     except PaymentRefused as error:
         _refused(error)

@@ -64,6 +64,8 @@ class ImportReportSchema(ma.Schema):
     exception_cents = ma.fields.Integer()
     exceptions = ma.fields.List(ma.fields.Nested(ExceptionSchema))
     dry_run = ma.fields.Boolean()
+    #: The bank deposit made of the file on import (LOCKBOX_DEPOSIT_ON_IMPORT), or null.
+    bank_deposit = ma.fields.String(allow_none=True)
 
 
 class FileSchema(ma.Schema):
@@ -83,6 +85,8 @@ class FileSchema(ma.Schema):
     exception_cents = ma.fields.Integer()
     imported_by = ma.fields.String()
     imported_at = ma.fields.DateTime()
+    #: Whether the file's money is in a bank deposit yet.
+    deposited = ma.fields.Function(lambda f: f.bank_deposit_id is not None)
 
 
 class ItemSchema(ma.Schema):
@@ -146,6 +150,7 @@ def import_(args):
             today=today,
             accepted=accepted_former_numbers(current_app.config, today),
             dry_run=args["dry_run"],
+            deposit=current_app.config["LOCKBOX_DEPOSIT_ON_IMPORT"],
         )
     except LayoutError as error:
         db.session.rollback()

@@ -1,14 +1,20 @@
-"""Bank deposits: closed drawers (and, later, lockbox batches) taken to the bank.
+"""Bank deposits: closed drawers, and lockbox and bill-pay files, taken to the bank.
 
-A deposit moves the counted money out of its clearing account into deposits in transit, and
-the bank's confirmation moves it on to the bank (docs/bank-deposits.md):
+A deposit moves the money out of its clearing account into deposits in transit, and the
+bank's confirmation moves it on to the bank (docs/bank-deposits.md):
 
-    made          Dr 1050 Deposits in transit     Cr 1010 Cash drawer (or the part's account)
+    made          Dr 1050 Deposits in transit     Cr 1010 Cash drawer (a drawer's part)
+                                                  Cr 1040 Lockbox clearing (a file's part)
     at the bank   Dr 1000 Bank                    Cr 1050 Deposits in transit
 
-Each source row (a drawer, a lockbox batch) names the deposit that took it in its own
+Each source row (a drawer, a remittance file) names the deposit that took it in its own
 `bank_deposit_id` column; it is claimed by one conditional UPDATE, so two clerks depositing
-the same drawer at once deposit it once: the second finds it taken and changes nothing.
+the same drawer (or file) at once deposit it once: the second finds it taken and changes
+nothing.
+
+NOTE: a file is deposited whole, its queued items too: the bank deposited every check of
+it. The queued items' 2040 stays until a clerk applies (Dr 2040 / Cr receivables) or
+returns (Dr 2040 / Cr 2010) each one; neither touches 1040 again.
 """
 
 from __future__ import annotations
@@ -27,7 +33,13 @@ from core.money import format_cents
 from core.numbering import next_number
 from ledger import chart
 from ledger.posting import Posting, post_entry
-from payments.models import BankDeposit, BankDepositStatus, CashDrawer
+from payments.models import (
+    BankDeposit,
+    BankDepositStatus,
+    CashDrawer,
+    RemittanceFile,
+    RemittanceKind,
+)
 from payments.services import PaymentRefused
 
 
@@ -36,17 +48,22 @@ class DepositPart:
     """One source of a deposit: a row of `table` whose `amount_cents` leaves `gl_code`.
 
     The table must have a nullable `bank_deposit_id` column; a drawer is (cash_drawer, 1010),
-    a lockbox batch will be (its table, 1040 Lockbox clearing).
+    a lockbox or bill-pay file (remittance_file, 1040 Lockbox clearing).
     """
 
     table: sa.Table
     row_id: int
     gl_code: str
     amount_cents: int
-    #: What the slip and the ledger call it: "Drawer 7", "Lockbox batch 12".
+    #: What the slip and the ledger call it: "Drawer 7", "Lockbox file 12".
     label: str
-    #: Its kind for the deposit's record: "drawer", "lockbox".
+    #: Its kind for the deposit's record: "drawer", "lockbox", "bill_pay".
     source: str
+
+    @property
+    def field(self) -> str:
+        """The request's field that names parts of this kind."""
+        return "drawers" if self.source == "drawer" else "file_ids"
 
 
 def drawer_part(drawer: CashDrawer) -> DepositPart:
@@ -75,18 +92,60 @@ def drawer_part(drawer: CashDrawer) -> DepositPart:
     )
 
 
+def file_part(upload: RemittanceFile) -> DepositPart:
+    """A lockbox or bill-pay file as a part of a deposit (every item of it), or why it cannot be."""
+    words = "Lockbox" if upload.kind == RemittanceKind.LOCKBOX else "Bill-pay"
+    if upload.bank_deposit_id is not None:
+        raise PaymentRefused(
+            "file_ids", f"{words.lower()} file {upload.id} is already in a deposit"
+        )
+    return DepositPart(
+        RemittanceFile.__table__,
+        upload.id,
+        chart.LOCKBOX_CLEARING,
+        upload.total_cents,
+        f"{words} file {upload.id}",
+        upload.kind.value,
+    )
+
+
 def deposit_drawers(
     session: Session, actor: Actor, drawers: Sequence[CashDrawer], *, on: date
 ) -> BankDeposit:
     """Make one bank deposit of closed drawers (their counted money less the floats)."""
-    if not drawers:
-        raise PaymentRefused("drawers", "choose at least one closed drawer to deposit")
+    return deposit_sources(session, actor, drawers=drawers, on=on)
+
+
+def deposit_sources(
+    session: Session,
+    actor: Actor,
+    *,
+    drawers: Sequence[CashDrawer] = (),
+    files: Sequence[RemittanceFile] = (),
+    on: date,
+) -> BankDeposit:
+    """Make one bank deposit of closed drawers and of lockbox or bill-pay files."""
+    if not drawers and not files:
+        raise PaymentRefused("drawers", "choose at least one closed drawer or file to deposit")
     if len({drawer.id for drawer in drawers}) != len(drawers):
         raise PaymentRefused("drawers", "a drawer is named twice")
-    deposit = make_deposit(session, actor, [drawer_part(drawer) for drawer in drawers], on=on)
-    for drawer in drawers:
-        session.expire(drawer, ["bank_deposit_id"])
+    if len({upload.id for upload in files}) != len(files):
+        raise PaymentRefused("file_ids", "a file is named twice")
+    for upload in files:
+        if upload.deposit_date > on:
+            raise PaymentRefused(
+                "file_ids", f"file {upload.id} was deposited by the bank on {upload.deposit_date}"
+            )
+    parts = [drawer_part(drawer) for drawer in drawers] + [file_part(f) for f in files]
+    deposit = make_deposit(session, actor, parts, on=on)
+    for row in (*drawers, *files):
+        session.expire(row, ["bank_deposit_id"])
     return deposit
+
+
+def deposit_file(session: Session, actor: Actor, upload: RemittanceFile) -> BankDeposit:
+    """The bank deposited a file's checks itself: its deposit, dated the file's deposit date."""
+    return deposit_sources(session, actor, files=[upload], on=upload.deposit_date)
 
 
 def make_deposit(
@@ -95,7 +154,10 @@ def make_deposit(
     """Claim each part for a new deposit and post Dr 1050 / Cr each part's clearing account."""
     total = sum(part.amount_cents for part in parts)
     if total <= 0:
-        raise PaymentRefused("drawers", "there is nothing to deposit: the parts hold no money")
+        raise PaymentRefused(
+            parts[0].field if parts else "drawers",
+            "there is nothing to deposit: the parts hold no money",
+        )
     deposit = BankDeposit(
         number=f"BD-{on.year}-{next_number(session, 'bank_deposit', on.year):06d}",
         amount_cents=total,
@@ -147,7 +209,7 @@ def _claim(session: Session, part: DepositPart, deposit: BankDeposit) -> None:
         .values(bank_deposit_id=deposit.id)
     ).rowcount
     if claimed != 1:
-        raise PaymentRefused("drawers", f"{part.label.lower()} is already in a deposit")
+        raise PaymentRefused(part.field, f"{part.label.lower()} is already in a deposit")
 
 
 def confirm_at_bank(
@@ -196,6 +258,28 @@ def undeposited_drawers(session: Session) -> list[CashDrawer]:
             sa.select(CashDrawer)
             .where(CashDrawer.closed_at.is_not(None), CashDrawer.bank_deposit_id.is_(None))
             .order_by(CashDrawer.closed_at, CashDrawer.id)
+        )
+    )
+
+
+def undeposited_files(session: Session) -> list[RemittanceFile]:
+    """Lockbox and bill-pay files whose money has not gone into a deposit yet, oldest first."""
+    return list(
+        session.scalars(
+            sa.select(RemittanceFile)
+            .where(RemittanceFile.bank_deposit_id.is_(None), RemittanceFile.total_cents > 0)
+            .order_by(RemittanceFile.deposit_date, RemittanceFile.id)
+        )
+    )
+
+
+def files_of(session: Session, deposit: BankDeposit) -> list[RemittanceFile]:
+    """The lockbox and bill-pay files a deposit took, by id."""
+    return list(
+        session.scalars(
+            sa.select(RemittanceFile)
+            .where(RemittanceFile.bank_deposit_id == deposit.id)
+            .order_by(RemittanceFile.id)
         )
     )
 

@@ -14,19 +14,21 @@ from core.extensions import db
 from core.money import format_cents
 from payments.bank_deposits import (
     confirm_at_bank,
-    deposit_drawers,
+    deposit_sources,
     recent_deposits,
     undeposited_drawers,
+    undeposited_files,
 )
 from payments.fees import record_processor_fees
 from payments.gateway import StripeGateway
 from payments.lockbox import ImportRefused, ImportReport, accepted_former_numbers, import_file
 from payments.lockbox_layouts import FileRefused, LayoutError, available, load_layout
-from payments.models import BankDeposit, CashDrawer
+from payments.models import BankDeposit, CashDrawer, RemittanceFile
 from payments.services import PaymentRefused
 
 payments_cli = click.Group(
-    "payments", help="Card payments: processor fees from Stripe; bank deposits of drawers."
+    "payments",
+    help="Card payments: processor fees from Stripe; bank deposits of drawers and lockbox files.",
 )
 
 
@@ -72,6 +74,7 @@ def import_(path: str, layout_name: str, dry_run: bool) -> None:
                 today=today,
                 accepted=accepted_former_numbers(current_app.config, today),
                 dry_run=dry_run,
+                deposit=current_app.config["LOCKBOX_DEPOSIT_ON_IMPORT"],
             )
     except (LayoutError, FileRefused, ImportRefused) as error:
         db.session.rollback()
@@ -94,6 +97,8 @@ def summary(report: ImportReport) -> str:
         f"{len(report.exceptions)} to the exception queue for "
         f"{format_cents(report.exception_cents)}",
     ]
+    if report.bank_deposit:
+        lines.append(f"deposited by the bank: {report.bank_deposit} in transit")
     for e in report.exceptions:
         lines.append(
             f"  item {e['sequence']} (line {e['line']}, batch {e['batch']}) "
@@ -113,7 +118,8 @@ def layouts() -> None:
 @payments_cli.command("deposits")
 @with_appcontext
 def deposits() -> None:
-    """List the closed drawers not yet deposited and the latest bank deposits."""
+    """List the closed drawers and the lockbox and bill-pay files not yet deposited, and the
+    latest bank deposits."""
     for drawer in undeposited_drawers(db.session):
         state = (
             "closed before over/short posting"
@@ -123,6 +129,11 @@ def deposits() -> None:
             else f"ready: {format_cents(drawer.deposit_cents)}"
         )
         click.echo(f"drawer {drawer.id} ({drawer.opened_by}): {state}")
+    for upload in undeposited_files(db.session):
+        click.echo(
+            f"{upload.kind.value.replace('_', '-')} file {upload.id} ({upload.filename}, "
+            f"deposited by the bank {upload.deposit_date}): ready: {format_cents(upload.total_cents)}"
+        )
     for deposit in recent_deposits(db.session):
         click.echo(
             f"{deposit.number} {deposit.made_on} {format_cents(deposit.amount_cents)} "
@@ -131,17 +142,26 @@ def deposits() -> None:
 
 
 @payments_cli.command("deposit")
-@click.option("--drawer", "drawer_ids", type=int, multiple=True, required=True)
+@click.option("--drawer", "drawer_ids", type=int, multiple=True)
+@click.option("--file", "file_ids", type=int, multiple=True, help="a lockbox or bill-pay file")
 @click.option("--by", "label", required=True, help="Who takes it to the bank (staff e-mail).")
 @with_appcontext
-def deposit(drawer_ids: tuple[int, ...], label: str) -> None:
-    """Make one bank deposit of closed drawers (Dr 1050 / Cr 1010)."""
+def deposit(drawer_ids: tuple[int, ...], file_ids: tuple[int, ...], label: str) -> None:
+    """Make one bank deposit of closed drawers and lockbox or bill-pay files
+    (Dr 1050 / Cr 1010, Cr 1040)."""
     drawers = [db.session.get(CashDrawer, drawer_id) for drawer_id in drawer_ids]
     if None in drawers:
         raise click.ClickException(f"no drawer {drawer_ids[drawers.index(None)]}")
+    files = [db.session.get(RemittanceFile, file_id) for file_id in file_ids]
+    if None in files:
+        raise click.ClickException(f"no lockbox or bill-pay file {file_ids[files.index(None)]}")
     try:
-        made = deposit_drawers(
-            db.session, _operator(label), drawers, on=town_today(current_app.config)
+        made = deposit_sources(
+            db.session,
+            _operator(label),
+            drawers=drawers,
+            files=files,
+            on=town_today(current_app.config),
         )
     except PaymentRefused as refused:
         db.session.rollback()

@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from billing.models import InvoiceDiscount, Settlement, SettlementKind
 from billing.receivables import fill
+from core.db import among
 from ledger.posting import EntrySpec, Posting
 from payments.allocation import Owed, allocate
 from payments.models import Payment
@@ -165,7 +166,7 @@ def offers_of(session: Session, invoice_ids: list[int]) -> dict[int, list[Offer]
             sa.select(Settlement.invoice_id, Settlement.installment_number)
             .where(
                 Settlement.kind.in_([SettlementKind.DISCOUNT, SettlementKind.DISCOUNT_REVERSED]),
-                Settlement.invoice_id.in_(invoice_ids),
+                among(session, Settlement.invoice_id, invoice_ids),
             )
             .group_by(Settlement.invoice_id, Settlement.installment_number)
             .having(standing > 0)
@@ -178,7 +179,7 @@ def offers_of(session: Session, invoice_ids: list[int]) -> dict[int, list[Offer]
             InvoiceDiscount.discount_cents,
             InvoiceDiscount.gl_account_id,
             InvoiceDiscount.installment_number,
-        ).where(InvoiceDiscount.invoice_id.in_(invoice_ids))
+        ).where(among(session, InvoiceDiscount.invoice_id, invoice_ids))
     )
     for invoice_id, pay_by, cents, gl_id, number in rows:
         taken = (invoice_id, number) in given if number else any(i == invoice_id for i, _ in given)

@@ -5,9 +5,11 @@ counts, batch totals); a file whose SHA-256 was imported before is refused.
 Then each item is decided: its account found (our number from the stub's scan
 line or the bill-pay reference, or a former number while it is accepted), the
 stub's amount compared; a good item becomes a settled payment posted Dr 1040
-Lockbox clearing / Cr receivables, any other goes to the clerks' exception
-queue, its money held on 2040 until a clerk applies or returns it
-(payments.lockbox_queue).
+Lockbox clearing / Cr receivables (all of the file's together, by the set:
+payments.settle_new), any other goes to the clerks' exception queue, its money
+held on 2040 until a clerk applies or returns it (payments.lockbox_queue). The
+file's deposit, when the import makes it, moves the whole file on to 1050
+(payments.bank_deposits).
 
 NOTE: one file is one transaction. The file's row (unique by SHA-256) is
 written first, so a second import of the same file, even at the same moment,
@@ -19,7 +21,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -28,16 +29,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from accounts.services import FormerNumbers
-from core.audit import Actor, record, record_many
-from core.db import bulk_insert
+from core.audit import Actor, record
+from core.db import among, bulk_insert
 from core.money import format_cents
 from ledger import chart
 from ledger.posting import credit, debit, post_entry
+from payments.bank_deposits import deposit_file
 from payments.lockbox_layouts import Item, Layout, Remittance, read_file
 from payments.models import (
     Channel,
-    Payment,
-    PaymentStatus,
     RemittanceFile,
     RemittanceItem,
     RemittanceKind,
@@ -46,7 +46,7 @@ from payments.models import (
 )
 from payments.remittance_accounts import AccountFinder, Found, Missing, digits_of
 from payments.scanline import LENGTH, ScanLineError, parse
-from payments.services import settle_payments
+from payments.settle_new import NewPayment, new_payment_ids, settle_new_payments
 
 #: Why an item waits in the exception queue, in the clerks' words.
 REASONS = {
@@ -58,10 +58,8 @@ REASONS = {
     "account_closed": "the account is closed",
     "duplicate": "this check was already taken",
 }
-#: How many payments are settled together (each chunk in the file's one transaction).
-SETTLE_CHUNK = 1000
-#: Rows per INSERT statement on PostgreSQL (see _small_insert_pages).
-INSERT_PAGE = 3
+#: How many check numbers are looked up by one query.
+LOOKUP_CHUNK = 5000
 
 
 def accepted_former_numbers(config: Mapping, today: date) -> FormerNumbers:
@@ -99,6 +97,8 @@ class ImportReport:
     exceptions: list[dict] = field(default_factory=list)
     file_id: int | None = None
     dry_run: bool = False
+    #: The bank deposit the import made of the file (LOCKBOX_DEPOSIT_ON_IMPORT), if any.
+    bank_deposit: str | None = None
 
     @property
     def exception_cents(self) -> int:
@@ -172,7 +172,7 @@ def _already_taken(session: Session, decisions: list[Decision]) -> None:
     }
     refs = sorted({k[0] for k in keys})
     taken: dict[tuple, str] = {}
-    for start in range(0, len(refs), SETTLE_CHUNK):
+    for start in range(0, len(refs), LOOKUP_CHUNK):
         rows = session.execute(
             sa.select(
                 RemittanceItem.reference,
@@ -180,7 +180,7 @@ def _already_taken(session: Session, decisions: list[Decision]) -> None:
                 RemittanceItem.amount_cents,
                 RemittanceItem.file_id,
             ).where(
-                RemittanceItem.reference.in_(refs[start : start + SETTLE_CHUNK]),
+                among(session, RemittanceItem.reference, refs[start : start + LOOKUP_CHUNK]),
                 RemittanceItem.status.in_((RemittanceStatus.SETTLED, RemittanceStatus.APPLIED)),
             )
         ).all()
@@ -248,11 +248,14 @@ def import_file(
     accepted: FormerNumbers,
     dry_run: bool = False,
     kind: str | None = None,
+    deposit: bool = False,
 ) -> ImportReport:
     """Check the whole file, then settle each good item and queue the rest; flushes.
 
     ImportRefused or lockbox_layouts.FileRefused, with nothing written, when the
-    file cannot be taken. A dry run reads and decides, and writes nothing.
+    file cannot be taken. A dry run reads and decides, and writes nothing. With `deposit`
+    the file's bank deposit is made too (payments.bank_deposits.deposit_file): the bank
+    deposited its checks itself on the file's deposit date.
     """
     digest, remittance = read(session, data, layout, today=today, kind=kind)
     decisions = decide(session, remittance, accepted)
@@ -271,35 +274,22 @@ def import_file(
     )
     if dry_run:
         return report
-    with _small_insert_pages(session):
-        upload = _file_row(session, actor, digest, remittance, report)
-        payments = _payments(session, actor, layout, good)
-        _item_rows(session, upload, decisions, payments)
-        _settle(session, actor, payments, remittance.deposit_date)
-        _hold(session, actor, upload, report)
+    upload = _file_row(session, actor, digest, remittance, report)
+    payments = _payments(session, layout, good)
+    settle_new_payments(
+        session,
+        actor,
+        [payments[s] for s in sorted(payments)],
+        on=remittance.deposit_date,
+        cash_gl=chart.LOCKBOX_CLEARING,
+        channel=Channel.MAIL,
+    )
+    _item_rows(session, upload, decisions, payments)
+    _hold(session, actor, upload, report)
     report.file_id = upload.id
+    if deposit and upload.total_cents > 0:
+        report.bank_deposit = deposit_file(session, actor, upload).number
     return report
-
-
-@contextmanager
-def _small_insert_pages(session: Session):
-    """Insert many rows in pages small enough for psycopg to reuse each statement's parsing.
-
-    NOTE: psycopg parses a statement's placeholders in Python and caches only statements of
-    at most 50 parameters; a page of 1,000 payments or receipts (16,000 parameters) is parsed
-    anew every time, which measured as most of a large file's import time. Pages of a few
-    rows are parsed once and sent as prepared statements.
-    """
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        yield
-        return
-    before = connection.get_execution_options().get("insertmanyvalues_page_size", 1000)
-    connection.execution_options(insertmanyvalues_page_size=INSERT_PAGE)
-    try:
-        yield
-    finally:
-        connection.execution_options(insertmanyvalues_page_size=before)
 
 
 def _queued(d: Decision) -> dict:
@@ -356,41 +346,27 @@ def _file_row(
     return upload
 
 
-def _payments(
-    session: Session, actor: Actor, layout: Layout, good: list[Decision]
-) -> dict[int, Payment]:
-    """A payment for each good item, by the item's sequence; recorded, not yet settled."""
+def _payments(session: Session, layout: Layout, good: list[Decision]) -> dict[int, NewPayment]:
+    """A payment for each good item, by the item's sequence, numbered in the file's order."""
     tender = Tender.CHECK if layout.kind == RemittanceKind.LOCKBOX.value else Tender.BILL_PAY
-    payments = {
-        d.item.sequence: Payment(
+    ids = new_payment_ids(session, len(good))
+    return {
+        d.item.sequence: NewPayment(
+            id=payment_id,
             account_id=d.account_id,
-            channel=Channel.MAIL,
-            tender=tender,
-            status=PaymentStatus.PENDING,
             amount_cents=d.item.amount_cents,
-            invoice_ids=[],
+            tender=tender,
             tender_reference=(d.item.check_number or "")[:64] or None,
-            created_by=actor.label,
         )
-        for d in good
+        for payment_id, d in zip(ids, sorted(good, key=lambda d: d.item.sequence), strict=True)
     }
-    session.add_all(payments.values())
-    session.flush()
-    record_many(
-        session,
-        actor,
-        "payment.record",
-        "Payment",
-        {str(p.id): {"amount_cents": p.amount_cents, "invoices": []} for p in payments.values()},
-    )
-    return payments
 
 
 def _item_rows(
     session: Session,
     upload: RemittanceFile,
     decisions: list[Decision],
-    payments: dict[int, Payment],
+    payments: dict[int, NewPayment],
 ) -> None:
     """Every item of the file, once (unique per file and sequence)."""
     rows = []
@@ -418,14 +394,6 @@ def _item_rows(
             }
         )
     bulk_insert(session, RemittanceItem.__table__, rows)
-
-
-def _settle(session: Session, actor: Actor, payments: dict[int, Payment], on: date) -> None:
-    """Settle the good items' payments as counter checks are: allocated, posted Dr 1040, receipted."""
-    ordered = [payments[s] for s in sorted(payments)]
-    for start in range(0, len(ordered), SETTLE_CHUNK):
-        chunk = ordered[start : start + SETTLE_CHUNK]
-        settle_payments(session, actor, [(p, on) for p in chunk], cash_gl=chart.LOCKBOX_CLEARING)
 
 
 def _hold(session: Session, actor: Actor, upload: RemittanceFile, report: ImportReport) -> None:

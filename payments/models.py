@@ -139,7 +139,7 @@ class BankDepositStatus(enum.StrEnum):
 
 
 class BankDeposit(CreatedAtMixin, Base):
-    """Money taken to the bank in one deposit: closed drawers (and lockbox batches).
+    """Money taken to the bank in one deposit: closed drawers, lockbox and bill-pay files.
 
     Each source row names the deposit that took it (`bank_deposit_id`), set once.
     """
@@ -402,6 +402,11 @@ class RemittanceFile(Base):
     exception_cents: Mapped[int] = mapped_column(sa.BigInteger)
     imported_by: Mapped[str] = mapped_column(sa.String(254))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    #: The bank deposit that took the file's money (all its items, queued ones too) from 1040
+    #: to 1050; set once (payments.bank_deposits).
+    bank_deposit_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("bank_deposit.id"), index=True
+    )
 
     items: Mapped[list[RemittanceItem]] = relationship(
         back_populates="file", order_by="RemittanceItem.sequence"

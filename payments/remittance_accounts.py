@@ -16,9 +16,10 @@ from sqlalchemy.orm import Session
 from accounts.models import Account, AccountStatus
 from accounts.services import FormerNumbers
 from core.checkdigit import is_valid_luhn
+from core.db import among
 
 #: How many references one query asks for.
-CHUNK = 1000
+CHUNK = 5000
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,7 @@ def _rows(session: Session, column, values: list[str]) -> list:
                 Account.status,
                 Account.former_number,
                 Account.converted_on,
-            ).where(column.in_(values[start : start + CHUNK]))
+            ).where(among(session, column, values[start : start + CHUNK]))
         ).all()
     return rows
 

@@ -54,14 +54,36 @@ class DrawerSchema(ma.Schema):
 
 
 class BankDepositRequestSchema(ma.Schema):
-    """Make a bank deposit of closed drawers."""
+    """Make a bank deposit of closed drawers and of lockbox or bill-pay files (one at least)."""
 
     class Meta:
         unknown = ma.RAISE
 
     drawer_ids = ma.fields.List(
-        ma.fields.Integer(strict=True), required=True, validate=validate.Length(min=1, max=200)
+        ma.fields.Integer(strict=True), load_default=list, validate=validate.Length(max=200)
     )
+    file_ids = ma.fields.List(
+        ma.fields.Integer(strict=True), load_default=list, validate=validate.Length(max=200)
+    )
+
+    @ma.validates_schema
+    def _something(self, data: dict, **_kwargs) -> None:
+        """A deposit names at least one drawer or file."""
+        if not data.get("drawer_ids") and not data.get("file_ids"):
+            raise ma.ValidationError(
+                "name at least one closed drawer or lockbox file", "drawer_ids"
+            )
+
+
+class DepositFileSchema(ma.Schema):
+    """A lockbox or bill-pay file whose money waits for a deposit."""
+
+    id = ma.fields.Integer()
+    kind = ma.fields.Function(lambda f: f.kind.value)
+    filename = ma.fields.String()
+    deposit_date = ma.fields.Date()
+    item_count = ma.fields.Integer()
+    total_cents = ma.fields.Integer()
 
 
 class AtBankSchema(ma.Schema):

@@ -8,30 +8,30 @@ same invoice at the same moment leave one paid invoice and the rest as credit.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from accounts.models import Account
-from billing.models import Invoice, InvoiceCharge, InvoiceStatus, Settlement, SettlementKind
-from billing.receivables import fill, outstanding_by_receivables
+from billing.models import Invoice, Settlement, SettlementKind
+from billing.receivables import fill
 from core.audit import Actor, record, record_many
 from core.db import bulk_insert, utcnow
 from core.money import format_cents
 from core.numbering import reserve_numbers
 from ledger import chart
-from ledger.balances import accounts_receivable
 from ledger.chart import gl_codes
 from ledger.posting import EntrySpec, Posting, post_entries
-from payments.allocation import Allocation, Owed, allocate
-from payments.discounts import honoured, offers_of, settle_discounts
+from payments.allocation import Allocation, allocate
+from payments.book import OPEN, Book, owed_items
+from payments.discounts import honoured, settle_discounts
 from payments.fee_charges import post_own_line_fees
 from payments.models import CashDrawer, Channel, Payment, PaymentStatus, Receipt, Tender
 
-OPEN = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
 #: What a payer reads while a payment of the same bills waits for Stripe's word.
 BEING_CONFIRMED = "a payment for these bills is being confirmed; try again in a few minutes"
 
@@ -53,62 +53,6 @@ def _open_invoices(session: Session, account_id: int) -> list[Invoice]:
         .order_by(Invoice.due_date, Invoice.id)
     )
     return list(session.scalars(query))
-
-
-def _owed_charges(session: Session, invoice_ids: list[int]) -> list[InvoiceCharge]:
-    """The penalties and interest still owed on the invoices (unwaived, with a balance)."""
-    if not invoice_ids:
-        return []
-    return list(
-        session.scalars(
-            sa.select(InvoiceCharge)
-            .where(
-                InvoiceCharge.invoice_id.in_(invoice_ids),
-                InvoiceCharge.balance_cents > 0,
-                InvoiceCharge.waived_at.is_(None),
-            )
-            .order_by(InvoiceCharge.id)
-        )
-    )
-
-
-def owed_items(session: Session, invoices: list[Invoice]) -> list[Owed]:
-    """Everything the invoices still owe, as the allocation module sees it."""
-    return _owed(invoices, _owed_charges(session, [i.id for i in invoices]))
-
-
-def _owed(invoices: list[Invoice], charges: list[InvoiceCharge]) -> list[Owed]:
-    """The invoices' principal (per installment) and their charges, as allocation items."""
-    items = []
-    for invoice in invoices:
-        parts = [(i.number, i.due_date, i.balance_cents) for i in invoice.installments] or [
-            (0, invoice.due_date, invoice.balance_cents)
-        ]
-        for number, due, balance in parts:
-            if balance > 0:
-                items.append(
-                    Owed(invoice.id, invoice.number, due, number, None, "principal", None, balance)
-                )
-    due_of = {(i.id, n.number): n.due_date for i in invoices for n in i.installments}
-    by_id = {i.id: i for i in invoices}
-    for charge in charges:
-        if charge.balance_cents <= 0 or charge.invoice_id not in by_id:
-            continue
-        invoice = by_id[charge.invoice_id]
-        due = due_of.get((invoice.id, charge.installment_number), invoice.due_date)
-        items.append(
-            Owed(
-                invoice.id,
-                invoice.number,
-                due,
-                charge.installment_number,
-                charge.id,
-                charge.category.value,
-                charge.assessed_on,
-                charge.balance_cents,
-            )
-        )
-    return items
 
 
 def _chosen(session: Session, account: Account, invoice_numbers: list[str]) -> list[Invoice]:
@@ -192,58 +136,9 @@ def _being_confirmed(session: Session, account_id: int, invoice_ids: list[int]) 
     return any(not ids or not invoice_ids or set(ids) & set(invoice_ids) for ids in unknown)
 
 
-class _Book:
-    """What the accounts of a batch owe, read once under lock and kept current as payments settle."""
-
-    def __init__(self, session: Session, account_ids: set[int]):
-        # NOTE: invoices are locked in id order, the same order in every batch, so
-        # two batches touching the same account queue instead of deadlocking.
-        invoices = session.scalars(
-            sa.select(Invoice)
-            .where(Invoice.account_id.in_(account_ids), Invoice.status.in_(OPEN))
-            .options(selectinload(Invoice.installments))
-            .order_by(Invoice.id)
-            .with_for_update(of=Invoice)
-        ).all()
-        self.invoices: dict[int, list[Invoice]] = defaultdict(list)
-        for invoice in sorted(invoices, key=lambda i: (i.due_date, i.id)):
-            self.invoices[invoice.account_id].append(invoice)
-        self.charges: dict[int, list[InvoiceCharge]] = defaultdict(list)
-        for charge in _owed_charges(session, [i.id for i in invoices]):
-            self.charges[charge.invoice_id].append(charge)
-        self.outstanding = outstanding_by_receivables(session, [i.id for i in invoices])
-        self.offers = offers_of(session, [i.id for i in invoices])
-        self.receivable = accounts_receivable(session, account_ids)
-        self.numbers = dict(
-            session.execute(
-                sa.select(Account.id, Account.number).where(Account.id.in_(account_ids))
-            ).all()
-        )
-
-    def open_invoices(self, account_id: int) -> list[Invoice]:
-        """The account's invoices that still owe something now, oldest due first."""
-        return [i for i in self.invoices[account_id] if i.status in OPEN]
-
-    def owed(self, account_id: int) -> list[Owed]:
-        """What the account owes now, as allocation items."""
-        invoices = self.open_invoices(account_id)
-        return _owed(invoices, [c for i in invoices for c in self.charges[i.id]])
-
-    def refresh_status(self, invoice: Invoice) -> None:
-        """Open, partially paid or paid from the balances held here (as billing.refresh_status)."""
-        if invoice.balance_cents == 0 and not any(
-            c.balance_cents for c in self.charges[invoice.id]
-        ):
-            invoice.status = InvoiceStatus.PAID
-        elif invoice.balance_cents < invoice.total_cents:
-            invoice.status = InvoiceStatus.PARTIALLY_PAID
-        else:
-            invoice.status = InvoiceStatus.OPEN
-
-
 def _apply(
     settlements: list[dict],
-    book: _Book,
+    book: Book,
     payment: Payment,
     allocation: Allocation,
     on: date,
@@ -325,12 +220,12 @@ def settle_payments(
     due = [(p, on) for p, on in due if p.status != PaymentStatus.SUCCEEDED]
     receipts: dict[int, Receipt] = {}
     if due:
-        receipts = _settle(session, actor, due, cash_gl, at or {})
+        receipts = _settle_stored(session, actor, due, cash_gl, at or {})
         post_own_line_fees(session, actor, due, cash_gl=cash_gl)
     return [receipts.get(p.id) for p, _ in payments]
 
 
-def _settle(
+def _settle_stored(
     session: Session,
     actor: Actor,
     due: list[tuple[Payment, date]],
@@ -338,7 +233,34 @@ def _settle(
     at: Mapping[int, datetime],
 ) -> dict[int, Receipt]:
     """Settle payments known to be unsettled and locked; returns their receipts by payment id."""
-    book = _Book(session, {p.account_id for p, _ in due})
+    book = Book.locked(session, {p.account_id for p, _ in due})
+    settled = settle_in_book(session, book, due, cash_gl, at)
+    receipts = {pid: Receipt(**values) for pid, values in settled.receipts.items()}
+    session.add_all(receipts.values())
+    session.flush()
+    write_settled(session, actor, settled, book)
+    return receipts
+
+
+@dataclass
+class Settled:
+    """What settling a batch of payments comes to, before it is written."""
+
+    #: The receipt's values by payment id (Receipt's columns).
+    receipts: dict[int, dict] = field(default_factory=dict)
+    settlements: list[dict] = field(default_factory=list)
+    entries: list[EntrySpec] = field(default_factory=list)
+
+
+def settle_in_book(
+    session: Session,
+    book: Book,
+    due: Sequence[tuple[Payment, date]],
+    cash_gl: str,
+    at: Mapping[int, datetime],
+) -> Settled:
+    """Allocate each payment against its book in order, lower the balances there and mark it
+    succeeded; the receipts, settlements and entries it comes to (nothing written yet)."""
     codes = gl_codes(session)
     penalty_gl = {code: gl_id for gl_id, code in codes.items()}[chart.PENALTY_RECEIVABLE]
     years = Counter(on.year for _, on in due)
@@ -346,9 +268,8 @@ def _settle(
         year: iter(reserve_numbers(session, "receipt", year, n)) for year, n in years.items()
     }
     now = utcnow()
-    receipts: dict[int, Receipt] = {}
-    entries: list[EntrySpec] = []
-    settlements: list[dict] = []
+    done = Settled()
+    settlements, entries = done.settlements, done.entries
     for payment, on in due:
         owed = book.owed(payment.account_id)
         chosen = payment.invoice_ids or None
@@ -375,13 +296,13 @@ def _settle(
         book.receivable[payment.account_id] = owed_before - allocation.applied_cents
         payment.status, payment.succeeded_at = PaymentStatus.SUCCEEDED, now
         payment.failure_code = payment.failure_message = None
-        receipt = Receipt(
-            number=f"R-{on.year}-{next(numbers[on.year]):06d}",
-            payment_id=payment.id,
-            account_id=payment.account_id,
-            amount_cents=payment.amount_cents,
-            tender=payment.tender,
-            paid=[
+        done.receipts[payment.id] = {
+            "number": f"R-{on.year}-{next(numbers[on.year]):06d}",
+            "payment_id": payment.id,
+            "account_id": payment.account_id,
+            "amount_cents": payment.amount_cents,
+            "tender": payment.tender,
+            "paid": [
                 {
                     "invoice": p.invoice_number,
                     "installment": p.installment_number,
@@ -390,14 +311,12 @@ def _settle(
                 }
                 for p in allocation.parts
             ],
-            credit_cents=allocation.credit_cents,
-            balance_after_cents=owed_before - allocation.applied_cents,
-            issued_at=now,
-            paid_on=on,
-            paid_at=at.get(payment.id, now),
-        )
-        session.add(receipt)
-        receipts[payment.id] = receipt
+            "credit_cents": allocation.credit_cents,
+            "balance_after_cents": owed_before - allocation.applied_cents,
+            "issued_at": now,
+            "paid_on": on,
+            "paid_at": at.get(payment.id, now),
+        }
         entries.append(
             EntrySpec(
                 postings,
@@ -408,24 +327,24 @@ def _settle(
                 f"for account {book.numbers[payment.account_id]}",
             )
         )
-    session.flush()
-    bulk_insert(session, Settlement.__table__, settlements)
+    return done
+
+
+def write_settled(session: Session, actor: Actor, settled: Settled, book: Book) -> None:
+    """Write a batch's settlements, its audit events and its journal entries (receipts stored)."""
+    bulk_insert(session, Settlement.__table__, settled.settlements)
     record_many(
         session,
         actor,
         "payment.settle",
         "Payment",
         {
-            payment.id: {
-                "receipt": receipts[payment.id].number,
-                "credit_cents": receipts[payment.id].credit_cents,
-            }
-            for payment, _ in due
+            payment_id: {"receipt": values["number"], "credit_cents": values["credit_cents"]}
+            for payment_id, values in settled.receipts.items()
         },
     )
     # NOTE: posted last: the ledger head is locked from here to the commit, so keep that short.
-    post_entries(session, entries, actor=actor, account_numbers=book.numbers)
-    return receipts
+    post_entries(session, settled.entries, actor=actor, account_numbers=book.numbers)
 
 
 def settle_payment(

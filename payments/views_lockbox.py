@@ -73,6 +73,7 @@ def upload():
             today=today,
             accepted=accepted_former_numbers(current_app.config, today),
             dry_run=dry_run,
+            deposit=current_app.config["LOCKBOX_DEPOSIT_ON_IMPORT"],
         )
     except LayoutError as error:
         db.session.rollback()
@@ -86,7 +87,8 @@ def upload():
     db.session.commit()
     flash(
         f"File {report.file_id} imported: {report.settled} settled, "
-        f"{len(report.exceptions)} in the exception queue."
+        f"{len(report.exceptions)} in the exception queue"
+        + (f"; deposited by the bank as {report.bank_deposit}." if report.bank_deposit else ".")
     )
     return redirect(url_for(".index"), 303)
 

@@ -1,5 +1,6 @@
 """Making the journal entries of lockbox files through the import and the clerks' queue
-(tests/ledger/test_entry_sources.py): a file's queued items held, a queued item returned."""
+(tests/ledger/test_entry_sources.py): a file's queued items held, a queued item returned, a
+file deposited by its import."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from flask.testing import FlaskClient
 
 from core.extensions import db
 from payments.lockbox_queue import return_item
-from payments.models import RemittanceItem, RemittanceStatus
+from payments.models import BankDeposit, RemittanceFile, RemittanceItem, RemittanceStatus
 from tests.ledger.billing_postings import Posted, newest
 from tests.payments.lockbox_files import Check, bai
 from tests.payments.test_lockbox import CLERK, DEPOSIT, TODAY, billed, take
@@ -47,3 +48,18 @@ def queued_item_returned(app: Flask, client: FlaskClient) -> Posted:
         return_item(db.session, CLERK, item, note="payer asked for it back", on=TODAY)
         db.session.commit()
         return Posted(newest(), str(item_id), f"Remittance item {item_id} (file {file_id},")
+
+
+def file_deposited(app: Flask, client: FlaskClient) -> Posted:
+    """The bank deposited the file's checks: its import makes the deposit, Dr 1050 / Cr 1040."""
+    with app.app_context():
+        (_a, _i, stub) = billed(db.session, ["olson"])[0]
+        report = take(
+            db.session,
+            bai([Check(stub.amount_due_cents, stub.scan_line, "7101")], DEPOSIT),
+            deposit=True,
+        )
+        db.session.commit()
+        upload = db.session.get(RemittanceFile, report.file_id)
+        deposit = db.session.get(BankDeposit, upload.bank_deposit_id)
+        return Posted(newest(), deposit.number, f"Lockbox file {upload.id}")

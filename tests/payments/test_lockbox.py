@@ -21,7 +21,7 @@ from ledger.balances import account_receivable, gl_balance
 from ledger.verify import verify_chain
 from notices.content import bill
 from notices.scanline import scan_line
-from payments import lockbox
+from payments import settle_new
 from payments.lockbox import ImportRefused, import_file
 from payments.lockbox_layouts import FileRefused, load_layout
 from payments.models import (
@@ -234,17 +234,13 @@ def test_a_crash_mid_file_leaves_nothing_and_the_file_imports_whole_afterwards(
 ):
     stubs = billed(session)
     data = bai(checks_for(stubs), DEPOSIT)
-    settle = lockbox.settle_payments
-    calls = []
+    write = settle_new.write_settled
 
-    def crash_on_the_third_chunk(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 3:
-            raise RuntimeError("the database went away")
-        return settle(*args, **kwargs)
+    def crash_after_payments_and_receipts_are_written(*args, **kwargs):
+        assert session.scalar(sa.select(sa.func.count()).select_from(Receipt)) == 5
+        raise RuntimeError("the database went away")
 
-    monkeypatch.setattr(lockbox, "SETTLE_CHUNK", 1)
-    monkeypatch.setattr(lockbox, "settle_payments", crash_on_the_third_chunk)
+    monkeypatch.setattr(settle_new, "write_settled", crash_after_payments_and_receipts_are_written)
     with pytest.raises(RuntimeError):
         take(session, data)
     session.rollback()
@@ -252,7 +248,7 @@ def test_a_crash_mid_file_leaves_nothing_and_the_file_imports_whole_afterwards(
     assert session.scalar(sa.select(sa.func.count()).select_from(RemittanceFile)) == 0
     assert gl_balance(session, chart.LOCKBOX_CLEARING) == 0
 
-    monkeypatch.setattr(lockbox, "settle_payments", settle)
+    monkeypatch.setattr(settle_new, "write_settled", write)
     report = take(session, data)
     session.commit()
     assert report.settled == 5
