@@ -36,6 +36,8 @@ FUND_BALANCE = "3000"
 CONVERSION_CLEARING = "3900"
 PENALTY_REVENUE = "4500"
 INTEREST_REVENUE = "4510"
+#: Returned-payment fees charged when a resident's bank sends a debit back (payments.ach_returns).
+RETURNED_PAYMENT_FEES = "4520"
 PROCESSOR_FEES = "5000"
 WRITE_OFFS = "5100"
 #: Customer deposits held: a liability to the residents (the deposit register ties to it).
