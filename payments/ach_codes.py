@@ -92,7 +92,12 @@ CODES: dict[str, ReturnCode] = {
             "Su banco devolvió este pago porque se informó que no estaba autorizado.",
             final=True,
         ),
-        _code("R11", "Customer advises entry not in accordance with the terms", _CHECK_BANK_EN, _CHECK_BANK_ES),
+        _code(
+            "R11",
+            "Customer advises entry not in accordance with the terms",
+            _CHECK_BANK_EN,
+            _CHECK_BANK_ES,
+        ),
         _code("R12", "Branch sold to another bank", _CHECK_BANK_EN, _CHECK_BANK_ES, final=True),
         _code("R13", "Invalid routing number", _CHECK_BANK_EN, _CHECK_BANK_ES, final=True),
         _code("R14", "Account holder deceased", _CHECK_BANK_EN, _CHECK_BANK_ES, final=True),
@@ -108,7 +113,13 @@ CODES: dict[str, ReturnCode] = {
         _code("R20", "Non-transaction account", _CHECK_BANK_EN, _CHECK_BANK_ES, final=True),
         _code("R23", "Credit entry refused by receiver", _CHECK_BANK_EN, _CHECK_BANK_ES),
         _code("R24", "Duplicate entry", _CHECK_BANK_EN, _CHECK_BANK_ES),
-        _code("R29", "Corporate customer advises not authorized", _CHECK_BANK_EN, _CHECK_BANK_ES, final=True),
+        _code(
+            "R29",
+            "Corporate customer advises not authorized",
+            _CHECK_BANK_EN,
+            _CHECK_BANK_ES,
+            final=True,
+        ),
     )
 }
 

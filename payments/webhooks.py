@@ -24,10 +24,6 @@ from core.text import only_digits
 from ledger import chart
 from ledger.models import JournalEntry, LedgerHead
 from ledger.posting import Posting, post_entry
-from payments.cards import note_card
-from payments.disputes import close_dispute, open_dispute
-from payments.gateway import card_of_intent
-from payments.ach_events import STRIPE as ACH_STRIPE
 from payments.ach_events import (
     CHARGE_FAILED,
     on_bank_failure,
@@ -35,6 +31,10 @@ from payments.ach_events import (
     returned_already,
     unmatched_bank_failure,
 )
+from payments.ach_events import STRIPE as ACH_STRIPE
+from payments.cards import note_card
+from payments.disputes import close_dispute, open_dispute
+from payments.gateway import card_of_intent
 from payments.models import (
     EventStatus,
     Payment,

@@ -173,7 +173,9 @@ def test_a_return_after_settlement_reverses_it_reopens_the_bill_and_charges_the_
     payment_id = _settled(app, client, account_id)
     with app.app_context():
         intent_id = db.session.get(Payment, payment_id).stripe_payment_intent_id
-    response = deliver(client, _charge_failed(intent_id, TOTAL, "insufficient_funds", created=RETURN))
+    response = deliver(
+        client, _charge_failed(intent_id, TOTAL, "insufficient_funds", created=RETURN)
+    )
     assert response.status_code == 200
     with app.app_context():
         session = db.session
