@@ -145,6 +145,19 @@ def confirm_bank_payment(
     return intent
 
 
+def debits_in_flight(session: Session, account_ids: set[int]) -> set[int]:
+    """Of these accounts, those with a payment on its way through the bank (processing)."""
+    if not account_ids:
+        return set()
+    return set(
+        session.scalars(
+            sa.select(Payment.account_id).where(
+                Payment.account_id.in_(account_ids), Payment.status == PaymentStatus.PROCESSING
+            )
+        )
+    )
+
+
 def mandate_of(session: Session, payment: Payment) -> BankMandate | None:
     """The mandate a bank payment was made under."""
     return session.scalar(sa.select(BankMandate).where(BankMandate.payment_id == payment.id))

@@ -577,3 +577,28 @@ def test_a_bank_debit_in_flight_holds_the_reminder_until_the_bank_answers(app):
         db.session.commit()
         counts = send_reminders(db.session, _context(app, date(2026, 11, 24)))
         assert counts["accounts"] == 1 and _count(Reminder) == 1
+
+
+def test_penalties_wait_while_a_bank_debit_of_the_account_is_in_flight(app):
+    (paying,) = _town(app, [("Paying", "54901-0001", False, "paying@example.org", "en")])
+    with app.app_context():
+        debit = Payment(
+            account_id=paying,
+            channel=Channel.ONLINE,
+            tender=Tender.BANK_DEBIT,
+            status=PaymentStatus.PROCESSING,
+            amount_cents=_invoice_of(paying).balance_cents,
+            created_by="quick pay",
+        )
+        db.session.add(debit)
+        db.session.commit()
+        late = date(2027, 1, 10)
+        counts = assess_late_fees(db.session, _context(app, late))
+        db.session.commit()
+        assert (counts["held"], counts["charges"]) == (1, 0)
+        assert _count(InvoiceCharge) == 0
+        debit.status = PaymentStatus.FAILED  # the bank returned it: the bill was never paid
+        db.session.commit()
+        counts = assess_late_fees(db.session, _context(app, late + timedelta(days=1)))
+        db.session.commit()
+        assert counts["held"] == 0 and counts["charges"] > 0
