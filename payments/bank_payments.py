@@ -39,10 +39,26 @@ BLOCKED = (
 )
 
 
-def mandate_text(town: str, amount_cents: int | None) -> str:
-    """The authorisation the resident reads before a debit (NACHA's online authorisation)."""
+def mandate_text(town: str, amount_cents: int | None, language: str = "en") -> str:
+    """The authorisation the resident reads before a debit (NACHA's online authorisation).
+
+    The words of version MANDATE_VERSION, in English or Spanish; the English is the one stored.
+    """
+    amount = format_cents(amount_cents) if amount_cents else ""
+    if language == "es":
+        what = (
+            f"un único débito de {amount}"
+            if amount_cents
+            else "débitos por el importe de cada factura a su vencimiento, hasta que cancele el pago automático"
+        )
+        return (
+            f"Al hacer clic en \u201cAutorizo\u201d, usted autoriza a {town} a debitar la cuenta "
+            f"bancaria que eligió por {what} y, si un débito es devuelto, a debitarlo de nuevo o "
+            "a cobrar en su factura el cargo por pago devuelto. Puede revocar esta autorización "
+            "comunicándose con la oficina de facturación al menos tres días hábiles antes de un débito."
+        )
     what = (
-        f"a one-time debit of {format_cents(amount_cents)}"
+        f"a one-time debit of {amount}"
         if amount_cents
         else "debits for the amount of each bill when it is due, until you cancel autopay"
     )

@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 #: What the status page says a payment is; `processing` (a bank debit) is never "paid";
 #: `confirming`: Stripe gave no answer to the charge and the janitor is asking it.
 PAID, PENDING, UNPAID, FAILED = "paid", "pending", "unpaid", "failed"
+#: A bank debit that settled and that the resident's bank sent back (payments.ach_returns).
+RETURNED = "returned"
 CONFIRMING = "confirming"
 CONFIRMING_MESSAGE = (
     "We are confirming your payment. Please do not pay again: this page updates by itself."
@@ -213,7 +215,9 @@ class Flow:
 
 def state(payment: Payment, receipt: Receipt | None) -> str:
     """Paid (with a receipt), pending (charged, not yet confirmed), confirming (no answer from
-    Stripe yet), unpaid or failed."""
+    Stripe yet), unpaid, failed or returned (a bank debit sent back after it settled)."""
+    if payment.status == PaymentStatus.RETURNED:
+        return RETURNED
     if receipt is not None:
         return PAID
     if payment.status == PaymentStatus.UNKNOWN:
