@@ -45,6 +45,13 @@ def _is_bank(obj: dict) -> bool:
     return BANK_METHOD in types or details.get("type") == BANK_METHOD
 
 
+def _fingerprint(holder: dict | None) -> str | None:
+    """The bank account's fingerprint in a payment method or a charge's method details."""
+    bank = (holder or {}).get(BANK_METHOD) if isinstance(holder, dict) else None
+    value = (bank or {}).get("fingerprint")
+    return value[:64] if isinstance(value, str) and value else None
+
+
 def on_bank_failure(session: Session, event: dict, payment: Payment, zone: ZoneInfo) -> EventStatus:
     """A bank debit failed or came back (payment_intent.payment_failed): its return, once."""
     error = event["data"]["object"].get("last_payment_error") or {}
@@ -55,6 +62,7 @@ def on_bank_failure(session: Session, event: dict, payment: Payment, zone: ZoneI
         stripe_code=error.get("code") or error.get("decline_code"),
         on=_day(event, zone),
         event_id=event.get("id"),
+        fingerprint=_fingerprint(error.get("payment_method")),
     )
     return EventStatus.PROCESSED
 
@@ -88,6 +96,7 @@ def on_charge_failed(session: Session, event: dict, zone: ZoneInfo) -> EventStat
         stripe_code=charge.get("failure_code"),
         on=_day(event, zone),
         event_id=event.get("id"),
+        fingerprint=_fingerprint(charge.get("payment_method_details")),
     )
     return EventStatus.PROCESSED
 

@@ -58,6 +58,10 @@ class AchReturn(CreatedAtMixin, Base):
     fingerprint: Mapped[str | None] = mapped_column(sa.String(64), index=True)
     #: The returned-payment fee charged for it (an invoice charge); None when the rule charges none.
     fee_charge_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice_charge.id"))
+    #: When the resident was told (portal.ach_notices), and how: "email", or "no_address" when
+    #: the account has no e-mail address (the portal's status page still says it).
+    told_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    told_by: Mapped[str | None] = mapped_column(sa.String(16))
 
 
 class AchReturnRule(Base):

@@ -58,10 +58,12 @@ def return_debit(
     stripe_code: str | None,
     on: date,
     event_id: str | None = None,
+    fingerprint: str | None = None,
 ) -> AchReturn | None:
     """Record the bank's return of a debit once: reverse, charge the fee, block; None if recorded.
 
     The caller holds the payment's row lock (webhooks lock it before reading it).
+    `fingerprint` is the bank account's as Stripe's event gives it; else the mandate's.
     """
     if payment.tender != Tender.BANK_DEBIT:
         raise ValueError(f"payment {payment.id} is not a bank debit ({payment.tender.value})")
@@ -82,7 +84,7 @@ def return_debit(
         after_settlement=settled,
         returned_on=on,
         stripe_event_id=event_id,
-        fingerprint=fingerprint_of(session, payment),
+        fingerprint=fingerprint or fingerprint_of(session, payment),
     )
     session.add(returned)
     session.flush()

@@ -177,3 +177,29 @@ def bank_account(gateway: StripeGateway, payment_method_id: str) -> BankAccount:
         last4=account.get("last4"),
         account_type=account.get("account_type"),
     )
+
+
+def charge_saved_bank_account(
+    gateway: StripeGateway,
+    *,
+    amount_cents: int,
+    customer_id: str,
+    payment_method_id: str,
+    mandate_id: str | None,
+    metadata: dict[str, str],
+    idempotency_key: str,
+) -> BankIntent:
+    """Debit a saved bank account under its standing mandate (autopay): confirmed at creation."""
+    params: dict[str, Any] = {
+        "amount": _positive_cents(amount_cents),
+        "currency": "usd",
+        "customer": customer_id,
+        "metadata": _metadata(metadata),
+        "payment_method_types": [BANK],
+        "payment_method": payment_method_id,
+        "confirm": True,
+    }
+    if mandate_id:
+        params["mandate"] = mandate_id
+    create = gateway._client.v1.payment_intents.create
+    return bank_intent(gateway._call(create, params, _require_key(idempotency_key)))

@@ -1,5 +1,5 @@
 """bank debits through Stripe (ACH): mandates, returns, the return rule, blocked bank accounts,
-the bank-debit tender, the returned status, GL 4520 Returned payment fees
+the bank-debit tender, the returned status, GL 4520 Returned payment fees, autopay's method
 
 Revision ID: c1a3e5f7b9d2
 Revises: b2e4a6c8d0f3
@@ -137,6 +137,8 @@ def _tables() -> None:
         sa.Column("stripe_event_id", sa.String(length=255), nullable=True),
         sa.Column("fingerprint", sa.String(length=64), nullable=True),
         sa.Column("fee_charge_id", ID, nullable=True),
+        sa.Column("told_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("told_by", sa.String(length=16), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["fee_charge_id"],
@@ -203,6 +205,10 @@ def upgrade():
         ],
     )
     _tables()
+    with op.batch_alter_table("autopay") as batch_op:
+        batch_op.add_column(
+            sa.Column("method", sa.String(length=16), server_default="card", nullable=False)
+        )
     # NOTE: the town's returned-payment rule as shipped: a $25 fee, and a bank account blocked
     # for online payment at its second return within twelve months; clerks add later rules.
     op.bulk_insert(
@@ -220,6 +226,15 @@ def upgrade():
 
 
 def downgrade():
+    # NOTE: a bank debit cannot be called another tender: the downgrade refuses while any
+    # exists rather than lose what it was. A returned payment goes back to failed.
+    debits = op.get_bind().execute(
+        sa.text("SELECT count(*) FROM payment WHERE tender = 'bank_debit'")
+    ).scalar_one()
+    if debits:
+        raise RuntimeError(f"{debits} bank debit payments exist; they cannot be downgraded")
+    with op.batch_alter_table("autopay") as batch_op:
+        batch_op.drop_column("method")
     op.drop_index(op.f("ix_blocked_bank_account_account_id"), table_name="blocked_bank_account")
     op.drop_table("blocked_bank_account")
     op.drop_table("ach_return_rule")
@@ -229,13 +244,6 @@ def downgrade():
     op.drop_index(op.f("ix_bank_mandate_account_id"), table_name="bank_mandate")
     op.drop_table("bank_mandate")
     op.execute(sa.text("DELETE FROM gl_account WHERE code = '4520'"))
-    # NOTE: a bank debit cannot be called another tender: the downgrade refuses while any
-    # exists rather than lose what it was. A returned payment goes back to failed.
-    debits = op.get_bind().execute(
-        sa.text("SELECT count(*) FROM payment WHERE tender = 'bank_debit'")
-    ).scalar_one()
-    if debits:
-        raise RuntimeError(f"{debits} bank debit payments exist; they cannot be downgraded")
     op.execute(sa.text("UPDATE payment SET status = 'failed' WHERE status = 'returned'"))
     for table, column, name, old, new in reversed(CHECKS):
         _allow(table, column, name, new, old)

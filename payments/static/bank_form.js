@@ -5,8 +5,8 @@
  * inline script is allowed); the account and routing numbers go to Stripe only.
  *
  * "Link a bank account": POST start -> {client_secret} -> stripe.collectBankAccountForPayment
- * (Financial Connections, or account numbers checked by microdeposits) -> the linked payment
- * method. "I authorize" (the mandate's box ticked): POST confirm {payment_method,
+ * (or collectBankAccountForSetup on the autopay page, data-purpose="setup"; Financial
+ * Connections, or account numbers checked by microdeposits) -> the linked payment method. "I authorize" (the mandate's box ticked): POST confirm {payment_method,
  * mandate_accepted} -> the status page (pending while the bank processes the debit), or the
  * link where Stripe asks for the microdeposit.
  */
@@ -31,6 +31,7 @@
     done: data.msgDone,
   };
   var method = null;
+  var setup = data.purpose === "setup";
 
   if (typeof window.Stripe !== "function") {
     errorBox.textContent = texts.unavailable;
@@ -62,15 +63,20 @@
       link.disabled = false;
       return;
     }
-    var collected = await stripe.collectBankAccountForPayment({
+    var options = {
       clientSecret: started.client_secret,
       params: {
         payment_method_type: "us_bank_account",
         payment_method_data: { billing_details: { name: data.holder } },
       },
       expand: ["payment_method"],
-    });
-    var found = collected.error ? null : methodOf(collected.paymentIntent);
+    };
+    // A standing mandate (autopay) saves the account on a SetupIntent; a payment debits it once.
+    var collected = setup
+      ? await stripe.collectBankAccountForSetup(options)
+      : await stripe.collectBankAccountForPayment(options);
+    var intent = setup ? collected.setupIntent : collected.paymentIntent;
+    var found = collected.error ? null : methodOf(intent);
     link.disabled = false;
     if (!found) {
       show((collected.error && collected.error.message) || data.msgNotLinked);
@@ -121,7 +127,7 @@
       return;
     }
     progress.textContent = texts.done;
-    window.location.assign(confirmed.status_url || data.statusUrl);
+    window.location.assign(confirmed.redirect || confirmed.status_url || data.statusUrl);
   });
 
   link.disabled = false;
