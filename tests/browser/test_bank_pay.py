@@ -1,9 +1,9 @@
 """A resident, in Chromium, pays a bill from a bank account: the method chosen on the bill, the
 mandate read before anything is confirmed, the debit pending, then paid once Stripe's signed
-success arrives.
+success arrives; and turns on autopay from a bank account under a standing mandate.
 
-localstripe's Stripe.js has only a card element, so `stripe.collectBankAccountForPayment` is
-replaced in the page by a stand-in that answers as Stripe.js documents (the PaymentIntent with
+localstripe's Stripe.js has only a card element, so `stripe.collectBankAccountForPayment` (and
+`collectBankAccountForSetup`) are added in the page by a stand-in that answers as Stripe.js documents (the PaymentIntent with
 the linked `us_bank_account` payment method); our server talks to the stand-in Stripe of
 tests/payments/test_bank_payments.py. What our page does is real: its script, its requests,
 the mandate and the pending state (docs/payments.md names what was not run on Stripe.js).
@@ -22,13 +22,16 @@ from core.extensions import db
 from core.money import format_cents
 from payments.ach_models import BankMandate
 from payments.models import Payment, PaymentStatus
+from portal.models import Autopay
 from tests.billing.billing_fixtures import bill_households
 from tests.browser.conftest import TIMEOUT_MS, Browsing, LiveApp
 from tests.browser.portal_pages import check_page
 from tests.browser.test_portal import look_up
+from tests.browser.test_portal_accounts import sign_up_and_in
 from tests.payments.signing import deliver
 from tests.payments.test_bank_payments import Stripe
 from tests.payments.test_gateway import http_server
+from tests.portal.test_autopay_bank import StripeForAutopay
 
 pytestmark = pytest.mark.slow
 
@@ -42,6 +45,12 @@ COLLECT_STAND_IN = """
     set(original) {
       made = function (...args) {
         const stripe = original(...args);
+        const linked = {
+          id: "pm_ach",
+          object: "payment_method",
+          type: "us_bank_account",
+          us_bank_account: { bank_name: "STRIPE TEST BANK", last4: "6789" },
+        };
         stripe.collectBankAccountForPayment = async (options) => {
           window.collectedWith = options;
           return {
@@ -49,12 +58,18 @@ COLLECT_STAND_IN = """
               id: "pi_ach",
               object: "payment_intent",
               status: "requires_confirmation",
-              payment_method: {
-                id: "pm_ach",
-                object: "payment_method",
-                type: "us_bank_account",
-                us_bank_account: { bank_name: "STRIPE TEST BANK", last4: "6789" },
-              },
+              payment_method: linked,
+            },
+          };
+        };
+        stripe.collectBankAccountForSetup = async (options) => {
+          window.collectedWith = options;
+          return {
+            setupIntent: {
+              id: "seti_ach",
+              object: "setup_intent",
+              status: "requires_confirmation",
+              payment_method: linked,
             },
           };
         };
@@ -135,4 +150,35 @@ def test_a_resident_pays_from_a_bank_account_and_sees_it_pending_then_paid(
     expect(page.get_by_role("heading", name=re.compile(r"^Receipt R-\d{4}-\d+$"))).to_be_visible(
         timeout=TIMEOUT_MS
     )
+    assert browsing.errors == []
+
+
+def test_a_resident_turns_on_autopay_from_a_bank_account_after_reading_the_mandate(
+    live_app: LiveApp, browsing: Browsing
+):
+    (billed,) = bill_households(live_app.app, "olson")
+    sign_up_and_in(live_app, browsing, billed.number, billed.access_code)
+    page = browsing.page
+    page.add_init_script(COLLECT_STAND_IN)
+    stripe = StripeForAutopay()
+    with http_server(stripe) as base:
+        live_app.app.config.update(STRIPE_API_BASE=base, STRIPE_MAX_NETWORK_RETRIES=0)
+        page.get_by_role("navigation").get_by_role("link", name="Autopay").click()
+        expect(page.get_by_role("heading", name="Autopay is off")).to_be_visible()
+        mandate = page.locator("#bank-mandate")
+        expect(mandate).to_contain_text("until you cancel autopay")
+        authorize = page.get_by_role("button", name="I authorize")
+        expect(authorize).to_be_disabled()
+        page.get_by_role("button", name="Link a bank account").click()
+        expect(page.locator("#bank-linked")).to_contain_text("STRIPE TEST BANK ••••6789")
+        assert page.evaluate("window.collectedWith")["clientSecret"] == "seti_ach_secret_x"
+        page.get_by_label("I have read and accept this authorization.").check()
+        authorize.click()
+        expect(page.get_by_role("heading", name="Autopay is on")).to_be_visible()
+        expect(page.locator("#autopay-state")).to_contain_text("STRIPE TEST BANK •••• 6789")
+        check_page(browsing, "bank-autopay-on")
+    with live_app.app.app_context():
+        mandate_row = db.session.scalar(sa.select(BankMandate))
+        assert mandate_row.purpose == "autopay" and "Chrom" in mandate_row.user_agent
+        assert db.session.scalar(sa.select(Autopay.method)) == "us_bank_account"
     assert browsing.errors == []
