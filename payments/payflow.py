@@ -28,7 +28,7 @@ from payments.gateway import (
     StripeGateway,
     StripePaymentIntent,
 )
-from payments.models import Payment, PaymentStatus, Receipt
+from payments.models import Payment, PaymentStatus, Receipt, Tender
 from payments.online import charge_card, start_card_payment
 from payments.services import OPEN, PaymentRefused, owed_items, record_payment
 
@@ -225,6 +225,10 @@ def state(payment: Payment, receipt: Receipt | None) -> str:
     if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
         return FAILED
     if payment.status == PaymentStatus.PENDING and not payment.stripe_payment_intent_id:
+        return UNPAID
+    if payment.status == PaymentStatus.PENDING and payment.tender == Tender.BANK_DEBIT:
+        # NOTE: a bank debit has its intent before the resident links and authorizes; it is
+        # on its way only once confirmed (processing).
         return UNPAID
     return PENDING
 
