@@ -17,12 +17,14 @@ import sqlalchemy as sa
 from accounts.models import Account
 from billing.models import Invoice, InvoiceCharge, InvoiceStatus
 from billing.position import account_position
+from core.audit import Actor
 from core.extensions import db
 from ledger import chart
 from ledger.balances import account_receivable, gl_balance, trial_balance
 from ledger.models import JournalEntry
 from ledger.verify import verify_chain
 from payments.ach_models import AchReturn, BankMandate, BlockedBankAccount
+from payments.gateway import StripePaymentIntent
 from payments.models import (
     Channel,
     EventStatus,
@@ -34,9 +36,10 @@ from payments.models import (
     StripeEvent,
     Tender,
 )
+from payments.reconcile import reconcile
 from payments.services import record_payment
 from tests.payments.signing import deliver
-from tests.payments.test_webhooks import RESIDENT, TOTAL, _town
+from tests.payments.test_webhooks import RESIDENT, TOTAL, ZONE, _town
 
 FEE = 2500  # the shipped rule's returned-payment fee
 _ids = count(1)
@@ -314,3 +317,57 @@ def test_a_return_of_a_debit_we_never_made_is_queued_with_its_reason(app, client
                 JournalEntry.source_type.in_(("ach_return", "ach_return_fee"))
             )
         )
+
+
+class StripeStillSaysSucceeded:
+    """A Stripe whose list of intents still shows the returned debit as succeeded."""
+
+    def __init__(self, intent):
+        self.intent = intent
+
+    def list_events(self, **_):
+        return []
+
+    def list_payment_intents(self, **_):
+        return [self.intent]
+
+    def list_refunds(self):
+        return []
+
+    def list_payouts(self, **_):
+        return []
+
+
+def test_reconciliation_queues_a_returned_debit_that_stripe_still_lists_as_succeeded(app, client):
+    (account_id,) = _town(app)
+    payment_id = _settled(app, client, account_id)
+    with app.app_context():
+        intent_id = db.session.get(Payment, payment_id).stripe_payment_intent_id
+    deliver(client, _charge_failed(intent_id, TOTAL, "insufficient_funds", created=RETURN))
+    listed = StripePaymentIntent(
+        intent_id,
+        "succeeded",
+        TOTAL,
+        "usd",
+        None,
+        {"payment_id": str(payment_id)},
+        None,
+        datetime.fromtimestamp(SUCCESS, UTC),
+        None,
+        None,
+        None,
+    )
+    with app.app_context():
+        report = reconcile(
+            db.session,
+            StripeStillSaysSucceeded(listed),
+            Actor.job("reconcile_stripe"),
+            as_of=date(2026, 11, 26),
+            currency="usd",
+            zone=ZONE,
+        )
+        assert report["flagged"] == 1 and report["recovered"] == 0
+        item = db.session.scalar(sa.select(ReconciliationItem))
+        assert (item.kind, item.payment_id) == (ReconciliationKind.ACH_OUT_OF_ORDER, payment_id)
+        assert db.session.get(Payment, payment_id).status == PaymentStatus.RETURNED
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(Receipt)) == 1
