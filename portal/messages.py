@@ -83,6 +83,8 @@ LABELS = {
     ("bill", "tax"): lazy_gettext("Property tax bill"),
     ("payment", "succeeded"): lazy_gettext("Received"),
     ("payment", "voided"): lazy_gettext("Voided"),
+    ("payment", "processing"): lazy_gettext("Pending"),
+    ("payment", "returned"): lazy_gettext("Returned by your bank"),
     ("channel", "online"): lazy_gettext("Online payment"),
     ("channel", "counter"): lazy_gettext("Payment at the counter"),
     ("channel", "mail"): lazy_gettext("Payment by mail"),

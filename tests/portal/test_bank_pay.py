@@ -132,3 +132,16 @@ def test_a_returned_debit_is_told_on_its_page_in_the_resident_s_words(app, clien
     status = unescape(resident.get(f"/my/pay/{payment_id}/status").text)
     assert "Returned by your bank" in status
     assert "Your bank returned this payment because the account is closed." in status
+
+
+def test_the_history_shows_a_debit_pending_then_returned_by_the_bank(app, client, resident):
+    payment_id, page = _bank_page(app, resident)
+    _link_and_authorize(app, resident, page, payment_id, Stripe())
+    history = unescape(resident.get("/my/history").text)
+    assert "Pending" in history
+    with app.app_context():
+        amount = db.session.get(Payment, payment_id).amount_cents
+    failed = _charge_failed("pi_ach", amount, "insufficient_funds", created=RETURN)
+    deliver(client, failed)
+    history = unescape(resident.get("/my/history").text)
+    assert "Returned by your bank" in history and format_cents(amount) in history
