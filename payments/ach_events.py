@@ -24,6 +24,7 @@ from payments.ach_models import AchReturn
 from payments.ach_returns import return_debit
 from payments.models import EventStatus, Payment, PaymentStatus, ReconciliationKind, Tender
 from payments.reconcile_queue import flag
+from payments.services import fail_payment
 
 STRIPE = Actor("stripe", None, "stripe webhook", "stripe")
 CHARGE_FAILED = "charge.failed"
@@ -53,8 +54,21 @@ def _fingerprint(holder: dict | None) -> str | None:
 
 
 def on_bank_failure(session: Session, event: dict, payment: Payment, zone: ZoneInfo) -> EventStatus:
-    """A bank debit failed or came back (payment_intent.payment_failed): its return, once."""
+    """A bank debit failed or came back (payment_intent.payment_failed): its return, once.
+
+    A debit still pending here never reached the bank (our confirmation marks it processing):
+    Stripe refused it, which is a plain failure, with no return code and no fee.
+    """
     error = event["data"]["object"].get("last_payment_error") or {}
+    if payment.status == PaymentStatus.PENDING:
+        fail_payment(
+            session,
+            STRIPE,
+            payment,
+            code=error.get("code") or error.get("decline_code"),
+            message=error.get("message") or "The debit was refused.",
+        )
+        return EventStatus.PROCESSED
     return_debit(
         session,
         STRIPE,

@@ -371,3 +371,24 @@ def test_reconciliation_queues_a_returned_debit_that_stripe_still_lists_as_succe
         assert (item.kind, item.payment_id) == (ReconciliationKind.ACH_OUT_OF_ORDER, payment_id)
         assert db.session.get(Payment, payment_id).status == PaymentStatus.RETURNED
         assert db.session.scalar(sa.select(sa.func.count()).select_from(Receipt)) == 1
+
+
+def test_a_debit_refused_before_it_reached_the_bank_is_a_plain_failure_without_a_fee(app, client):
+    (account_id,) = _town(app)
+    payment_id = _debit(app, account_id)  # pending: never confirmed as processing
+    refused = _intent_event(
+        app,
+        "payment_intent.payment_failed",
+        payment_id,
+        created=CLICK,
+        code="invalid_account_number",
+    )
+    deliver(client, refused)
+    with app.app_context():
+        payment = db.session.get(Payment, payment_id)
+        assert (payment.status, payment.failure_code) == (
+            PaymentStatus.FAILED,
+            "invalid_account_number",
+        )
+        assert db.session.scalar(sa.select(AchReturn)) is None
+        assert account_receivable(db.session, account_id) == TOTAL  # no fee
