@@ -34,6 +34,7 @@ SCHEDULE: list[Entry] = [
         {"hour": 3, "minute": 30},
     ),
     Entry("janitor", "payments.jobs:janitor", "interval", {"minutes": 15}),
+    Entry("tell_bank_returns", "portal.jobs:tell_bank_returns", "interval", {"minutes": 15}),
     Entry("processor_fees", "payments.jobs:processor_fees", "interval", {"hours": 1}),
     Entry("reconcile_stripe", "payments.jobs:reconcile_stripe", "interval", {"hours": 1}),
     Entry(

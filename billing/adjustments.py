@@ -182,11 +182,11 @@ def waive_charge(
     left = charge.balance_cents
     if left <= 0:
         raise AdjustmentError(f"charge {charge.id} is paid; refund the payment instead")
-    revenue = (
-        chart.INTEREST_REVENUE
-        if charge.category == LineCategory.INTEREST
-        else chart.PENALTY_REVENUE
-    )
+    revenue = {
+        LineCategory.INTEREST: chart.INTEREST_REVENUE,
+        # NOTE: the one fee charged as an invoice charge is a returned bank debit's.
+        LineCategory.FEE: chart.RETURNED_PAYMENT_FEES,
+    }.get(charge.category, chart.PENALTY_REVENUE)
     post_entry(
         session,
         [

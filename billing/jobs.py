@@ -7,6 +7,7 @@ import contextlib
 from datetime import date, timedelta
 
 import sqlalchemy as sa
+from flask import current_app
 from sqlalchemy.orm import Session
 
 from billing.cycle_calendar import CalendarError
@@ -22,7 +23,7 @@ from billing.models import (
     InvoiceKind,
     RunStatus,
 )
-from billing.penalty_service import assess_penalties
+from billing.penalty_service import PENALTY_HOLDS, assess_penalties
 from billing.runs import RunOptions, open_run, post_run, preview_run
 from core.jobs import JobContext
 
@@ -36,6 +37,7 @@ def assess_late_fees(session: Session, context: JobContext) -> dict:
         rounding=context.config["ROUNDING_RULE"],
         dry_run=context.dry_run,
         town_state=context.config.get("MUNICIPALITY_STATE", ""),
+        holds=current_app.extensions.get(PENALTY_HOLDS),
     )
     if context.dry_run:
         session.rollback()
@@ -44,6 +46,7 @@ def assess_late_fees(session: Session, context: JobContext) -> dict:
         "charges": result.charges,
         "cents": result.cents,
         "skipped": len(result.skipped),
+        "held": result.held,
         **(
             {"skipped_invoices": [f"{n}: {why}" for n, why in result.skipped]}
             if result.skipped

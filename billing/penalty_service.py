@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -71,6 +71,14 @@ class AssessResult:
     #: (invoice number, why) of each invoice whose facts could not be assessed: it is left
     #: out, the others are assessed, and the clerks see it (the job run, the audit log).
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    #: Invoices left for a later day because a payment of their account is in flight.
+    held: int = 0
+
+
+#: The app.extensions key of a function naming, of some accounts, those whose penalties wait:
+#: (session, account ids) -> the ids held. payments supplies it (a bank debit in flight).
+PENALTY_HOLDS = "munibill.penalty_holds"
+Holds = Callable[[Session, set[int]], set[int]]
 
 
 def _past_due(session: Session, as_of: date) -> Iterator[list[Invoice]]:
@@ -221,10 +229,12 @@ def assess_penalties(
     rounding: str,
     dry_run: bool = False,
     town_state: str = "",
+    holds: Holds | None = None,
 ) -> AssessResult:
     """Assess every charge owed as of the date and not yet assessed; flushes, never commits.
 
-    `town_state` (MUNICIPALITY_STATE) names the state whose holidays are closed days.
+    `town_state` (MUNICIPALITY_STATE) names the state whose holidays are closed days;
+    `holds` names the accounts whose invoices wait for another day (a payment in flight).
     """
     result = AssessResult(as_of, dry_run=dry_run)
     sets = current_penalty_sets(session)
@@ -249,7 +259,13 @@ def assess_penalties(
         waivers = waived_charges(session, invoices, settlements) if how.reads_charges else {}
         paused = paused_windows(session, [i.id for i in invoices], "penalties")
         specs = []
+        held = holds(session, {i.account_id for i in invoices}) if holds else set()
         for invoice in invoices:
+            if invoice.account_id in held:
+                # NOTE: the resident paid and the bank has not answered yet (a debit takes
+                # days): no penalty while it is in flight; the next day's run looks again.
+                result.held += 1
+                continue
             result.invoices_checked += 1
             try:
                 new = list(

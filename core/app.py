@@ -131,11 +131,15 @@ def register_blueprints(app: Flask) -> None:
 
 
 def register_job_hooks(app: Flask) -> None:
-    """A failed scheduled run is e-mailed to operations by notices (core sends no mail)."""
+    """A failed scheduled run is e-mailed to operations by notices (core sends no mail); penalties
+    wait for a bank debit in flight, which payments knows of (billing does not)."""
+    from billing.penalty_service import PENALTY_HOLDS
     from core.scheduling import FAILED_RUN_NOTIFIER
     from notices.jobs import email_operations
+    from payments.bank_payments import debits_in_flight
 
     app.extensions[FAILED_RUN_NOTIFIER] = email_operations
+    app.extensions[PENALTY_HOLDS] = debits_in_flight
 
 
 def register_request_hooks(app: Flask) -> None:

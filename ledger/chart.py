@@ -40,6 +40,8 @@ INTEREST_REVENUE = "4510"
 CONVENIENCE_FEE_REVENUE = "4530"
 #: Convenience fees collected for a third-party processor, owed to it (docs/payments.md).
 CONVENIENCE_FEES_PAYABLE = "2050"
+#: Returned-payment fees charged when a resident's bank sends a debit back (payments.ach_returns).
+RETURNED_PAYMENT_FEES = "4520"
 PROCESSOR_FEES = "5000"
 WRITE_OFFS = "5100"
 #: Customer deposits held: a liability to the residents (the deposit register ties to it).

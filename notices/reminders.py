@@ -50,7 +50,7 @@ from notices.mail_delivery import Mailer
 from notices.models import Delivery, Notice, NoticeBatch, Reminder, ReminderPause
 from notices.print_batches import Printed, _merge
 from notices.scanline import scan_line
-from payments.models import Dispute, DisputeStatus, Payment
+from payments.models import Dispute, DisputeStatus, Payment, PaymentStatus
 
 #: The notice kinds a stage may send, least severe first.
 SEVERITY = (NoticeKind.REMINDER, NoticeKind.PAST_DUE, NoticeKind.FINAL)
@@ -172,6 +172,9 @@ class Outcome:
     skipped_paused: int = 0
     skipped_disputed: int = 0
     skipped_under_plan: int = 0
+    #: Invoices of accounts with a bank debit in flight (processing): reminded once it settles
+    #: or fails, never while the resident's payment is on its way.
+    skipped_in_flight: int = 0
     failed: int = 0
     already_sent: int = 0
     batch_id: int | None = None
@@ -185,6 +188,7 @@ class Outcome:
             "skipped_paused": self.skipped_paused,
             "skipped_disputed": self.skipped_disputed,
             "skipped_under_plan": self.skipped_under_plan,
+            "skipped_in_flight": self.skipped_in_flight,
             "failed": self.failed,
             "already_sent": self.already_sent,
         }
@@ -234,6 +238,13 @@ def plan(session: Session, config: Mapping, as_of: date, outcome: Outcome) -> li
         )
     )
     under_plan = paused_windows(session, ids, "reminders")
+    in_flight = set(
+        session.scalars(
+            sa.select(Payment.account_id).where(
+                Payment.account_id.in_(accounts), Payment.status == PaymentStatus.PROCESSING
+            )
+        )
+    )
     planned: dict[int, Planned] = {}
     for invoice in invoices:
         due = _invoice_stages(invoice, stages, as_of, sent)
@@ -247,6 +258,9 @@ def plan(session: Session, config: Mapping, as_of: date, outcome: Outcome) -> li
             continue
         if invoice.account_id in disputed:
             outcome.skipped_disputed += 1
+            continue
+        if invoice.account_id in in_flight:
+            outcome.skipped_in_flight += 1
             continue
         account_plan = planned.setdefault(invoice.account_id, Planned(invoice.account_id))
         account_plan.stages += due

@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing.deposit_checks import due_for_refund
-from core.calendar import town_zone
+from core.calendar import town_date, town_zone
 from core.db import utcnow
 from core.jobs import JobContext
+from payments.ach_returns import return_debit
 from payments.cards import fill_card_details
 from payments.convenience_fees import charged_cents
 from payments.deposit_refunds import refund_earned_deposits
@@ -27,6 +28,7 @@ from payments.models import (
     PaymentStatus,
     ReconciliationKind,
     StripeEvent,
+    Tender,
 )
 from payments.online import settle_from_intent
 from payments.reconcile import reconcile
@@ -224,6 +226,17 @@ def _follow(session, gateway, payment, intent, abandon_before, context) -> str:
         mark_payment(session, context.actor, payment, PaymentStatus.PROCESSING)
         return "processing"
     if intent.last_error is not None and intent.status == "requires_payment_method":
+        if payment.tender == Tender.BANK_DEBIT and payment.status == PaymentStatus.PROCESSING:
+            # NOTE: the bank sent the debit back and its event was missed: a return like any
+            # other (its code, fee and block), dated when we learn of it.
+            return_debit(
+                session,
+                context.actor,
+                payment,
+                stripe_code=intent.last_error.code or intent.last_error.decline_code,
+                on=town_date(utcnow(), town_zone(context.config)),
+            )
+            return "failed"
         fail_payment(
             session,
             context.actor,

@@ -27,6 +27,9 @@ class PaymentStatus(enum.StrEnum):
     CANCELED = "canceled"
     #: A counter payment taken back by a supervisor (keyed wrongly, bounced check).
     VOIDED = "voided"
+    #: A bank debit that settled and that the resident's bank sent back later (an ACH return):
+    #: its settlement is reversed and it never settles again (payments.ach_returns).
+    RETURNED = "returned"
 
 
 class Channel(enum.StrEnum):
@@ -46,6 +49,8 @@ class Tender(enum.StrEnum):
     MONEY_ORDER = "money_order"
     #: A payment the resident's bank sent through a bill-pay network (docs/lockbox.md).
     BILL_PAY = "bill_pay"
+    #: A debit of the resident's US bank account through Stripe (ACH Direct Debit).
+    BANK_DEBIT = "bank_debit"
 
 
 class Payment(CreatedAtMixin, Base):
@@ -317,6 +322,10 @@ class ReconciliationKind(enum.StrEnum):
     BANK_CREDIT_UNMATCHED = "bank_credit_unmatched"
     #: A bank statement debit no book item or fee rule matched.
     BANK_DEBIT_UNMATCHED = "bank_debit_unmatched"
+    #: A bank debit event that contradicts what we hold (a success after a return).
+    ACH_OUT_OF_ORDER = "ach_out_of_order"
+    #: A bank return (failed charge) that names no payment of ours.
+    RETURN_NOT_OURS = "return_not_ours"
 
 
 class ReconciliationStatus(enum.StrEnum):
@@ -474,3 +483,4 @@ from payments.fee_models import (  # noqa: E402, F401
     ConvenienceFeeRefund,
     ConvenienceFeeRule,
 )
+from payments import ach_models  # noqa: E402,F401 - the bank debit tables share this metadata

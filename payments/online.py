@@ -19,12 +19,12 @@ from accounts.models import Account
 from billing.models import Invoice
 from core.audit import Actor, record
 from core.calendar import town_date
-from core.db import insert_or_nothing
+from core.db import insert_or_nothing, utcnow
 from ledger import chart
 from payments.convenience_fees import charged_cents, confirm_quote, own_line_cents
 from payments.fee_charges import charge_separate_fee
 from payments.gateway import PaymentError, StripeGateway, StripePaymentIntent
-from payments.models import Payment, PaymentStatus, Receipt, StripeCustomer
+from payments.models import Payment, PaymentStatus, Receipt, StripeCustomer, Tender
 from payments.services import fail_payment, mark_payment, mark_unknown, settle_payment
 
 UNAVAILABLE = "Payments are temporarily unavailable. Please try again in a few minutes."
@@ -76,14 +76,19 @@ def settle_from_intent(
     session: Session, actor: Actor, payment: Payment, intent: StripePaymentIntent, zone: ZoneInfo
 ) -> Receipt | None:
     """Settle a payment as Stripe's succeeded intent says (the janitor, reconciliation): dated and
-    timed by the intent's creation on the town's clock, into Stripe clearing."""
+    timed by the intent's creation on the town's clock, into Stripe clearing.
+
+    A bank debit succeeds days after its intent was made: it is dated when we learn of its
+    success (the webhook, which dates it by the success itself, was missed), never the click.
+    """
+    moment = utcnow() if payment.tender == Tender.BANK_DEBIT else intent.created
     return settle_payment(
         session,
         actor,
         payment,
-        on=town_date(intent.created, zone),
+        on=town_date(moment, zone),
         cash_gl=chart.STRIPE_CLEARING,
-        at=intent.created,
+        at=moment,
     )
 
 

@@ -32,7 +32,7 @@ from payments.gateway import (
     StripeGateway,
     StripePaymentIntent,
 )
-from payments.models import Payment, PaymentStatus, Receipt
+from payments.models import Payment, PaymentStatus, Receipt, Tender
 from payments.online import charge_card, start_card_payment
 from payments.services import OPEN, PaymentRefused, mark_payment, owed_items, record_payment
 
@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 #: What the status page says a payment is; `processing` (a bank debit) is never "paid";
 #: `confirming`: Stripe gave no answer to the charge and the janitor is asking it.
 PAID, PENDING, UNPAID, FAILED = "paid", "pending", "unpaid", "failed"
+#: A bank debit that settled and that the resident's bank sent back (payments.ach_returns).
+RETURNED = "returned"
 CONFIRMING = "confirming"
 CONFIRMING_MESSAGE = (
     "We are confirming your payment. Please do not pay again: this page updates by itself."
@@ -289,7 +291,9 @@ class Flow:
 
 def state(payment: Payment, receipt: Receipt | None) -> str:
     """Paid (with a receipt), pending (charged, not yet confirmed), confirming (no answer from
-    Stripe yet), unpaid or failed."""
+    Stripe yet), unpaid, failed or returned (a bank debit sent back after it settled)."""
+    if payment.status == PaymentStatus.RETURNED:
+        return RETURNED
     if receipt is not None:
         return PAID
     if payment.status == PaymentStatus.UNKNOWN:
@@ -297,6 +301,10 @@ def state(payment: Payment, receipt: Receipt | None) -> str:
     if payment.status in (PaymentStatus.FAILED, PaymentStatus.CANCELED):
         return FAILED
     if payment.status == PaymentStatus.PENDING and not payment.stripe_payment_intent_id:
+        return UNPAID
+    if payment.status == PaymentStatus.PENDING and payment.tender == Tender.BANK_DEBIT:
+        # NOTE: a bank debit has its intent before the resident links and authorizes; it is
+        # on its way only once confirmed (processing).
         return UNPAID
     return PENDING
 

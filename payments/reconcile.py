@@ -436,6 +436,21 @@ def _reconcile_intent(
             ),
         )
         return "flagged" if flagged else "matched"
+    if payment.status == PaymentStatus.RETURNED:
+        flagged = flag(
+            session,
+            actor,
+            ReconciliationKind.ACH_OUT_OF_ORDER,
+            intent.id,
+            payment=payment,
+            ours=_ours(payment),
+            theirs=_theirs(intent),
+            suggestion=(
+                "Stripe says this bank debit succeeded, but its bank returned it here. Nothing "
+                "was settled again: ask Stripe which is right before settling or closing it."
+            ),
+        )
+        return "flagged" if flagged else "matched"
     return "matched"
 
 

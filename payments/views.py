@@ -219,10 +219,12 @@ def status_json(number: str, payment_id: int):
 
 
 def init_app(app) -> None:
-    """Register the pay pages, pay.js, the reconciliation queue and the lockbox pages."""
-    from payments import views_lockbox, views_reconcile
+    """Register the pay pages, pay.js, the reconciliation queue, the lockbox pages and the
+    blocked bank accounts."""
+    from payments import views_bank_blocks, views_lockbox, views_reconcile
 
     app.register_blueprint(bp)
+    app.register_blueprint(views_bank_blocks.bp)
     app.register_blueprint(assets)
     views_reconcile.init_app(app)
     views_lockbox.init_app(app)

@@ -24,16 +24,32 @@ from core.text import only_digits
 from ledger import chart
 from ledger.models import JournalEntry, LedgerHead
 from ledger.posting import Posting, post_entry
+from payments.ach_events import (
+    CHARGE_FAILED,
+    on_bank_failure,
+    on_charge_failed,
+    returned_already,
+    unmatched_bank_failure,
+)
+from payments.ach_events import STRIPE as ACH_STRIPE
 from payments.cards import note_card
 from payments.convenience_fees import own_line_fees
 from payments.disputes import close_dispute, open_dispute
 from payments.fee_charges import is_fee_intent, is_fee_refund, settle_fee_intent
 from payments.gateway import card_of_intent
-from payments.models import EventStatus, Payment, PaymentStatus, Refund, RefundStatus, StripeEvent
+from payments.models import (
+    EventStatus,
+    Payment,
+    PaymentStatus,
+    Refund,
+    RefundStatus,
+    StripeEvent,
+    Tender,
+)
 from payments.refunds import refund_failed
 from payments.services import fail_payment, mark_payment, settle_payments
 
-STRIPE = Actor("stripe", None, "stripe webhook", "stripe")
+STRIPE = ACH_STRIPE  # one actor for every webhook
 SUCCEEDED = "payment_intent.succeeded"
 #: How often a stored success whose settlement failed is tried again before it waits for a clerk.
 RETRY_LIMIT = 8
@@ -420,6 +436,8 @@ def _process_one(session: Session, row: StripeEvent, zone: ZoneInfo) -> EventSta
         row.status = on_dispute(session, row.payload, zone)
     elif row.type == "payout.paid":
         row.status = on_payout(session, row.payload, zone)
+    elif row.type == CHARGE_FAILED:
+        row.status = on_charge_failed(session, row.payload, zone)
     elif handler is None:
         row.status = EventStatus.IGNORED
     elif is_fee_intent(row.payload["data"]["object"]):
@@ -428,7 +446,9 @@ def _process_one(session: Session, row: StripeEvent, zone: ZoneInfo) -> EventSta
         intent = row.payload["data"]["object"]
         payment = payment_of_intent(session, intent)
         if payment is None:
-            row.status = EventStatus.UNMATCHED
+            row.status = unmatched_bank_failure(session, row.payload)
+        elif row.type == "payment_intent.payment_failed" and payment.tender == Tender.BANK_DEBIT:
+            row.status = on_bank_failure(session, row.payload, payment, zone)
         else:
             handler(session, row.payload, payment, intent)
             row.status = EventStatus.PROCESSED
@@ -465,6 +485,9 @@ def process_events(session: Session, rows: list[StripeEvent], zone: ZoneInfo) ->
         row.attempts += 1
         row.processed_at, row.error = utcnow(), None
         if payment is None:
+            row.status = EventStatus.UNMATCHED
+            continue
+        if returned_already(session, row.payload, payment):
             row.status = EventStatus.UNMATCHED
             continue
         _received(payment, intent, fees.get(payment.id, 0))

@@ -57,7 +57,7 @@ from payments.services import (
     owed_items,
     record_payment,
 )
-from portal import mail, messages
+from portal import autopay_bank, mail, messages
 from portal.autopay_enrollment import card_name
 from portal.models import Autopay, AutopayCharge
 
@@ -247,6 +247,11 @@ def _charge_one(
     charge = _claim(session, item)
     if charge is None:
         return None
+    bank = autopay.method == autopay_bank.BANK
+    if bank and autopay_bank.blocked_for(session, autopay):
+        charge.outcome, charge.error = SKIPPED, "bank account blocked after returns"
+        record(session, actor, "autopay.skip", charge, invoice=invoice.number, why=charge.error)
+        return SKIPPED
     try:
         with session.begin_nested():
             payment = record_payment(
@@ -256,7 +261,7 @@ def _charge_one(
                 amount_cents=item.amount_cents,
                 invoice_numbers=[i.number for i in paying],
                 channel=Channel.ONLINE,
-                tender=Tender.CARD,
+                tender=Tender.BANK_DEBIT if bank else Tender.CARD,
             )
     except PaymentRefused as refused:
         charge.outcome, charge.error = SKIPPED, refused.message[:500]
@@ -265,6 +270,8 @@ def _charge_one(
     charge.payment_id = payment.id
     session.flush()
     commit()  # NOTE: recorded before anything reaches Stripe (DESIGN.md, "Payments")
+    if bank:
+        return _debit_bank(session, config, actor, gateway, charge, payment, autopay, invoice)
     try:
         intent = gateway.create_payment_intent(
             amount_cents=payment.amount_cents,
@@ -283,6 +290,46 @@ def _charge_one(
         code = error.decline_code or error.code or "card_declined"
         return _failed(session, config, actor, charge, payment, code, error.detail or str(error))
     return _charged(session, config, actor, gateway, charge, payment, intent)
+
+
+def _debit_bank(
+    session: Session,
+    config: Mapping,
+    actor: Actor,
+    gateway: StripeGateway,
+    charge: AutopayCharge,
+    payment: Payment,
+    autopay: Autopay,
+    invoice: Invoice,
+) -> str:
+    """Debit the enrolled bank account: pending (processing) until the bank answers."""
+    try:
+        intent = autopay_bank.debit(
+            session, gateway, autopay, payment, _metadata(payment, invoice, autopay)
+        )
+    except PaymentError as error:
+        payment.stripe_payment_intent_id = error.payment_intent_id
+        if error.retryable:
+            return _unavailable(session, actor, charge, payment, error)
+        code = error.code or "bank_declined"
+        return _failed(session, config, actor, charge, payment, code, error.detail or str(error))
+    payment.stripe_payment_intent_id = intent.id
+    if intent.status not in ("processing", "succeeded"):
+        code = intent.failure_code or "bank_declined"
+        return _failed(session, config, actor, charge, payment, code, intent.status)
+    if intent.status == "processing":
+        mark_payment(session, actor, payment, PaymentStatus.PROCESSING)
+    record(
+        session,
+        actor,
+        "autopay.charge",
+        charge,
+        payment=payment.id,
+        intent=intent.id,
+        stripe_status=intent.status,
+        amount_cents=payment.amount_cents,
+    )
+    return CHARGED
 
 
 def _metadata(payment: Payment, invoice: Invoice, autopay: Autopay) -> dict[str, str]:

@@ -45,7 +45,10 @@ BRANDS = {
 
 
 def card_name(autopay: Autopay) -> str:
-    """The saved card as a resident recognises it ("Visa •••• 4242")."""
+    """The saved card (or bank account) as a resident recognises it ("Visa •••• 4242")."""
+    if autopay.method == "us_bank_account":
+        bank = autopay.card_brand or _("Bank account")
+        return f"{bank} •••• {autopay.card_last4}" if autopay.card_last4 else bank
     brand = BRANDS.get((autopay.card_brand or "").lower()) or _("Card")
     return f"{brand} •••• {autopay.card_last4}" if autopay.card_last4 else brand
 
@@ -61,7 +64,7 @@ def active_autopay(session: Session, account_id: int) -> Autopay | None:
     )
 
 
-def _linked(session: Session, resident: Resident, account: Account) -> bool:
+def linked(session: Session, resident: Resident, account: Account) -> bool:
     """True when the resident proved the account's access code and linked it."""
     return (
         session.scalar(
@@ -113,12 +116,41 @@ def enroll(
     or already attached to the customer. A new card replaces the active one, which is
     cancelled and detached at Stripe. Enrolling the active card again changes nothing.
     """
-    if not _linked(session, resident, account):
+    if not linked(session, resident, account):
         raise AutopayRefused(NOT_LINKED)
     customer = ensure_customer(session, gateway, account)
     method = _saved_card(gateway, customer, payment_method_id, setup_intent_id)
+    return activate(
+        session,
+        actor,
+        gateway,
+        account=account,
+        resident=resident,
+        customer=customer,
+        payment_method_id=method.id,
+        card_brand=(method.card_brand or "")[:32] or None,
+        card_last4=(method.card_last4 or "")[:4] or None,
+        card_exp_month=method.card_exp_month,
+        card_exp_year=method.card_exp_year,
+    )
+
+
+def activate(
+    session: Session,
+    actor: Actor,
+    gateway: StripeGateway,
+    *,
+    account: Account,
+    resident: Resident,
+    customer: str,
+    payment_method_id: str,
+    method: str = "card",
+    **shown,
+) -> Autopay:
+    """Turn on the enrollment of a payment method Stripe confirmed (a card or a bank account);
+    the active one it replaces is cancelled and detached. The same method again changes nothing."""
     old = active_autopay(session, account.id)
-    if old is not None and old.stripe_payment_method_id == method.id:
+    if old is not None and old.stripe_payment_method_id == payment_method_id:
         return old
     if old is not None:
         _deactivate(session, actor, old, reason="replaced")
@@ -127,12 +159,10 @@ def enroll(
         account_id=account.id,
         resident_id=resident.id,
         stripe_customer_id=customer,
-        stripe_payment_method_id=method.id,
-        card_brand=(method.card_brand or "")[:32] or None,
-        card_last4=(method.card_last4 or "")[:4] or None,
-        card_exp_month=method.card_exp_month,
-        card_exp_year=method.card_exp_year,
+        stripe_payment_method_id=payment_method_id,
+        method=method,
         active=True,
+        **shown,
     )
     session.add(row)
     session.flush()
@@ -142,6 +172,7 @@ def enroll(
         "autopay.enroll",
         row,
         account=account.number,
+        method=method,
         card=f"{row.card_brand} {row.card_last4}",
         replaces=old.id if old is not None else None,
     )

@@ -31,7 +31,7 @@ from billing.words import text_in
 from core.calendar import town_date
 from notices.document import NoticeKind
 from notices.models import Notice
-from payments.models import Payment, PaymentStatus, Receipt
+from payments.models import Payment, PaymentStatus, Receipt, Tender
 from payments.services import OPEN
 from portal.models import Question
 
@@ -396,7 +396,21 @@ def history(
         .where(
             Payment.account_id == account.id,
             Payment.created_at >= since,
-            Payment.status.in_([PaymentStatus.SUCCEEDED, PaymentStatus.VOIDED]),
+            # NOTE: a bank debit in flight (processing) and one its bank returned (before or
+            # after it settled) are shown too.
+            sa.or_(
+                Payment.status.in_(
+                    [
+                        PaymentStatus.SUCCEEDED,
+                        PaymentStatus.VOIDED,
+                        PaymentStatus.PROCESSING,
+                        PaymentStatus.RETURNED,
+                    ]
+                ),
+                sa.and_(
+                    Payment.tender == Tender.BANK_DEBIT, Payment.status == PaymentStatus.FAILED
+                ),
+            ),
         )
     ).all()
     for payment, receipt in payments:
@@ -407,7 +421,7 @@ def history(
                 receipt.number if receipt else str(payment.id),
                 payment.channel.value,
                 payment.amount_cents,
-                payment.status.value,
+                "returned" if payment.status == PaymentStatus.FAILED else payment.status.value,
                 ("portal.receipt_pdf", {"payment_id": payment.id}) if receipt else None,
             )
         )

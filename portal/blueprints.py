@@ -14,6 +14,8 @@ def init_app(app: Flask) -> None:
         i18n,
         views,
         views_autopay,
+        views_autopay_bank,  # noqa: F401 - its routes are on views_autopay.bp
+        views_bank,  # noqa: F401 - its routes are on views.bp
         views_linked_accounts,  # noqa: F401 - its routes are on views_registration.bp
         views_plans,
         views_questions,

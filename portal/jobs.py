@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from core.calendar import town_zone
 from core.jobs import JobContext
 from payments.gateway import StripeGateway
+from portal.ach_notices import tell_returns, waiting_returns
 from portal.autopay_charging import UNAVAILABLE, charge_due, due_charges
 from portal.models import PortalSession
 
@@ -54,6 +55,13 @@ def charge_autopay(session: Session, context: JobContext) -> dict:
             f"Stripe could not be reached; {left} autopay charge(s) wait for the next run"
         )
     return counts
+
+
+def tell_bank_returns(session: Session, context: JobContext) -> dict:
+    """E-mail residents whose bank returned a debit (portal.ach_notices), once per return."""
+    if context.dry_run:
+        return {"waiting": len(waiting_returns(session))}
+    return tell_returns(session, context.config, context.actor)
 
 
 def purge_portal_sessions(session: Session, context: JobContext) -> dict:

@@ -8,9 +8,9 @@ translating it here, so `pybabel extract` finds every one of them.
 
 from __future__ import annotations
 
-from flask_babel import gettext, lazy_gettext, lazy_pgettext
+from flask_babel import get_locale, gettext, lazy_gettext, lazy_pgettext
 
-from payments import gateway
+from payments import ach_codes, bank_payments, gateway
 
 
 def N_(text: str) -> str:  # noqa: N802 - the conventional name of a no-op translation marker
@@ -46,10 +46,28 @@ CARD_MESSAGES = (
 )
 assert set(gateway.RESIDENT_MESSAGES.values()) <= set(CARD_MESSAGES)
 
+#: What the bank page's refusals can say (payments.bank_payments, portal.views_bank).
+BANK_MESSAGES = (
+    N_(
+        "This bank account cannot be used to pay online because earlier payments from it were "
+        "returned by the bank. Please pay by card, or contact the billing office."
+    ),
+    N_("This payment cannot be paid from a bank account."),
+    N_("This payment cannot be confirmed again."),
+    N_("The bank account was not linked. Try again."),
+    N_("Read and accept the authorization to continue."),
+)
+assert bank_payments.BLOCKED in BANK_MESSAGES
+
 
 def translate(text: str) -> str:
     """The text in the page's language when the catalog has it; else as it is."""
     return gettext(text) if text else text
+
+
+def bank_failure_text(code: str | None) -> str:
+    """Why the bank did not pay a debit (its return code), in the page's language."""
+    return ach_codes.resident_words(code or ach_codes.UNSPECIFIED, str(get_locale() or "en"))
 
 
 def failure_text(code: str | None) -> str:
@@ -69,6 +87,8 @@ LABELS = {
     ("bill", "tax"): lazy_gettext("Property tax bill"),
     ("payment", "succeeded"): lazy_gettext("Received"),
     ("payment", "voided"): lazy_gettext("Voided"),
+    ("payment", "processing"): lazy_gettext("Pending"),
+    ("payment", "returned"): lazy_gettext("Returned by your bank"),
     ("channel", "online"): lazy_gettext("Online payment"),
     ("channel", "counter"): lazy_gettext("Payment at the counter"),
     ("channel", "mail"): lazy_gettext("Payment by mail"),
@@ -78,6 +98,7 @@ LABELS = {
     ("tender", "check"): lazy_gettext("Check"),
     ("tender", "money_order"): lazy_gettext("Money order"),
     ("tender", "bill_pay"): lazy_gettext("Bank bill payment"),
+    ("tender", "bank_debit"): lazy_gettext("Bank account (ACH)"),
     ("notice", "utility_bill"): lazy_gettext("Utility bill"),
     ("notice", "tax_bill"): lazy_gettext("Property tax bill"),
     ("notice", "reminder"): lazy_gettext("Reminder"),

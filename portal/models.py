@@ -172,6 +172,9 @@ class Autopay(CreatedAtMixin, Base):
     resident_id: Mapped[int] = mapped_column(sa.ForeignKey("resident.id"), index=True)
     stripe_customer_id: Mapped[str] = mapped_column(sa.String(255))
     stripe_payment_method_id: Mapped[str] = mapped_column(sa.String(255))
+    #: "card", or "us_bank_account" for a bank account debited under its standing mandate
+    #: (portal.autopay_bank).
+    method: Mapped[str] = mapped_column(sa.String(16), default="card", server_default="card")
     card_brand: Mapped[str | None] = mapped_column(sa.String(32))
     card_last4: Mapped[str | None] = mapped_column(sa.String(4))
     card_exp_month: Mapped[int | None]

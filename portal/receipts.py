@@ -75,7 +75,9 @@ def status_page(payment: Payment, form: EmailReceiptForm | None = None, status: 
         card_reference=card_reference(payment),
         email_form=_address_for(form) if receipt is not None else None,
         restart_url=restart_url(payment),
-        failure=messages.failure_text(payment.failure_code),
+        failure=messages.bank_failure_text(payment.failure_code)
+        if payment.tender == Tender.BANK_DEBIT
+        else messages.failure_text(payment.failure_code),
         fee=payflow.fee_shown(db.session, payment),
     )
     return page, status

@@ -77,6 +77,12 @@ class PayForm(FlaskForm):
     #: "all" (the whole amount due) or "other" (the amount below).
     choice = StringField(default="all")
     amount = StringField()
+    #: "card" or "bank" (a debit of a US bank account, portal.views_bank).
+    method = StringField(default="card")
+
+
+#: The ways to pay online the bill page offers, by the form's value.
+METHODS = {"card": Tender.CARD, "bank": Tender.BANK_DEBIT}
 
 
 def _safe_next(target: str | None, fallback: str) -> str:
@@ -287,6 +293,9 @@ def pay():
     if form.choice.data not in ("all", "other"):
         form.choice.errors = [_("Choose how much to pay.")]
         return _bill_page(form, 422)
+    if form.method.data not in METHODS:
+        form.method.errors = [_("Choose how to pay.")]
+        return _bill_page(form, 422)
     account = web.account()
     owed = sum(cents for _invoice, cents in payflow.open_bills(db.session, account))
     if owed <= 0:
@@ -303,7 +312,7 @@ def pay():
             amount_cents=cents,
             invoice_numbers=[],
             channel=Channel.ONLINE,
-            tender=Tender.CARD,
+            tender=METHODS[form.method.data],
         )
         payflow.quote_card_fee(db.session, web.actor(), payment, FeeChannel.ONLINE)
     except PaymentRefused as refused:
@@ -312,7 +321,8 @@ def pay():
         form.choice.data = "other"
         return _bill_page(form, 422)
     db.session.commit()
-    return redirect(url_for(".card", payment_id=payment.id), 303)
+    page = ".bank" if payment.tender == Tender.BANK_DEBIT else ".card"
+    return redirect(url_for(page, payment_id=payment.id), 303)
 
 
 def _next_try_urls(payment: Payment) -> dict[str, str]:
@@ -341,6 +351,8 @@ def card(payment_id: int):
     payment = _own_payment(payment_id)
     if payment.status in (PaymentStatus.SUCCEEDED, PaymentStatus.PROCESSING):
         return redirect(url_for(".status", payment_id=payment.id))
+    if payment.tender == Tender.BANK_DEBIT:
+        return redirect(url_for(".bank", payment_id=payment.id))
     config = current_app.config
     return render_template(
         "portal/card.html",

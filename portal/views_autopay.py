@@ -24,11 +24,13 @@ from flask import (
     session,
     url_for,
 )
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 
 from core.calendar import town_date, town_zone
 from core.extensions import db
+from payments.bank_payments import mandate_text
 from payments.gateway import UNAVAILABLE_MESSAGE, PaymentError
 from payments.online import ensure_customer
 from payments.payflow import gateway
@@ -87,6 +89,7 @@ def autopay():
         stripe_js_url=config["STRIPE_JS_URL"],
         publishable_key=config["STRIPE_PUBLISHABLE_KEY"],
         script_messages=_script_messages(),
+        bank_mandate=mandate_text(config["MUNICIPALITY_NAME"], None, str(get_locale() or "en")),
     )
 
 

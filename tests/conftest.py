@@ -31,7 +31,7 @@ TEST_DATABASE_URL = os.environ.get("TEST_DATABASE_URL", "")
 PASSWORD = "correct horse battery staple"
 WEBHOOK_SECRET = "whsec_test_secret_for_signing_events"
 #: Tables whose rows the first migration seeds; restored after every test.
-REFERENCE_TABLES = ("gl_account", "service_kind", "ledger_head", "billing_cycle")
+REFERENCE_TABLES = ("gl_account", "service_kind", "ledger_head", "billing_cycle", "ach_return_rule")
 FORM_TOKEN_RE = re.compile(r'name="form_token" value="([^"]+)"')
 CSRF_RE = re.compile(
     r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"'

@@ -21,6 +21,7 @@ from flask.testing import FlaskClient
 from core.extensions import db
 from ledger.models import JournalEntry
 from ledger.verify import verify_chain
+from tests.ledger import ach_postings as ach
 from tests.ledger import bank_deposit_postings as bank_deposits
 from tests.ledger import bank_statement_postings as bank_statements
 from tests.ledger import billing_postings as billing
@@ -76,6 +77,8 @@ KINDS = [
     Kind("payments/disputes.py:close_dispute", "dispute", payments.dispute_won),
     Kind("payments/disputes.py:close_dispute", "dispute", payments.dispute_lost),
     Kind("payments/webhooks.py:post_payout", "payout", payments.payout),
+    Kind("payments/ach_returns.py:_reverse", "ach_return", ach.debit_returned),
+    Kind("payments/ach_returns.py:_charge_fee", "ach_return_fee", ach.returned_payment_fee),
     Kind("payments/counter.py:_post_over_short", "drawer_over_short", bank_deposits.drawer_short),
     Kind("payments/bank_deposits.py:make_deposit", "bank_deposit", bank_deposits.deposit_made),
     Kind(

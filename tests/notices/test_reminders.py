@@ -355,6 +355,7 @@ def test_a_dry_run_counts_and_changes_nothing(app):
             "skipped_paused": 0,
             "skipped_disputed": 0,
             "skipped_under_plan": 0,
+            "skipped_in_flight": 0,
             "failed": 0,
             "already_sent": 0,
         }
@@ -555,3 +556,50 @@ def test_a_second_installment_is_reminded_after_the_first_reached_its_final_noti
         send_reminders(db.session, _context(app, second_final))
         assert (2, "final", second_final) in reminded()
         assert len(reminded()) == 3
+
+
+def test_a_bank_debit_in_flight_holds_the_reminder_until_the_bank_answers(app):
+    (paying,) = _town(app, [("Paying", "54901-0001", False, "paying@example.org", "en")])
+    with app.app_context():
+        debit = Payment(
+            account_id=paying,
+            channel=Channel.ONLINE,
+            tender=Tender.BANK_DEBIT,
+            status=PaymentStatus.PROCESSING,
+            amount_cents=_invoice_of(paying).balance_cents,
+            created_by="quick pay",
+        )
+        db.session.add(debit)
+        db.session.commit()
+        counts = send_reminders(db.session, _context(app, date(2026, 11, 23)))
+        assert (counts["accounts"], counts["skipped_in_flight"]) == (0, 1)
+        assert _count(Reminder) == 0
+        debit.status = PaymentStatus.FAILED  # the bank returned it: the bill is owed after all
+        db.session.commit()
+        counts = send_reminders(db.session, _context(app, date(2026, 11, 24)))
+        assert counts["accounts"] == 1 and _count(Reminder) == 1
+
+
+def test_penalties_wait_while_a_bank_debit_of_the_account_is_in_flight(app):
+    (paying,) = _town(app, [("Paying", "54901-0001", False, "paying@example.org", "en")])
+    with app.app_context():
+        debit = Payment(
+            account_id=paying,
+            channel=Channel.ONLINE,
+            tender=Tender.BANK_DEBIT,
+            status=PaymentStatus.PROCESSING,
+            amount_cents=_invoice_of(paying).balance_cents,
+            created_by="quick pay",
+        )
+        db.session.add(debit)
+        db.session.commit()
+        late = date(2027, 1, 10)
+        counts = assess_late_fees(db.session, _context(app, late))
+        db.session.commit()
+        assert (counts["held"], counts["charges"]) == (1, 0)
+        assert _count(InvoiceCharge) == 0
+        debit.status = PaymentStatus.FAILED  # the bank returned it: the bill was never paid
+        db.session.commit()
+        counts = assess_late_fees(db.session, _context(app, late + timedelta(days=1)))
+        db.session.commit()
+        assert counts["held"] == 0 and counts["charges"] > 0
