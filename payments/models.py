@@ -478,9 +478,9 @@ class RemittanceItem(Base):
 
 # NOTE: the convenience fee models live in their own module; imported here so that every
 # place that loads the payment models (the app, the migrations' comparison) knows them too.
+from payments import ach_models  # noqa: E402,F401 - the bank debit tables share this metadata
 from payments.fee_models import (  # noqa: E402, F401
     ConvenienceFee,
     ConvenienceFeeRefund,
     ConvenienceFeeRule,
 )
-from payments import ach_models  # noqa: E402,F401 - the bank debit tables share this metadata
