@@ -41,6 +41,7 @@ os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 
 import _results  # noqa: E402
 import billing_run  # noqa: E402
+from _copy import copy_into_own_tables, copy_into_plain_tables  # noqa: E402
 
 from core.audit import Actor  # noqa: E402
 from core.db import bulk_insert, utcnow  # noqa: E402
@@ -185,81 +186,10 @@ def written_rows(app, entries_after: int, audits_after: int) -> dict[str, tuple[
     return out
 
 
-def copy_baseline(app, rows: dict[str, tuple[list, list]]) -> float:
-    """Seconds to COPY the same rows into plain tables of the same columns and commit (best of 3)."""
-    from psycopg.types.json import Json
-
-    best = float("inf")
-    with app.app_context():
-        for _ in range(3):
-            with db.engine.begin() as connection:
-                for table in COPIED:
-                    connection.execute(sa.text(f"DROP TABLE IF EXISTS bench_copy_{table}"))
-                    connection.execute(
-                        sa.text(
-                            f"CREATE TABLE bench_copy_{table} "
-                            f"(LIKE {table} INCLUDING DEFAULTS INCLUDING CONSTRAINTS)"
-                        )
-                    )
-            raw = db.engine.raw_connection()
-            try:
-                start = time.perf_counter()
-                with raw.driver_connection.cursor() as cursor:
-                    for table, (columns, values) in rows.items():
-                        quoted = ", ".join(f'"{c}"' for c in columns)
-                        with cursor.copy(f"COPY bench_copy_{table} ({quoted}) FROM STDIN") as copy:
-                            for row in values:
-                                copy.write_row(
-                                    [Json(v) if isinstance(v, dict | list) else v for v in row]
-                                )
-                raw.driver_connection.commit()
-                best = min(best, time.perf_counter() - start)
-            finally:
-                raw.close()
-    return best
-
-
 #: The import's new rows in an order their foreign keys accept (the deposits it confirmed are
 #: updates, not new rows).
 OWN_ORDER = ("bank_statement", "bank_statement_line", "journal_entry", "journal_line",
              "reconciliation_item", "audit_event")  # fmt: skip
-
-
-def copy_into_own_tables(app, rows: dict[str, tuple[list, list]]) -> float:
-    """Seconds to COPY the import's new rows into its own tables, with their indexes, checks and
-    foreign keys (best of three): each round deletes them first, untimed, and rolls back.
-
-    The deposits it confirmed at the bank are updates, not new rows, and are left out.
-    """
-    from psycopg.types.json import Json
-
-    best = float("inf")
-    with app.app_context():
-        for _ in range(3):
-            raw = db.engine.raw_connection()
-            try:
-                connection = raw.driver_connection
-                with connection.cursor() as cursor:
-                    for name in reversed(OWN_ORDER):
-                        ids = [row[rows[name][0].index("id")] for row in rows[name][1]]
-                        cursor.execute(f"DELETE FROM {name} WHERE id = ANY(%s)", [ids])
-                start = time.perf_counter()
-                for name in OWN_ORDER:
-                    columns, data = rows[name]
-                    quoted = ", ".join(f'"{c}"' for c in columns)
-                    with (
-                        connection.cursor() as cursor,
-                        cursor.copy(f"COPY {name} ({quoted}) FROM STDIN") as copy,
-                    ):
-                        for row in data:
-                            copy.write_row(
-                                [Json(v) if isinstance(v, dict | list) else v for v in row]
-                            )
-                best = min(best, time.perf_counter() - start)
-                connection.rollback()
-            finally:
-                raw.close()
-    return best
 
 
 def check_result(app, lines: list) -> list[str]:
@@ -305,9 +235,9 @@ def main() -> int:
     rate = len(lines) / seconds
     rows = written_rows(app, entries_after, audits_after)
     written = sum(len(values) for _columns, values in rows.values())
-    plain_seconds = copy_baseline(app, rows)
+    plain_seconds = copy_into_plain_tables(app, rows)
     plain_ratio = rate * plain_seconds / len(lines)
-    base_seconds = copy_into_own_tables(app, rows)
+    base_seconds = copy_into_own_tables(app, rows, OWN_ORDER)
     base_rate = len(lines) / base_seconds
     ratio = rate / base_rate
     problems = check_result(app, lines)
@@ -318,7 +248,7 @@ def main() -> int:
         f"import's own tables, with their indexes, checks and foreign keys)"
     )
     print(
-        f"COPY into plain tables (no index, no foreign key; deposits included): "
+        f"COPY into plain tables (no index, no constraint; deposits included): "
         f"{plain_seconds:.3f} s, {len(lines) / plain_seconds:,.0f} lines/s ({written:,} rows), "
         f"the import at {plain_ratio:.1%} of it"
     )

@@ -42,6 +42,7 @@ os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 
 import _results  # noqa: E402
 import billing_run  # noqa: E402
+from _copy import copy_into_own_tables, copy_into_plain_tables  # noqa: E402
 
 from accounts.models import Account  # noqa: E402
 from accounts.services import FormerNumbers  # noqa: E402
@@ -178,40 +179,6 @@ def written_rows(app, before: dict[str, int]) -> dict[str, tuple[list[str], list
     return rows
 
 
-def copy_baseline(app, rows: dict[str, tuple[list[str], list[tuple]]]) -> float:
-    """Seconds to COPY the same rows into plain tables of the same columns and commit (best of three)."""
-    from psycopg.types.json import Json
-
-    best = float("inf")
-    with app.app_context():
-        for _ in range(3):
-            with db.engine.begin() as connection:
-                for name in rows:
-                    connection.execute(sa.text(f"DROP TABLE IF EXISTS bench_copy_{name}"))
-                    connection.execute(sa.text(f"CREATE TABLE bench_copy_{name} (LIKE {name})"))
-            raw = db.engine.raw_connection()
-            try:
-                start = time.perf_counter()
-                for name, (columns, data) in rows.items():
-                    quoted = ", ".join(f'"{c}"' for c in columns)
-                    with (
-                        raw.driver_connection.cursor() as cursor,
-                        cursor.copy(f"COPY bench_copy_{name} ({quoted}) FROM STDIN") as copy,
-                    ):
-                        for row in data:
-                            copy.write_row(
-                                [Json(v) if isinstance(v, (dict, list)) else v for v in row]
-                            )
-                raw.driver_connection.commit()
-                best = min(best, time.perf_counter() - start)
-            finally:
-                raw.close()
-        with db.engine.begin() as connection:
-            for name in rows:
-                connection.execute(sa.text(f"DROP TABLE IF EXISTS bench_copy_{name}"))
-    return best
-
-
 #: The import's new rows in an order their foreign keys accept.
 OWN_ORDER = (
     "remittance_file",
@@ -223,43 +190,6 @@ OWN_ORDER = (
     "journal_entry",
     "journal_line",
 )
-
-
-def copy_into_own_tables(app, rows: dict[str, tuple[list[str], list[tuple]]]) -> float:
-    """Seconds to COPY the import's new rows into its own tables, with their indexes, checks and
-    foreign keys (best of three): each round deletes them first, untimed, and rolls back.
-
-    The invoices it paid down are updates, not new rows, and are left out of this figure.
-    """
-    from psycopg.types.json import Json
-
-    best = float("inf")
-    with app.app_context():
-        for _ in range(3):
-            raw = db.engine.raw_connection()
-            try:
-                connection = raw.driver_connection
-                with connection.cursor() as cursor:
-                    for name in reversed(OWN_ORDER):
-                        ids = [row[rows[name][0].index("id")] for row in rows[name][1]]
-                        cursor.execute(f"DELETE FROM {name} WHERE id = ANY(%s)", [ids])
-                start = time.perf_counter()
-                for name in OWN_ORDER:
-                    columns, data = rows[name]
-                    quoted = ", ".join(f'"{c}"' for c in columns)
-                    with (
-                        connection.cursor() as cursor,
-                        cursor.copy(f"COPY {name} ({quoted}) FROM STDIN") as copy,
-                    ):
-                        for row in data:
-                            copy.write_row(
-                                [Json(v) if isinstance(v, (dict, list)) else v for v in row]
-                            )
-                best = min(best, time.perf_counter() - start)
-                connection.rollback()
-            finally:
-                raw.close()
-    return best
 
 
 def check_result(app, items: list[tuple], total: int) -> list[str]:
@@ -314,8 +244,8 @@ def main() -> int:
         seconds = time.perf_counter() - start
     rate = len(items) / seconds
     rows = written_rows(app, before)
-    plain_seconds = copy_baseline(app, rows)
-    base_seconds = copy_into_own_tables(app, rows)
+    plain_seconds = copy_into_plain_tables(app, rows)
+    base_seconds = copy_into_own_tables(app, rows, OWN_ORDER)
     base_rate = len(items) / base_seconds
     ratio = rate / base_rate
     plain_ratio = rate * plain_seconds / len(items)
