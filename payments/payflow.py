@@ -89,15 +89,17 @@ def open_bills(session: Session, account: Account) -> list[tuple[Invoice, int]]:
     return [(invoice, owed[invoice.id]) for invoice in invoices if owed[invoice.id] > 0]
 
 
-def quote_card_fee(
+def quote_fee(
     session: Session, actor: Actor, payment: Payment, channel: FeeChannel
 ) -> ConvenienceFee:
-    """Quote the convenience fee of a card payment just recorded: what the card page shows."""
-    return quote_payment(session, actor, payment, channel, FeeMethod.CARD)
+    """Quote the convenience fee of a payment just recorded, by its tender (a card, or a bank
+    account's debit): what the card or bank page shows."""
+    method = FeeMethod.BANK_ACCOUNT if payment.tender == Tender.BANK_DEBIT else FeeMethod.CARD
+    return quote_payment(session, actor, payment, channel, method)
 
 
 def fee_shown(session: Session, payment: Payment) -> dict[str, object]:
-    """The fee and the total the card page shows before the payer confirms."""
+    """The fee and the total the card or bank page shows before the payer confirms."""
     fee = fee_of(session, payment)
     cents = fee.amount_cents if fee is not None else 0
     return {
@@ -106,6 +108,7 @@ def fee_shown(session: Session, payment: Payment) -> dict[str, object]:
         "total_cents": payment.amount_cents + cents,
         "total": format_cents(payment.amount_cents + cents),
         "separate": bool(cents) and fee.charge_as.value == "separate_charge",
+        "bank": payment.tender == Tender.BANK_DEBIT,
     }
 
 
