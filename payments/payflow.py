@@ -22,6 +22,7 @@ from core.audit import Actor, record
 from core.db import get_by_id
 from core.money import format_cents
 from core.settings import ConfigError
+from payments.bank_payments import cancel_bank_payment
 from payments.convenience_fees import FeeChanged, copy_quote, fee_of, quote_payment
 from payments.fee_models import ConvenienceFee
 from payments.fee_terms import FeeChannel, FeeMethod
@@ -114,7 +115,14 @@ def fee_shown(session: Session, payment: Payment) -> dict[str, object]:
 
 def cancel(session: Session, actor: Actor, payment: Payment) -> bool:
     """The payer cancels a payment not yet charged (say, rather than pay the fee); False if it
-    was charged already."""
+    was charged already. A bank debit's intent, made when its account was linked, is canceled
+    at Stripe first."""
+    if payment.tender == Tender.BANK_DEBIT and payment.stripe_payment_intent_id:
+        try:
+            with gateway() as opened:
+                return cancel_bank_payment(session, actor, opened, payment)
+        except PaymentError:
+            return False
     if payment.stripe_payment_intent_id or payment.status != PaymentStatus.PENDING:
         return payment.status == PaymentStatus.CANCELED
     return mark_payment(session, actor, payment, PaymentStatus.CANCELED)

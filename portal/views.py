@@ -43,9 +43,7 @@ from core.money import MoneyError, format_cents, parse_dollars
 from notices.issuing import NoticeError
 from notices.models import Notice
 from payments import payflow
-from payments.bank_payments import cancel_bank_payment
 from payments.fee_terms import FeeChannel
-from payments.gateway import PaymentError
 from payments.models import Channel, Payment, PaymentStatus, Tender
 from payments.services import PaymentRefused, record_payment
 from portal import access, documents, i18n, limits, messages, receipts, web, zip_lookup
@@ -368,24 +366,12 @@ def card(payment_id: int):
     )
 
 
-def _cancel(payment: Payment) -> bool:
-    """Cancel a payment not yet charged; a bank debit's intent made when its account was linked
-    is canceled at Stripe first."""
-    if payment.tender != Tender.BANK_DEBIT or not payment.stripe_payment_intent_id:
-        return payflow.cancel(db.session, web.actor(), payment)
-    try:
-        with payflow.gateway() as opened:
-            return cancel_bank_payment(db.session, web.actor(), opened, payment)
-    except PaymentError:
-        return False
-
-
 @bp.route("/my/pay/<int:payment_id>/cancel", methods=["POST"])
 @web.resident_required
 def cancel_payment(payment_id: int):
     """The payer cancels a payment not yet charged (rather than pay its fee, say)."""
     payment = _own_payment(payment_id)
-    if _cancel(payment):
+    if payflow.cancel(db.session, web.actor(), payment):
         flash(_("Your payment was canceled. Nothing was charged."))
     else:
         flash(_("This payment has already been charged, so it cannot be canceled here."))

@@ -28,7 +28,7 @@ from payments.bank_payments import (
 )
 from payments.convenience_fees import FeeChanged, charged_cents
 from payments.gateway import UNAVAILABLE_MESSAGE, PaymentError
-from payments.models import PaymentStatus, Tender
+from payments.models import Payment, PaymentStatus, Tender
 from payments.services import PaymentRefused
 from portal import messages, receipts, web
 from portal.views import _own_payment, bp
@@ -144,7 +144,7 @@ def bank_confirm(payment_id: int):
     )
 
 
-def _fee_changed(payment, changed: FeeChanged):
+def _fee_changed(payment: Payment, changed: FeeChanged):
     """Nothing debited: the fee changed since the resident saw it. The debit is canceled and a
     new payment quoted with the new fee, whose bank page shows it before they authorize again."""
     with payflow.gateway() as opened:
