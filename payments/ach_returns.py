@@ -4,7 +4,9 @@ A debit fails in flight (while `processing`) or comes back after it settled. Eit
 it is recorded once (one AchReturn per payment, under the payment's row lock) with its
 NACHA return code. After settlement the reversal takes back what the payment settled
 (its credit first) from Stripe clearing and re-opens the bills; a failure in flight
-settled nothing, so nothing is reversed. The returned-payment rule in force on the day
+settled nothing, so nothing is reversed. The debit's own-line convenience fee came back
+with it: its posting is reversed too (payments.fee_charges.reverse_returned_fee), once.
+The returned-payment rule in force on the day
 charges its fee as an invoice charge (GL 4520) and blocks the bank account (by Stripe's
 fingerprint) at its count of returns within its months, or at once on a return that says
 the account cannot be debited (closed, not found, unauthorised).
@@ -25,6 +27,7 @@ from ledger import chart
 from ledger.posting import Posting, post_entry
 from payments.ach_codes import ReturnCode, return_code
 from payments.ach_models import AchReturn, AchReturnRule, BankMandate, BlockedBankAccount
+from payments.fee_charges import reverse_returned_fee
 from payments.models import Payment, PaymentStatus, Tender
 from payments.refunds import take_back_what_is_left
 
@@ -73,6 +76,9 @@ def return_debit(
     settled = payment.status == PaymentStatus.SUCCEEDED
     if settled:
         _reverse(session, actor, payment, code, on)
+        reverse_returned_fee(
+            session, actor, payment, on=on, because=f"bank debit returned ({code.code})"
+        )
         payment.status = PaymentStatus.RETURNED
     else:
         payment.status = PaymentStatus.FAILED

@@ -6,15 +6,24 @@ server records the mandate (its text version, the moment, IP address and browser
 confirms the debit with it (confirm_bank_payment). A bank account blocked after its
 returns is refused before anything goes to the bank. Nothing here marks a bill paid:
 the debit is pending while processing, and settles on the verified success.
+
+The convenience fee of a bank payment (channel online, method bank_account) is quoted
+when the payment is recorded and rides on the debit's own line: the intent is for
+`charged_cents` (bill + fee) and the mandate names that total. At the resident's "I
+authorize" the quote is checked again (`confirm_quote`) before anything goes to the bank;
+a changed fee cancels the intent unconfirmed and a new payment is quoted with it
+(`quote_again`).
 """
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from billing.models import Invoice
 from core.audit import Actor, record
 from core.db import utcnow
 from core.money import format_cents
@@ -26,10 +35,13 @@ from payments.bank_gateway import (
     confirm_bank_payment_intent,
     create_bank_payment_intent,
 )
-from payments.gateway import StripeGateway
+from payments.convenience_fees import FeeChanged, charged_cents, confirm_quote, quote_payment
+from payments.gateway import PaymentError, StripeGateway
 from payments.models import Payment, PaymentStatus, Tender
 from payments.online import _metadata, ensure_customer
-from payments.services import PaymentRefused, mark_payment
+from payments.services import PaymentRefused, mark_payment, record_payment
+
+log = logging.getLogger(__name__)
 
 #: The version of the mandate words below; stored with every accepted mandate.
 MANDATE_VERSION = "2026-12"
@@ -105,7 +117,7 @@ def start_bank_payment(session: Session, gateway: StripeGateway, payment: Paymen
     customer = ensure_customer(session, gateway, payment.account)
     intent = create_bank_payment_intent(
         gateway,
-        amount_cents=payment.amount_cents,
+        amount_cents=charged_cents(session, payment),
         customer_id=customer,
         metadata=_metadata(session, payment),
         idempotency_key=f"munibill-bank-payment-{payment.id}",
@@ -125,9 +137,15 @@ def confirm_bank_payment(
     user_agent: str,
     accepted_at: datetime | None = None,
 ) -> BankIntent:
-    """Record the mandate the resident accepted and confirm the debit with it; refused if blocked."""
+    """Record the mandate the resident accepted and confirm the debit with it; refused if blocked.
+
+    FeeChanged (nothing debited) when the convenience fee is no longer the one quoted.
+    """
     if payment.status != PaymentStatus.PENDING or not payment.stripe_payment_intent_id:
         raise PaymentRefused("payment", "this payment cannot be confirmed again")
+    # NOTE: the intent was created for the bill and the quoted fee; the quote still holding is
+    # what makes that amount the one to debit now.
+    confirm_quote(session, actor, payment)
     account = bank_account(gateway, payment_method_id)
     if is_blocked(session, account.fingerprint):
         record(session, actor, "payment.bank_account_blocked", payment)
@@ -159,6 +177,61 @@ def confirm_bank_payment(
         mark_payment(session, actor, payment, PaymentStatus.PROCESSING)
     record(session, actor, "payment.bank_confirm", payment, intent=intent.id, status=intent.status)
     return intent
+
+
+def quote_again(
+    session: Session, actor: Actor, gateway: StripeGateway, payment: Payment, changed: FeeChanged
+) -> Payment | None:
+    """After a changed fee: cancel the unconfirmed debit (its intent too) and record a new
+    pending payment of the same amount and bills, quoted with the fee now; None if refused.
+
+    The payment is canceled here even when Stripe cannot cancel its intent now: that intent
+    is for the old total and is never confirmed.
+    """
+    mark_payment(session, actor, payment, PaymentStatus.CANCELED)
+    if payment.stripe_payment_intent_id:
+        try:
+            gateway.cancel_payment_intent(payment.stripe_payment_intent_id)
+        except PaymentError as error:
+            log.warning("the intent of canceled bank payment %s is left: %s", payment.id, error)
+    numbers = list(
+        session.scalars(
+            sa.select(Invoice.number)
+            .where(Invoice.id.in_(payment.invoice_ids or []))
+            .order_by(Invoice.id)
+        )
+    )
+    try:
+        again = record_payment(
+            session,
+            actor,
+            account=payment.account,
+            amount_cents=payment.amount_cents,
+            invoice_numbers=numbers,
+            channel=payment.channel,
+            tender=payment.tender,
+        )
+    except PaymentRefused:
+        return None
+    quote_payment(session, actor, again, changed.fee.channel, changed.fee.method)
+    record(session, actor, "payment.fee_requoted", again, canceled_payment=payment.id)
+    return again
+
+
+def cancel_bank_payment(
+    session: Session, actor: Actor, gateway: StripeGateway, payment: Payment
+) -> bool:
+    """The resident cancels a debit not yet sent to the bank (rather than pay its fee, say):
+    its intent is canceled at Stripe first; False if Stripe has it on its way already."""
+    if payment.status != PaymentStatus.PENDING:
+        return payment.status == PaymentStatus.CANCELED
+    if payment.stripe_payment_intent_id:
+        try:
+            gateway.cancel_payment_intent(payment.stripe_payment_intent_id)
+        except PaymentError as error:
+            log.warning("bank payment %s was not canceled: %s", payment.id, error)
+            return False
+    return mark_payment(session, actor, payment, PaymentStatus.CANCELED)
 
 
 def debits_in_flight(session: Session, account_ids: set[int]) -> set[int]:

@@ -41,6 +41,14 @@ FEE_GL = {
     FeeAccount.PROCESSOR: chart.CONVENIENCE_FEES_PAYABLE,
 }
 
+#: NOTE: a separate charge is what the card networks' government service-fee programmes ask of
+#: a card fee; a bank debit has no such programme, and a second debit would need its own
+#: mandate and could be returned on its own. A bank payment's fee rides on its own debit.
+BANK_FEE_ON_OWN_LINE = (
+    "a bank account's fee is debited on its own line of the payment's debit; a separate "
+    "charge is for card rules only"
+)
+
 
 @dataclass(frozen=True)
 class FeeQuote:
@@ -121,6 +129,9 @@ def set_rule(session: Session, actor: Actor, row: Mapping[str, Any]) -> Convenie
     channel = _choice(FeeChannel, row, "channel")
     method = _choice(FeeMethod, row, "method")
     fields = terms_to_row(terms)
+    charge_as = _choice(FeeCharge, row, "charge_as", FeeCharge.OWN_LINE)
+    if method == FeeMethod.BANK_ACCOUNT and charge_as == FeeCharge.SEPARATE:
+        raise FeeRuleError("charge_as", BANK_FEE_ON_OWN_LINE)
     rule = ConvenienceFeeRule(
         channel=channel,
         method=method,
@@ -131,7 +142,7 @@ def set_rule(session: Session, actor: Actor, row: Mapping[str, Any]) -> Convenie
         minimum_cents=terms.minimum_cents,
         cap_cents=terms.cap_cents,
         bearer=_choice(FeeBearer, row, "bearer", FeeBearer.PAYER),
-        charge_as=_choice(FeeCharge, row, "charge_as", FeeCharge.OWN_LINE),
+        charge_as=charge_as,
         account=_choice(FeeAccount, row, "account", FeeAccount.REVENUE),
         refund=_choice(FeeRefund, row, "refund", FeeRefund.NEVER),
         created_by=actor.label,

@@ -6,7 +6,8 @@ drawer) / Cr 4530 fee revenue or 2050 fees payable to a processor. An own-line f
 rides on the payment's PaymentIntent and is posted when the payment settles; a
 separate-charge fee has its own PaymentIntent, posted when Stripe says it succeeded.
 A refund of the payment gives back the fee's share the rule names (full, pro rata,
-never), reversing the same accounts.
+never), reversing the same accounts. A bank debit its bank returns took back the whole
+amount, fee included: its own-line fee is reversed in full, once, whatever the refund rule.
 """
 
 from __future__ import annotations
@@ -227,4 +228,34 @@ def refund_fee(
         f"{format_cents(cents)}",
     )
     record(session, actor, "payment.fee_refunded", fee, refund=refund.id, cents=cents)
+    return cents
+
+
+def reverse_returned_fee(
+    session: Session, actor: Actor, payment: Payment, *, on: date, because: str
+) -> int:
+    """Reverse the posted own-line fee of a debit its bank returned (Dr the fee's account /
+    Cr Stripe clearing), what refunds left of it, once; the cents reversed."""
+    fee = fee_of(session, payment)
+    if fee is None or fee.charge_as != FeeCharge.OWN_LINE or fee.posted_on is None:
+        return 0
+    session.refresh(fee, with_for_update=True)
+    cents = fee.amount_cents - fee.refunded_cents
+    if cents <= 0:
+        return 0
+    # NOTE: counted as given back, so that no refund can give the fee back a second time.
+    fee.refunded_cents = fee.amount_cents
+    post_entry(
+        session,
+        [
+            Posting(FEE_GL[fee.account], debit_cents=cents),
+            Posting(chart.STRIPE_CLEARING, credit_cents=cents),
+        ],
+        entry_date=on,
+        source_type="convenience_fee",
+        source_id=payment.id,
+        actor=actor,
+        memo=f"Convenience fee of payment {payment.id} reversed: {because}",
+    )
+    record(session, actor, "payment.fee_returned", fee, payment=payment.id, cents=cents)
     return cents

@@ -108,7 +108,8 @@ class ConvenienceFee(Base):
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(sa.String(255), unique=True)
     #: The town's date the fee was posted; None until its money is in.
     posted_on: Mapped[date | None]
-    #: What of the fee has been given back by refunds of the payment.
+    #: What of the fee has been given back by refunds of the payment (all of it once the bank
+    #: returned the debit that carried it).
     refunded_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
 
     __table_args__ = (

@@ -22,6 +22,7 @@ from core.audit import Actor, record
 from core.db import get_by_id
 from core.money import format_cents
 from core.settings import ConfigError
+from payments.bank_payments import cancel_bank_payment
 from payments.convenience_fees import FeeChanged, copy_quote, fee_of, quote_payment
 from payments.fee_models import ConvenienceFee
 from payments.fee_terms import FeeChannel, FeeMethod
@@ -89,15 +90,17 @@ def open_bills(session: Session, account: Account) -> list[tuple[Invoice, int]]:
     return [(invoice, owed[invoice.id]) for invoice in invoices if owed[invoice.id] > 0]
 
 
-def quote_card_fee(
+def quote_fee(
     session: Session, actor: Actor, payment: Payment, channel: FeeChannel
 ) -> ConvenienceFee:
-    """Quote the convenience fee of a card payment just recorded: what the card page shows."""
-    return quote_payment(session, actor, payment, channel, FeeMethod.CARD)
+    """Quote the convenience fee of a payment just recorded, by its tender (a card, or a bank
+    account's debit): what the card or bank page shows."""
+    method = FeeMethod.BANK_ACCOUNT if payment.tender == Tender.BANK_DEBIT else FeeMethod.CARD
+    return quote_payment(session, actor, payment, channel, method)
 
 
 def fee_shown(session: Session, payment: Payment) -> dict[str, object]:
-    """The fee and the total the card page shows before the payer confirms."""
+    """The fee and the total the card or bank page shows before the payer confirms."""
     fee = fee_of(session, payment)
     cents = fee.amount_cents if fee is not None else 0
     return {
@@ -106,12 +109,20 @@ def fee_shown(session: Session, payment: Payment) -> dict[str, object]:
         "total_cents": payment.amount_cents + cents,
         "total": format_cents(payment.amount_cents + cents),
         "separate": bool(cents) and fee.charge_as.value == "separate_charge",
+        "bank": payment.tender == Tender.BANK_DEBIT,
     }
 
 
 def cancel(session: Session, actor: Actor, payment: Payment) -> bool:
     """The payer cancels a payment not yet charged (say, rather than pay the fee); False if it
-    was charged already."""
+    was charged already. A bank debit's intent, made when its account was linked, is canceled
+    at Stripe first."""
+    if payment.tender == Tender.BANK_DEBIT and payment.stripe_payment_intent_id:
+        try:
+            with gateway() as opened:
+                return cancel_bank_payment(session, actor, opened, payment)
+        except PaymentError:
+            return False
     if payment.stripe_payment_intent_id or payment.status != PaymentStatus.PENDING:
         return payment.status == PaymentStatus.CANCELED
     return mark_payment(session, actor, payment, PaymentStatus.CANCELED)

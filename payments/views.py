@@ -97,7 +97,7 @@ def _record(form: PayForm, account: Account) -> Payment | None:
         )
         # NOTE: a clerk's card page is the card taken at the counter: its fee rule is the
         # counter's, though Stripe charges the card as it does online.
-        payflow.quote_card_fee(db.session, request_actor(), payment, FeeChannel.COUNTER)
+        payflow.quote_fee(db.session, request_actor(), payment, FeeChannel.COUNTER)
         return payment
     except PaymentRefused as refused:
         field = form.amount if refused.field == "amount_cents" else form.invoices

@@ -314,7 +314,7 @@ def pay():
             channel=Channel.ONLINE,
             tender=METHODS[form.method.data],
         )
-        payflow.quote_card_fee(db.session, web.actor(), payment, FeeChannel.ONLINE)
+        payflow.quote_fee(db.session, web.actor(), payment, FeeChannel.ONLINE)
     except PaymentRefused as refused:
         db.session.rollback()
         form.amount.errors = [messages.translate(payflow.sentence(refused.message))]

@@ -5,6 +5,9 @@ POST start gives the debit's client secret for Stripe.js to collect the bank acc
 (collectBankAccountForPayment: Financial Connections, or account numbers verified by
 microdeposits); POST confirm records the mandate the resident accepted (with this
 request's IP address and browser) and confirms the debit through payments.bank_payments.
+The convenience fee quoted on the payment is shown with the total (the card page's
+include) and the mandate names that total; a fee changed by the confirm is answered
+with the new fee and the bank page of a new payment quoted with it; nothing is debited.
 The routes are on portal.views' blueprint.
 """
 
@@ -20,10 +23,12 @@ from payments import payflow
 from payments.bank_payments import (
     confirm_bank_payment,
     mandate_text,
+    quote_again,
     start_bank_payment,
 )
+from payments.convenience_fees import FeeChanged, charged_cents
 from payments.gateway import UNAVAILABLE_MESSAGE, PaymentError
-from payments.models import PaymentStatus, Tender
+from payments.models import Payment, PaymentStatus, Tender
 from payments.services import PaymentRefused
 from portal import messages, receipts, web
 from portal.views import _own_payment, bp
@@ -52,11 +57,13 @@ def bank(payment_id: int):
     if payment.status != PaymentStatus.PENDING:
         return redirect(url_for(".status", payment_id=payment.id))
     config = current_app.config
+    total = charged_cents(db.session, payment)
     return render_template(
         "portal/bank.html",
         account=web.account(),
         payment=payment,
-        mandate=mandate_text(config["MUNICIPALITY_NAME"], payment.amount_cents, _language()),
+        fee=payflow.fee_shown(db.session, payment),
+        mandate=mandate_text(config["MUNICIPALITY_NAME"], total, _language()),
         restart_url=receipts.restart_url(payment),
         stripe_js_url=config["STRIPE_JS_URL"],
         publishable_key=config["STRIPE_PUBLISHABLE_KEY"],
@@ -120,6 +127,8 @@ def bank_confirm(payment_id: int):
                 ip_address=request.remote_addr or "",
                 user_agent=request.headers.get("User-Agent", ""),
             )
+    except FeeChanged as changed:
+        return _fee_changed(payment, changed)
     except PaymentRefused as refused:
         db.session.commit()  # the refusal is in the audit log
         return _refused(payflow.sentence(refused.message), 409)
@@ -133,3 +142,19 @@ def bank_confirm(payment_id: int):
         verification_url=intent.verification_url,
         status_url=url_for(".status", payment_id=payment.id),
     )
+
+
+def _fee_changed(payment: Payment, changed: FeeChanged):
+    """Nothing debited: the fee changed since the resident saw it. The debit is canceled and a
+    new payment quoted with the new fee, whose bank page shows it before they authorize again."""
+    with payflow.gateway() as opened:
+        again = quote_again(db.session, web.actor(), opened, payment, changed)
+    body: dict[str, object] = {
+        "error": messages.translate(payflow.FEE_CHANGED),
+        "fee": payflow.fee_shown(db.session, again or payment),
+        "restart_url": url_for(".bank", payment_id=again.id)
+        if again is not None
+        else receipts.restart_url(payment),
+    }
+    db.session.commit()
+    return jsonify(body), 409

@@ -115,7 +115,12 @@
     );
     if (confirmed.error) {
       show(confirmed.error);
-      form.querySelector("#bank-restart").hidden = false;
+      var restart = form.querySelector("#bank-restart");
+      // A changed convenience fee: the new payment's page shows the new fee and total.
+      if (confirmed.restart_url) {
+        restart.querySelector("a").href = confirmed.restart_url;
+      }
+      restart.hidden = false;
       refresh();
       return;
     }

@@ -13,6 +13,7 @@ from payments.models import Payment
 from tests.ledger.billing_postings import Posted
 from tests.payments.signing import deliver
 from tests.payments.test_ach_returns import RETURN, TOTAL, _charge_failed, _settled
+from tests.payments.test_bank_fees import returned_with_fee
 from tests.payments.test_webhooks import _town
 
 
@@ -48,3 +49,16 @@ def returned_payment_fee(app: Flask, client) -> Posted:
             sa.select(AchReturn.fee_charge_id).where(AchReturn.payment_id == payment_id)
         )
         return Posted(_entry("ach_return_fee"), str(charge_id), f"fee (charge {charge_id})")
+
+
+def convenience_fee_returned(app: Flask, client) -> Posted:
+    """The own-line convenience fee of a returned bank debit, reversed with it."""
+    (account_id,) = _town(app)
+    payment_id = returned_with_fee(app, client, account_id)
+    with app.app_context():
+        seq = db.session.scalar(
+            sa.select(sa.func.max(JournalEntry.seq)).where(
+                JournalEntry.source_type == "convenience_fee"
+            )
+        )
+        return Posted(seq, str(payment_id), f"Convenience fee of payment {payment_id} reversed")

@@ -102,6 +102,11 @@ KINDS = [
     Kind("payments/fee_charges.py:post_fee", "convenience_fee", fees.separate_fee),
     Kind("payments/fee_charges.py:refund_fee", "convenience_fee", fees.fee_refunded),
     Kind(
+        "payments/fee_charges.py:reverse_returned_fee",
+        "convenience_fee",
+        ach.convenience_fee_returned,
+    ),
+    Kind(
         "payments/reconcile_actions.py:write_off", "reconciliation", payments.write_off_in_the_queue
     ),
     Kind("payments/reconcile_actions.py:record_refund", "refund", payments.refund_made_at_stripe),

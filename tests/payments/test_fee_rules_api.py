@@ -71,6 +71,7 @@ def test_bad_rules_are_refused_by_field_and_change_nothing(app, client, api_head
             "tiers",
             "overlap",
         ),
+        ({**CARD_ONLINE, "method": "bank_account"}, "charge_as", "card rules only"),
     ]:
         answer = client.post("/api/v1/convenience-fee-rules", json=body, headers=clerk)
         assert answer.status_code == 422, (field, answer.text)
