@@ -24,6 +24,7 @@ from core.db import utcnow
 from core.money import format_cents
 from payments.ach_codes import resident_words
 from payments.ach_models import AchReturn, BankMandate
+from payments.convenience_fees import charged_cents
 from payments.models import Payment
 from portal import mail
 
@@ -40,7 +41,9 @@ def _message(config: Mapping, returned: AchReturn, payment: Payment) -> tuple[st
     last4 = session.scalar(sa.select(BankMandate.last4).where(BankMandate.payment_id == payment.id))
     fee = session.get(InvoiceCharge, returned.fee_charge_id) if returned.fee_charge_id else None
     with force_locale(language):
-        values = {"amount": format_cents(payment.amount_cents), "number": account.number}
+        # What the bank debited and sent back: the bill's amount and any convenience fee on it.
+        debited = charged_cents(session, payment)
+        values = {"amount": format_cents(debited), "number": account.number}
         subject = _("Your bank returned your payment of %(amount)s", **values)
         paragraphs = [
             _("Hello,"),

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from accounts.models import Account, Language
 from core.audit import Actor
 from core.extensions import db
+from core.money import format_cents
 from payments.ach_models import AchReturn
 from payments.models import Payment
 from portal.ach_notices import tell_returns
@@ -57,3 +58,22 @@ def test_an_account_without_an_address_is_marked_and_nothing_is_sent(app, client
         assert tell_returns(db.session, app.config, JOB) == {"no_address": 1}
         assert db.session.scalar(sa.select(AchReturn.told_by)) == "no_address"
     assert smtp.handler.envelopes == []
+
+
+def test_the_e_mail_names_what_the_bank_debited_and_returned_fee_included(app, client, smtp):
+    from tests.payments.test_bank_fees import BANK_FEE, returned_with_fee
+
+    (account_id,) = _town(app)
+    with app.app_context():
+        db.session.get(Account, account_id).email = "ana.olson@example.org"
+        db.session.commit()
+    returned_with_fee(app, client, account_id)
+    with app.app_context():
+        assert tell_returns(db.session, app.config, JOB) == {"emailed": 1}
+    (envelope,) = smtp.handler.envelopes
+    message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+    debited = format_cents(TOTAL + BANK_FEE)
+    assert message["Subject"] == f"Your bank returned your payment of {debited}"
+    assert (
+        f"Your bank payment of {debited} for account" in message.get_body(("plain",)).get_content()
+    )
