@@ -28,6 +28,14 @@ SCHEDULE: list[Entry] = [
     ),
     Entry("send_reminders", "notices.jobs:send_reminders", "cron", {"hour": 6, "minute": 0}),
     Entry(
+        "send_shutoff_notices",
+        "notices.jobs:send_shutoff_notices",
+        "cron",
+        # NOTE: after the plan review and the payments of the night, so a plan that defaulted
+        # today or a payment that settled counts.
+        {"hour": 6, "minute": 15},
+    ),
+    Entry(
         "purge_portal_sessions",
         "portal.jobs:purge_portal_sessions",
         "cron",

@@ -124,6 +124,35 @@ def occupant(location: ServiceLocation) -> Recipient:
     )
 
 
+def service_address(session: Session, invoice: Invoice) -> Recipient | None:
+    """ "Occupant" at the service address of a utility bill: its location's (that of its first
+    located line), else its first metered line's service point's (None: no service address)."""
+    location = _location(session, invoice)
+    if location is not None:
+        return occupant(location)
+    point = session.scalar(
+        sa.select(ServicePoint)
+        .join(InvoiceLine, InvoiceLine.service_point_id == ServicePoint.id)
+        .where(InvoiceLine.invoice_id == invoice.id)
+        .order_by(InvoiceLine.id)
+        .limit(1)
+    )
+    if point is None:
+        return None
+    state = invoice.account.mail_state
+    lines = _lines(point.service_street, None, point.service_city, state, point.service_zip)
+    return Recipient("Occupant", lines, recipient_zip(point.service_zip))
+
+
+def same_address(one: Recipient, other: Recipient) -> bool:
+    """Whether two envelopes go to the same street address (case, spacing and ZIP+4 aside)."""
+
+    def street(recipient: Recipient) -> str:
+        return " ".join(recipient.lines[0].upper().replace(".", "").replace(",", "").split())
+
+    return street(one) == street(other) and one.zip_code[:5] == other.zip_code[:5]
+
+
 def owners_copy(document: NoticeDocument, owner: Account) -> NoticeDocument:
     """The owner's copy of an occupant's bill: the same bill, in the owner's envelope, saying
     whose bill it is; without the occupant's quick-pay access code (the owner can pay with the

@@ -19,6 +19,7 @@ from notices.deposit_slip import deposit_slip, render_slip
 from notices.issuing import NoticeError, issue
 from notices.models import Delivery, NoticeBatch
 from notices.print_batches import mark_mailed, print_batch
+from notices.shutoff_cli import shutoff
 from payments.bank_reconciliation import NoStatement, reconcile
 from payments.models import BankDeposit
 
@@ -143,5 +144,6 @@ def bank_reconciliation(day, path: str) -> None:
 
 
 def init_app(app) -> None:
-    """Add the `munibill notices` group."""
+    """Add the `munibill notices` and `munibill shutoff` groups."""
     app.cli.add_command(notices_cli)
+    app.cli.add_command(shutoff)

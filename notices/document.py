@@ -26,6 +26,8 @@ class NoticeKind(enum.StrEnum):
     RECEIPT = "receipt"
     REFUND = "refund"
     STATEMENT = "statement"
+    #: Utility service will be shut off unless the past-due amount is paid (docs/shutoff.md).
+    SHUTOFF = "shutoff"
 
 
 @dataclass(frozen=True)

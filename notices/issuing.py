@@ -24,6 +24,7 @@ from notices.document import NoticeDocument, NoticeKind
 from notices.mail_delivery import Mailer
 from notices.mail_message import message_for
 from notices.models import Delivery, Notice
+from notices.pdf_canvas import long_date
 from notices.receipt_words import payment_rows
 from notices.render import render_counted
 from notices.texts import texts_for
@@ -197,7 +198,7 @@ def email_notice(
         filename=f"{document.kind.value}-{document.reference}.pdf".replace("/", "-").replace(
             " ", ""
         ),
-        rows=payment_rows(document, texts_for(document.language)) if receipt else (),
+        rows=_rows(document),
     )
     outcome = mailer.send(message)
     notice.email_to, notice.email_status = to or account.email, outcome.status
@@ -215,6 +216,17 @@ def email_notice(
             smtp_code=outcome.smtp_code,
         )
     return False
+
+
+def _rows(document: NoticeDocument) -> tuple[tuple[str, str], ...]:
+    """The e-mail's rows beyond the amount and the date: a receipt's payment, a shutoff notice's
+    earliest shutoff date."""
+    texts = texts_for(document.language)
+    if document.kind is NoticeKind.RECEIPT:
+        return tuple(payment_rows(document, texts))
+    if document.kind is NoticeKind.SHUTOFF and document.action_date:
+        return ((str(texts["earliest_shutoff"]), long_date(document.action_date, texts)),)
+    return ()
 
 
 def issue_and_deliver(

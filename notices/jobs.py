@@ -1,6 +1,6 @@
 """Scheduled notice work: payment reminders (see scheduler.py and notices.reminders), the daily
-review of payment plans with the letter to each resident whose plan defaulted, and the e-mail to
-operations when any scheduled run fails.
+review of payment plans with the letter to each resident whose plan defaulted, the shutoff
+notices (notices.shutoff_notices), and the e-mail to operations when any scheduled run fails.
 
 Each function takes (session, JobContext), commits as it goes, returns counts
 and is idempotent: running it twice does nothing new.
@@ -22,6 +22,7 @@ from notices.mail_delivery import Mailer
 from notices.mail_message import Message
 from notices.plan_letters import tell_default
 from notices.reminders import send_reminders as send
+from notices.shutoff_notices import send_shutoff_notices as send_shutoffs
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +30,15 @@ log = logging.getLogger(__name__)
 def send_reminders(session: Session, context: JobContext) -> dict:
     """Send the reminder stages due as of the day: one notice per account, e-mailed or printed."""
     outcome = send(
+        session, context.config, context.actor, as_of=context.as_of, dry_run=context.dry_run
+    )
+    return outcome.counts()
+
+
+def send_shutoff_notices(session: Session, context: JobContext) -> dict:
+    """Send the shutoff notice of each utility account the rules let be shut off and not yet
+    noticed for its present delinquency; print the day's batch."""
+    outcome = send_shutoffs(
         session, context.config, context.actor, as_of=context.as_of, dry_run=context.dry_run
     )
     return outcome.counts()

@@ -51,7 +51,7 @@ class BodyContent:
         doc = self.doc
         intro = self.intro()
         if intro:
-            final = doc.kind is NoticeKind.FINAL
+            final = doc.kind in (NoticeKind.FINAL, NoticeKind.SHUTOFF)
             flow.paragraph(intro, BOLD if final else REGULAR, 9, ALERT if final else INK)
             flow.space(2)
         for message in doc.messages:
@@ -88,6 +88,13 @@ class BodyContent:
             if day:
                 return self.t("intro.final", amount=amount, date=self.date(day))
             return self.t("intro.final_no_date", amount=amount)
+        if kind is NoticeKind.SHUTOFF:
+            return self.t(
+                "intro.shutoff",
+                address=doc.service_location,
+                amount=amount,
+                date=self.date(doc.action_date or pay_by),
+            )
         if kind is NoticeKind.RECEIPT:
             return self.t(
                 "intro.receipt", amount=money(doc.amount_cents), date=self.date(doc.issue_date)

@@ -107,7 +107,7 @@ class PageFurniture:
         kind = doc.kind.value
         x, w = RIGHT_COLUMN_X, RIGHT_COLUMN_WIDTH
         title = self.t("title." + kind)
-        color = ALERT if doc.kind is NoticeKind.FINAL else ACCENT
+        color = ALERT if doc.kind in (NoticeKind.FINAL, NoticeKind.SHUTOFF) else ACCENT
         y = PAGE_HEIGHT - 58
         page.text(x, y, title, BOLD, fit_size(title, BOLD, 17, w), color)
         y -= 14
@@ -180,7 +180,12 @@ class PageFurniture:
         """What the resident is asked to pay: a reminder's or a past-due or final notice's
         stub (what is owed now), else the bill's total due."""
         doc = self.doc
-        if doc.kind in (NoticeKind.REMINDER, NoticeKind.PAST_DUE, NoticeKind.FINAL):
+        if doc.kind in (
+            NoticeKind.REMINDER,
+            NoticeKind.PAST_DUE,
+            NoticeKind.FINAL,
+            NoticeKind.SHUTOFF,
+        ):
             if doc.stubs:
                 return doc.stubs[0].amount_due_cents
             if doc.amount_cents:
@@ -247,6 +252,9 @@ class PageFurniture:
             ]
             total = (self.t("balance_after"), money(doc.balance_after_cents))
             items.append(self.box(self.t("box.refund"), rows, total))
+        if doc.kind is NoticeKind.SHUTOFF and doc.action_date:
+            total = (self.t("earliest_shutoff"), self.date(doc.action_date))
+            items.append(self.box(self.t("box.notice"), [], total, ALERT))
         if doc.kind in (NoticeKind.PAST_DUE, NoticeKind.FINAL) and (
             doc.penalty_cents or doc.action_date
         ):
@@ -254,7 +262,7 @@ class PageFurniture:
             if doc.penalty_cents:
                 rows.append((self.t("penalty_assessed"), money(doc.penalty_cents)))
             total = (self.t("deadline"), self.date(doc.action_date)) if doc.action_date else None
-            color = ALERT if doc.kind is NoticeKind.FINAL else ACCENT
+            color = ALERT if doc.kind in (NoticeKind.FINAL, NoticeKind.SHUTOFF) else ACCENT
             items.append(self.box(self.t("box.notice"), rows, total, color))
         if len(doc.stubs) > 1:
             rows = []

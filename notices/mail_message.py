@@ -27,6 +27,7 @@ KINDS = (
     "receipt",
     "refund",
     "statement",
+    "shutoff",
 )
 
 #: Every text of a notice e-mail, per language; both languages have the same keys.
@@ -68,6 +69,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "amount.receipt": "Amount paid",
         "amount.refund": "Amount refunded",
         "amount.statement": "Balance",
+        "subject.shutoff": "{municipality}: shutoff notice for account {account_number}",
+        "intro.shutoff": (
+            "Your utility service may be shut off unless the past-due amount is paid. "
+            "The shutoff notice, with the date and the amount that stops it, is attached as a PDF."
+        ),
+        "amount.shutoff": "Past-due amount that stops the shutoff",
         "greeting": "Dear {name},",
         "account": "Account",
         "reference": "Reference",
@@ -117,6 +124,12 @@ TEXTS: dict[str, dict[str, str]] = {
         "amount.receipt": "Importe pagado",
         "amount.refund": "Importe reembolsado",
         "amount.statement": "Saldo",
+        "subject.shutoff": "{municipality}: aviso de corte de servicio de la cuenta {account_number}",
+        "intro.shutoff": (
+            "Su servicio público puede cortarse si no se paga el saldo vencido. Adjuntamos en PDF "
+            "el aviso de corte, con la fecha y el importe que lo evita."
+        ),
+        "amount.shutoff": "Saldo vencido que evita el corte",
         "greeting": "Estimado(a) {name}:",
         "account": "Cuenta",
         "reference": "Referencia",

@@ -125,3 +125,30 @@ class ReminderPause(CreatedAtMixin, Base):
             "account_id IS NOT NULL OR invoice_id IS NOT NULL", name="pause_names_something"
         ),
     )
+
+
+class ShutoffNotice(CreatedAtMixin, Base):
+    """A shutoff notice issued for one delinquency of a utility account: at most one per account
+    and delinquency, the delinquency named by its oldest past-due utility invoice
+    (docs/shutoff.md)."""
+
+    __tablename__ = "shutoff_notice"
+
+    id: Mapped[intpk]
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    #: The oldest past-due utility invoice on the day of the notice.
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    #: The account's notice, and the copy to "Occupant" at the service address (if one went).
+    notice_id: Mapped[int] = mapped_column(sa.ForeignKey("notice.id"), index=True)
+    occupant_notice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notice.id"), index=True)
+    issued_on: Mapped[date]
+    #: The past-due utility amount that stops the shutoff, as of the notice's day.
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    #: The lead time in business days after the notice, moved off no-shutoff days.
+    earliest_shutoff_on: Mapped[date]
+    #: "job" or "clerk".
+    requested_by: Mapped[str] = mapped_column(sa.String(254))
+
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "invoice_id", name="uq_shutoff_notice_delinquency"),
+    )

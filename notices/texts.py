@@ -21,6 +21,7 @@ EN: dict[str, str | tuple[str, ...]] = {
     "title.receipt": "Payment Receipt",
     "title.refund": "Refund Notice",
     "title.statement": "Account Statement",
+    "title.shutoff": "Shutoff Notice",
     # Titles as they read in a sentence (the PDF's metadata).
     "name.utility_bill": "Utility bill",
     "name.tax_bill": "Tax bill",
@@ -30,6 +31,7 @@ EN: dict[str, str | tuple[str, ...]] = {
     "name.receipt": "Payment receipt",
     "name.refund": "Refund notice",
     "name.statement": "Account statement",
+    "name.shutoff": "Shutoff notice",
     # What the reference under the title is.
     "ref.utility_bill": "Bill number",
     "ref.tax_bill": "Bill number",
@@ -39,6 +41,7 @@ EN: dict[str, str | tuple[str, ...]] = {
     "ref.receipt": "Receipt number",
     "ref.refund": "Refund number",
     "ref.statement": "Reference",
+    "ref.shutoff": "Notice number",
     "meta.subject": "{name}, account {account}",
     # The facts beside the address window.
     "account_number": "Account number",
@@ -74,6 +77,7 @@ EN: dict[str, str | tuple[str, ...]] = {
     "balance_after": "Remaining balance",
     "penalty_assessed": "Penalty assessed",
     "deadline": "Deadline",
+    "earliest_shutoff": "Earliest shutoff date",
     "installments": "Installments",
     "installment": "Installment {number} of {count}",
     # Tables.
@@ -136,6 +140,11 @@ EN: dict[str, str | tuple[str, ...]] = {
     "intro.final_no_date": (
         "FINAL NOTICE: your account is seriously past due. Please pay {amount} now."
     ),
+    "intro.shutoff": (
+        "SHUTOFF NOTICE: your utility service at {address} may be shut off on or after {date} "
+        "unless the past-due amount of {amount} is paid before then. Call us if you want a "
+        "payment plan, have a medical certificate or dispute the amount."
+    ),
     "intro.receipt": "Thank you for your payment of {amount} received on {date}.",
     "intro.paid_in_full": "Paid in full. Thank you: nothing is due on this bill.",
     "amounts_as_of": "Amounts as of",
@@ -194,6 +203,11 @@ EN: dict[str, str | tuple[str, ...]] = {
     "also_owed.other": "Other charges",
     "intro.refund": "A refund of {amount} has been issued to you on {date}.",
     # The owner's copy of an occupant's bill (a location billed "owner copied").
+    "copy.occupant": (
+        "To the occupant of {address}: the town must tell whoever lives at a service address "
+        "before the service is shut off. The account holder was sent this notice at the "
+        "mailing address on the account."
+    ),
     "copy.owner": (
         "Owner's copy. The occupant at {address} receives this bill and is responsible for "
         "paying it; the town sends this copy to you as the property's owner."
@@ -256,6 +270,7 @@ ES: dict[str, str | tuple[str, ...]] = {
     "title.receipt": "Recibo de pago",
     "title.refund": "Aviso de reembolso",
     "title.statement": "Estado de cuenta",
+    "title.shutoff": "Aviso de corte de servicio",
     "name.utility_bill": "Factura de servicios",
     "name.tax_bill": "Factura de impuestos",
     "name.reminder": "Recordatorio de pago",
@@ -264,6 +279,7 @@ ES: dict[str, str | tuple[str, ...]] = {
     "name.receipt": "Recibo de pago",
     "name.refund": "Aviso de reembolso",
     "name.statement": "Estado de cuenta",
+    "name.shutoff": "Aviso de corte de servicio",
     "ref.utility_bill": "Número de factura",
     "ref.tax_bill": "Número de factura",
     "ref.reminder": "Número de aviso",
@@ -272,6 +288,7 @@ ES: dict[str, str | tuple[str, ...]] = {
     "ref.receipt": "Número de recibo",
     "ref.refund": "Número de reembolso",
     "ref.statement": "Referencia",
+    "ref.shutoff": "Número de aviso",
     "meta.subject": "{name}, cuenta {account}",
     "account_number": "Número de cuenta",
     "access_code": "Código de acceso",
@@ -304,6 +321,7 @@ ES: dict[str, str | tuple[str, ...]] = {
     "balance_after": "Saldo pendiente",
     "penalty_assessed": "Recargo aplicado",
     "deadline": "Fecha límite",
+    "earliest_shutoff": "Fecha más temprana de corte",
     "installments": "Plazos",
     "installment": "Plazo {number} de {count}",
     "reads.title": "Lecturas del medidor",
@@ -363,6 +381,11 @@ ES: dict[str, str | tuple[str, ...]] = {
     "intro.final_no_date": (
         "AVISO FINAL: su cuenta tiene un saldo vencido grave. Pague {amount} de inmediato."
     ),
+    "intro.shutoff": (
+        "AVISO DE CORTE: el servicio público en {address} puede cortarse a partir del {date} "
+        "si antes no se paga el saldo vencido de {amount}. Llámenos si desea un plan de pagos, "
+        "tiene un certificado médico o quiere disputar el importe."
+    ),
     "intro.receipt": "Gracias por su pago de {amount}, recibido el {date}.",
     "intro.paid_in_full": "Pagada en su totalidad. Gracias: no hay nada que pagar en esta factura.",
     "amounts_as_of": "Importes al",
@@ -420,6 +443,11 @@ ES: dict[str, str | tuple[str, ...]] = {
     "also_owed.tax": "Impuesto predial {year} (vea su factura de impuestos)",
     "also_owed.other": "Otros cargos",
     "intro.refund": "Se le ha emitido un reembolso de {amount} el {date}.",
+    "copy.occupant": (
+        "Al ocupante de {address}: el municipio debe avisar a quien vive en la dirección del "
+        "servicio antes de cortarlo. Este aviso también se envió al titular de la cuenta a la "
+        "dirección postal de la cuenta."
+    ),
     "copy.owner": (
         "Copia del propietario. El ocupante de {address} recibe esta factura y es responsable "
         "de pagarla; el municipio le envía esta copia como propietario del inmueble."

@@ -1,5 +1,6 @@
 """Billing's models, importable from one place: invoices and their settlements, the rules
-(rate plans, levies, penalty rules), billing runs, billing cycles and payment plans."""
+(rate plans, levies, penalty rules), billing runs, billing cycles, payment plans and the
+shutoff rules."""
 
 from billing.models.cycles import BillingCycle, CycleFrequency, CyclePeriod
 from billing.models.deposits import (
@@ -34,6 +35,7 @@ from billing.models.plans import (
 )
 from billing.models.rules import PenaltyRuleSet, RatePlan, TaxYearLevy, TownClosedDay
 from billing.models.runs import BillingRun, RunStatus
+from billing.models.shutoff import MedicalCertificate, ShutoffRule
 from billing.models.winter import WinterAverage, WinterUsage
 
 __all__ = [
@@ -72,4 +74,6 @@ __all__ = [
     "PlanInvoice",
     "PlanRule",
     "PlanStatus",
+    "MedicalCertificate",
+    "ShutoffRule",
 ]

@@ -277,6 +277,28 @@ def final_notice() -> NoticeDocument:
     )
 
 
+def shutoff_notice() -> NoticeDocument:
+    """A utility account's shutoff notice: the past-due amount that stops it by the earliest
+    shutoff date."""
+    shutoff_on = date(2027, 1, 7)
+    return replace(
+        past_due(),
+        kind=NoticeKind.SHUTOFF,
+        summary=None,
+        issue_date=date(2026, 12, 28),
+        reference="S-20261228-10000016",
+        service_location="1432 Alder Court, Maple Falls",
+        activity=(),
+        messages=(),
+        penalty_cents=0,
+        also_owed=(),
+        due_date=shutoff_on,
+        action_date=shutoff_on,
+        amount_cents=PAST_DUE_TOTAL,
+        stubs=(stub(PAST_DUE_TOTAL, shutoff_on),),
+    )
+
+
 def receipt() -> NoticeDocument:
     """A card payment applied to two bills."""
     return NoticeDocument(
@@ -373,4 +395,5 @@ BY_KIND = {
     NoticeKind.RECEIPT: receipt,
     NoticeKind.REFUND: refund,
     NoticeKind.STATEMENT: statement,
+    NoticeKind.SHUTOFF: shutoff_notice,
 }
