@@ -3,7 +3,8 @@ function every shutoff step asks (docs/shutoff.md, "Eligibility").
 
 The rule in force (billing.shutoff_rules) sets the least past-due utility balance and its age;
 the account is excluded while it is under a current payment plan (billing.arrangements), while
-a payment of it is disputed (an open card dispute, as reminders skip it), and while a medical
+a payment of it is disputed (an open card dispute, as reminders skip it), while a bank debit
+of it is on its way (processing, as reminders and penalties wait for it), and while a medical
 certificate is on file (billing.medical_certificates) up to and including its end date. The
 day itself may forbid a shutoff (a weekend, a holiday, the town's closed day, a moratorium);
 that does not stop a notice. The amount that stops the shutoff is the past-due utility
@@ -30,7 +31,7 @@ from billing.position import UTILITY, account_position
 from billing.shutoff_rules import earliest_shutoff, no_shutoff_because, shutoff_rule_on
 from billing.working_days import WorkingCalendar
 from core.money import format_cents
-from payments.models import Dispute, DisputeStatus, Payment
+from payments.models import Dispute, DisputeStatus, Payment, PaymentStatus
 
 OWING = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
 
@@ -74,6 +75,19 @@ def open_dispute(session: Session, account_id: int) -> bool:
                 Payment.account_id == account_id,
                 Dispute.status.not_in((DisputeStatus.WON, DisputeStatus.LOST)),
             )
+            .limit(1)
+        )
+        is not None
+    )
+
+
+def debit_in_flight(session: Session, account_id: int) -> bool:
+    """Whether a bank debit of the account is on its way (processing): the resident has paid
+    and the bank has not answered yet, so reminders and penalties wait, and so does shutoff."""
+    return (
+        session.scalar(
+            sa.select(Payment.id)
+            .where(Payment.account_id == account_id, Payment.status == PaymentStatus.PROCESSING)
             .limit(1)
         )
         is not None
@@ -127,6 +141,8 @@ def shutoff_eligibility(
         reasons.append("the account is under a current payment plan")
     if open_dispute(session, account.id):
         reasons.append("a payment of the account is disputed and the dispute is open")
+    if debit_in_flight(session, account.id):
+        reasons.append("a bank payment of the account is on its way and the bank has not answered")
     certificate = certificate_on(session, account.id, on)
     if certificate is not None:
         reasons.append(

@@ -177,6 +177,25 @@ def test_an_open_dispute_holds_the_shutoff_until_it_closes(ctx, town):
     assert _eligibility(town[0]).may_notice
 
 
+def test_a_bank_debit_on_its_way_holds_the_shutoff_until_the_bank_answers(ctx, town):
+    debit = Payment(
+        account_id=town[0],
+        channel=Channel.ONLINE,
+        tender=Tender.BANK_DEBIT,
+        status=PaymentStatus.PROCESSING,
+        amount_cents=1000,
+        created_by="quick pay",
+    )
+    db.session.add(debit)
+    db.session.flush()
+    assert _eligibility(town[0]).reasons == (
+        "a bank payment of the account is on its way and the bank has not answered",
+    )
+    debit.status = PaymentStatus.RETURNED
+    db.session.flush()
+    assert _eligibility(town[0]).may_notice
+
+
 def test_a_medical_certificate_holds_the_shutoff_through_its_end_date(ctx, town):
     account = db.session.get(Account, town[0])
     record_certificate(
