@@ -191,7 +191,11 @@ def email_notice(
         account_number=account.number,
         reference="" if receipt else document.reference,
         amount_cents=stub.amount_due_cents if stub else (document.amount_cents or None),
-        due_date=stub.due_date if stub else document.due_date,
+        # A shutoff notice's stub is due on the earliest shutoff date, which its own row names:
+        # one date under one label, not the same date twice.
+        due_date=None
+        if document.kind is NoticeKind.SHUTOFF
+        else (stub.due_date if stub else document.due_date),
         pay_url=stub.pay_url if stub else None,
         to=to or account.email,
         pdf=rendered.pdf,
