@@ -50,7 +50,8 @@ from notices.mail_delivery import Mailer
 from notices.models import Delivery, Notice, NoticeBatch, Reminder, ReminderPause
 from notices.print_batches import Printed, _merge
 from notices.scanline import scan_line
-from payments.models import Dispute, DisputeStatus, Payment, PaymentStatus
+from payments.bank_payments import debits_in_flight
+from payments.models import Dispute, DisputeStatus, Payment
 
 #: The notice kinds a stage may send, least severe first.
 SEVERITY = (NoticeKind.REMINDER, NoticeKind.PAST_DUE, NoticeKind.FINAL)
@@ -238,13 +239,7 @@ def plan(session: Session, config: Mapping, as_of: date, outcome: Outcome) -> li
         )
     )
     under_plan = paused_windows(session, ids, "reminders")
-    in_flight = set(
-        session.scalars(
-            sa.select(Payment.account_id).where(
-                Payment.account_id.in_(accounts), Payment.status == PaymentStatus.PROCESSING
-            )
-        )
-    )
+    in_flight = debits_in_flight(session, accounts)
     planned: dict[int, Planned] = {}
     for invoice in invoices:
         due = _invoice_stages(invoice, stages, as_of, sent)

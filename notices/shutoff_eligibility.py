@@ -31,7 +31,8 @@ from billing.position import UTILITY, account_position
 from billing.shutoff_rules import earliest_shutoff, no_shutoff_because, shutoff_rule_on
 from billing.working_days import WorkingCalendar
 from core.money import format_cents
-from payments.models import Dispute, DisputeStatus, Payment, PaymentStatus
+from payments.bank_payments import debits_in_flight
+from payments.models import Dispute, DisputeStatus, Payment
 
 OWING = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
 
@@ -75,19 +76,6 @@ def open_dispute(session: Session, account_id: int) -> bool:
                 Payment.account_id == account_id,
                 Dispute.status.not_in((DisputeStatus.WON, DisputeStatus.LOST)),
             )
-            .limit(1)
-        )
-        is not None
-    )
-
-
-def debit_in_flight(session: Session, account_id: int) -> bool:
-    """Whether a bank debit of the account is on its way (processing): the resident has paid
-    and the bank has not answered yet, so reminders and penalties wait, and so does shutoff."""
-    return (
-        session.scalar(
-            sa.select(Payment.id)
-            .where(Payment.account_id == account_id, Payment.status == PaymentStatus.PROCESSING)
             .limit(1)
         )
         is not None
@@ -141,7 +129,7 @@ def shutoff_eligibility(
         reasons.append("the account is under a current payment plan")
     if open_dispute(session, account.id):
         reasons.append("a payment of the account is disputed and the dispute is open")
-    if debit_in_flight(session, account.id):
+    if debits_in_flight(session, {account.id}):
         reasons.append("a bank payment of the account is on its way and the bank has not answered")
     certificate = certificate_on(session, account.id, on)
     if certificate is not None:
