@@ -26,6 +26,13 @@ from billing.models.invoices import (
     Settlement,
     SettlementKind,
 )
+from billing.models.payoff import (
+    PayoffOutcome,
+    PayoffPayment,
+    PayoffQuote,
+    QuoteStatus,
+    Requester,
+)
 from billing.models.plans import (
     PaymentPlan,
     PlanInstallment,
@@ -39,6 +46,11 @@ from billing.models.shutoff import MedicalCertificate, ShutoffRule
 from billing.models.winter import WinterAverage, WinterUsage
 
 __all__ = [
+    "PayoffOutcome",
+    "PayoffPayment",
+    "PayoffQuote",
+    "QuoteStatus",
+    "Requester",
     "BillingCycle",
     "BillingRun",
     "CreditMemo",
