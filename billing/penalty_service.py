@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -73,6 +73,9 @@ class AssessResult:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     #: Invoices left for a later day because a payment of their account is in flight.
     held: int = 0
+    #: (invoice number, installment number, category, cents) of each new charge: what a
+    #: payoff quote projects (billing.payoff) reads them by installment.
+    charged: list[tuple[str, int, str, int]] = field(default_factory=list)
 
 
 #: The app.extensions key of a function naming, of some accounts, those whose penalties wait:
@@ -81,8 +84,10 @@ PENALTY_HOLDS = "munibill.penalty_holds"
 Holds = Callable[[Session, set[int]], set[int]]
 
 
-def _past_due(session: Session, as_of: date) -> Iterator[list[Invoice]]:
-    """Open invoices with a due date before as_of, in batches."""
+def _past_due(
+    session: Session, as_of: date, only: Collection[int] | None = None
+) -> Iterator[list[Invoice]]:
+    """Open invoices with a due date before as_of (of `only` these, if given), in batches."""
     last = 0
     while True:
         batch = session.scalars(
@@ -91,6 +96,7 @@ def _past_due(session: Session, as_of: date) -> Iterator[list[Invoice]]:
                 Invoice.id > last,
                 Invoice.due_date < as_of,
                 Invoice.status.in_([InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID]),
+                Invoice.id.in_(only) if only is not None else sa.true(),
             )
             .options(
                 selectinload(Invoice.lines),
@@ -230,11 +236,13 @@ def assess_penalties(
     dry_run: bool = False,
     town_state: str = "",
     holds: Holds | None = None,
+    invoice_ids: Collection[int] | None = None,
 ) -> AssessResult:
     """Assess every charge owed as of the date and not yet assessed; flushes, never commits.
 
     `town_state` (MUNICIPALITY_STATE) names the state whose holidays are closed days;
-    `holds` names the accounts whose invoices wait for another day (a payment in flight).
+    `holds` names the accounts whose invoices wait for another day (a payment in flight);
+    `invoice_ids` limits the assessment to those invoices (a parcel's, for a payoff).
     """
     result = AssessResult(as_of, dry_run=dry_run)
     sets = current_penalty_sets(session)
@@ -248,7 +256,7 @@ def assess_penalties(
         rounding,
     )
     savepoint = session.begin_nested()
-    for invoices in _past_due(session, as_of):
+    for invoices in _past_due(session, as_of, invoice_ids):
         settlements: dict[int, list[Settlement]] = defaultdict(list)
         for settlement in session.scalars(
             sa.select(Settlement).where(Settlement.invoice_id.in_([i.id for i in invoices]))
@@ -292,6 +300,9 @@ def assess_penalties(
             result.cents += sum(charge.amount_cents for _n, charge in new)
             result.details += [
                 (invoice.number, charge.description, charge.amount_cents) for _n, charge in new
+            ]
+            result.charged += [
+                (invoice.number, n, charge.category, charge.amount_cents) for n, charge in new
             ]
         session.flush()
         post_entries(session, specs, actor=actor)
