@@ -13,6 +13,7 @@ formula.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 
@@ -280,3 +281,39 @@ def quote(
 def find_quote(session: Session, number: str) -> PayoffQuote | None:
     """A quote by its number."""
     return session.scalar(sa.select(PayoffQuote).where(PayoffQuote.number == number.strip()))
+
+
+def owner_requested(parcel: Parcel) -> Requested:
+    """The parcel's owner as the requester, at the owner account's mailing address."""
+    account = parcel.owner_account
+    street = "\n".join(s for s in (account.mail_street, account.mail_street2) if s)
+    city = f"{account.mail_city}, {account.mail_state} {account.mail_zip}"
+    return Requested(Requester.OWNER.value, account.holder_name, f"{street}\n{city}")
+
+
+def issue(
+    session: Session,
+    actor: Actor,
+    config: Mapping,
+    parcel_number: str,
+    good_through: date,
+    requested: Requested | None,
+    *,
+    today: date,
+) -> PayoffQuote:
+    """Issue a quote for a parcel named by its number, with the town's settings; the owner
+    asks when no requester is given. Flushes."""
+    parcel = session.scalar(sa.select(Parcel).where(Parcel.parcel_number == parcel_number.strip()))
+    if parcel is None:
+        raise PayoffRefused("parcel", f"no parcel {parcel_number.strip()!r}")
+    return quote(
+        session,
+        actor,
+        parcel,
+        good_through,
+        requested or owner_requested(parcel),
+        today=today,
+        rounding=config["ROUNDING_RULE"],
+        town_state=config.get("MUNICIPALITY_STATE", ""),
+        max_days=int(config.get("PAYOFF_QUOTE_MAX_DAYS", MAX_DAYS)),
+    )

@@ -18,6 +18,7 @@ from notices.bank_reconciliation import render_reconciliation
 from notices.deposit_slip import deposit_slip, render_slip
 from notices.issuing import NoticeError, issue
 from notices.models import Delivery, NoticeBatch
+from notices.payoff_cli import tax
 from notices.print_batches import mark_mailed, print_batch
 from notices.shutoff_cli import shutoff
 from payments.bank_reconciliation import NoStatement, reconcile
@@ -147,3 +148,4 @@ def init_app(app) -> None:
     """Add the `munibill notices` and `munibill shutoff` groups."""
     app.cli.add_command(notices_cli)
     app.cli.add_command(shutoff)
+    app.cli.add_command(tax)

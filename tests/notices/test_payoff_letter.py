@@ -93,3 +93,22 @@ def test_a_parcel_that_owes_nothing_gets_a_zero_quote_saying_so(app, session, tm
     text = _text(tmp_path, payoff_letter_pdf(app.config, issued))
     assert "No property tax is owed on this parcel as of November 26, 2026." in text
     assert "Amount to pay the parcel off" not in text
+
+
+def test_the_command_issues_the_quote_and_writes_its_letter(app, runner, tmp_path):
+    from core.calendar import town_today
+    from core.extensions import db
+
+    with app.app_context():
+        tax_owner(db.session, "Owner P-310", "P-310", 250_000)
+        db.session.commit()
+        today = town_today(app.config)
+    out = tmp_path / "q.pdf"
+    answer = runner.invoke(
+        args=["tax", "payoff", "P-310", "--through", today.isoformat(), "--out", str(out)]
+    )
+    assert answer.exit_code == 0, answer.output
+    assert "good through" in answer.output and out.read_bytes().startswith(b"%PDF")
+    refused = runner.invoke(args=["tax", "payoff", "P-310", "--through", "2020-01-01"])
+    assert refused.exit_code != 0
+    assert "a payoff quote cannot be for a past date" in refused.output

@@ -160,3 +160,56 @@ def test_a_quote_payment_of_nothing_is_refused(session, parcel):
     with pytest.raises(PaymentRefused, match="greater than zero"):
         _pay(session, drawer, issued, 0, "First Lakeshore Bank")
     assert chart.REFUNDS_PAYABLE
+
+
+def test_the_api_quotes_a_parcel_refuses_a_past_date_and_takes_the_quote_payment(
+    app, client, api_headers
+):
+    from core.calendar import town_today
+    from core.extensions import db
+
+    with app.app_context():
+        tax_owner(db.session, "Owner P-210", "P-210", 250_000)
+        db.session.commit()
+        today = town_today(app.config)
+    headers = api_headers("supervisor")
+    past = client.post(
+        "/api/v1/payoff-quotes",
+        json={"parcel": "P-210", "good_through": (today - timedelta(days=1)).isoformat()},
+        headers=headers,
+    )
+    assert past.status_code == 422
+    assert "a payoff quote cannot be for a past date" in str(past.get_json()["errors"])
+    made = client.post(
+        "/api/v1/payoff-quotes",
+        json={
+            "parcel": "P-210",
+            "good_through": today.isoformat(),
+            "requester": "lender",
+            "requester_name": "First Lakeshore Bank",
+            "requester_address": "PO Box 12\nMaple Falls, WI 54901",
+        },
+        headers=headers,
+    )
+    assert made.status_code == 201, made.get_json()
+    body = made.get_json()
+    letter = client.get(f"/api/v1/payoff-quotes/{body['number']}/letter", headers=headers)
+    assert letter.status_code == 200 and letter.data.startswith(b"%PDF")
+    drawer = client.post("/api/v1/drawers", json={"opening_float_cents": 0}, headers=headers)
+    assert drawer.status_code == 201, drawer.get_json()
+    paid = client.post(
+        f"/api/v1/payoff-quotes/{body['number']}/payments",
+        json={
+            "drawer_id": drawer.get_json()["id"],
+            "amount_cents": body["amount_cents"],
+            "tender": "check",
+            "reference": "88121",
+            "payer_name": "First Lakeshore Bank",
+        },
+        headers=headers,
+    )
+    assert paid.status_code == 201, paid.get_json()
+    assert paid.get_json()["outcome"] == "settled"
+    assert paid.get_json()["quote_status"] == "paid"
+    again = client.get(f"/api/v1/payoff-quotes/{body['number']}", headers=headers)
+    assert again.get_json()["status"] == "paid"
