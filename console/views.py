@@ -227,6 +227,7 @@ def init_app(app) -> None:
         views_cycles,
         views_deposits,
         views_orders,
+        views_payoff,
         views_plans,
         views_runs,
         views_users,
@@ -243,5 +244,6 @@ def init_app(app) -> None:
     views_users.init_app(app)
     views_orders.init_app(app)
     views_deposits.init_app(app)
+    views_payoff.init_app(app)
     views_bank.init_app(app)
     views_plans.init_app(app)

@@ -112,3 +112,26 @@ def test_the_command_issues_the_quote_and_writes_its_letter(app, runner, tmp_pat
     refused = runner.invoke(args=["tax", "payoff", "P-310", "--through", "2020-01-01"])
     assert refused.exit_code != 0
     assert "a payoff quote cannot be for a past date" in refused.output
+
+
+def test_the_console_page_issues_a_quote_refuses_a_past_date_and_serves_the_letter(app, signed_in):
+    from core.calendar import town_today
+    from core.extensions import db
+    from tests.conftest import csrf_token
+
+    with app.app_context():
+        tax_owner(db.session, "Owner P-320", "P-320", 250_000)
+        db.session.commit()
+        today = town_today(app.config)
+    clerk = signed_in("clerk")
+    page = clerk.get("/staff/payoff-quotes/").text
+    form = {"csrf_token": csrf_token(page), "parcel": "P-320", "requester": "owner"}
+    past = clerk.post("/staff/payoff-quotes/", data=form | {"good_through": "2020-01-01"})
+    assert past.status_code == 422
+    assert "a payoff quote cannot be for a past date" in past.text
+    made = clerk.post("/staff/payoff-quotes/", data=form | {"good_through": today.isoformat()})
+    assert made.status_code == 303
+    listed = clerk.get("/staff/payoff-quotes/").text
+    number = re.search(r"PQ-\d{4}-\d{6}", listed).group(0)
+    letter = clerk.get(f"/staff/payoff-quotes/{number}/letter")
+    assert letter.status_code == 200 and letter.data.startswith(b"%PDF")
