@@ -10,16 +10,16 @@ import pytest
 import sqlalchemy as sa
 
 from accounts.models import Parcel
-from billing.models import Invoice, PayoffOutcome, QuoteStatus, Settlement
+from billing.models import Invoice, PayoffOutcome, PayoffPayment, QuoteStatus, Settlement
 from billing.payoff import PayoffRefused, Requested, quote
 from billing.penalty_service import assess_penalties
 from billing.position import TAX, account_position
 from core.audit import Actor
-from ledger import chart
 from ledger.balances import account_credit
 from payments.counter import open_drawer, take_counter_payment
 from payments.models import Refund, RefundStatus, Tender
 from payments.payoff_payments import late_payments, parcel_owes, pay_quote_at_counter
+from payments.services import PaymentRefused
 from tests.billing.billing_fixtures import tax_owner
 
 CLERK = Actor("user", "1", "clerk@example.org", "127.0.0.1")
@@ -155,11 +155,13 @@ def test_a_payoff_quote_for_a_past_date_is_refused_with_the_reason(session, parc
 def test_a_quote_payment_of_nothing_is_refused(session, parcel):
     drawer = open_drawer(session, CLERK)
     issued = quote(session, CLERK, parcel, TODAY, LENDER, today=TODAY, rounding="half_up")
-    from payments.services import PaymentRefused
+    owed = parcel_owes(session, issued, TODAY)
 
     with pytest.raises(PaymentRefused, match="greater than zero"):
         _pay(session, drawer, issued, 0, "First Lakeshore Bank")
-    assert chart.REFUNDS_PAYABLE
+    assert issued.status == QuoteStatus.OPEN
+    assert parcel_owes(session, issued, TODAY) == owed
+    assert session.scalar(sa.select(sa.func.count()).select_from(PayoffPayment)) == 0
 
 
 def test_the_api_quotes_a_parcel_refuses_a_past_date_and_takes_the_quote_payment(
