@@ -28,7 +28,6 @@ from notices.sms_gateway import SmsError, SmsGateway, SmsUnreachable
 from notices.text_rules import (
     CONSENT_VERSION,
     MAX_SEGMENTS,
-    display_number,
     normalize_us_mobile,
     quiet_until,
     segments,
@@ -79,10 +78,10 @@ def active_consent(session: Session, account_id: int) -> TextConsent | None:
     )
 
 
-def consent_wording(config: Mapping, account: Account, phone: str, language: str) -> str:
-    """The consent words shown beside the box, for a number in E.164."""
+def consent_wording(config: Mapping, account: Account, language: str) -> str:
+    """The consent words shown beside the box (and stored with the consent)."""
     return words_of(language)["consent"].format(
-        town=config["MUNICIPALITY_NAME"], account=account.number, phone=display_number(phone)
+        town=config["MUNICIPALITY_NAME"], account=account.number
     )
 
 
@@ -109,7 +108,7 @@ def give_consent(
         phone=phone,
         language=language,
         wording_version=CONSENT_VERSION,
-        wording=consent_wording(config, account, phone, language),
+        wording=consent_wording(config, account, language),
         consented_at=utcnow(),
         given_via="portal",
         given_by=actor.label,

@@ -118,8 +118,8 @@ WORDS = {
     "en": {
         "consent": (
             "I agree that {town} may send automated text messages about account {account} "
-            "(shutoff notices and other notices about the account) to {phone}. Consent is not "
-            "a condition of any service or payment. Message frequency varies. Message and data "
+            "(shutoff notices and other notices about the account) to the mobile number I "
+            "entered. Consent is not a condition of any service or payment. Message frequency varies. Message and data "
             "rates may apply. Reply HELP for help and STOP to cancel at any time."
         ),
         "welcome": (
@@ -137,7 +137,8 @@ WORDS = {
     "es": {
         "consent": (
             "Acepto que {town} envíe mensajes de texto automáticos sobre la cuenta {account} "
-            "(avisos de corte y otros avisos de la cuenta) al {phone}. El consentimiento no es "
+            "(avisos de corte y otros avisos de la cuenta) al número móvil que indiqué. El "
+            "consentimiento no es "
             "condición de ningún servicio ni pago. La frecuencia de los mensajes varía. Pueden "
             "aplicarse tarifas de mensajes y datos. Responda HELP para obtener ayuda y STOP "
             "para cancelar en cualquier momento."
