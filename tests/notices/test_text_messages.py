@@ -271,3 +271,31 @@ def test_segments_count_gsm_and_unicode_texts():
     assert segments("a" * 307) == 3
     assert segments("€" * 80) == 1 and segments("€" * 81) == 2  # two GSM characters each
     assert segments("á" * 70) == 1 and segments("á" * 71) == 2 and segments("á" * 135) == 3
+
+
+def test_a_clerks_shutoff_notice_is_texted_too(app, runner, olson, twilio):
+    with app.app_context():
+        _consent(olson)
+        number = db.session.get(Account, olson).number
+    with time_machine.travel(datetime(2026, 12, 28, 10, 0, tzinfo=CHICAGO), tick=False):
+        result = runner.invoke(args=["shutoff", "notice", number])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip().endswith("; texted")
+    assert "SHUTOFF NOTICE" in twilio.requests[0].form["Body"]
+    with app.app_context():
+        text = db.session.scalar(sa.select(TextMessage))
+        assert text.notice_id == db.session.scalar(sa.select(ShutoffNotice.notice_id))
+
+
+def test_the_welcome_help_and_consent_words_fit(ctx):
+    from notices.text_rules import WORDS
+
+    values = {
+        "town": "Village of Long Lake Township",
+        "account": "1234567890",
+        "phone": "(920) 555-0100",
+    }
+    for language, texts in WORDS.items():
+        for key in ("welcome", "help", "resumed"):
+            assert segments(texts[key].format(**values)) <= 2, (language, key)
+        assert "STOP" in texts["welcome"] and "HELP" in texts["welcome"]
