@@ -386,6 +386,17 @@ def record_status(
     return row
 
 
+def consents_of_account(session: Session, account_id: int) -> list[TextConsent]:
+    """Every consent to texts given for the account, newest first (the staff see them)."""
+    return list(
+        session.scalars(
+            sa.select(TextConsent)
+            .where(TextConsent.account_id == account_id)
+            .order_by(TextConsent.id.desc())
+        )
+    )
+
+
 def texts_of_account(session: Session, account_id: int, limit: int = 20) -> list[TextMessage]:
     """The account's texts, newest first."""
     return list(

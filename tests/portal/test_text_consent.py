@@ -6,6 +6,7 @@ refused with the reason and records nothing."""
 from __future__ import annotations
 
 from datetime import datetime
+from html import unescape
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -16,6 +17,7 @@ from core.extensions import db
 from core.models import AuditEvent
 from notices.models import TextConsent, TextMessage
 from notices.text_rules import CONSENT_VERSION
+from tests.conftest import sign_in as staff_sign_in
 from tests.notices.twilio_server import serve
 from tests.portal.test_residents import account_row, post, signed_in
 
@@ -139,3 +141,22 @@ def test_without_a_provider_the_page_says_no_texts_are_sent(app, client, smtp, b
 def test_an_account_not_linked_is_not_found(client, smtp, households, twilio):
     signed_in(client, smtp, households[0])
     assert client.get(_page(households[1].number)).status_code == 404
+
+
+def test_a_clerk_sees_the_consent_but_cannot_set_it(app, client, smtp, billed, twilio, make_staff):
+    with time_machine.travel(NOON, tick=False):
+        signed_in(client, smtp, billed)
+        client.environ_base.update(REMOTE_ADDR="198.51.100.7", HTTP_USER_AGENT=BROWSER)
+        _opt_in(client, billed.number, "(920) 203-4567")
+    clerk = app.test_client()
+    staff_sign_in(clerk, make_staff("clerk"))
+    page = unescape(clerk.get(f"/staff/accounts/{billed.number}").text)
+    assert "Consents to texts" in page and "+19202034567" in page
+    assert "portal, ana.olson@example.net" in page and CONSENT_VERSION in page
+    assert "198.51.100.7" in page and BROWSER in page and "in force" in page
+    assert "welcome" in page and "accepted" in page
+    # No staff route changes a consent: the portal's need a resident's session.
+    answer = clerk.post(f"/my/accounts/{billed.number}/texts/off")
+    assert answer.status_code in (302, 303, 400)
+    with app.app_context():
+        assert _consents()[0].ended_at is None
