@@ -299,3 +299,23 @@ def test_the_welcome_help_and_consent_words_fit(ctx):
         for key in ("welcome", "help", "resumed"):
             assert segments(texts[key].format(**values)) <= 2, (language, key)
         assert "STOP" in texts["welcome"] and "HELP" in texts["welcome"]
+
+
+def test_texting_is_off_by_default_and_needs_a_provider_when_on(tmp_path):
+    from core.settings import ConfigError, load_settings
+
+    base = {"MUNIBILL_ENV": "test", "SECRET_KEY": "x" * 40}
+    settings = load_settings(base, tmp_path)
+    assert settings["TEXTS_ENABLED"] is False
+    assert settings["TEXT_QUIET_HOURS"] == (21 * 60, 8 * 60)
+    with pytest.raises(ConfigError, match="TWILIO_ACCOUNT_SID must be set"):
+        load_settings(base | {"TEXTS_ENABLED": "on"}, tmp_path)
+    with pytest.raises(ConfigError, match="TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER"):
+        load_settings(
+            base | {"TEXTS_ENABLED": "on", "TWILIO_ACCOUNT_SID": "AC1", "TWILIO_AUTH_TOKEN": "t"},
+            tmp_path,
+        )
+    with pytest.raises(ConfigError, match="TEXT_QUIET_HOURS must be two times of day"):
+        load_settings(base | {"TEXT_QUIET_HOURS": "9pm-8am"}, tmp_path)
+    quiet = load_settings(base | {"TEXT_QUIET_HOURS": "20:30-07:45"}, tmp_path)
+    assert quiet["TEXT_QUIET_HOURS"] == (20 * 60 + 30, 7 * 60 + 45)
