@@ -12,8 +12,9 @@ from flask_babel import gettext as _
 
 from core.extensions import db
 from notices import text_messages
+from notices.models import TextConsent
 from notices.text_rules import BadNumber, display_number
-from portal import web
+from portal import mail, web
 from portal.messages import N_
 from portal.views_linked_accounts import _own_link_or_404, signed_in_resident
 from portal.views_registration import bp
@@ -80,11 +81,17 @@ def texts_on(number: str):
         db.session.rollback()
         return _page(account, phone, _(str(error)), 422)
     db.session.commit()
-    shown = display_number(consent.phone)
-    # NOTE: the welcome text goes after the consent is committed (or at 08:00 in quiet hours).
-    text_messages.send_welcome(db.session, current_app.config, consent)
+    shown, consent_id = display_number(consent.phone), consent.id
+    # NOTE: the welcome text goes once the answer is sent (or at 08:00 in the quiet hours).
+    mail.after_the_answer(lambda: _welcome(consent_id))
     flash(_("Texts about account %(number)s go to %(phone)s.", number=number, phone=shown))
     return redirect(url_for(".texts", number=number), 303)
+
+
+def _welcome(consent_id: int) -> None:
+    """The welcome text of a new consent (notices.text_messages; it commits)."""
+    consent = db.session.get(TextConsent, consent_id)
+    text_messages.send_welcome(db.session, current_app.config, consent)
 
 
 @bp.route("/my/accounts/<number>/texts/off", methods=["POST"])
