@@ -36,6 +36,14 @@ SCHEDULE: list[Entry] = [
         {"hour": 6, "minute": 15},
     ),
     Entry(
+        "send_held_texts",
+        "notices.jobs:send_held_texts",
+        "interval",
+        # NOTE: the texts of the 06:15 notices wait for the end of the quiet hours (08:00).
+        {"minutes": 15},
+        setting="TEXTS_ENABLED",
+    ),
+    Entry(
         "purge_portal_sessions",
         "portal.jobs:purge_portal_sessions",
         "cron",

@@ -24,6 +24,7 @@ from core.text import only_digits
 from ledger import balances
 from ledger.export_datasets import DATASETS
 from ledger.exports import FORMATS, ExportError, ExportRequest, manifest_path, write_export
+from notices import text_messages
 
 bp = Blueprint("console", __name__, url_prefix="/staff", template_folder="templates")
 MONTHS = 24
@@ -75,6 +76,8 @@ def account(number: str):
         "console/account.html",
         record=account_record(db.session, found, town_today(current_app.config)),
         zone=zone,
+        consents=text_messages.consents_of_account(db.session, found.id),
+        texts=text_messages.texts_of_account(db.session, found.id),
     )
 
 

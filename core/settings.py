@@ -289,4 +289,51 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         # bank deposited the money itself on the file's deposit date (docs/bank-deposits.md).
         "LOCKBOX_DEPOSIT_ON_IMPORT": _bool(env, "LOCKBOX_DEPOSIT_ON_IMPORT", True),
         "BABEL_DEFAULT_LOCALE": "en",
+        **_texts(env),
     }
+
+
+def _quiet_hours(env: Mapping[str, str]) -> tuple[int, int]:
+    """TEXT_QUIET_HOURS "21:00-08:00": the minutes of the town's day when texting stops and
+    resumes."""
+    raw = env.get("TEXT_QUIET_HOURS") or "21:00-08:00"
+    try:
+        start, end = (part.strip() for part in raw.split("-"))
+        minutes = []
+        for part in (start, end):
+            hours, mins = part.split(":")
+            if not (0 <= int(hours) < 24 and 0 <= int(mins) < 60 and len(mins) == 2):
+                raise ValueError
+            minutes.append(int(hours) * 60 + int(mins))
+    except ValueError:
+        raise ConfigError(
+            f"TEXT_QUIET_HOURS must be two times of day such as 21:00-08:00, not {raw!r}"
+        ) from None
+    if minutes[0] == minutes[1]:
+        raise ConfigError("TEXT_QUIET_HOURS must start and end at different times")
+    return minutes[0], minutes[1]
+
+
+def _texts(env: Mapping[str, str]) -> dict:
+    """Text messages through Twilio (docs/texts.md): off unless TEXTS_ENABLED, and then the
+    account, its token and a sender are required."""
+    enabled = _bool(env, "TEXTS_ENABLED", False)
+    settings = {
+        "TEXTS_ENABLED": enabled,
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
+        "TWILIO_MESSAGING_SERVICE_SID": env.get("TWILIO_MESSAGING_SERVICE_SID", ""),
+        "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER", ""),
+        "TWILIO_API_BASE": env.get("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/"),
+        "TEXT_QUIET_HOURS": _quiet_hours(env),
+    }
+    if enabled:
+        for name in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN"):
+            if not settings[name]:
+                raise ConfigError(f"{name} must be set when TEXTS_ENABLED is on")
+        if not (settings["TWILIO_MESSAGING_SERVICE_SID"] or settings["TWILIO_FROM_NUMBER"]):
+            raise ConfigError(
+                "TWILIO_MESSAGING_SERVICE_SID or TWILIO_FROM_NUMBER must be set when "
+                "TEXTS_ENABLED is on"
+            )
+    return settings

@@ -1,6 +1,6 @@
 """Scheduled notice work: payment reminders (see scheduler.py and notices.reminders), the daily
 review of payment plans with the letter to each resident whose plan defaulted, the shutoff
-notices (notices.shutoff_notices), and the e-mail to operations when any scheduled run fails.
+notices (notices.shutoff_notices), the texts held through the quiet hours, and the e-mail to operations when any scheduled run fails.
 
 Each function takes (session, JobContext), commits as it goes, returns counts
 and is idempotent: running it twice does nothing new.
@@ -23,6 +23,7 @@ from notices.mail_message import Message
 from notices.plan_letters import tell_default
 from notices.reminders import send_reminders as send
 from notices.shutoff_notices import send_shutoff_notices as send_shutoffs
+from notices.text_messages import send_held_texts as send_held
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,13 @@ def send_shutoff_notices(session: Session, context: JobContext) -> dict:
         session, context.config, context.actor, as_of=context.as_of, dry_run=context.dry_run
     )
     return outcome.counts()
+
+
+def send_held_texts(session: Session, context: JobContext) -> dict:
+    """Send the texts held through the quiet hours (or for another try) whose time has come."""
+    if context.dry_run:
+        return {"sent": 0, "held": 0, "failed": 0, "canceled": 0}
+    return send_held(session, context.config)
 
 
 def review_payment_plans(session: Session, context: JobContext) -> dict:

@@ -152,3 +152,64 @@ class ShutoffNotice(CreatedAtMixin, Base):
     __table_args__ = (
         sa.UniqueConstraint("account_id", "invoice_id", name="uq_shutoff_notice_delinquency"),
     )
+
+
+class TextConsent(CreatedAtMixin, Base):
+    """A resident's recorded express consent to texts about one account, with its evidence:
+    the words shown and their version, when, from which address and browser (docs/texts.md).
+    A consent is never edited but ended; texting again is a new consent."""
+
+    __tablename__ = "text_consent"
+
+    id: Mapped[intpk]
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    #: The mobile number in E.164 ("+19205550123").
+    phone: Mapped[str] = mapped_column(sa.String(16), index=True)
+    #: The language of the words shown, and of the texts ("en", "es").
+    language: Mapped[str] = mapped_column(sa.String(2))
+    wording_version: Mapped[str] = mapped_column(sa.String(32))
+    #: The consent words exactly as the resident saw them.
+    wording: Mapped[str] = mapped_column(sa.Text)
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: How it was given: "portal" or "reply START".
+    given_via: Mapped[str] = mapped_column(sa.String(16))
+    #: The signed-in resident's e-mail address, or the number that replied.
+    given_by: Mapped[str] = mapped_column(sa.String(254))
+    ip: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(512))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: "portal", "reply STOP" or "refused by Twilio (21610)" and the like.
+    ended_via: Mapped[str | None] = mapped_column(sa.String(64))
+
+
+class TextMessage(CreatedAtMixin, Base):
+    """One text sent (or held, or refused) to an account's consented number: at most one per
+    account and notice."""
+
+    __tablename__ = "text_message"
+
+    id: Mapped[intpk]
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    #: The notice the text tells of; none for the welcome text.
+    notice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("notice.id"), index=True)
+    consent_id: Mapped[int] = mapped_column(sa.ForeignKey("text_consent.id"), index=True)
+    #: "notice" or "welcome".
+    purpose: Mapped[str] = mapped_column(sa.String(16))
+    to_number: Mapped[str] = mapped_column(sa.String(16))
+    body: Mapped[str] = mapped_column(sa.Text)
+    #: Twilio's Message SID ("SM…") once Twilio took it.
+    provider_sid: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+    #: held (quiet hours or a retry), sending, queued, sent, delivered, undelivered, failed,
+    #: or canceled (consent ended before it went).
+    status: Mapped[str] = mapped_column(sa.String(16))
+    error_code: Mapped[int | None]
+    error_message: Mapped[str | None] = mapped_column(sa.String(255))
+    #: Not before this instant (the end of the quiet hours, or the next try).
+    send_after: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
+    attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    status_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "notice_id", name="uq_text_message_notice"),
+    )

@@ -21,7 +21,7 @@ from core.calendar import town_today
 from core.extensions import db
 from core.money import format_cents
 from notices.shutoff_eligibility import shutoff_eligibility
-from notices.shutoff_notices import issue_shutoff_notice
+from notices.shutoff_notices import issue_shutoff_notice, text_shutoff_notice
 
 shutoff = click.Group("shutoff", help="Utility shutoff: rules, medical certificates, notices.")
 OPERATOR = Actor.system("munibill shutoff", origin="cli")
@@ -113,7 +113,8 @@ def shutoff_notice(number: str) -> None:
         db.session.rollback()
         raise click.ClickException(str(error)) from None
     db.session.commit()
+    texted = text_shutoff_notice(db.session, current_app.config, row)
     click.echo(
         f"shutoff notice {row.notice_id}: {format_cents(row.amount_cents)} stops it; "
-        f"earliest shutoff {row.earliest_shutoff_on}"
+        f"earliest shutoff {row.earliest_shutoff_on}" + ("; texted" if texted else "")
     )

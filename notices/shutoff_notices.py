@@ -12,6 +12,7 @@ reasons. Services flush; the job commits account by account.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import date
@@ -35,7 +36,11 @@ from notices.models import Delivery, Notice, NoticeBatch, ShutoffNotice
 from notices.print_batches import Printed, _merge
 from notices.scanline import scan_line
 from notices.shutoff_eligibility import Eligibility, shutoff_eligibility
+from notices.text_messages import CANCELED, FAILED, send_notice_text
+from notices.text_rules import shutoff_body
 from notices.texts import texts_for
+
+log = logging.getLogger(__name__)
 
 
 def shutoff_document(
@@ -182,6 +187,7 @@ class Outcome:
     occupant_copies: int = 0
     excluded: int = 0
     already_noticed: int = 0
+    texted: int = 0
     batch_id: int | None = None
 
     def counts(self) -> dict:
@@ -191,6 +197,7 @@ class Outcome:
             "occupant_copies": self.occupant_copies,
             "excluded": self.excluded,
             "already_noticed": self.already_noticed,
+            "texted": self.texted,
         }
 
 
@@ -257,11 +264,33 @@ def send_shutoff_notices(
         outcome.noticed += 1
         outcome.emailed += int(emailed)
         outcome.occupant_copies += int(row.occupant_notice_id is not None)
+        outcome.texted += int(text_shutoff_notice(session, config, row))
     if dry_run:
         session.rollback()
         return outcome
     outcome.batch_id = print_shutoff_batch(session, config, actor, as_of)
     return outcome
+
+
+def text_shutoff_notice(session: Session, config: Mapping, row: ShutoffNotice) -> bool:
+    """Text the committed notice where the resident chose texts (notices.text_messages): the
+    town, the amount that stops the shutoff, its earliest date, where to pay. True when a text
+    went or waits for the end of the quiet hours. Never raises: the mailed notice stands."""
+    account = session.get(Account, row.account_id)
+    body = shutoff_body(
+        account.language.value,
+        config["MUNICIPALITY_NAME"],
+        row.amount_cents,
+        row.earliest_shutoff_on,
+        content.pay_url(config, account),
+    )
+    try:
+        text = send_notice_text(session, config, session.get(Notice, row.notice_id), body)
+    except Exception:  # noqa: BLE001 - the notice is mailed whatever becomes of its text
+        session.rollback()
+        log.exception("texting the shutoff notice of account %s failed", account.number)
+        return False
+    return text is not None and text.status not in (FAILED, CANCELED)
 
 
 def print_shutoff_batch(session: Session, config: Mapping, actor: Actor, as_of: date) -> int | None:

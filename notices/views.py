@@ -173,5 +173,8 @@ def batch_mailed(batch_id: int):
 
 
 def init_app(app) -> None:
-    """Register the staff notice pages."""
+    """Register the staff notice pages and Twilio's webhooks."""
+    from notices import twilio_webhooks
+
     app.register_blueprint(bp)
+    twilio_webhooks.init_app(app)

@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         views_receipts,
         views_registration,
         views_service,
+        views_texts,  # noqa: F401 - its routes are on views_registration.bp
         views_zip,  # noqa: F401 - its routes are on views.bp
     )
 

@@ -322,6 +322,7 @@ def test_the_daily_job_notices_each_delinquency_once(app):
             "occupant_copies": 1,
             "excluded": 1,
             "already_noticed": 0,
+            "texted": 0,  # texting is off unless set up (test_text_messages)
         }
         again = send_shutoff_notices(db.session, JobContext(DAY, False, JOB, app.config))
         later = send_shutoff_notices(
