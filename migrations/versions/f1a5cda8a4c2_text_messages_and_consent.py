@@ -1,7 +1,7 @@
 """text messages: residents' consent to texts and the texts sent
 
 Revision ID: f1a5cda8a4c2
-Revises: d9f1b3c5e7a0
+Revises: 13d7a4ec630b
 Create Date: 2026-12-06 17:30:00
 
 """
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "f1a5cda8a4c2"
-down_revision = "d9f1b3c5e7a0"
+down_revision = "13d7a4ec630b"
 branch_labels = None
 depends_on = None
 
