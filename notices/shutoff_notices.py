@@ -35,6 +35,7 @@ from notices.models import Delivery, Notice, NoticeBatch, ShutoffNotice
 from notices.print_batches import Printed, _merge
 from notices.scanline import scan_line
 from notices.shutoff_eligibility import Eligibility, shutoff_eligibility
+from notices.tenant_protections import issue_tenant_notices
 from notices.texts import texts_for
 
 
@@ -155,6 +156,7 @@ def issue_shutoff_notice(
     )
     session.add(row)
     session.flush()
+    issue_tenant_notices(session, config, actor, row, on)
     record(
         session,
         actor,
