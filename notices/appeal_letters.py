@@ -184,3 +184,19 @@ def send_decision(
     pdf = decision_pdf(config, appeal, account, shutoff_from)
     words = decision_words(appeal, account, shutoff_from)
     return _send(config, mailer, account, t["subject_decision"], words, pdf)
+
+
+def tell_decision(session, config: Mapping, mailer: Mailer, appeal: ShutoffAppeal) -> str:
+    """Send the decision letter for a decided appeal; a denial names the earliest shutoff it
+    allows (the rule's business days after the decision)."""
+    from billing.closed_days import town_working_calendar
+    from billing.shutoff_rules import shutoff_rule_on
+    from notices.shutoff_appeals import denial_earliest
+
+    shutoff_from = None
+    if appeal.status == AppealStatus.DENIED:
+        calendar = town_working_calendar(session, config.get("MUNICIPALITY_STATE", ""))
+        rule = shutoff_rule_on(session, appeal.decided_on)
+        shutoff_from = denial_earliest(calendar, rule, appeal.decided_on)
+    account = session.get(Account, appeal.account_id)
+    return send_decision(config, mailer, appeal, account, shutoff_from)

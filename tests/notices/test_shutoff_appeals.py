@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from accounts.models import Account, Language
 from billing.computed import RuleError
@@ -217,7 +218,9 @@ def test_the_decision_letter_has_the_residents_reasons_and_never_the_note(app, n
         mailer = Mailer.from_config(app.config)
         assert send_acknowledgement(app.config, mailer, appeal, account) == "emailed"
         assert send_decision(app.config, mailer, appeal, account, date(2027, 1, 12)) == "emailed"
-        ack, decision = _outbox(app)[-2:]
+        mails = _outbox(app)
+        (ack,) = [m for m in mails if "received" in m["Subject"]]
+        (decision,) = [m for m in mails if "decision" in m["Subject"]]
         assert ack["To"] == "olson@example.org"
         assert "we received your shutoff appeal" in ack["Subject"]
         body = decision.get_body(("plain",)).get_content()
@@ -247,3 +250,51 @@ def test_the_decision_letter_is_in_the_residents_language(app, tmp_path):
 def test_bad_appeal_and_tenant_rule_values_are_refused_naming_the_place(change, reason):
     with pytest.raises(RuleError, match=reason):
         parse_shutoff_rule(RULE | change)
+
+
+def test_the_cli_records_a_phone_appeal_and_a_supervisor_decides_it(app, runner, noticed):
+    with app.app_context():
+        number = db.session.get(Account, noticed).number
+    with time_machine.travel(AT, tick=False):
+        filed = runner.invoke(
+            args=["shutoff", "appeal", "file", number, "--statement", "I was in hospital"]
+        )
+        assert filed.exit_code == 0, filed.output
+        assert "pending" in filed.output and "acknowledgement: emailed" in filed.output
+        again = runner.invoke(args=["shutoff", "appeal", "file", number, "--statement", "again"])
+        assert again.exit_code != 0 and "has an appeal pending since 2026-12-29" in again.output
+        listed = runner.invoke(args=["shutoff", "appeal", "list"])
+        with app.app_context():
+            appeal = db.session.scalar(sa.select(ShutoffAppeal))
+            assert appeal.channel == AppealChannel.PHONE and appeal.filed_by == "clerk"
+        assert listed.output.startswith(f"{appeal.id}\t")
+        no_reasons = runner.invoke(
+            args=["shutoff", "appeal", "decide", str(appeal.id), "--deny", "--reasons", " "]
+        )
+        assert (
+            no_reasons.exit_code != 0 and "reasons for the resident: required" in no_reasons.output
+        )
+        denied = runner.invoke(
+            args=[
+                "shutoff",
+                "appeal",
+                "decide",
+                str(appeal.id),
+                "--deny",
+                "--reasons",
+                "Paid late",
+                "--note",
+                "internal only",
+            ]
+        )
+        assert denied.exit_code == 0, denied.output
+        assert "denied (letter: emailed)" in denied.output
+        twice = runner.invoke(
+            args=["shutoff", "appeal", "decide", str(appeal.id), "--uphold", "--reasons", "x"]
+        )
+        assert twice.exit_code != 0 and "was already denied" in twice.output
+    (decision,) = [m for m in _outbox(app) if "decision" in m["Subject"]]
+    letter = " ".join(decision.get_body(("plain",)).get_content().split())
+    # Five business days after Tuesday December 29: 30, 31, January 4, 5, 6.
+    assert "may be shut off from January 6, 2027" in letter
+    assert "Paid late" in letter and "internal only" not in letter
