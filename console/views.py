@@ -221,6 +221,7 @@ def init_app(app) -> None:
     """Register the staff dashboard, account page, the auditor's books and the users page."""
     from console import (
         views_access,
+        views_appeals,
         views_approvals,
         views_bank,
         views_counter,
@@ -245,3 +246,4 @@ def init_app(app) -> None:
     views_deposits.init_app(app)
     views_bank.init_app(app)
     views_plans.init_app(app)
+    views_appeals.init_app(app)
