@@ -492,5 +492,8 @@ def resume_reminders(pause_id: int):
 
 
 def init_app(app, api) -> None:
-    """Register the notices API."""
+    """Register the notices API (and the shutoff appeals')."""
+    from notices.api_appeals import appeals_api
+
     api.register_blueprint(notices_api)
+    api.register_blueprint(appeals_api)

@@ -154,3 +154,26 @@ def test_a_clerk_records_that_a_tenant_becomes_a_customer(app, households, make_
             tenant = db.session.get(Account, notice.tenant_account_id)
             assert tenant.holder_name == "Ana Tenant"
         assert "Service starts for Ana Tenant" in clerk.get("/staff/appeals/").text
+
+
+def test_the_api_records_lists_and_decides_appeals(app, town, client, api_headers):
+    clerk, boss = api_headers("clerk"), api_headers("supervisor")
+    path = f"/api/v1/accounts/{town[0].number}/shutoff-appeals"
+    empty = client.post(path, json={"statement": ""}, headers=clerk)
+    assert empty.status_code == 422 and "statement" in str(empty.json["errors"])
+    made = client.post(path, json={"statement": "Paid at the counter"}, headers=clerk)
+    assert made.status_code == 201, made.json
+    assert made.json["status"] == "pending" and made.json["channel"] == "phone"
+    again = client.post(path, json={"statement": "again"}, headers=clerk)
+    assert again.status_code == 409 and "pending since" in str(again.json)
+    queue = client.get("/api/v1/shutoff-appeals", headers=clerk).json
+    assert [a["id"] for a in queue] == [made.json["id"]]
+    decision = f"/api/v1/shutoff-appeals/{made.json['id']}/decision"
+    body = {"decision": "upheld", "reasons": "The counter receipt was found.", "note": "drawer 2"}
+    assert client.post(decision, json=body, headers=clerk).status_code == 403
+    decided = client.post(decision, json=body, headers=boss)
+    assert decided.status_code == 200 and decided.json["status"] == "upheld"
+    assert client.post(decision, json=body, headers=boss).status_code == 409
+    listed = client.get(path, headers=clerk).json
+    assert listed[0]["internal_note"] == "drawer 2"
+    assert client.get("/api/v1/shutoff-appeals", headers=clerk).json == []
