@@ -18,8 +18,13 @@ from core.extensions import db
 from notices.appeal_letters import send_acknowledgement, tell_decision
 from notices.mail_delivery import Mailer
 from notices.models import AppealChannel, AppealStatus, ShutoffAppeal, TenantNotice
-from notices.shutoff_appeals import decide_appeal, file_appeal, withdraw_appeal
-from notices.tenant_protections import tenant_becomes_customer
+from notices.shutoff_appeals import (
+    decide_appeal,
+    file_appeal,
+    open_shutoff_notice,
+    withdraw_appeal,
+)
+from notices.tenant_protections import issue_tenant_notices, tenant_becomes_customer
 
 appeal = click.Group("appeal", help="Shutoff appeals: record, list, decide, withdraw.")
 OPERATOR = Actor.system("munibill shutoff appeal", origin="cli")
@@ -141,3 +146,23 @@ def tenant_customer(tenant_notice_id: int, name: str, email: str | None) -> None
         _refused(error)
     db.session.commit()
     click.echo(f"service starts for {name} on account {notice.tenant_account_id}")
+
+
+@click.command("tenant-notices")
+@click.argument("number")
+@with_appcontext
+def tenant_notices(number: str) -> None:
+    """Send the tenants' notices missing for the account's open shutoff notice."""
+    account = find_account(db.session, number)
+    if account is None:
+        raise click.ClickException(f"no account {number}")
+    notice = open_shutoff_notice(db.session, account.id)
+    if notice is None:
+        raise click.ClickException(f"account {number} has no open shutoff notice")
+    config = current_app.config
+    sent = issue_tenant_notices(db.session, config, OPERATOR, notice, town_today(config))
+    db.session.commit()
+    for row in sent:
+        click.echo(f"tenant notice {row.id}: no shutoff there before {row.shutoff_not_before}")
+    if not sent:
+        click.echo("every protected location was told already")

@@ -24,7 +24,7 @@ from accounts.models import Account
 from billing.medical_certificates import ShutoffError
 from billing.models import Invoice, InvoiceStatus, ShutoffRule
 from billing.position import account_position
-from billing.shutoff_rules import earliest_shutoff, shutoff_rule_on
+from billing.shutoff_rules import OPTIONAL, earliest_shutoff, shutoff_rule_on
 from billing.working_days import WorkingCalendar
 from core.audit import Actor, record
 from notices.models import AppealChannel, AppealStatus, ShutoffAppeal, ShutoffNotice
@@ -85,7 +85,7 @@ def appeals_of(session: Session, account_id: int) -> list[ShutoffAppeal]:
 
 def appeal_window_ends(notice: ShutoffNotice, rule: ShutoffRule | None) -> date:
     """The last day a resident may appeal a shutoff notice (the notice's day + appeal_days)."""
-    days = rule.appeal_days if rule is not None else ShutoffRule.appeal_days.default.arg
+    days = rule.appeal_days if rule is not None else OPTIONAL["appeal_days"]
     return notice.issued_on + timedelta(days=days)
 
 

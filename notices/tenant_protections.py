@@ -119,12 +119,20 @@ def tenant_notice_pdf(config: Mapping, location: ServiceLocation, day: date) -> 
 def issue_tenant_notices(
     session: Session, config: Mapping, actor: Actor, row: ShutoffNotice, on: date
 ) -> list[TenantNotice]:
-    """With a shutoff notice: the bilingual notice to the occupants of each protected location,
-    stored by its hash; audited."""
+    """With a shutoff notice: the bilingual notice to the occupants of each protected location
+    not told yet for it, stored by its hash; audited. Run again, it tells only those missed
+    (a location that became protected after the notice)."""
     account = session.get(Account, row.account_id)
     rule = shutoff_rule_on(session, on)
+    told = set(
+        session.scalars(
+            sa.select(TenantNotice.location_id).where(TenantNotice.shutoff_notice_id == row.id)
+        )
+    )
     issued = []
     for location, multi in tenant_locations(session, account) if rule else []:
+        if location.id in told:
+            continue
         lead = lead_days(rule, multi)
         not_before = on + timedelta(days=lead)
         pdf = tenant_notice_pdf(config, location, not_before)

@@ -7,11 +7,12 @@ landlord's account stays delinquent but no longer answers for the location."""
 from __future__ import annotations
 
 import subprocess
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from accounts.locations import BillTo, ServiceLocation
 from accounts.models import Account, Language, ServicePoint
@@ -175,3 +176,44 @@ def test_becoming_a_customer_twice_or_without_a_name_is_refused(app, apartments)
             tenant_becomes_customer(
                 db.session, CLERK, notice, holder_name="Bo", email=None, on=DAY, settings=SETTINGS
             )
+
+
+def test_tenants_not_told_hold_the_shutoff_until_the_cli_tells_them(app, runner):
+    ids = _town(app, [("landlord", "9 Elm St", False, Language.EN)])
+    with app.app_context():
+        account = db.session.get(Account, ids[0])
+        issue_shutoff_notice(db.session, app.config, CLERK, account, DAY)
+        # The building is found to be master-metered after the notice went out.
+        _locate(ids[0], units=6)
+        db.session.commit()
+        number = account.number
+        held = _eligibility(ids[0], SHUTOFF_FROM)
+        assert held.held == (
+            "the tenants at 1 Oak St, Maple Falls 54901 have not been sent their notice",
+        )
+    with time_machine.travel(datetime(2026, 12, 30, 18, 0, tzinfo=UTC), tick=False):
+        told = runner.invoke(args=["shutoff", "tenant-notices", number])
+        assert told.exit_code == 0, told.output
+        assert "no shutoff there before 2027-01-09" in told.output
+        again = runner.invoke(args=["shutoff", "tenant-notices", number])
+        assert "every protected location was told already" in again.output
+    with app.app_context():
+        assert not _eligibility(ids[0], date(2027, 1, 8)).may_shut_off
+        assert _eligibility(ids[0], date(2027, 1, 11)).may_shut_off
+
+
+def test_the_cli_records_that_a_tenant_becomes_a_customer(app, runner, apartments):
+    with app.app_context():
+        notice_id = db.session.scalar(sa.select(TenantNotice.id))
+    with time_machine.travel(datetime(2027, 1, 4, 18, 0, tzinfo=UTC), tick=False):
+        refused = runner.invoke(args=["shutoff", "tenant-customer", str(notice_id), "--name", " "])
+        assert refused.exit_code != 0 and "the tenant's name is required" in refused.output
+        done = runner.invoke(
+            args=["shutoff", "tenant-customer", str(notice_id), "--name", "Ana Tenant"]
+        )
+        assert done.exit_code == 0, done.output
+        assert "service starts for Ana Tenant" in done.output
+    with app.app_context():
+        notice = db.session.get(TenantNotice, notice_id)
+        assert notice.became_customer_on == date(2027, 1, 4)
+        assert db.session.get(Account, notice.tenant_account_id).holder_name == "Ana Tenant"
