@@ -21,14 +21,16 @@ from billing.computed import RuleError
 from billing.medical_certificates import ShutoffError
 from billing.shutoff_rules import load_shutoff_rule, parse_shutoff_rule
 from core.extensions import db
+from core.jobs import JobContext
 from core.models import AuditEvent
 from notices.appeal_letters import decision_pdf, send_acknowledgement, send_decision
+from notices.jobs import send_shutoff_notices
 from notices.mail_delivery import Mailer
-from notices.models import AppealChannel, AppealStatus, ShutoffAppeal
+from notices.models import AppealChannel, AppealStatus, ShutoffAppeal, ShutoffNotice
 from notices.shutoff_appeals import AppealError, decide_appeal, file_appeal, withdraw_appeal
 from notices.shutoff_eligibility import shutoff_eligibility
 from notices.shutoff_notices import issue_shutoff_notice
-from tests.notices.test_shutoff import CLERK, DAY, RULE, SHUTOFF_FROM, _town
+from tests.notices.test_shutoff import CLERK, DAY, JOB, RULE, SHUTOFF_FROM, _town
 
 SUPERVISOR = CLERK.__class__("user", "2", "supervisor@example.org", "127.0.0.1")
 AT = datetime(2026, 12, 29, 17, 0, tzinfo=UTC)
@@ -298,3 +300,13 @@ def test_the_cli_records_a_phone_appeal_and_a_supervisor_decides_it(app, runner,
     # Five business days after Tuesday December 29: 30, 31, January 4, 5, 6.
     assert "may be shut off from January 6, 2027" in letter
     assert "Paid late" in letter and "internal only" not in letter
+
+
+def test_the_daily_job_leaves_an_account_with_a_pending_appeal_alone(app):
+    ids = _town(app, [("olson", "1 Oak St", False, Language.EN)])
+    with app.app_context():
+        _file(ids[0], on=DAY, channel=AppealChannel.PHONE)
+        db.session.commit()
+        counts = send_shutoff_notices(db.session, JobContext(DAY, False, JOB, app.config))
+        assert counts["excluded"] == 1 and counts["noticed"] == 0
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ShutoffNotice)) == 0

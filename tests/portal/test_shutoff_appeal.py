@@ -6,7 +6,10 @@ staff's internal note."""
 
 from __future__ import annotations
 
+import email
+import email.policy
 from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -71,6 +74,12 @@ def test_a_resident_contests_and_sees_it_pending(app, noticed, resident):
     assert "See your appeal" in resident.get("/my/bill").text
     (appeal,) = _appeals(app)
     assert appeal.status == AppealStatus.PENDING and appeal.filed_by == "resident"
+    # The acknowledgement went to the account's address, in its language, with its words.
+    (mail,) = Path(app.config["OUTBOX_DIR"]).glob("*.eml")
+    message = email.message_from_bytes(mail.read_bytes(), policy=email.policy.default)
+    assert message["Subject"].endswith("we received your shutoff appeal")
+    body = " ".join(message.get_body(("plain",)).get_content().split())
+    assert "receipt number 4411" in body and "No shutoff notice will be sent" in body
 
 
 def test_an_empty_reason_or_a_second_appeal_is_refused_with_the_reason(app, noticed, resident):
