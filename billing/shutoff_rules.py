@@ -8,6 +8,10 @@ may happen (docs/shutoff.md, "The rule").
     notice_lead_days: 7             # business days from the notice to the earliest shutoff
     moratoria:                      # no shutoffs from starts to ends (both included)
       - {name: "Winter freeze", starts: "2026-12-15", ends: "2027-02-28"}
+    appeal_days: 15                 # calendar days after a notice a resident may appeal it
+    appeal_denial_lead_days: 5      # business days from a denial to the earliest shutoff
+    tenant_notice_days_multi_unit: 10   # calendar days the tenants are told before a shutoff
+    tenant_notice_days_detached: 15
 
 Weekends, holidays and the town's closed days (billing.working_days) are never shutoff days.
 Dollar amounts are quoted strings, never floats; an error raises RuleError naming the place.
@@ -28,9 +32,16 @@ from billing.working_days import WorkingCalendar
 from core.audit import Actor, record
 from core.money import MoneyError, format_cents, parse_dollars
 
+#: The optional keys of appeals and tenants' protections, with their defaults.
+OPTIONAL = {
+    "appeal_days": 15,
+    "appeal_denial_lead_days": 5,
+    "tenant_notice_days_multi_unit": 10,
+    "tenant_notice_days_detached": 15,
+}
 _KEYS = frozenset(
     {"effective", "min_past_due", "min_days_past_due", "notice_lead_days", "moratoria"}
-)
+) | frozenset(OPTIONAL)
 #: The longest lead time a rule may give, in business days.
 MAX_LEAD_DAYS = 60
 #: The longest run of days with no shutoff the reckoning walks through (a refusal, not a loop).
@@ -104,6 +115,7 @@ def parse_shutoff_rule(document: Any) -> dict:
         "min_days_past_due": _whole(document["min_days_past_due"], "min_days_past_due", 3650),
         "notice_lead_days": _whole(document["notice_lead_days"], "notice_lead_days", MAX_LEAD_DAYS),
         "moratoria": _moratoria(document.get("moratoria", [])),
+        **{key: _whole(document.get(key, default), key, 90) for key, default in OPTIONAL.items()},
     }
 
 
@@ -115,6 +127,7 @@ def rule_to_document(rule: ShutoffRule) -> dict:
         "min_days_past_due": rule.min_days_past_due,
         "notice_lead_days": rule.notice_lead_days,
         "moratoria": [dict(item) for item in rule.moratoria],
+        **{key: getattr(rule, key) for key in OPTIONAL},
     }
 
 

@@ -224,6 +224,7 @@ def init_app(app) -> None:
     """Register the staff dashboard, account page, the auditor's books and the users page."""
     from console import (
         views_access,
+        views_appeals,
         views_approvals,
         views_bank,
         views_counter,
@@ -250,3 +251,4 @@ def init_app(app) -> None:
     views_payoff.init_app(app)
     views_bank.init_app(app)
     views_plans.init_app(app)
+    views_appeals.init_app(app)

@@ -492,8 +492,10 @@ def resume_reminders(pause_id: int):
 
 
 def init_app(app, api) -> None:
-    """Register the notices API and the payoff quotes API."""
+    """Register the notices API, the payoff quotes API and the shutoff appeals'."""
+    from notices.api_appeals import appeals_api
     from notices.payoff_api import payoff_api
 
     api.register_blueprint(notices_api)
     api.register_blueprint(payoff_api)
+    api.register_blueprint(appeals_api)

@@ -213,3 +213,98 @@ class TextMessage(CreatedAtMixin, Base):
     __table_args__ = (
         sa.UniqueConstraint("account_id", "notice_id", name="uq_text_message_notice"),
     )
+
+
+class AppealStatus(enum.StrEnum):
+    """Where a resident's appeal of a shutoff stands."""
+
+    PENDING = "pending"
+    UPHELD = "upheld"
+    DENIED = "denied"
+    WITHDRAWN = "withdrawn"
+
+
+class AppealChannel(enum.StrEnum):
+    """How the appeal reached the town."""
+
+    PORTAL = "portal"
+    PHONE = "phone"
+
+
+class ShutoffAppeal(CreatedAtMixin, Base):
+    """A resident contests a shutoff; the shutoff process waits until a supervisor decides
+    (docs/shutoff.md, "Appeals"). At most one pending appeal per account."""
+
+    __tablename__ = "shutoff_appeal"
+
+    id: Mapped[intpk]
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    #: The shutoff notice contested, if one went out.
+    shutoff_notice_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("shutoff_notice.id"), index=True
+    )
+    #: The delinquency contested: its oldest past-due utility invoice on the day of filing.
+    invoice_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    channel: Mapped[AppealChannel] = mapped_column(
+        enum_column(AppealChannel, "shutoff_appeal_channel")
+    )
+    #: The resident's words (shown back to the resident and to staff).
+    statement: Mapped[str] = mapped_column(sa.String(2000))
+    #: "resident" (the portal) or "clerk" (a phone call taken in the console).
+    filed_by: Mapped[str] = mapped_column(sa.String(16))
+    recorded_by: Mapped[str] = mapped_column(sa.String(254))
+    filed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The town's date of filed_at.
+    filed_on: Mapped[date]
+    status: Mapped[AppealStatus] = mapped_column(
+        enum_column(AppealStatus, "shutoff_appeal_status"), index=True
+    )
+    decided_by: Mapped[str | None] = mapped_column(sa.String(254))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: The town's date of decided_at: a denial's lead time counts from it.
+    decided_on: Mapped[date | None]
+    #: The decision's reasons, written for the resident (shown to them, in the letter too).
+    resident_reasons: Mapped[str | None] = mapped_column(sa.String(2000))
+    #: Staff only: never on a page, letter or e-mail a resident sees.
+    internal_note: Mapped[str | None] = mapped_column(sa.String(2000))
+
+    __table_args__ = (
+        sa.CheckConstraint("filed_by IN ('resident', 'clerk')", name="filed_by_known"),
+        sa.Index(
+            "uq_shutoff_appeal_pending",
+            "account_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        ),
+    )
+
+
+class TenantNotice(CreatedAtMixin, Base):
+    """The notice to the occupants of a location whose bills are a landlord's (or its owner's,
+    or a multi-unit building's) before its shutoff, in English and Spanish: they may become
+    customers without paying the landlord's past-due amount (docs/shutoff.md, "Tenants")."""
+
+    __tablename__ = "tenant_notice"
+
+    id: Mapped[intpk]
+    shutoff_notice_id: Mapped[int] = mapped_column(sa.ForeignKey("shutoff_notice.id"), index=True)
+    #: The landlord's (the shut-off) account.
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    location_id: Mapped[int] = mapped_column(sa.ForeignKey("service_location.id"), index=True)
+    issued_on: Mapped[date]
+    multi_unit: Mapped[bool]
+    #: Calendar days from the notice to the earliest shutoff at the location (the rule's).
+    lead_days: Mapped[int]
+    shutoff_not_before: Mapped[date]
+    #: The bilingual PDF, stored under NOTICES_DIR by its hash.
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    path: Mapped[str] = mapped_column(sa.String(300))
+    #: Set when the tenants became customers: their account, the start order and its day.
+    tenant_account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("account.id"))
+    service_order_id: Mapped[int | None] = mapped_column(sa.ForeignKey("service_order.id"))
+    became_customer_on: Mapped[date | None]
+
+    __table_args__ = (
+        sa.UniqueConstraint("shutoff_notice_id", "location_id", name="uq_tenant_notice_location"),
+    )

@@ -20,6 +20,7 @@ from core.audit import Actor
 from core.calendar import town_today
 from core.extensions import db
 from core.money import format_cents
+from notices.appeal_cli import appeal, tenant_customer, tenant_notices
 from notices.shutoff_eligibility import shutoff_eligibility
 from notices.shutoff_notices import issue_shutoff_notice, text_shutoff_notice
 
@@ -118,3 +119,9 @@ def shutoff_notice(number: str) -> None:
         f"shutoff notice {row.notice_id}: {format_cents(row.amount_cents)} stops it; "
         f"earliest shutoff {row.earliest_shutoff_on}" + ("; texted" if texted else "")
     )
+
+
+# Appeals and tenants' protections (notices/appeal_cli.py).
+shutoff.add_command(appeal)
+shutoff.add_command(tenant_customer)
+shutoff.add_command(tenant_notices)

@@ -31,6 +31,8 @@ from billing.position import UTILITY, account_position
 from billing.shutoff_rules import earliest_shutoff, no_shutoff_because, shutoff_rule_on
 from billing.working_days import WorkingCalendar
 from core.money import format_cents
+from notices.shutoff_appeals import appeal_hold
+from notices.tenant_protections import tenant_hold
 from payments.bank_payments import debits_in_flight
 from payments.models import Dispute, DisputeStatus, Payment
 
@@ -54,6 +56,11 @@ class Eligibility:
     earliest_shutoff: date | None
     #: The oldest past-due utility invoice: it names the delinquency a notice is for.
     delinquency_invoice_id: int | None
+    #: Why no shutoff may happen yet though a notice may: a denied appeal's lead time, the
+    #: tenants' notice lead time (notices.shutoff_appeals, notices.tenant_protections).
+    held: tuple[str, ...] = ()
+    #: The earliest shutoff those allow (None: they set none).
+    shutoff_not_before: date | None = None
 
     @property
     def may_notice(self) -> bool:
@@ -63,7 +70,7 @@ class Eligibility:
     @property
     def may_shut_off(self) -> bool:
         """Whether the rules allow a shutoff on the day (a notice and its lead time aside)."""
-        return not self.reasons and self.not_today is None
+        return not self.reasons and self.not_today is None and not self.held
 
 
 def open_dispute(session: Session, account_id: int) -> bool:
@@ -137,6 +144,11 @@ def shutoff_eligibility(
             f"a medical certificate is on file until {certificate.ends_on.isoformat()} "
             f"({certificate.certified_by})"
         )
+    delinquency = oldest_past_due_utility_invoice(session, account.id, on, position.by_invoice)
+    appeals = appeal_hold(session, account.id, on, delinquency, calendar, rule)
+    reasons.extend(appeals.reasons)
+    tenants, tenants_from = tenant_hold(session, account, delinquency, on)
+    later = [day for day in (appeals.not_before, tenants_from) if day is not None]
     moratoria = rule.moratoria if rule is not None else []
     return Eligibility(
         account_id=account.id,
@@ -148,7 +160,7 @@ def shutoff_eligibility(
         earliest_shutoff=(
             earliest_shutoff(calendar, moratoria, on, rule.notice_lead_days) if rule else None
         ),
-        delinquency_invoice_id=oldest_past_due_utility_invoice(
-            session, account.id, on, position.by_invoice
-        ),
+        delinquency_invoice_id=delinquency,
+        held=(*appeals.held, *tenants),
+        shutoff_not_before=max(later) if later else None,
     )

@@ -36,6 +36,7 @@ from notices.models import Delivery, Notice, NoticeBatch, ShutoffNotice
 from notices.print_batches import Printed, _merge
 from notices.scanline import scan_line
 from notices.shutoff_eligibility import Eligibility, shutoff_eligibility
+from notices.tenant_protections import issue_tenant_notices
 from notices.text_messages import CANCELED, FAILED, send_notice_text
 from notices.text_rules import shutoff_body
 from notices.texts import texts_for
@@ -160,6 +161,7 @@ def issue_shutoff_notice(
     )
     session.add(row)
     session.flush()
+    issue_tenant_notices(session, config, actor, row, on)
     record(
         session,
         actor,

@@ -22,6 +22,7 @@ def init_app(app: Flask) -> None:
         views_receipts,
         views_registration,
         views_service,
+        views_shutoff,
         views_texts,  # noqa: F401 - its routes are on views_registration.bp
         views_zip,  # noqa: F401 - its routes are on views.bp
     )
@@ -34,3 +35,4 @@ def init_app(app: Flask) -> None:
     views_receipts.init_app(app)
     views_service.init_app(app)
     views_plans.init_app(app)
+    views_shutoff.init_app(app)

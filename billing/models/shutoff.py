@@ -30,6 +30,14 @@ class ShutoffRule(CreatedAtMixin, Base):
     #: both days included.
     moratoria: Mapped[list[dict]] = mapped_column(sa.JSON)
     recorded_by: Mapped[str] = mapped_column(sa.String(254))
+    #: Calendar days after a shutoff notice within which a resident may appeal it.
+    appeal_days: Mapped[int] = mapped_column(default=15, server_default="15")
+    #: Business days after an appeal is denied before a shutoff may happen.
+    appeal_denial_lead_days: Mapped[int] = mapped_column(default=5, server_default="5")
+    #: Calendar days the occupants' tenant notice goes before a shutoff: a multi-unit or
+    #: master-metered location, and a detached home (Cal. Pub. Util. Code 10009, 777.1).
+    tenant_notice_days_multi_unit: Mapped[int] = mapped_column(default=10, server_default="10")
+    tenant_notice_days_detached: Mapped[int] = mapped_column(default=15, server_default="15")
 
     __table_args__ = (
         sa.CheckConstraint("min_past_due_cents >= 0", name="amount_not_negative"),
