@@ -47,6 +47,7 @@ from payments.models import (
 from payments.payoff_lockbox import REASONS as QUOTE_REASONS
 from payments.payoff_lockbox import (
     TO_APPLY,
+    QuoteMatch,
     QuoteTerms,
     apply_at_import,
     match_quotes,
@@ -211,7 +212,7 @@ def _already_taken(session: Session, decisions: list[Decision]) -> None:
             taken[key] = f"item {d.item.sequence} of this file"
 
 
-def _quoted(item: Item, match) -> Decision:
+def _quoted(item: Item, match: QuoteMatch) -> Decision:
     """An item whose reference is a payoff quote's number: applied to it, or waiting."""
     return Decision(
         item,

@@ -73,7 +73,9 @@ def quote_number(*texts: str | None) -> str | None:
     return None
 
 
-def match_quotes(session: Session, numbers: Iterable[str], deposited: date) -> dict:
+def match_quotes(
+    session: Session, numbers: Iterable[str], deposited: date
+) -> dict[str, QuoteMatch]:
     """Each quote number's match as of the deposit date, the quotes read by one query."""
     wanted = sorted(set(numbers))
     if not wanted:

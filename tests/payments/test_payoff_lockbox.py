@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from accounts.models import Parcel
 from accounts.services import FormerNumbers
-from billing.models import PayoffOutcome, PayoffPayment, QuoteStatus, Settlement
+from billing.models import Invoice, PayoffOutcome, PayoffPayment, QuoteStatus, Settlement
 from billing.payoff import Requested, quote
 from billing.penalty_service import assess_penalties
 from core.audit import Actor
@@ -23,6 +23,7 @@ from payments.lockbox import import_file
 from payments.lockbox_layouts import load_layout
 from payments.lockbox_queue import QueueRefused
 from payments.models import (
+    Channel,
     Payment,
     Refund,
     RefundStatus,
@@ -33,6 +34,7 @@ from payments.models import (
 )
 from payments.payoff_lockbox import QuoteTerms, quote_number
 from payments.payoff_payments import apply_item_to_quote, parcel_owes, pay_quote_at_counter
+from payments.services import record_payment, settle_payment
 from tests.billing.billing_fixtures import tax_owner
 from tests.payments.lockbox_files import Check, bai, csv_lockbox, rpps
 
@@ -219,3 +221,36 @@ def test_a_clerk_applies_a_waiting_item_to_the_quote_once_and_bad_choices_change
     assert gl_balance(session, chart.REMITTANCES_HELD) == 0
     with pytest.raises(QueueRefused, match="already applied"):
         apply(issued)
+
+
+def test_the_owner_pays_the_tax_online_then_the_lenders_check_naming_the_quote_is_refunded(
+    session, parcel
+):
+    theirs = _issue(session, parcel, LENDER, through=TODAY + timedelta(days=10))
+    owed = parcel_owes(session, theirs, TODAY)
+    invoices = session.scalars(
+        sa.select(Invoice.number).where(Invoice.parcel_id == parcel.id)
+    ).all()
+    # a card payment of the owner's tax bills, settled as the Stripe webhook settles it
+    online = record_payment(
+        session,
+        CLERK,
+        account=parcel.owner_account,
+        amount_cents=owed,
+        invoice_numbers=list(invoices),
+        channel=Channel.ONLINE,
+        tender=Tender.CARD,
+    )
+    settle_payment(session, CLERK, online, on=TODAY, cash_gl=chart.STRIPE_CLEARING)
+    assert parcel_owes(session, theirs, TODAY) == 0
+
+    report = _import(session, bai([Check(theirs.amount_cents, theirs.number, "88002")], TODAY))
+
+    assert report.quotes[0]["outcome"] == "refunded"
+    item = session.scalar(sa.select(RemittanceItem))
+    assert _settled_cents(session, online.id) == owed
+    assert _settled_cents(session, item.payment_id) == 0
+    refund = session.scalar(sa.select(Refund).where(Refund.payment_id == item.payment_id))
+    assert refund.amount_cents == theirs.amount_cents
+    assert "to be sent back to First Lakeshore Bank" in refund.reason
+    assert account_credit(session, parcel.owner_account_id) == 0
