@@ -26,6 +26,7 @@ from flask import (
 from flask_login import login_required
 
 from accounts.services import find_account
+from billing.payoff import find_quote
 from core import submissions
 from core.auth import request_actor, requires
 from core.calendar import town_today, town_zone
@@ -35,6 +36,8 @@ from notices.issuing import NoticeError
 from payments import payflow
 from payments.counter import COUNTER_TENDERS, close_drawer, open_drawer, take_counter_payment
 from payments.models import CashDrawer, Payment, Receipt, Tender
+from payments.payoff_lockbox import QuoteTerms
+from payments.payoff_payments import pay_quote_at_counter
 from payments.services import PaymentRefused
 from portal import documents
 
@@ -46,6 +49,7 @@ FIELD_NAMES = {
     "drawer": "form",
     "tender": "tender",
     "reference": "reference",
+    "payer_name": "payer_name",
 }
 
 
@@ -190,6 +194,80 @@ def take():
     db.session.commit()
     flash(message)
     return redirect(url_for(".counter"), 303)
+
+
+#: The name under which the counter's payoff quote form keeps its tokens.
+QUOTE_FORM = "counter.payoff"
+QUOTE_FIELDS = ("quote", "payer_name", "amount", "tender", "reference")
+TENDERS = {t.value for t in COUNTER_TENDERS}
+
+
+@bp.post("/payoff")
+@login_required
+@requires("write")
+def take_quote_payment():
+    """Take a payment against a payoff quote (docs/payoff-quotes.md) into the open drawer."""
+    form = request.form
+    shown = {f"quote_{k}": form.get(k, "") for k in QUOTE_FIELDS}
+    token = form.get(submissions.FIELD, "")
+    fresh = submissions.well_formed(token)
+    earlier = fresh and submissions.claim(db.session, request_actor(), QUOTE_FORM, token)
+    if earlier:
+        db.session.rollback()
+        if not submissions.same_sender(earlier, request_actor(), QUOTE_FORM):
+            return _page({"form": STALE_FORM}, 409)
+        flash(f"{SENT_TWICE} {earlier.message}")
+        return redirect(earlier.location, 303)
+    drawer = _my_drawer()
+    if drawer is None:
+        return _page({"form": "Open your drawer first."}, 409, **shown)
+    if not fresh:
+        return _page({"quote_form": STALE_FORM}, 422, **shown)
+    quote = find_quote(db.session, form.get("quote", ""))
+    if quote is None:
+        return _page({"quote_quote": "No payoff quote has this number."}, 422, **shown)
+    if form.get("tender") not in TENDERS:
+        return _page({"quote_tender": "Choose cash, check or money order."}, 422, **shown)
+    terms = QuoteTerms.from_config(current_app.config)
+    try:
+        paid = pay_quote_at_counter(
+            db.session,
+            request_actor(),
+            quote,
+            drawer=drawer,
+            amount_cents=_cents(form.get("amount", ""), "amount_cents"),
+            tender=Tender(form["tender"]),
+            reference=form.get("reference", ""),
+            payer_name=form.get("payer_name", ""),
+            on=town_today(current_app.config),
+            rounding=terms.rounding,
+            town_state=terms.town_state,
+        )
+    except PaymentRefused as refused:
+        db.session.rollback()
+        field = "quote_" + FIELD_NAMES.get(refused.field, "form")
+        return _page({field: payflow.sentence(refused.message)}, 422, **shown)
+    message = _quote_paid(quote.number, paid)
+    submissions.answered(db.session, token, location=url_for(".counter"), message=message)
+    db.session.commit()
+    flash(message)
+    return redirect(url_for(".counter"), 303)
+
+
+def _quote_paid(number: str, paid) -> str:
+    """What a quote payment did, for the clerk."""
+    taken = f"Payoff quote {number}: {format_cents(paid.applied_cents + paid.refund_cents)} from "
+    taken += f"{paid.payer_name}"
+    if paid.outcome.value == "refunded":
+        return f"{taken}. The parcel was already paid: all of it is a refund to send to the payer."
+    said = f"{taken}: {format_cents(paid.applied_cents)} paid the parcel's tax"
+    if paid.refund_cents:
+        said += f"; {format_cents(paid.refund_cents)} beyond it is a refund to send to the payer"
+    if paid.outcome.value == "late":
+        said += "; paid after the good-through date"
+    if paid.still_owed_cents:
+        said += f"; {format_cents(paid.still_owed_cents)} is still owed"
+    return said + "."
 
 
 @bp.get("/receipts/<int:payment_id>.pdf")

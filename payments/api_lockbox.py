@@ -20,6 +20,7 @@ from payments.lockbox import ImportRefused, accepted_former_numbers, import_file
 from payments.lockbox_layouts import FileRefused, LayoutError, load_layout
 from payments.lockbox_queue import MAX_NOTE, MIN_NOTE, QueueRefused, apply_item, return_item
 from payments.models import RemittanceFile, RemittanceItem, RemittanceStatus
+from payments.payoff_lockbox import QuoteTerms
 
 lockbox_api = Blueprint(
     "lockbox_api",
@@ -151,6 +152,7 @@ def import_(args):
             accepted=accepted_former_numbers(current_app.config, today),
             dry_run=args["dry_run"],
             deposit=current_app.config["LOCKBOX_DEPOSIT_ON_IMPORT"],
+            quotes=QuoteTerms.from_config(current_app.config),
         )
     except LayoutError as error:
         db.session.rollback()

@@ -24,6 +24,7 @@ from payments.gateway import StripeGateway
 from payments.lockbox import ImportRefused, ImportReport, accepted_former_numbers, import_file
 from payments.lockbox_layouts import FileRefused, LayoutError, available, load_layout
 from payments.models import BankDeposit, CashDrawer, RemittanceFile
+from payments.payoff_lockbox import QuoteTerms
 from payments.services import PaymentRefused
 
 payments_cli = click.Group(
@@ -75,6 +76,7 @@ def import_(path: str, layout_name: str, dry_run: bool) -> None:
                 accepted=accepted_former_numbers(current_app.config, today),
                 dry_run=dry_run,
                 deposit=current_app.config["LOCKBOX_DEPOSIT_ON_IMPORT"],
+                quotes=QuoteTerms.from_config(current_app.config),
             )
     except (LayoutError, FileRefused, ImportRefused) as error:
         db.session.rollback()
@@ -99,6 +101,11 @@ def summary(report: ImportReport) -> str:
     ]
     if report.bank_deposit:
         lines.append(f"deposited by the bank: {report.bank_deposit} in transit")
+    for q in report.quotes:
+        lines.append(
+            f"  item {q['sequence']} {format_cents(q['amount_cents'])} to payoff quote "
+            f"{q['quote']}" + (f": {q['outcome']}" if q.get("outcome") else "")
+        )
     for e in report.exceptions:
         lines.append(
             f"  item {e['sequence']} (line {e['line']}, batch {e['batch']}) "

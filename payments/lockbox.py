@@ -44,6 +44,15 @@ from payments.models import (
     RemittanceStatus,
     Tender,
 )
+from payments.payoff_lockbox import REASONS as QUOTE_REASONS
+from payments.payoff_lockbox import (
+    TO_APPLY,
+    QuoteMatch,
+    QuoteTerms,
+    apply_at_import,
+    match_quotes,
+    quote_number,
+)
 from payments.remittance_accounts import AccountFinder, Found, Missing, digits_of
 from payments.scanline import LENGTH, ScanLineError, parse
 from payments.settle_new import NewPayment, new_payment_ids, settle_new_payments
@@ -57,6 +66,7 @@ REASONS = {
     "amount_differs": "the check is not for the stub's amount",
     "account_closed": "the account is closed",
     "duplicate": "this check was already taken",
+    **QUOTE_REASONS,
 }
 #: How many check numbers are looked up by one query.
 LOOKUP_CHUNK = 5000
@@ -80,6 +90,8 @@ class Decision:
     stub_cents: int | None = None
     reason: str | None = None
     detail: str | None = None
+    #: The payoff quote the item names (payments.payoff_lockbox), if any.
+    quote: str | None = None
 
 
 @dataclass
@@ -99,6 +111,8 @@ class ImportReport:
     dry_run: bool = False
     #: The bank deposit the import made of the file (LOCKBOX_DEPOSIT_ON_IMPORT), if any.
     bank_deposit: str | None = None
+    #: The items applied (dry: to be applied) to the payoff quotes they name; in `settled`.
+    quotes: list[dict] = field(default_factory=list)
 
     @property
     def exception_cents(self) -> int:
@@ -198,12 +212,30 @@ def _already_taken(session: Session, decisions: list[Decision]) -> None:
             taken[key] = f"item {d.item.sequence} of this file"
 
 
+def _quoted(item: Item, match: QuoteMatch) -> Decision:
+    """An item whose reference is a payoff quote's number: applied to it, or waiting."""
+    return Decision(
+        item,
+        account_id=match.account_id,
+        reason=match.reason,
+        detail=match.detail,
+        quote=match.number,
+    )
+
+
 def decide(session: Session, remittance: Remittance, accepted: FormerNumbers) -> list[Decision]:
     """What becomes of each item of a checked file (reads only)."""
     finder = _finder(session, remittance, accepted)
     by_stub = remittance.layout.kind == RemittanceKind.LOCKBOX.value
+    named = {i.sequence: quote_number(i.scan_line, i.account) for i in remittance.items}
+    quotes = match_quotes(session, filter(None, named.values()), remittance.deposit_date)
     decisions = [
-        _stub(item, finder) if by_stub else _reference(item, finder) for item in remittance.items
+        _quoted(item, quotes[named[item.sequence]])
+        if named[item.sequence]
+        else _stub(item, finder)
+        if by_stub
+        else _reference(item, finder)
+        for item in remittance.items
     ]
     _already_taken(session, decisions)
     return decisions
@@ -249,17 +281,21 @@ def import_file(
     dry_run: bool = False,
     kind: str | None = None,
     deposit: bool = False,
+    quotes: QuoteTerms | None = None,
 ) -> ImportReport:
     """Check the whole file, then settle each good item and queue the rest; flushes.
 
     ImportRefused or lockbox_layouts.FileRefused, with nothing written, when the
     file cannot be taken. A dry run reads and decides, and writes nothing. With `deposit`
     the file's bank deposit is made too (payments.bank_deposits.deposit_file): the bank
-    deposited its checks itself on the file's deposit date.
+    deposited its checks itself on the file's deposit date. With `quotes` an item naming a
+    payoff quote that stands is applied to it (payments.payoff_lockbox); without, it waits.
     """
     digest, remittance = read(session, data, layout, today=today, kind=kind)
     decisions = decide(session, remittance, accepted)
     good = [d for d in decisions if d.reason is None]
+    to_quote = [d for d in decisions if d.reason == TO_APPLY] if quotes is not None else []
+    waits = [d for d in decisions if d.reason is not None and d not in to_quote]
     report = ImportReport(
         filename=filename,
         layout=layout.name,
@@ -267,10 +303,11 @@ def import_file(
         deposit_date=remittance.deposit_date,
         items=len(decisions),
         total_cents=remittance.total_cents,
-        settled=len(good),
-        settled_cents=sum(d.item.amount_cents for d in good),
-        exceptions=[_queued(d) for d in decisions if d.reason is not None],
+        settled=len(good) + len(to_quote),
+        settled_cents=sum(d.item.amount_cents for d in good + to_quote),
+        exceptions=[_queued(d) for d in waits],
         dry_run=dry_run,
+        quotes=[_queued(d) for d in to_quote],
     )
     if dry_run:
         return report
@@ -286,6 +323,14 @@ def import_file(
     )
     _item_rows(session, upload, decisions, payments)
     _hold(session, actor, upload, report)
+    if to_quote:
+        assert quotes is not None
+        numbers = {d.item.sequence: d.quote for d in to_quote}
+        paid = apply_at_import(
+            session, actor, upload.id, numbers, quotes, on=remittance.deposit_date
+        )
+        for row, done in zip(report.quotes, paid, strict=True):
+            row.update(outcome=done.outcome.value, refund_cents=done.refund_cents)
     report.file_id = upload.id
     if deposit and upload.total_cents > 0:
         report.bank_deposit = deposit_file(session, actor, upload).number
@@ -301,6 +346,7 @@ def _queued(d: Decision) -> dict:
         "amount_cents": d.item.amount_cents,
         "reason": d.reason,
         "detail": d.detail,
+        "quote": d.quote,
     }
 
 
@@ -398,9 +444,10 @@ def _item_rows(
 
 def _hold(session: Session, actor: Actor, upload: RemittanceFile, report: ImportReport) -> None:
     """The queued items' money, deposited with the rest: Dr 1040 / Cr 2040 until resolved."""
-    if not report.exceptions:
+    held = report.exceptions + report.quotes
+    if not held:
         return
-    cents, count = report.exception_cents, len(report.exceptions)
+    cents, count = sum(e["amount_cents"] for e in held), len(held)
     post_entry(
         session,
         [debit(chart.LOCKBOX_CLEARING, cents), credit(chart.REMITTANCES_HELD, cents)],

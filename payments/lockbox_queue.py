@@ -55,8 +55,12 @@ def waiting(session: Session, limit: int = 500) -> list[RemittanceItem]:
     )
 
 
-def _locked(session: Session, item: RemittanceItem, note: str) -> RemittanceItem:
-    """The item locked and still waiting, with a note of the right length; else QueueRefused."""
+def take_waiting(session: Session, item: RemittanceItem, note: str) -> RemittanceItem:
+    """The item locked and still waiting, with a note of the right length; else QueueRefused.
+
+    The first step of every resolution, here or elsewhere (payments.payoff_payments applies an
+    item to a payoff quote); `mark_applied` is the last.
+    """
     note = (note or "").strip()
     if not MIN_NOTE <= len(note) <= MAX_NOTE:
         raise QueueRefused("note", f"say why, in {MIN_NOTE} to {MAX_NOTE} characters")
@@ -90,7 +94,7 @@ def apply_item(
     on: date,
 ) -> Receipt:
     """Apply a waiting item's whole amount to an account chosen by hand; settled, receipted."""
-    item = _locked(session, item, note)
+    item = take_waiting(session, item, note)
     if account is None:
         raise QueueRefused("account", "enter the number of the account to apply it to")
     if account.status == AccountStatus.CLOSED:
@@ -115,25 +119,47 @@ def apply_item(
     session.flush()
     record(session, actor, "payment.record", payment, amount_cents=payment.amount_cents)
     receipt = settle_payment(session, actor, payment, on=on, cash_gl=chart.REMITTANCES_HELD)
+    mark_applied(
+        session,
+        actor,
+        item,
+        payment_id=payment.id,
+        account_id=account.id,
+        note=note,
+        account=account.number,
+    )
+    return receipt
+
+
+def mark_applied(
+    session: Session,
+    actor: Actor,
+    item: RemittanceItem,
+    *,
+    payment_id: int,
+    account_id: int,
+    note: str,
+    **details,
+) -> None:
+    """Close an item taken by `take_waiting` as applied by the payment, and audit it."""
     _close(item, actor, RemittanceStatus.APPLIED, note)
-    item.payment_id, item.account_id = payment.id, account.id
+    item.payment_id, item.account_id = payment_id, account_id
     record(
         session,
         actor,
         "remittance.apply",
         item,
-        account=account.number,
+        **details,
         amount_cents=item.amount_cents,
         reason=item.reason,
         note=note.strip(),
-        payment=payment.id,
+        payment=payment_id,
     )
-    return receipt
 
 
 def return_item(session: Session, actor: Actor, item: RemittanceItem, *, note: str, on: date):
     """Return a waiting item to its payer: the town owes it back (Dr 2040 / Cr 2010)."""
-    item = _locked(session, item, note)
+    item = take_waiting(session, item, note)
     post_entry(
         session,
         [

@@ -26,7 +26,7 @@ from core.audit import Actor, record
 from core.money import format_cents
 from ledger import chart
 from payments.counter import COUNTER_TENDERS, REFERENCE_MAX_LENGTH
-from payments.lockbox_queue import QueueRefused, _close, _locked
+from payments.lockbox_queue import QueueRefused, mark_applied, take_waiting
 from payments.models import (
     CashDrawer,
     Channel,
@@ -34,7 +34,6 @@ from payments.models import (
     RemittanceFile,
     RemittanceItem,
     RemittanceKind,
-    RemittanceStatus,
     Tender,
 )
 from payments.refunds import refund_payment
@@ -199,23 +198,36 @@ def apply_item_to_quote(
     session: Session,
     actor: Actor,
     item: RemittanceItem,
-    quote: PayoffQuote,
+    quote: PayoffQuote | None,
     *,
     note: str,
     on: date,
     rounding: str,
     town_state: str = "",
 ) -> PayoffPayment:
-    """Apply a waiting lockbox or bill-pay item (its reference the quote number, so the import
-    found no account and queued it) to the quote, all of its amount."""
-    item = _locked(session, item, note)
+    """Apply a waiting lockbox or bill-pay item, all of its amount, to a payoff quote; flushes.
+
+    The item's money waits on 2040 (payments.lockbox); the quote payment takes it from there.
+    A quote replaced by a newer one is refused (the newer one names what is owed); a quote
+    past its good-through date is taken, as a late payment. QueueRefused, nothing changed,
+    when the item or the quote cannot be used.
+    """
+    item = take_waiting(session, item, note)
+    if quote is None:
+        raise QueueRefused("quote", "no payoff quote has this number")
+    if quote.status == QuoteStatus.SUPERSEDED:
+        raise QueueRefused(
+            "quote",
+            f"payoff quote {quote.number} was replaced by a newer quote for "
+            f"{quote.requester_name}: apply the item to that one",
+        )
     kind = session.scalar(sa.select(RemittanceFile.kind).where(RemittanceFile.id == item.file_id))
     paid = pay_quote(
         session,
         actor,
         quote,
         amount_cents=item.amount_cents,
-        payer_name=item.payer_name or item.reference or "the remitter",
+        payer_name=(item.payer_name or "").strip() or quote.requester_name,
         channel=Channel.MAIL,
         tender=Tender.CHECK if kind == RemittanceKind.LOCKBOX else Tender.BILL_PAY,
         on=on,
@@ -224,9 +236,16 @@ def apply_item_to_quote(
         town_state=town_state,
         reference=item.reference,
     )
-    _close(item, actor, RemittanceStatus.APPLIED, note)
-    item.payment_id, item.account_id = paid.payment_id, quote.account_id
-    record(session, actor, "remittance.apply", item, quote=quote.number, payment=paid.payment_id)
+    mark_applied(
+        session,
+        actor,
+        item,
+        payment_id=paid.payment_id,
+        account_id=quote.account_id,
+        note=note,
+        quote=quote.number,
+        outcome=paid.outcome.value,
+    )
     return paid
 
 

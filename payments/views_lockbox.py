@@ -8,6 +8,7 @@ from flask import Blueprint, abort, current_app, flash, redirect, render_templat
 from flask_login import login_required
 
 from accounts.services import find_account
+from billing.payoff import find_quote
 from core.auth import request_actor, requires
 from core.calendar import town_today
 from core.db import get_by_id
@@ -17,11 +18,20 @@ from payments.lockbox import REASONS, ImportRefused, accepted_former_numbers, im
 from payments.lockbox_layouts import FileRefused, LayoutError, available, load_layout
 from payments.lockbox_queue import QueueRefused, apply_item, return_item, waiting
 from payments.models import Payment, Receipt, RemittanceFile, RemittanceItem, RemittanceStatus
+from payments.payoff_lockbox import QuoteTerms, quote_number
+from payments.payoff_payments import apply_item_to_quote
+from payments.services import PaymentRefused
 
 bp = Blueprint("lockbox", __name__, url_prefix="/staff/lockbox", template_folder="templates")
 #: The largest file the page takes (the CLI takes any).
 MAX_UPLOAD = 20 * 1024 * 1024
 FILES_SHOWN = 30
+#: What applying an item to a payoff quote did, in the clerks' words.
+OUTCOMES = {
+    "settled": "the parcel's tax is paid by it",
+    "refunded": "the parcel was already paid; the whole check is a refund to send to its payer",
+    "late": "paid after the good-through date; some tax is still owed",
+}
 
 
 def _page(errors: dict | None = None, status: int = 200, report=None):
@@ -74,6 +84,7 @@ def upload():
             accepted=accepted_former_numbers(current_app.config, today),
             dry_run=dry_run,
             deposit=current_app.config["LOCKBOX_DEPOSIT_ON_IMPORT"],
+            quotes=QuoteTerms.from_config(current_app.config),
         )
     except LayoutError as error:
         db.session.rollback()
@@ -86,7 +97,9 @@ def upload():
         return _page(report=report)
     db.session.commit()
     flash(
-        f"File {report.file_id} imported: {report.settled} settled, "
+        f"File {report.file_id} imported: {report.settled} settled"
+        + (f" ({len(report.quotes)} to payoff quotes)" if report.quotes else "")
+        + ", "
         f"{len(report.exceptions)} in the exception queue"
         + (f"; deposited by the bank as {report.bank_deposit}." if report.bank_deposit else ".")
     )
@@ -111,6 +124,7 @@ def _item_page(item: RemittanceItem, error: dict | None = None, status: int = 20
         receipt=receipt,
         reasons=REASONS,
         waiting=item.status == RemittanceStatus.EXCEPTION,
+        quote=quote_number(item.scan_line, item.account_text) or "",
         errors=error or {},
         form=request.form,
     )
@@ -152,6 +166,35 @@ def apply(item_id: int):
         return _item_page(_item_or_404(item_id), {refused.field: [refused.message]}, status)
     db.session.commit()
     flash(f"Item {item_id} applied: receipt {receipt.number}.")
+    return redirect(url_for(".index"), 303)
+
+
+@bp.post("/items/<int:item_id>/quote")
+@login_required
+@requires("write")
+def apply_to_quote(item_id: int):
+    """Apply the item's whole amount to the payoff quote the clerk names."""
+    found = _item_or_404(item_id)
+    config = current_app.config
+    terms = QuoteTerms.from_config(config)
+    try:
+        paid = apply_item_to_quote(
+            db.session,
+            request_actor(),
+            found,
+            find_quote(db.session, request.form.get("quote", "")),
+            note=request.form.get("note", ""),
+            on=town_today(config),
+            rounding=terms.rounding,
+            town_state=terms.town_state,
+        )
+    except (QueueRefused, PaymentRefused) as refused:
+        db.session.rollback()
+        status = 409 if refused.field == "item" else 422
+        return _item_page(_item_or_404(item_id), {refused.field: [refused.message]}, status)
+    number = paid.quote.number
+    db.session.commit()
+    flash(f"Item {item_id} applied to payoff quote {number}: {OUTCOMES[paid.outcome.value]}.")
     return redirect(url_for(".index"), 303)
 
 
