@@ -493,4 +493,7 @@ def resume_reminders(pause_id: int):
 
 def init_app(app, api) -> None:
     """Register the notices API."""
+    from notices.api_shutoff import shutoff_api
+
     api.register_blueprint(notices_api)
+    api.register_blueprint(shutoff_api)
