@@ -15,6 +15,7 @@ from flask_login import login_required
 import console.models  # noqa: F401 - the console's tables belong to the app's metadata
 from accounts.services import find_account
 from billing.arrangement_lists import balances_under_plan
+from billing.reconnection import service_shut_off
 from console import books, charts, reports
 from console.account import account_record
 from core.auth import requires
@@ -75,6 +76,7 @@ def account(number: str):
         "console/account.html",
         record=account_record(db.session, found, town_today(current_app.config)),
         zone=zone,
+        service_off=service_shut_off(db.session, found.id),
     )
 
 
@@ -229,6 +231,7 @@ def init_app(app) -> None:
         views_orders,
         views_plans,
         views_runs,
+        views_shutoff,
         views_users,
     )
 
@@ -245,3 +248,4 @@ def init_app(app) -> None:
     views_deposits.init_app(app)
     views_bank.init_app(app)
     views_plans.init_app(app)
+    views_shutoff.init_app(app)
