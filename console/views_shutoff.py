@@ -34,6 +34,7 @@ from notices.shutoff_field_results import (
     PAID_AT_DOOR,
     Result,
     enter_result,
+    enter_sheet,
     find_order,
     reconnect,
 )
@@ -167,6 +168,32 @@ def result(number: str):
         return _page(day, {"_form": str(error)}, 422)
     db.session.commit()
     flash(f"Order {order.number}: {order.state.value.replace('_', ' ')}.")
+    return redirect(url_for(".page", on=day.isoformat()), 303)
+
+
+@bp.post("/sheet")
+@login_required
+@requires("write")
+def sheet():
+    """Enter a crew's sheet (CSV) whole or not at all; payments at the door into the clerk's
+    open drawer."""
+    day = _day()
+    upload = request.files.get("sheet")
+    try:
+        if upload is None or not upload.filename:
+            raise FieldError("sheet: choose the crew's CSV file")
+        text = upload.read().decode("utf-8-sig")
+        done = enter_sheet(
+            db.session, current_app.config, request_actor(), text, drawer=_my_drawer()
+        )
+    except UnicodeDecodeError:
+        db.session.rollback()
+        return _page(day, {"_form": "sheet: the file is not UTF-8 text"}, 422)
+    except FieldError as error:
+        db.session.rollback()
+        return _page(day, {"_form": str(error)}, 422)
+    db.session.commit()
+    flash(f"{len(done)} results entered from the crew's sheet.")
     return redirect(url_for(".page", on=day.isoformat()), 303)
 
 

@@ -5,13 +5,18 @@ while it is."""
 
 from __future__ import annotations
 
+import io
+
 import sqlalchemy as sa
 
 from accounts.models import Account
 from accounts.services import derive_access_code
 from billing.models import OrderState, ShutoffOrder
+from core.audit import Actor
 from core.extensions import db
 from notices.shutoff_field import hang_door_hangers
+from payments.counter import open_drawer
+from payments.models import Channel, Payment
 from tests.billing.billing_fixtures import KEY
 from tests.conftest import csrf_token, sign_in
 from tests.notices.field_fixtures import HANG_DAY, JOB, one, pdf_text
@@ -69,3 +74,43 @@ def test_the_residents_bill_page_says_the_service_is_shut_off(app, client):
     assert answer.status_code == 303, answer.text
     bill = client.get("/my/bill")
     assert "Your water service is shut off." in bill.text
+
+
+def test_a_crews_sheet_uploaded_with_a_payment_at_the_door_goes_into_the_drawer(
+    app, client, make_staff
+):
+    one(app)
+    with app.app_context():
+        hang_door_hangers(db.session, app.config, JOB, as_of=HANG_DAY)
+    email = make_staff("clerk")
+    sign_in(client, email)
+    token = csrf_token(client.get("/staff/shutoff/?on=2027-01-07").text)
+    client.post("/staff/shutoff/issue?on=2027-01-07", data={"csrf_token": token})
+    with app.app_context():
+        order = db.session.scalar(sa.select(ShutoffOrder))
+        cents = order.amount_cents
+        dollars = f"{cents // 100}.{cents % 100:02d}"
+    rows = (
+        "order,result,time,meter_reading,reason,note,amount,tender\n"
+        f"SO-2027-000001,paid_at_door,2027-01-07T10:15,,,,{dollars},cash\n"
+    )
+    no_drawer = client.post(
+        "/staff/shutoff/sheet?on=2027-01-07",
+        data={"csrf_token": token, "sheet": (io.BytesIO(rows.encode()), "sheet.csv")},
+        content_type="multipart/form-data",
+    )
+    assert no_drawer.status_code == 422 and "row 2: drawer:" in no_drawer.text
+    with app.app_context():
+        open_drawer(db.session, Actor("user", "x", email, "127.0.0.1"))
+        db.session.commit()
+    entered = client.post(
+        "/staff/shutoff/sheet?on=2027-01-07",
+        data={"csrf_token": token, "sheet": (io.BytesIO(rows.encode()), "sheet.csv")},
+        content_type="multipart/form-data",
+    )
+    assert entered.status_code == 303, entered.text
+    with app.app_context():
+        order = db.session.scalar(sa.select(ShutoffOrder))
+        payment = db.session.get(Payment, order.door_payment_id)
+        assert order.state is OrderState.NOT_SHUT_OFF and payment.amount_cents == cents
+        assert payment.channel is Channel.COUNTER
