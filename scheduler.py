@@ -44,6 +44,20 @@ SCHEDULE: list[Entry] = [
         setting="TEXTS_ENABLED",
     ),
     Entry(
+        "leave_door_hangers",
+        "notices.jobs:leave_door_hangers",
+        "cron",
+        # NOTE: after the shutoff notices and the night's payments, before the crews go out.
+        {"hour": 6, "minute": 30},
+    ),
+    Entry(
+        "issue_shutoff_orders",
+        "notices.jobs:issue_shutoff_orders",
+        "cron",
+        # NOTE: after the door hangers: a paid or excluded account's open order is cancelled first.
+        {"hour": 6, "minute": 45},
+    ),
+    Entry(
         "purge_portal_sessions",
         "portal.jobs:purge_portal_sessions",
         "cron",

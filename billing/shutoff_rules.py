@@ -6,6 +6,8 @@ may happen (docs/shutoff.md, "The rule").
     min_past_due: "50.00"           # the least past-due utility balance
     min_days_past_due: 60           # how late its oldest part must be
     notice_lead_days: 7             # business days from the notice to the earliest shutoff
+    final_notice_hours: 48          # the door hanger, so many hours before the shutoff
+    reconnection_fee: "35.00"       # charged when the crew shuts the service off
     moratoria:                      # no shutoffs from starts to ends (both included)
       - {name: "Winter freeze", starts: "2026-12-15", ends: "2027-02-28"}
     appeal_days: 15                 # calendar days after a notice a resident may appeal it
@@ -40,8 +42,18 @@ OPTIONAL = {
     "tenant_notice_days_detached": 15,
 }
 _KEYS = frozenset(
-    {"effective", "min_past_due", "min_days_past_due", "notice_lead_days", "moratoria"}
+    {
+        "effective",
+        "min_past_due",
+        "min_days_past_due",
+        "notice_lead_days",
+        "final_notice_hours",
+        "reconnection_fee",
+        "moratoria",
+    }
 ) | frozenset(OPTIONAL)
+#: The longest time before a shutoff a door hanger may be left, in hours.
+MAX_FINAL_HOURS = 240
 #: The longest lead time a rule may give, in business days.
 MAX_LEAD_DAYS = 60
 #: The longest run of days with no shutoff the reckoning walks through (a refusal, not a loop).
@@ -100,23 +112,32 @@ def parse_shutoff_rule(document: Any) -> dict:
     for key in ("effective", "min_past_due", "min_days_past_due", "notice_lead_days"):
         if key not in document:
             _fail(key, "is required")
-    amount = document["min_past_due"]
-    if not isinstance(amount, str):
-        _fail("min_past_due", f'write dollars as a quoted string such as "50.00", not {amount!r}')
-    try:
-        cents = parse_dollars(amount)
-    except MoneyError as error:
-        _fail("min_past_due", str(error))
-    if cents < 0:
-        _fail("min_past_due", "must not be negative")
     return {
         "effective": _day(document["effective"], "effective"),
-        "min_past_due_cents": cents,
+        "min_past_due_cents": _dollars(document["min_past_due"], "min_past_due"),
         "min_days_past_due": _whole(document["min_days_past_due"], "min_days_past_due", 3650),
         "notice_lead_days": _whole(document["notice_lead_days"], "notice_lead_days", MAX_LEAD_DAYS),
+        "final_notice_hours": _whole(
+            document.get("final_notice_hours", 48), "final_notice_hours", MAX_FINAL_HOURS
+        ),
+        "reconnection_fee_cents": _dollars(
+            document.get("reconnection_fee", "0.00"), "reconnection_fee"
+        ),
         "moratoria": _moratoria(document.get("moratoria", [])),
         **{key: _whole(document.get(key, default), key, 90) for key, default in OPTIONAL.items()},
     }
+
+
+def _dollars(amount: Any, place: str) -> int:
+    if not isinstance(amount, str):
+        _fail(place, f'write dollars as a quoted string such as "50.00", not {amount!r}')
+    try:
+        cents = parse_dollars(amount)
+    except MoneyError as error:
+        _fail(place, str(error))
+    if cents < 0:
+        _fail(place, "must not be negative")
+    return cents
 
 
 def rule_to_document(rule: ShutoffRule) -> dict:
@@ -126,6 +147,8 @@ def rule_to_document(rule: ShutoffRule) -> dict:
         "min_past_due": format_cents(rule.min_past_due_cents, symbol="").replace(",", ""),
         "min_days_past_due": rule.min_days_past_due,
         "notice_lead_days": rule.notice_lead_days,
+        "final_notice_hours": rule.final_notice_hours,
+        "reconnection_fee": format_cents(rule.reconnection_fee_cents, symbol="").replace(",", ""),
         "moratoria": [dict(item) for item in rule.moratoria],
         **{key: getattr(rule, key) for key in OPTIONAL},
     }

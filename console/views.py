@@ -15,6 +15,7 @@ from flask_login import login_required
 import console.models  # noqa: F401 - the console's tables belong to the app's metadata
 from accounts.services import find_account
 from billing.arrangement_lists import balances_under_plan
+from billing.reconnection import service_shut_off
 from console import books, charts, reports
 from console.account import account_record
 from core.auth import requires
@@ -78,6 +79,7 @@ def account(number: str):
         zone=zone,
         consents=text_messages.consents_of_account(db.session, found.id),
         texts=text_messages.texts_of_account(db.session, found.id),
+        service_off=service_shut_off(db.session, found.id),
     )
 
 
@@ -234,6 +236,7 @@ def init_app(app) -> None:
         views_payoff,
         views_plans,
         views_runs,
+        views_shutoff,
         views_users,
     )
 
@@ -252,3 +255,4 @@ def init_app(app) -> None:
     views_bank.init_app(app)
     views_plans.init_app(app)
     views_appeals.init_app(app)
+    views_shutoff.init_app(app)

@@ -42,6 +42,8 @@ CONVENIENCE_FEE_REVENUE = "4530"
 CONVENIENCE_FEES_PAYABLE = "2050"
 #: Returned-payment fees charged when a resident's bank sends a debit back (payments.ach_returns).
 RETURNED_PAYMENT_FEES = "4520"
+#: The reconnection fee of a shutoff rule, charged when a crew shuts the service off.
+RECONNECTION_FEES = "4540"
 PROCESSOR_FEES = "5000"
 WRITE_OFFS = "5100"
 #: Customer deposits held: a liability to the residents (the deposit register ties to it).

@@ -1,6 +1,8 @@
 """Scheduled notice work: payment reminders (see scheduler.py and notices.reminders), the daily
 review of payment plans with the letter to each resident whose plan defaulted, the shutoff
-notices (notices.shutoff_notices), the texts held through the quiet hours, and the e-mail to operations when any scheduled run fails.
+notices (notices.shutoff_notices), the door hangers and shutoff work orders
+(notices.shutoff_field), the texts held through the quiet hours, and the e-mail to operations when
+any scheduled run fails.
 
 Each function takes (session, JobContext), commits as it goes, returns counts
 and is idempotent: running it twice does nothing new.
@@ -22,6 +24,7 @@ from notices.mail_delivery import Mailer
 from notices.mail_message import Message
 from notices.plan_letters import tell_default
 from notices.reminders import send_reminders as send
+from notices.shutoff_field import FieldError, hang_door_hangers, issue_work_orders
 from notices.shutoff_notices import send_shutoff_notices as send_shutoffs
 from notices.text_messages import send_held_texts as send_held
 
@@ -50,6 +53,28 @@ def send_held_texts(session: Session, context: JobContext) -> dict:
     if context.dry_run:
         return {"sent": 0, "held": 0, "failed": 0, "canceled": 0}
     return send_held(session, context.config)
+
+
+def leave_door_hangers(session: Session, context: JobContext) -> dict:
+    """Record the day's door hangers (the 48-hour notices) of the noticed delinquencies whose
+    shutoff comes within the rule's hours, each asked again; the list is printed by route."""
+    outcome = hang_door_hangers(
+        session, context.config, context.actor, as_of=context.as_of, dry_run=context.dry_run
+    )
+    return outcome.counts("hung")
+
+
+def issue_shutoff_orders(session: Session, context: JobContext) -> dict:
+    """Issue the day's shutoff work orders (each account asked again) and cancel the open ones
+    whose account paid or became ineligible; a day with no shutoffs issues none."""
+    try:
+        outcome = issue_work_orders(
+            session, context.config, context.actor, as_of=context.as_of, dry_run=context.dry_run
+        )
+    except FieldError:
+        session.rollback()
+        return {"issued": 0, "excluded": 0, "already": 0, "cancelled": 0, "no_shutoff_day": 1}
+    return outcome.counts("issued") | {"no_shutoff_day": 0}
 
 
 def review_payment_plans(session: Session, context: JobContext) -> dict:

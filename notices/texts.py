@@ -203,6 +203,17 @@ EN: dict[str, str | tuple[str, ...]] = {
     "also_owed.other": "Other charges",
     "intro.refund": "A refund of {amount} has been issued to you on {date}.",
     # The owner's copy of an occupant's bill (a location billed "owner copied").
+    # The door hanger (the 48-hour notice) left at the service address.
+    "hanger.title": "48-hour notice: water service shutoff",
+    "hanger.body": (
+        "The water service at {address} (account {account}) may be shut off on or after "
+        "{date} unless the past-due amount of {amount} is paid."
+    ),
+    "hanger.pay": "Pay online, by phone or at the town office. Questions: call the utility office.",
+    "hanger.medical": (
+        "If someone in the home has a serious medical condition, call us before {date}: a "
+        "medical certificate holds the shutoff."
+    ),
     "copy.occupant": (
         "To the occupant of {address}: the town must tell whoever lives at a service address "
         "before the service is shut off. The account holder was sent this notice at the "
@@ -443,6 +454,19 @@ ES: dict[str, str | tuple[str, ...]] = {
     "also_owed.tax": "Impuesto predial {year} (vea su factura de impuestos)",
     "also_owed.other": "Otros cargos",
     "intro.refund": "Se le ha emitido un reembolso de {amount} el {date}.",
+    "hanger.title": "Aviso de 48 horas: corte del servicio de agua",
+    "hanger.body": (
+        "El servicio de agua en {address} (cuenta {account}) puede cortarse a partir del "
+        "{date} si antes no se paga el saldo vencido de {amount}."
+    ),
+    "hanger.pay": (
+        "Pague en línea, por teléfono o en la oficina municipal. Preguntas: llame a la oficina "
+        "de servicios."
+    ),
+    "hanger.medical": (
+        "Si alguien en el hogar tiene una condición médica grave, llámenos antes del {date}: "
+        "un certificado médico detiene el corte."
+    ),
     "copy.occupant": (
         "Al ocupante de {address}: el municipio debe avisar a quien vive en la dirección del "
         "servicio antes de cortarlo. Este aviso también se envió al titular de la cuenta a la "

@@ -26,7 +26,9 @@ from datetime import date, datetime
 
 PRINCIPAL = "principal"
 #: The categories of a charge assessed on an invoice or installment after it was posted.
-CHARGE_CATEGORIES = frozenset({"penalty", "interest"})
+# NOTE: a fee charged on a bill as its own charge (a returned bank debit's, a reconnection fee)
+# is settled as a penalty is: before the principal of its bill.
+CHARGE_CATEGORIES = frozenset({"penalty", "interest", "fee"})
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def _check_item(item: Owed) -> None:
         raise ValueError(f"{_describe(item)}: a principal must not carry a charge_id")
     if item.category not in CHARGE_CATEGORIES:
         raise ValueError(
-            f"{_describe(item)}: category must be 'penalty', 'interest' or 'principal', "
+            f"{_describe(item)}: category must be 'penalty', 'interest', 'fee' or 'principal', "
             f"not {item.category!r}"
         )
     if not _is_date(item.assessed_on):

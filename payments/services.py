@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from accounts.models import Account
 from billing.models import Invoice, Settlement, SettlementKind
 from billing.receivables import fill
+from billing.reconnection import reconnect_paid
 from core.audit import Actor, record, record_many
 from core.db import bulk_insert, utcnow
 from core.money import format_cents
@@ -343,6 +344,13 @@ def write_settled(session: Session, actor: Actor, settled: Settled, book: Book) 
             for payment_id, values in settled.receipts.items()
         },
     )
+    # NOTE: a shut-off account whose past-due bills this batch cleared gets its reconnection
+    # order in this same transaction, whatever the channel and the hour (one query a batch).
+    paid_at: dict[int, datetime] = {}
+    for values in settled.receipts.values():
+        moment = values["paid_at"]
+        paid_at[values["account_id"]] = max(paid_at.get(values["account_id"], moment), moment)
+    reconnect_paid(session, actor, paid_at)
     # NOTE: posted last: the ledger head is locked from here to the commit, so keep that short.
     post_entries(session, settled.entries, actor=actor, account_numbers=book.numbers)
 

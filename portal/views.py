@@ -34,6 +34,7 @@ from wtforms import HiddenField, StringField
 import portal.models  # noqa: F401 - the portal's tables belong to the app's metadata
 from accounts.models import Language
 from accounts.services import FormerNumbers
+from billing.reconnection import service_shut_off
 from core import errors
 from core.audit import record
 from core.calendar import town_today, town_zone
@@ -248,6 +249,7 @@ def _bill_page(form: PayForm, status: int = 200):
         paused=holding_pauses(db.session, [q for rows in questions.values() for q in rows])
         if asked
         else set(),
+        service_off=service_shut_off(db.session, account.id) is not None,
     )
     return page, status
 

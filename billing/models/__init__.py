@@ -42,7 +42,15 @@ from billing.models.plans import (
 )
 from billing.models.rules import PenaltyRuleSet, RatePlan, TaxYearLevy, TownClosedDay
 from billing.models.runs import BillingRun, RunStatus
-from billing.models.shutoff import MedicalCertificate, ShutoffRule
+from billing.models.shutoff import (
+    DoorHanger,
+    MedicalCertificate,
+    NotDoneReason,
+    OrderState,
+    ReconnectionOrder,
+    ShutoffOrder,
+    ShutoffRule,
+)
 from billing.models.winter import WinterAverage, WinterUsage
 
 __all__ = [
@@ -88,4 +96,9 @@ __all__ = [
     "PlanStatus",
     "MedicalCertificate",
     "ShutoffRule",
+    "DoorHanger",
+    "NotDoneReason",
+    "OrderState",
+    "ReconnectionOrder",
+    "ShutoffOrder",
 ]

@@ -3,13 +3,14 @@ hold a shutoff off until their end date (docs/shutoff.md)."""
 
 from __future__ import annotations
 
-from datetime import date
+import enum
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from accounts.models import Account
-from core.db import Base, CreatedAtMixin, intpk
+from core.db import Base, CreatedAtMixin, UTCDateTime, enum_column, intpk
 
 
 class ShutoffRule(CreatedAtMixin, Base):
@@ -29,6 +30,12 @@ class ShutoffRule(CreatedAtMixin, Base):
     #: Date ranges with no shutoffs (heat, freeze): [{"name", "starts", "ends"}], ISO dates,
     #: both days included.
     moratoria: Mapped[list[dict]] = mapped_column(sa.JSON)
+    #: Hours before the shutoff that the door hanger (the 48-hour notice) is left.
+    final_notice_hours: Mapped[int] = mapped_column(default=48, server_default="48")
+    #: The reconnection fee, charged when the crew shuts the service off (0: none).
+    reconnection_fee_cents: Mapped[int] = mapped_column(
+        sa.BigInteger, default=0, server_default="0"
+    )
     recorded_by: Mapped[str] = mapped_column(sa.String(254))
     #: Calendar days after a shutoff notice within which a resident may appeal it.
     appeal_days: Mapped[int] = mapped_column(default=15, server_default="15")
@@ -43,6 +50,8 @@ class ShutoffRule(CreatedAtMixin, Base):
         sa.CheckConstraint("min_past_due_cents >= 0", name="amount_not_negative"),
         sa.CheckConstraint("min_days_past_due >= 0", name="age_not_negative"),
         sa.CheckConstraint("notice_lead_days >= 0", name="lead_not_negative"),
+        sa.CheckConstraint("final_notice_hours >= 0", name="final_hours_not_negative"),
+        sa.CheckConstraint("reconnection_fee_cents >= 0", name="fee_not_negative"),
     )
 
 
@@ -63,3 +72,113 @@ class MedicalCertificate(CreatedAtMixin, Base):
     account: Mapped[Account] = relationship()
 
     __table_args__ = (sa.CheckConstraint("ends_on >= starts_on", name="ends_after_start"),)
+
+
+class DoorHanger(CreatedAtMixin, Base):
+    """The 48-hour notice of one delinquency: a door hanger left at the service address on the
+    day before the shutoff may happen (one per account and delinquency)."""
+
+    __tablename__ = "door_hanger"
+
+    id: Mapped[intpk]
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    #: The oldest past-due utility invoice: it names the delinquency (as the shutoff notice's).
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    #: The day the hanger is left at the door.
+    hung_on: Mapped[date]
+    #: The earliest shutoff (the shutoff notice's).
+    shutoff_on: Mapped[date]
+    #: The past-due utility balance (billing.position) that stops the shutoff, on hung_on.
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    route: Mapped[str] = mapped_column(sa.String(24))
+    service_address: Mapped[str] = mapped_column(sa.String(300))
+    language: Mapped[str] = mapped_column(sa.String(2))
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "invoice_id", name="uq_door_hanger_delinquency"),
+    )
+
+
+class OrderState(enum.StrEnum):
+    """Where a shutoff work order stands."""
+
+    ISSUED = "issued"
+    SHUT_OFF = "shut_off"
+    NOT_SHUT_OFF = "not_shut_off"
+    CANCELLED = "cancelled"
+
+
+class NotDoneReason(enum.StrEnum):
+    """Why the crew did not shut the service off (the fixed list on the crew's sheet)."""
+
+    NO_ACCESS = "no_access"
+    DOG = "dog"
+    PAID_AT_DOOR = "paid_at_door"
+    MEDICAL_EMERGENCY = "medical_emergency"
+    OUT_OF_TIME = "out_of_time"
+    OTHER = "other"
+
+
+class ShutoffOrder(CreatedAtMixin, Base):
+    """A shutoff work order for a field crew: one per account and delinquency, and its result."""
+
+    __tablename__ = "shutoff_order"
+
+    id: Mapped[intpk]
+    #: "SO-2027-000001", numbered without gaps per year.
+    number: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(sa.ForeignKey("invoice.id"), index=True)
+    #: The day the crew is to go out.
+    work_on: Mapped[date]
+    route: Mapped[str] = mapped_column(sa.String(24))
+    service_address: Mapped[str] = mapped_column(sa.String(300))
+    meter_id: Mapped[str | None] = mapped_column(sa.String(40))
+    #: The past-due utility balance (billing.position) that stops the shutoff, on work_on.
+    amount_cents: Mapped[int] = mapped_column(sa.BigInteger)
+    state: Mapped[OrderState] = mapped_column(
+        enum_column(OrderState, "shutoff_order_state"), default=OrderState.ISSUED
+    )
+    issued_by: Mapped[str] = mapped_column(sa.String(254))
+    #: When the crew did what the result says (shut off, or went and did not).
+    result_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    result_by: Mapped[str | None] = mapped_column(sa.String(254))
+    meter_reading: Mapped[int | None] = mapped_column(sa.BigInteger)
+    not_done_reason: Mapped[NotDoneReason | None] = mapped_column(
+        enum_column(NotDoneReason, "shutoff_not_done_reason")
+    )
+    #: The crew's words for "other", or the cancellation's reason.
+    note: Mapped[str | None] = mapped_column(sa.String(500))
+    #: A payment taken at the door (payments.payment id; payments comes after billing).
+    door_payment_id: Mapped[int | None]
+    #: The reconnection fee charged at the shutoff (billing.invoice_charge).
+    fee_charge_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice_charge.id"))
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    account: Mapped[Account] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("account_id", "invoice_id", name="uq_shutoff_order_delinquency"),
+    )
+
+
+class ReconnectionOrder(CreatedAtMixin, Base):
+    """The order to turn the service back on, made in the transaction that settles the payment
+    of the amount that stops the shutoff (billing.reconnection)."""
+
+    __tablename__ = "reconnection_order"
+
+    id: Mapped[intpk]
+    number: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    shutoff_order_id: Mapped[int] = mapped_column(sa.ForeignKey("shutoff_order.id"), unique=True)
+    account_id: Mapped[int] = mapped_column(sa.ForeignKey("account.id"), index=True)
+    #: The moment of the payment that cleared the amount.
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The moment the crew turned the service back on (None: not yet).
+    reconnected_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reconnected_by: Mapped[str | None] = mapped_column(sa.String(254))
+    meter_reading: Mapped[int | None] = mapped_column(sa.BigInteger)
+    created_by: Mapped[str] = mapped_column(sa.String(254))
+
+    shutoff_order: Mapped[ShutoffOrder] = relationship()

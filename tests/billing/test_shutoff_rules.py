@@ -40,8 +40,15 @@ def test_a_rule_document_reads_to_its_fields_and_back():
     assert fields["min_days_past_due"] == 60
     assert fields["notice_lead_days"] == 7
     assert fields["effective"] == date(2026, 1, 1)
-    # The optional keys of appeals and tenants' protections read back with their defaults.
-    assert rule_to_document(ShutoffRule(**fields)) == RULE | OPTIONAL
+    # The optional keys read back with their defaults: appeals and tenants' protections, a
+    # 48-hour door hanger, no reconnection fee.
+    assert (fields["final_notice_hours"], fields["reconnection_fee_cents"]) == (48, 0)
+    assert rule_to_document(ShutoffRule(**fields)) == RULE | OPTIONAL | {
+        "final_notice_hours": 48,
+        "reconnection_fee": "0.00",
+    }
+    field = RULE | {"final_notice_hours": 72, "reconnection_fee": "1250.00"}
+    assert rule_to_document(ShutoffRule(**parse_shutoff_rule(field))) == field | OPTIONAL
 
 
 @pytest.mark.parametrize(
@@ -54,6 +61,8 @@ def test_a_rule_document_reads_to_its_fields_and_back():
         ({"notice_lead_days": 61}, "notice_lead_days: must be at most 60"),
         ({"effective": "someday"}, "effective: must be a date"),
         ({"shutoff_fee": "25.00"}, "shutoff_fee: unknown key"),
+        ({"final_notice_hours": -48}, "final_notice_hours: must not be negative"),
+        ({"reconnection_fee": "-35.00"}, "reconnection_fee: must not be negative"),
         (
             {"moratoria": [{"name": "Heat", "starts": "2027-07-10", "ends": "2027-07-01"}]},
             "moratoria[0].ends: 2027-07-01 is before its start 2027-07-10",

@@ -33,6 +33,7 @@ from tests.ledger import fee_postings as fees
 from tests.ledger import lockbox_postings as lockbox
 from tests.ledger import payment_postings as payments
 from tests.ledger import service_order_postings as service_orders
+from tests.ledger import shutoff_postings as shutoff
 from tests.ledger.billing_postings import Posted
 from tests.test_architecture import ROOT, sources
 
@@ -129,6 +130,11 @@ KINDS = [
         "billing/estimates.py:settle_excess",
         "estimate_excess",
         estimates.estimate_paid_above_the_tax,
+    ),
+    Kind(
+        "billing/reconnection.py:charge_reconnection_fee",
+        "reconnection_fee",
+        shutoff.reconnection_fee_charged,
     ),
 ]
 

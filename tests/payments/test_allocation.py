@@ -246,8 +246,8 @@ BAD_OWED = {
         "no charge_id, so its category must be 'principal'",
     ),
     "a charge of an unknown kind": (
-        [charge(101, "2027-000101", D(2027, 3, 15), 7, "fee", D(2027, 3, 16), 8_44)],
-        "category must be 'penalty', 'interest' or 'principal'",
+        [charge(101, "2027-000101", D(2027, 3, 15), 7, "surcharge", D(2027, 3, 16), 8_44)],
+        "category must be 'penalty', 'interest', 'fee' or 'principal'",
     ),
     "a charge without the date it was assessed": (
         [charge(101, "2027-000101", D(2027, 3, 15), 7, "penalty", None, 8_44)],

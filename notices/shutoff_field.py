@@ -1,0 +1,340 @@
+"""Utility shutoff in the field: the 48-hour notice (a door hanger left at the service address),
+the shutoff work orders for the crews and their cancellation when an account paid or became
+ineligible before the crew went out (docs/shutoff.md, "In the field"). The results the crews
+bring back are entered by notices.shutoff_results.
+
+Every step asks notices.shutoff_eligibility again on its own day: an account that paid, entered
+a plan or got a medical certificate since the shutoff notice gets no hanger and no order. One
+hanger and one order per account and delinquency (unique keys). Services flush; the daily jobs
+commit account by account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from accounts.models import Account, ServicePoint
+from billing.closed_days import town_working_calendar
+from billing.medical_certificates import ShutoffError
+from billing.models import BillingCycle, DoorHanger, Invoice, OrderState, ShutoffOrder
+from billing.shutoff_rules import no_shutoff_because, shutoff_rule_on
+from billing.working_days import WorkingCalendar
+from core.audit import Actor, record
+from core.db import utcnow
+from core.numbering import next_number
+from notices.bill_recipients import service_address
+from notices.models import ShutoffNotice
+from notices.shutoff_eligibility import Eligibility, shutoff_eligibility
+
+
+class FieldError(ShutoffError):
+    """A field step refused with the reason; nothing was changed."""
+
+
+def calendar_of(session: Session, config: Mapping) -> WorkingCalendar:
+    """The town's working calendar (weekends, holidays, closed days)."""
+    return town_working_calendar(session, config.get("MUNICIPALITY_STATE", ""))
+
+
+def route_of(session: Session, account: Account) -> str:
+    """The account's route: the code of its billing cycle ("default" for the town's)."""
+    if account.billing_cycle_id is None:
+        return "default"
+    return session.get(BillingCycle, account.billing_cycle_id).code
+
+
+def place_of(session: Session, account: Account, invoice: Invoice) -> tuple[str, str | None]:
+    """The service address (one line) and the meter the crew turns, for the delinquency."""
+    where = service_address(session, invoice)
+    address = ", ".join(where.lines) if where else account.mail_street
+    meter = session.scalar(
+        sa.select(ServicePoint.meter_id)
+        .where(ServicePoint.account_id == account.id, ServicePoint.meter_id.is_not(None))
+        .order_by(ServicePoint.id)
+        .limit(1)
+    )
+    return address, meter
+
+
+def hanger_days(hours: int) -> int:
+    """Whole days a door hanger must precede the shutoff (48 hours: 2 days)."""
+    return -(-hours // 24)
+
+
+def _first_shutoff_day(calendar: WorkingCalendar, moratoria: list, day: date) -> date:
+    for _ in range(400):
+        if no_shutoff_because(calendar, moratoria, day) is None:
+            return day
+        day += timedelta(days=1)
+    raise FieldError(f"no day a shutoff may happen within 400 days of {day}")
+
+
+@dataclass
+class Outcome:
+    """What one run of a daily field step did (or, dry, would do)."""
+
+    done: int = 0
+    excluded: int = 0
+    already: int = 0
+    cancelled: int = 0
+    #: Account number -> why it got nothing (for the clerk's list).
+    reasons: dict[str, str] = field(default_factory=dict)
+
+    def counts(self, verb: str) -> dict:
+        return {
+            verb: self.done,
+            "excluded": self.excluded,
+            "already": self.already,
+            "cancelled": self.cancelled,
+        }
+
+
+def _why_not(found: Eligibility, invoice_id: int, *, shutoff: bool) -> str | None:
+    """Why a delinquency gets no hanger or order today, or None."""
+    if found.reasons:
+        return "; ".join(found.reasons)
+    if found.delinquency_invoice_id != invoice_id:
+        return "the delinquency that was noticed is paid"
+    if shutoff and found.not_today:
+        return f"no shutoffs on {found.on.isoformat()}: {found.not_today}"
+    return None
+
+
+def hang_door_hanger(
+    session: Session, config: Mapping, actor: Actor, notice: ShutoffNotice, on: date
+) -> DoorHanger:
+    """Record the door hanger of a noticed delinquency for the day (eligibility asked again);
+    FieldError with the reasons. Flushes."""
+    calendar = calendar_of(session, config)
+    account = session.get(Account, notice.account_id)
+    found = shutoff_eligibility(session, account, on, calendar=calendar)
+    why = _why_not(found, notice.invoice_id, shutoff=False)
+    if why:
+        raise FieldError(f"no door hanger for account {account.number}: {why}")
+    rule = shutoff_rule_on(session, on)
+    earliest = on + timedelta(days=hanger_days(rule.final_notice_hours))
+    invoice = session.get(Invoice, notice.invoice_id)
+    address, _ = place_of(session, account, invoice)
+    hanger = DoorHanger(
+        account_id=account.id,
+        invoice_id=invoice.id,
+        hung_on=on,
+        shutoff_on=_first_shutoff_day(
+            calendar, rule.moratoria, max(earliest, notice.earliest_shutoff_on)
+        ),
+        amount_cents=found.past_due_cents,
+        route=route_of(session, account),
+        service_address=address[:300],
+        language=account.language.value,
+        created_by=actor.label,
+    )
+    session.add(hanger)
+    session.flush()
+    record(
+        session,
+        actor,
+        "door_hanger.issue",
+        hanger,
+        account=account.number,
+        amount_cents=hanger.amount_cents,
+        shutoff_on=hanger.shutoff_on.isoformat(),
+    )
+    return hanger
+
+
+def hang_door_hangers(
+    session: Session, config: Mapping, actor: Actor, *, as_of: date, dry_run: bool = False
+) -> Outcome:
+    """The day's door hangers: every noticed delinquency whose shutoff comes within the rule's
+    final-notice hours and that has none yet, asked again; each committed on its own."""
+    outcome = Outcome()
+    rule = shutoff_rule_on(session, as_of)
+    if rule is None:
+        return outcome
+    horizon = as_of + timedelta(days=hanger_days(rule.final_notice_hours))
+    notices = session.scalars(
+        sa.select(ShutoffNotice)
+        .outerjoin(
+            DoorHanger,
+            sa.and_(
+                DoorHanger.account_id == ShutoffNotice.account_id,
+                DoorHanger.invoice_id == ShutoffNotice.invoice_id,
+            ),
+        )
+        .where(ShutoffNotice.earliest_shutoff_on <= horizon, DoorHanger.id.is_(None))
+        .order_by(ShutoffNotice.id)
+    ).all()
+    for notice in notices:
+        try:
+            hang_door_hanger(session, config, actor, notice, as_of)
+        except FieldError as error:
+            session.rollback()
+            outcome.excluded += 1
+            outcome.reasons[str(notice.account_id)] = str(error)
+            continue
+        except IntegrityError:
+            session.rollback()
+            outcome.already += 1
+            continue
+        outcome.done += 1
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    return outcome
+
+
+def door_hangers_on(session: Session, day: date) -> list[DoorHanger]:
+    """The door hangers of a day, by route and service address (the crew's walk)."""
+    return list(
+        session.scalars(
+            sa.select(DoorHanger)
+            .where(DoorHanger.hung_on == day)
+            .order_by(DoorHanger.route, DoorHanger.service_address, DoorHanger.id)
+        )
+    )
+
+
+def issue_work_order(
+    session: Session, config: Mapping, actor: Actor, hanger: DoorHanger, on: date
+) -> ShutoffOrder:
+    """Issue the shutoff work order of a delinquency whose door hanger's time has passed, for
+    the day: refused with the reason when the account may not be shut off that day, the
+    hanger's shutoff date has not come, or an order was issued already. Flushes."""
+    account = session.get(Account, hanger.account_id)
+    if on < hanger.shutoff_on:
+        raise FieldError(
+            f"no shutoff order for account {account.number} before {hanger.shutoff_on} "
+            f"(the door hanger's date)"
+        )
+    earlier = session.scalar(
+        sa.select(ShutoffOrder).where(
+            ShutoffOrder.account_id == account.id, ShutoffOrder.invoice_id == hanger.invoice_id
+        )
+    )
+    if earlier is not None:
+        raise FieldError(
+            f"shutoff order {earlier.number} was already issued for this delinquency of "
+            f"account {account.number}"
+        )
+    found = shutoff_eligibility(session, account, on, calendar=calendar_of(session, config))
+    why = _why_not(found, hanger.invoice_id, shutoff=True)
+    if why:
+        raise FieldError(f"no shutoff order for account {account.number}: {why}")
+    address, meter = place_of(session, account, session.get(Invoice, hanger.invoice_id))
+    order = ShutoffOrder(
+        number=f"SO-{on.year}-{next_number(session, 'shutoff_order', on.year):06d}",
+        account_id=account.id,
+        invoice_id=hanger.invoice_id,
+        work_on=on,
+        route=hanger.route,
+        service_address=address[:300],
+        meter_id=meter,
+        amount_cents=found.past_due_cents,
+        state=OrderState.ISSUED,
+        issued_by=actor.label,
+    )
+    session.add(order)
+    session.flush()
+    record(
+        session,
+        actor,
+        "shutoff_order.issue",
+        order,
+        number=order.number,
+        account=account.number,
+        amount_cents=order.amount_cents,
+        work_on=on.isoformat(),
+    )
+    return order
+
+
+def issue_work_orders(
+    session: Session, config: Mapping, actor: Actor, *, as_of: date, dry_run: bool = False
+) -> Outcome:
+    """The day's shutoff orders: every delinquency whose door hanger's date has come and that
+    has no order, asked again; refused as a whole on a day with no shutoffs. Cancels first the
+    orders still open whose account paid or became ineligible."""
+    rule = shutoff_rule_on(session, as_of)
+    why = no_shutoff_because(calendar_of(session, config), rule.moratoria if rule else [], as_of)
+    if why:
+        raise FieldError(f"no shutoffs on {as_of.isoformat()}: {why}")
+    outcome = Outcome(
+        cancelled=0 if dry_run else cancel_stale_orders(session, config, actor, as_of)
+    )
+    hangers = session.scalars(
+        sa.select(DoorHanger)
+        .outerjoin(
+            ShutoffOrder,
+            sa.and_(
+                ShutoffOrder.account_id == DoorHanger.account_id,
+                ShutoffOrder.invoice_id == DoorHanger.invoice_id,
+            ),
+        )
+        .where(DoorHanger.shutoff_on <= as_of, ShutoffOrder.id.is_(None))
+        .order_by(DoorHanger.route, DoorHanger.service_address, DoorHanger.id)
+    ).all()
+    for hanger in hangers:
+        try:
+            issue_work_order(session, config, actor, hanger, as_of)
+        except FieldError as error:
+            session.rollback()
+            outcome.excluded += 1
+            outcome.reasons[str(hanger.account_id)] = str(error)
+            continue
+        except IntegrityError:
+            session.rollback()
+            outcome.already += 1
+            continue
+        outcome.done += 1
+        if dry_run:
+            session.rollback()
+        else:
+            session.commit()
+    return outcome
+
+
+def cancel_stale_orders(session: Session, config: Mapping, actor: Actor, on: date) -> int:
+    """Cancel, with the reason, each issued order whose account paid or became ineligible
+    since it was issued (asked on the day); commits. How many were cancelled."""
+    calendar = calendar_of(session, config)
+    cancelled = 0
+    for order in session.scalars(
+        sa.select(ShutoffOrder)
+        .where(ShutoffOrder.state == OrderState.ISSUED)
+        .order_by(ShutoffOrder.id)
+    ).all():
+        found = shutoff_eligibility(session, order.account, on, calendar=calendar)
+        why = _why_not(found, order.invoice_id, shutoff=False)
+        if why is None:
+            continue
+        cancel_order(session, actor, order, why)
+        session.commit()
+        cancelled += 1
+    return cancelled
+
+
+def cancel_order(session: Session, actor: Actor, order: ShutoffOrder, reason: str) -> None:
+    """Cancel an issued order with the reason (shown on re-printed lists). Flushes."""
+    if order.state != OrderState.ISSUED:
+        raise FieldError(f"shutoff order {order.number} is {order.state.value}, not issued")
+    order.state, order.cancelled_at, order.note = OrderState.CANCELLED, utcnow(), reason[:500]
+    session.flush()
+    record(session, actor, "shutoff_order.cancel", order, number=order.number, reason=reason)
+
+
+def orders_on(session: Session, day: date) -> list[ShutoffOrder]:
+    """The shutoff orders of a day (cancelled ones too, marked so), by route and address."""
+    return list(
+        session.scalars(
+            sa.select(ShutoffOrder)
+            .where(ShutoffOrder.work_on == day)
+            .order_by(ShutoffOrder.route, ShutoffOrder.service_address, ShutoffOrder.id)
+        )
+    )
