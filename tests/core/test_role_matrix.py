@@ -61,6 +61,10 @@ PUBLIC: dict[str, str] = {
     "auth.login": "staff sign-in (any_role: any principal may post it)",
     "auth.logout": "staff sign-out (any_role: any principal may post it)",
     "webhooks.stripe_webhook": "Stripe calls it without a session; it checks its own signature",
+    "twilio_webhooks.inbound": "Twilio posts replies (STOP, HELP) without a session; it checks "
+    "Twilio's signature",
+    "twilio_webhooks.status": "Twilio posts delivery statuses without a session; it checks "
+    "Twilio's signature",
     "health.healthz": "liveness probe for the load balancer",
     "health.readyz": "readiness probe for the load balancer",
     "api-docs.openapi_json": "the API's published description",
@@ -518,6 +522,8 @@ def permissions_are_respected(answers: list[Answer]) -> list[str]:
     for a in answers:
         if a.caller.role is None or a.route.any_role or (a.route.api and not a.caller.token):
             continue
+        if a.route.public:
+            continue  # no role opens it: a webhook answers by its own signature check
         needed = a.route.needs()
         if not needed:
             continue
