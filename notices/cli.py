@@ -144,6 +144,10 @@ def bank_reconciliation(day, path: str) -> None:
 
 
 def init_app(app) -> None:
-    """Add the `munibill notices` and `munibill shutoff` groups."""
+    """Add the `munibill notices` and `munibill shutoff` groups and the roll to `munibill tax`."""
+    from billing.lien_cli import tax
+    from notices.delinquent_roll import delinquent_roll_command
+
     app.cli.add_command(notices_cli)
     app.cli.add_command(shutoff)
+    tax.add_command(delinquent_roll_command)
