@@ -89,7 +89,7 @@ def upgrade():
         sa.ForeignKeyConstraint(["parcel_id"], ["parcel.id"], name=op.f("fk_lien_parcel_id_parcel")),
         sa.ForeignKeyConstraint(["sale_id"], ["lien_sale.id"], name=op.f("fk_lien_sale_id_lien_sale")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_lien")),
-        sa.UniqueConstraint("sale_id", "parcel_id", name=op.f("uq_lien_sale_id")),
+        sa.UniqueConstraint("sale_id", "parcel_id", name=op.f("uq_lien_sale_id_parcel_id")),
     )
     for column in ("sale_id", "parcel_id", "account_id", "status"):
         op.create_index(op.f(f"ix_lien_{column}"), "lien", [column])
