@@ -102,3 +102,22 @@ def test_the_cli_writes_the_csv_and_a_pdf_whose_totals_read_back(app, runner, tm
     assert sheet.read_text().startswith("parcel_number,owner,situs")
     refused = runner.invoke(args=["tax", "delinquent-roll", "--as-of", "2099-01-01"])
     assert refused.exit_code != 0 and "after today" in refused.output
+
+
+def test_the_api_answers_the_roll_as_json_and_csv_and_refuses_a_later_day(app, client, api_headers):
+    with app.app_context():
+        delinquent_town(db.session)
+        db.session.commit()
+        roll = delinquent_roll(db.session, ASSESSED, today=TODAY)
+    headers = api_headers("auditor")
+    answer = client.get("/api/v1/tax/delinquent-roll?as_of=2026-03-15", headers=headers)
+    assert answer.status_code == 200, answer.text
+    body = answer.get_json()
+    assert body["total_cents"] == roll.total_cents and body["parcel_count"] == 3
+    assert [line["parcel_number"] for line in body["lines"]] == [
+        line.parcel_number for line in roll.lines
+    ]
+    sheet = client.get("/api/v1/tax/delinquent-roll?as_of=2026-03-15&format=csv", headers=headers)
+    assert sheet.mimetype == "text/csv" and sheet.text == roll_csv(roll)
+    later = client.get("/api/v1/tax/delinquent-roll?as_of=2099-01-01", headers=headers)
+    assert later.status_code == 422 and "after today" in later.text

@@ -184,3 +184,30 @@ def test_the_counter_takes_the_redemption_and_the_lien_is_redeemed_when_paid_in_
     assert lien.status == LienStatus.REDEEMED and lien.redeemed_on == TODAY
     assert session.scalar(sa.select(AuditEvent).where(AuditEvent.action == "lien.redeem"))
     assert online_payment_refusal(session, [tax_invoice(session, account).id]) is None
+
+
+def test_the_api_certifies_once_and_shows_the_lien_on_the_parcel_and_the_account(
+    app, client, api_headers
+):
+    from core.extensions import db
+
+    with app.app_context():
+        town = delinquent_town(db.session)
+        db.session.commit()
+        number = town["P-100"].number
+    clerk, auditor = api_headers("clerk"), api_headers("auditor")
+    preview = client.get("/api/v1/tax/lien-sales/preview?sale_date=2027-01-15", headers=auditor)
+    assert preview.status_code == 200 and preview.text.startswith("H,PREVIEW,2027-01-15")
+    early = client.post("/api/v1/tax/lien-sales", json={"sale_date": "2026-03-01"}, headers=clerk)
+    assert early.status_code == 422 and "before the rule allows" in early.text
+    made = client.post("/api/v1/tax/lien-sales", json={"sale_date": "2027-01-15"}, headers=clerk)
+    assert made.status_code == 201, made.text
+    assert made.get_json()["parcel_count"] == 3
+    again = client.post("/api/v1/tax/lien-sales", json={"sale_date": "2027-01-15"}, headers=clerk)
+    assert again.status_code == 422 and "already certified" in again.text
+    parcel = client.get("/api/v1/tax/parcels/P-100/liens", headers=auditor).get_json()
+    assert [(x["list_id"], x["status"]) for x in parcel] == [("LS-2027-01-15", "under_lien")]
+    balance = client.get(f"/api/v1/accounts/{number}/balance", headers=auditor).get_json()
+    assert balance["liens"][0]["parcel_number"] == "P-100"
+    sheet = client.get("/api/v1/tax/lien-sales/LS-2027-01-15.csv", headers=auditor)
+    assert sheet.text.startswith("H,LS-2027-01-15,2027-01-15")
