@@ -34,6 +34,7 @@ from wtforms import HiddenField, StringField
 import portal.models  # noqa: F401 - the portal's tables belong to the app's metadata
 from accounts.models import Language
 from accounts.services import FormerNumbers
+from billing.liens import liens_of_account
 from core import errors
 from core.audit import record
 from core.calendar import town_today, town_zone
@@ -243,6 +244,7 @@ def _bill_page(form: PayForm, status: int = 200):
         bills=bills,
         balance=balance,
         next_due=bill_data.next_due(bills, balance, today),
+        liens=liens_of_account(db.session, account.id),
         form=form,
         questions=questions,
         paused=holding_pauses(db.session, [q for rows in questions.values() for q in rows])
