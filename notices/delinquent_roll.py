@@ -1,5 +1,6 @@
 """The delinquent property tax roll as a PDF (US Letter, landscape, the notices' fonts) and the
-`munibill tax delinquent-roll` command that writes it and the CSV (docs/liens.md).
+`munibill tax delinquent-roll` command that writes it and the CSV, and the line a tax notice
+prints about its parcel's lien (docs/liens.md).
 
 Each row is a line of billing.tax_delinquency's roll, which reads the one position; every
 total is the sum of the rows printed above it.
@@ -16,13 +17,18 @@ from flask import current_app
 from flask.cli import with_appcontext
 from reportlab.lib.pagesizes import landscape, letter
 from reportlab.pdfgen.canvas import Canvas
+from sqlalchemy.orm import Session
 
 from billing.cli import DATE
+from billing.liens import liens_of_account
+from billing.models import Invoice
 from billing.tax_delinquency import LienError, Roll, delinquent_roll, roll_csv
 from core.calendar import town_today
 from core.extensions import db
 from core.money import format_cents
+from notices.mail_message import format_date
 from notices.pdf_sheet import BOLD, GREY, INK, MARGIN, REGULAR, RULE
+from notices.texts import texts_for
 
 WIDTH, HEIGHT = landscape(letter)
 RIGHT = WIDTH - MARGIN
@@ -137,4 +143,20 @@ def delinquent_roll_command(as_of: datetime, csv_path: str | None, pdf_path: str
         f"{roll.parcel_count} parcels delinquent as of {roll.as_of.isoformat()}: principal "
         f"{format_cents(roll.principal_cents)}, penalties and interest "
         f"{format_cents(roll.charges_cents)}, total {format_cents(roll.total_cents)}"
+    )
+
+
+def lien_lines(session: Session, invoice: Invoice) -> tuple[str, ...]:
+    """On a tax document: the lien its parcel stands under, in the account's language."""
+    language = str(invoice.account.language)
+    words = texts_for(language)
+    return tuple(
+        str(words["lien.line"]).format(
+            parcel=lien.parcel.parcel_number,
+            day=format_date(lien.sale_date, language),
+            amount=format_cents(lien.amount_cents),
+            where=words["lien.counter"] if lien.closes_online else "",
+        )
+        for lien in liens_of_account(session, invoice.account_id)
+        if lien.parcel_id == invoice.parcel_id
     )

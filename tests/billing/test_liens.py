@@ -211,3 +211,28 @@ def test_the_api_certifies_once_and_shows_the_lien_on_the_parcel_and_the_account
     assert balance["liens"][0]["parcel_number"] == "P-100"
     sheet = client.get("/api/v1/tax/lien-sales/LS-2027-01-15.csv", headers=auditor)
     assert sheet.text.startswith("H,LS-2027-01-15,2027-01-15")
+
+
+def test_a_tax_notice_of_a_parcel_under_lien_prints_the_lien_in_the_owners_words(
+    app, session, town, tmp_path
+):
+    import subprocess
+
+    from notices import content
+    from notices.document import NoticeKind
+    from notices.render import render
+
+    certify_sale(session, CLERK, SALE, today=TODAY)
+    invoice = tax_invoice(session, town["P-100"])
+    document = content.bill(session, app.config, invoice, NoticeKind.PAST_DUE, on=TODAY)
+    path = tmp_path / "notice.pdf"
+    path.write_bytes(render(document))
+    text = " ".join(
+        subprocess.run(
+            ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    assert "A tax lien was sold on parcel P-100 on January 15, 2027." in text
+    assert "it cannot be paid online" in text
+    other = content.bill(session, app.config, tax_invoice(session, town["P-300"]), on=TODAY)
+    assert not any("tax lien" in line for line in other.messages)
