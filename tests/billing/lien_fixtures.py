@@ -20,6 +20,8 @@ from tests.billing.billing_fixtures import household, load_demo_levy, load_rules
 
 LOADER = Actor.system("test loader")
 CLERK = Actor("user", "7", "clerk@example.org", "127.0.0.1")
+#: A resident paying on the portal.
+RESIDENT = Actor("resident", "3", "owner@example.org", "127.0.0.1")
 #: Penalties and interest assessed through this day (February and March of delinquency).
 ASSESSED = date(2026, 3, 15)
 RULE = {
@@ -76,11 +78,13 @@ def tax_invoice(session, account: Account) -> Invoice:
     )
 
 
-def pay(session, account, cents: int, on: date, *, channel=Channel.MAIL, invoices=None):
+def pay(
+    session, account, cents: int, on: date, *, channel=Channel.MAIL, invoices=None, actor=CLERK
+):
     """A payment of the account's tax bill (a mailed check unless told), recorded and settled."""
     payment = record_payment(
         session,
-        CLERK,
+        actor,
         account=account,
         amount_cents=cents,
         invoice_numbers=invoices
