@@ -489,10 +489,20 @@ def credit_memo(args, number: str):
 def init_app(app, api) -> None:
     """Register the blueprints."""
     from billing import api_cycles
+    from billing.api_liens import liens_api
     from billing.api_orders import orders_api
     from billing.api_plans import plans_api
 
-    for blueprint in (rules_api, runs_api, invoices_api, positions_api, orders_api, plans_api):
+    blueprints = (
+        rules_api,
+        runs_api,
+        invoices_api,
+        positions_api,
+        orders_api,
+        plans_api,
+        liens_api,
+    )
+    for blueprint in blueprints:
         api.register_blueprint(blueprint)
     api_cycles.init_app(app, api)
 

@@ -8,6 +8,8 @@ from flask import current_app
 from flask_smorest import Blueprint, abort
 
 from accounts.services import find_account
+from billing.api_liens import LienSchema
+from billing.liens import liens_of_account
 from billing.position import account_position
 from core.auth import requires
 from core.calendar import town_today
@@ -55,6 +57,8 @@ class BalanceSchema(ma.Schema):
     past_due_cents = ma.fields.Integer(strict=True)
     days_past_due = ma.fields.Integer(strict=True)
     classes = ma.fields.List(ma.fields.Nested(ClassSchema))
+    #: The liens the account's parcels stand under now (docs/liens.md).
+    liens = ma.fields.List(ma.fields.Nested(LienSchema))
 
 
 @positions_api.route("/<number>/balance")
@@ -75,6 +79,7 @@ def account_balance(args, number: str):
         "credit_cents": position.credit_cents,
         "past_due_cents": position.past_due_cents(),
         "days_past_due": position.days_past_due(),
+        "liens": liens_of_account(db.session, account.id),
         "classes": [
             {
                 "group": c.receivable.group,

@@ -408,8 +408,9 @@ def init_app(app) -> None:
     from billing import cycle_cli
     from billing.arrangement_cli import plans
     from billing.deposit_cli import deposits
+    from billing.lien_cli import tax
 
-    for command in (rates, levies, penalties, billing, deposits, plans):
+    for command in (rates, levies, penalties, billing, deposits, plans, tax):
         app.cli.add_command(command)
     cycle_cli.init_app(app)
     app.cli.add_command(conversion)

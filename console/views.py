@@ -15,6 +15,7 @@ from flask_login import login_required
 import console.models  # noqa: F401 - the console's tables belong to the app's metadata
 from accounts.services import find_account
 from billing.arrangement_lists import balances_under_plan
+from billing.liens import liens_of_account
 from billing.reconnection import service_shut_off
 from console import books, charts, reports
 from console.account import account_record
@@ -76,6 +77,7 @@ def account(number: str):
     return render_template(
         "console/account.html",
         record=account_record(db.session, found, town_today(current_app.config)),
+        liens=liens_of_account(db.session, found.id),
         zone=zone,
         consents=text_messages.consents_of_account(db.session, found.id),
         texts=text_messages.texts_of_account(db.session, found.id),
@@ -232,6 +234,7 @@ def init_app(app) -> None:
         views_counter,
         views_cycles,
         views_deposits,
+        views_liens,
         views_orders,
         views_payoff,
         views_plans,
@@ -256,3 +259,4 @@ def init_app(app) -> None:
     views_plans.init_app(app)
     views_appeals.init_app(app)
     views_shutoff.init_app(app)
+    views_liens.init_app(app)

@@ -18,7 +18,6 @@ from notices.bank_reconciliation import render_reconciliation
 from notices.deposit_slip import deposit_slip, render_slip
 from notices.issuing import NoticeError, issue
 from notices.models import Delivery, NoticeBatch
-from notices.payoff_cli import tax
 from notices.print_batches import mark_mailed, print_batch
 from notices.shutoff_cli import shutoff
 from payments.bank_reconciliation import NoStatement, reconcile
@@ -145,7 +144,12 @@ def bank_reconciliation(day, path: str) -> None:
 
 
 def init_app(app) -> None:
-    """Add the `munibill notices` and `munibill shutoff` groups."""
+    """Add the `munibill notices` and `munibill shutoff` groups and the roll and payoff quotes to `munibill tax`."""
+    from billing.lien_cli import tax
+    from notices.delinquent_roll import delinquent_roll_command
+    from notices.payoff_cli import payoff_command
+
     app.cli.add_command(notices_cli)
     app.cli.add_command(shutoff)
-    app.cli.add_command(tax)
+    tax.add_command(delinquent_roll_command)
+    tax.add_command(payoff_command)

@@ -31,6 +31,7 @@ from billing.position import (
 )
 from core.money import format_cents
 from notices.bill_recipients import address_of, bill_recipient
+from notices.delinquent_roll import lien_lines
 from notices.document import (
     ActivityRow,
     AlsoOwed,
@@ -342,6 +343,8 @@ def bill(
         )
         messages = (wording[account.language.value],)
     messages += plan_bill_lines(session, account, day)
+    if invoice.kind == InvoiceKind.TAX:
+        messages += lien_lines(session, invoice)
     if kind == NoticeKind.TAX_BILL:
         messages += second_installment_messages(session, invoice)
         messages += discount_offers(session, invoice, position, day)

@@ -17,11 +17,10 @@ from core.extensions import db
 from core.money import format_cents
 from notices.payoff_letter import payoff_letter_pdf
 
-tax = click.Group("tax", help="Property tax: payoff quotes.")
 OPERATOR = Actor.system("munibill tax", origin="cli")
 
 
-@tax.command("payoff")
+@click.command("payoff")
 @click.argument("parcel")
 @click.option("--through", type=DATE, required=True, help="The good-through date.")
 @click.option(
@@ -34,7 +33,7 @@ OPERATOR = Actor.system("munibill tax", origin="cli")
 @click.option("--address", default="", help="The requester's address; lines split by '|'.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None)
 @with_appcontext
-def payoff(parcel: str, through, requester: str, name: str, address: str, out: Path | None):
+def payoff_command(parcel: str, through, requester: str, name: str, address: str, out: Path | None):
     """Issue a payoff quote for a parcel, good through a day, and write its letter."""
     requested = None
     if requester != "owner" or name or address:

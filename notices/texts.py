@@ -78,6 +78,11 @@ EN: dict[str, str | tuple[str, ...]] = {
     "penalty_assessed": "Penalty assessed",
     "deadline": "Deadline",
     "earliest_shutoff": "Earliest shutoff date",
+    "lien.line": (
+        "A tax lien was sold on parcel {parcel} on {day}. To clear it, pay the redemption "
+        "amount, {amount} and the interest since, to the county tax collector{where}."
+    ),
+    "lien.counter": " or at the tax collector's counter; it cannot be paid online",
     "installments": "Installments",
     "installment": "Installment {number} of {count}",
     # Tables.
@@ -333,6 +338,12 @@ ES: dict[str, str | tuple[str, ...]] = {
     "penalty_assessed": "Recargo aplicado",
     "deadline": "Fecha límite",
     "earliest_shutoff": "Fecha más temprana de corte",
+    "lien.line": (
+        "Se vendió un gravamen fiscal sobre la parcela {parcel} el {day}. Para liberarlo, "
+        "pague el monto de redención, {amount} más los intereses desde entonces, al "
+        "recaudador de impuestos del condado{where}."
+    ),
+    "lien.counter": " o en la ventanilla del recaudador; no se puede pagar en línea",
     "installments": "Plazos",
     "installment": "Plazo {number} de {count}",
     "reads.title": "Lecturas del medidor",

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from accounts.models import Account
+from billing.liens import online_payment_refusal, redeem_liens
 from billing.models import Invoice, Settlement, SettlementKind
 from billing.receivables import fill
 from billing.reconnection import reconnect_paid
@@ -92,6 +93,12 @@ def record_payment(
     if _being_confirmed(session, account.id, [i.id for i in chosen]):
         raise PaymentRefused("invoices", BEING_CONFIRMED)
     invoices = chosen or _open_invoices(session, account.id)
+    # NOTE: a clerk's card page is the counter (a redemption is taken there); residents, quick
+    # pay and autopay are not.
+    if channel == Channel.ONLINE and actor.kind != "user":
+        refusal = online_payment_refusal(session, [i.id for i in invoices])
+        if refusal is not None:
+            raise PaymentRefused("invoices", refusal)
     owed = sum(item.balance_cents for item in owed_items(session, invoices))
     if owed == 0:
         raise PaymentRefused("invoices", "nothing is owed on this account")
@@ -334,6 +341,7 @@ def settle_in_book(
 def write_settled(session: Session, actor: Actor, settled: Settled, book: Book) -> None:
     """Write a batch's settlements, its audit events and its journal entries (receipts stored)."""
     bulk_insert(session, Settlement.__table__, settled.settlements)
+    redeem_liens(session, actor, sorted({s["invoice_id"] for s in settled.settlements}))
     record_many(
         session,
         actor,

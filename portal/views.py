@@ -34,6 +34,7 @@ from wtforms import HiddenField, StringField
 import portal.models  # noqa: F401 - the portal's tables belong to the app's metadata
 from accounts.models import Language
 from accounts.services import FormerNumbers
+from billing.liens import liens_of_account
 from billing.reconnection import service_shut_off
 from core import errors
 from core.audit import record
@@ -244,6 +245,7 @@ def _bill_page(form: PayForm, status: int = 200):
         bills=bills,
         balance=balance,
         next_due=bill_data.next_due(bills, balance, today),
+        liens=liens_of_account(db.session, account.id),
         form=form,
         questions=questions,
         paused=holding_pauses(db.session, [q for rows in questions.values() for q in rows])

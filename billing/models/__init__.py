@@ -1,6 +1,6 @@
 """Billing's models, importable from one place: invoices and their settlements, the rules
-(rate plans, levies, penalty rules), billing runs, billing cycles, payment plans and the
-shutoff rules."""
+(rate plans, levies, penalty rules), billing runs, billing cycles, payment plans, the
+shutoff rules and the lien sale rules, lists and liens."""
 
 from billing.models.cycles import BillingCycle, CycleFrequency, CyclePeriod
 from billing.models.deposits import (
@@ -26,6 +26,7 @@ from billing.models.invoices import (
     Settlement,
     SettlementKind,
 )
+from billing.models.liens import Lien, LienInvoice, LienRule, LienSale, LienStatus
 from billing.models.payoff import (
     PayoffOutcome,
     PayoffPayment,
@@ -101,4 +102,9 @@ __all__ = [
     "OrderState",
     "ReconnectionOrder",
     "ShutoffOrder",
+    "Lien",
+    "LienInvoice",
+    "LienRule",
+    "LienSale",
+    "LienStatus",
 ]
