@@ -240,6 +240,7 @@ def init_app(app) -> None:
         views_plans,
         views_runs,
         views_shutoff,
+        views_shutoff_admin,
         views_users,
     )
 
@@ -259,4 +260,5 @@ def init_app(app) -> None:
     views_plans.init_app(app)
     views_appeals.init_app(app)
     views_shutoff.init_app(app)
+    views_shutoff_admin.init_app(app)
     views_liens.init_app(app)

@@ -495,9 +495,11 @@ def init_app(app, api) -> None:
     """Register the notices API, the payoff quotes API, the shutoff appeals' and orders'."""
     from notices.api_appeals import appeals_api
     from notices.api_shutoff import shutoff_api
+    from notices.api_shutoff_admin import shutoff_admin_api
     from notices.payoff_api import payoff_api
 
     api.register_blueprint(notices_api)
     api.register_blueprint(payoff_api)
     api.register_blueprint(appeals_api)
     api.register_blueprint(shutoff_api)
+    api.register_blueprint(shutoff_admin_api)

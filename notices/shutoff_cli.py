@@ -49,6 +49,7 @@ from notices.shutoff_field_results import (
     reconnect,
 )
 from notices.shutoff_notices import issue_shutoff_notice, text_shutoff_notice
+from notices.shutoff_report_cli import report
 
 shutoff = click.Group("shutoff", help="Utility shutoff: rules, medical certificates, notices.")
 OPERATOR = Actor.system("munibill shutoff", origin="cli")
@@ -282,3 +283,4 @@ def town_now_of() -> datetime:
 shutoff.add_command(appeal)
 shutoff.add_command(tenant_customer)
 shutoff.add_command(tenant_notices)
+shutoff.add_command(report)

@@ -23,6 +23,7 @@ def init_app(app: Flask) -> None:
         views_registration,
         views_service,
         views_shutoff,
+        views_shutoff_report,
         views_texts,  # noqa: F401 - its routes are on views_registration.bp
         views_zip,  # noqa: F401 - its routes are on views.bp
     )
@@ -36,3 +37,4 @@ def init_app(app: Flask) -> None:
     views_service.init_app(app)
     views_plans.init_app(app)
     views_shutoff.init_app(app)
+    views_shutoff_report.init_app(app)
