@@ -79,6 +79,8 @@ PUBLIC: dict[str, str] = {
     "portal_account.sign_in": "registered residents sign in",
     "portal_account.reset_request": "residents ask for a password reset e-mail",
     "portal_account.reset": "the link in the password reset e-mail",
+    "portal_reports.shutoff_report_page": "the monthly shutoff counts the town publishes "
+    "(counts only, no household named)",
 }
 #: Staff routes that any signed-in staff user may see without a named permission, and why.
 SIGNED_IN_ONLY: dict[str, str] = {
