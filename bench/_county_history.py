@@ -16,6 +16,7 @@ import random
 from datetime import date, timedelta
 
 from _county_ledger import moment
+from _county_payments import Payments
 
 from ledger import chart
 
@@ -103,7 +104,7 @@ class Account:
         return sum(o.owes() for o in self.open)
 
 
-class History:
+class History(Payments):
     """Writes the county's 24 months into a Sink and a Chain."""
 
     def __init__(self, sink, chain, rng: random.Random, setup: dict):
@@ -304,189 +305,6 @@ class History:
                     invoice.number,
                     f"Penalties and interest on invoice {invoice.number}",
                 )
-
-    # -- payments ------------------------------------------------------------------------
-
-    def due_by(self, account: Account, day: date) -> int:
-        """What the account owes on parts due by the day."""
-        return sum(item[6] for o in account.open for item in o.items() if item[0] <= day)
-
-    def pay(self, account: Account, cents: int, day: date, extra: int = 0) -> tuple[int, int]:
-        """Settle a payment as the app allocates it; returns the payment id and the credit
-        it left (what no bill of the account, due or not yet due, took)."""
-        channel, kind, cash_gl = account.tender
-        payment_id = self.next_id("payment")
-        owed_before = account.owed()
-        by_id = {o.id: o for o in account.open}
-        items = sorted(item for o in account.open for item in o.items())
-        left = cents + extra
-        credits, paid = [], []
-        for _due, invoice_id, number, is_principal, _assessed, charge_id, balance in items:
-            if not left:
-                break
-            take = min(left, balance)
-            left -= take
-            invoice = by_id[invoice_id]
-            if is_principal:
-                pieces = self._fill(invoice, number, take)
-                category = "principal"
-            else:
-                for charge in invoice.charges:
-                    if charge[0] == charge_id:
-                        charge[3] -= take
-                pieces = {self.gl[chart.PENALTY_RECEIVABLE]: take}
-                category = "penalty"
-            for gl_id, piece in pieces.items():
-                self.sink.add(
-                    "settlement",
-                    (
-                        self.next_id("settlement"),
-                        invoice_id,
-                        number,
-                        charge_id or None,
-                        gl_id,
-                        "payment",
-                        str(payment_id),
-                        piece,
-                        day,
-                        moment(day, 60),
-                    ),
-                )
-                credits.append((self.chain.codes[gl_id], 0, piece, account.id))
-            paid.append(
-                {
-                    "invoice": invoice.number,
-                    "installment": number,
-                    "category": category,
-                    "cents": take,
-                }
-            )
-        applied = cents + extra - left
-        postings = [(cash_gl, cents + extra, 0, None), *credits]
-        if left:
-            postings.append((chart.UNAPPLIED_CREDITS, 0, left, account.id))
-        self._payment_rows(account, payment_id, channel, kind, cents + extra, day)
-        year = day.year
-        self.sink.add(
-            "receipt",
-            (
-                self.next_id("receipt"),
-                f"R-{year}-{self.next_number('receipt', year):06d}",
-                payment_id,
-                account.id,
-                cents + extra,
-                kind,
-                json.dumps(paid),
-                left,
-                owed_before - applied,
-                moment(day, 60),
-                day,
-                moment(day, 30),
-            ),
-        )
-        self.chain.post(
-            postings,
-            day,
-            "payment",
-            str(payment_id),
-            f"Payment {payment_id} ({kind}) for account {self.chain.numbers[account.id]}",
-        )
-        self.close_paid(account)
-        return payment_id, left
-
-    def _fill(self, invoice: Open, number: int, cents: int) -> dict[int, int]:
-        """Lower an invoice's principal (and installment) as billing.receivables.fill splits it."""
-        taken: dict[int, int] = {}
-        remaining = cents
-        for gl_id, owed in invoice.owed.items():
-            take = min(remaining, max(owed, 0))
-            if take:
-                taken[gl_id] = take
-                invoice.owed[gl_id] = owed - take
-                remaining -= take
-        invoice.balance -= cents
-        for installment in invoice.installments or ():
-            if installment[0] == number:
-                installment[3] -= cents
-        return taken
-
-    def _payment_rows(self, account, payment_id, channel, kind, cents, day) -> None:
-        """The payment row (and the drawer's takings for a counter payment)."""
-        drawer = None
-        if channel == "counter":
-            key = (day.year, day.month)
-            self.drawers[key] = self.drawers.get(key, 0) + cents
-            drawer = list(self.drawers).index(key) + 1
-        card = kind == "card"
-        at = moment(day, 30)
-        self.sink.add(
-            "payment",
-            (
-                payment_id,
-                account.id,
-                channel,
-                kind,
-                "succeeded",
-                cents,
-                "usd",
-                "[]",
-                f"pi_seed_{payment_id:09d}" if channel == "online" else None,
-                drawer,
-                f"{1000 + payment_id % 9000}" if kind == "check" else None,
-                at,
-                self.rng.choice(("visa", "mastercard", "amex", "discover")) if card else None,
-                f"{payment_id % 10_000:04d}" if card else None,
-                "stripe webhook" if channel == "online" else "clerk@county.example",
-                at,
-                at,
-            ),
-        )
-
-    def refund(self, account: Account, payment_id: int, cents: int, day: date) -> None:
-        """Give back the credit an overpayment left, by card through Stripe."""
-        refund_id = self.next_id("refund")
-        reason = "Overpayment returned to the cardholder"
-        self.sink.add(
-            "refund",
-            (
-                refund_id,
-                payment_id,
-                cents,
-                reason,
-                "Overpayment returned",
-                "succeeded",
-                f"re_seed_{refund_id:09d}",
-                "supervisor@county.example",
-                day,
-                moment(day, 90),
-            ),
-        )
-        self.chain.post(
-            [
-                (chart.UNAPPLIED_CREDITS, cents, 0, account.id),
-                (chart.STRIPE_CLEARING, 0, cents, None),
-            ],
-            day,
-            "refund",
-            str(refund_id),
-            f"Refund {refund_id} of payment {payment_id}: {reason}",
-        )
-
-    def dispute(self, payment_id: int, cents: int, day: date) -> None:
-        """A cardholder disputes a payment: the funds are held (the dispute stays open)."""
-        dispute_id = self.next_id("dispute")
-        stripe_id = f"dp_seed_{dispute_id:09d}"
-        reason = self.rng.choice(("fraudulent", "duplicate", "product_not_received"))
-        self.sink.add(
-            "dispute", (dispute_id, stripe_id, payment_id, cents, reason, "open", moment(day, 120))
-        )
-        self.chain.post(
-            [(chart.DISPUTED_FUNDS, cents, 0, None), (chart.STRIPE_CLEARING, 0, cents, None)],
-            day,
-            "dispute",
-            stripe_id,
-            f"Dispute {stripe_id} on payment {payment_id} ({reason})",
-        )
 
     # -- invoice rows --------------------------------------------------------------------
 
