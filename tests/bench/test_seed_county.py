@@ -34,15 +34,17 @@ def county(tmp_path_factory):
     """300 accounts and 24 months seeded into a database of their own; dropped at the end."""
     server = os.environ["TEST_DATABASE_URL"].replace("postgres://", "postgresql://", 1)
     name = f"county_seed_test_{uuid.uuid4().hex[:8]}"
-    os.environ["MUNIBILL_INSTANCE_PATH"] = str(tmp_path_factory.mktemp("county"))
-    url = seed_county.fresh_database(server, name)
-    figures = seed_county.seed(url, ACCOUNTS, PARCELS, 24, seed_value=7, last=THROUGH)
-    app = create_app(
-        {"SQLALCHEMY_DATABASE_URI": url, "ENV": {"DATABASE_URL": url, "SECRET_KEY": "c" * 40}}
-    )
-    yield app, figures, server, name
-    with app.app_context():
-        db.engine.dispose()
+    # NOTE: only for this module: the other tests of the worker keep their own instance folder.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MUNIBILL_INSTANCE_PATH", str(tmp_path_factory.mktemp("county")))
+        url = seed_county.fresh_database(server, name)
+        figures = seed_county.seed(url, ACCOUNTS, PARCELS, 24, seed_value=7, last=THROUGH)
+        app = create_app(
+            {"SQLALCHEMY_DATABASE_URI": url, "ENV": {"DATABASE_URL": url, "SECRET_KEY": "c" * 40}}
+        )
+        yield app, figures, server, name
+        with app.app_context():
+            db.engine.dispose()
     engine = seed_county.server_engine(server)
     with engine.connect() as connection:
         connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
