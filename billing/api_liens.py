@@ -12,7 +12,7 @@ from flask_smorest import Blueprint, abort
 from accounts.models import Parcel
 from accounts.services import find_account
 from billing.lien_file import entries_of_sale, sale_file
-from billing.liens import certify_sale, sale_list
+from billing.liens import REASON_MAX, cancel_lien, certify_sale, find_lien, sale_list
 from billing.models import Lien, LienSale
 from billing.tax_delinquency import LienError, delinquent_roll, roll_csv
 from core.auth import request_actor, requires
@@ -78,6 +78,15 @@ class LienSchema(ma.Schema):
     status = ma.fields.Function(lambda lien: lien.status.value)
     closes_online = ma.fields.Boolean()
     redeemed_on = ma.fields.Date(allow_none=True)
+    cancelled_on = ma.fields.Date(allow_none=True)
+    cancelled_by = ma.fields.String(allow_none=True)
+    cancel_reason = ma.fields.String(allow_none=True)
+
+
+class CancelSchema(ma.Schema):
+    """Why a lien is cancelled (e.g. sold in error, a bankruptcy stay)."""
+
+    reason = ma.fields.String(required=True, validate=ma.validate.Length(min=1, max=REASON_MAX))
 
 
 class SaleSchema(ma.Schema):
@@ -186,3 +195,24 @@ def parcel_liens(parcel_number: str):
     return db.session.scalars(
         sa.select(Lien).where(Lien.parcel_id == parcel.id).order_by(Lien.sale_date, Lien.id)
     ).all()
+
+
+@liens_api.route("/lien-sales/<list_id>/liens/<parcel_number>/cancel", methods=["POST"])
+@liens_api.arguments(CancelSchema)
+@liens_api.response(200, LienSchema)
+@requires("approve")
+def cancel(args, list_id: str, parcel_number: str):
+    """Cancel a sale list's lien on a parcel, with the reason (a supervisor's; audited). A lien
+    no longer under lien is refused (422)."""
+    lien = find_lien(db.session, list_id, parcel_number)
+    if lien is None:
+        abort(404, message=f"No lien on parcel {parcel_number} in list {list_id}.")
+    try:
+        cancel_lien(
+            db.session, request_actor(), lien, args["reason"], today=town_today(current_app.config)
+        )
+    except LienError as error:
+        db.session.rollback()
+        _refused(error)
+    db.session.commit()
+    return lien

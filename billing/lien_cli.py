@@ -15,7 +15,7 @@ from flask.cli import with_appcontext
 from billing.cli import DATE, _load
 from billing.lien_file import entries_of_sale, sale_file
 from billing.lien_rules import lien_rule_on, load_lien_rule, rule_to_document
-from billing.liens import certify_sale, sale_list
+from billing.liens import cancel_lien, certify_sale, find_lien, sale_list
 from billing.models import Lien, LienSale, LienStatus
 from billing.tax_delinquency import LienError
 from core.audit import Actor
@@ -111,3 +111,27 @@ def tax_liens(status: str | None) -> None:
             f"{lien.sale.list_id}  {lien.parcel.parcel_number}  {lien.status.value}  "
             f"{format_cents(lien.amount_cents)}"
         )
+
+
+@tax.command("cancel-lien")
+@click.argument("list_id")
+@click.argument("parcel_number")
+@click.option("--reason", required=True, help="Why, e.g. 'sold in error' or 'bankruptcy stay'.")
+@click.option("--by", "label", required=True, help="The supervisor who cancels it (staff e-mail).")
+@with_appcontext
+def tax_cancel_lien(list_id: str, parcel_number: str, reason: str, label: str) -> None:
+    """Cancel a sale list's lien on a parcel (a supervisor's decision, audited); the parcel's
+    tax may be paid online again."""
+    if not label.strip():
+        raise click.ClickException("--by: name the supervisor who cancels it")
+    lien = find_lien(db.session, list_id, parcel_number)
+    if lien is None:
+        raise click.ClickException(f"no lien on parcel {parcel_number} in list {list_id}")
+    actor = Actor.system(f"munibill tax ({label.strip()[:200]})", origin="cli")
+    try:
+        cancel_lien(db.session, actor, lien, reason, today=today())
+    except LienError as error:
+        db.session.rollback()
+        raise click.ClickException(str(error)) from None
+    db.session.commit()
+    click.echo(f"{list_id}  {parcel_number}: lien cancelled ({lien.cancel_reason})")

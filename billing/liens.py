@@ -15,6 +15,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from accounts.models import Parcel
 from billing.lien_rules import lien_rule_on
 from billing.models import (
     Lien,
@@ -237,31 +238,48 @@ def lien_words(lien: Lien) -> str:
     )
 
 
-def online_payment_refusal(session: Session, invoice_ids: Iterable[int]) -> str | None:
-    """Why an online payment of these invoices is refused (a parcel under a lien that closes
-    online payment), in words for the payer; None when it may be taken. The one check the
-    portal, quick pay, autopay and the payments API all reach through record_payment."""
+#: Why an online payment is refused (a sentence with %(parcel)s and %(day)s); the portal shows it
+#: in the resident's language (portal.messages).
+LIEN_REFUSAL = (
+    "A tax lien was sold on parcel %(parcel)s on %(day)s; its taxes cannot be paid online. "
+    "Pay the redemption amount to the tax collector at the counter."
+)
+
+
+def closing_liens(session: Session, invoice_ids: Iterable[int]) -> dict[int, Lien]:
+    """The one check: of these invoices, those under a lien that closes online payment, each
+    with its (oldest) lien. A redeemed or cancelled lien closes nothing."""
     ids = list(invoice_ids)
     if not ids:
-        return None
-    lien = session.scalar(
-        sa.select(Lien)
-        .join(LienInvoice, LienInvoice.lien_id == Lien.id)
+        return {}
+    rows = session.execute(
+        sa.select(LienInvoice.invoice_id, Lien)
+        .join(Lien, LienInvoice.lien_id == Lien.id)
         .where(
             LienInvoice.invoice_id.in_(ids),
             Lien.status == LienStatus.UNDER_LIEN,
             Lien.closes_online.is_(True),
         )
-        .order_by(Lien.sale_date, Lien.id)
-        .limit(1)
+        .order_by(Lien.sale_date.desc(), Lien.id.desc())
     )
-    if lien is None:
-        return None
-    return (
-        f"a tax lien was sold on parcel {lien.parcel.parcel_number} on "
-        f"{lien.sale_date.isoformat()}; its taxes cannot be paid online. Pay the redemption "
-        "amount to the tax collector at the counter"
-    )
+    return {invoice_id: lien for invoice_id, lien in rows}
+
+
+def refusal_of(closed: dict[int, Lien]) -> tuple[str, dict[str, str]]:
+    """Why a payment of invoices closed by these liens is refused, as a service's lower-case
+    reason, and the words LIEN_REFUSAL is filled with (the oldest lien's)."""
+    lien = min(closed.values(), key=lambda lien: (lien.sale_date, lien.id))
+    params = {"parcel": lien.parcel.parcel_number, "day": lien.sale_date.isoformat()}
+    text = LIEN_REFUSAL % params
+    return text[:1].lower() + text[1:].rstrip("."), params
+
+
+def online_payment_refusal(session: Session, invoice_ids: Iterable[int]) -> str | None:
+    """Why an online payment of these invoices is refused (a parcel under a lien that closes
+    online payment), in words for the payer; None when it may be taken. Built on closing_liens,
+    which record_payment and the portal's pay form ask."""
+    closed = closing_liens(session, invoice_ids)
+    return refusal_of(closed)[0] if closed else None
 
 
 def redeem_liens(session: Session, actor: Actor, invoice_ids: Sequence[int]) -> list[int]:
@@ -311,3 +329,47 @@ def redeem_liens(session: Session, actor: Actor, invoice_ids: Sequence[int]) -> 
     if redeemed:
         record_many(session, actor, "lien.redeem", "Lien", {i: {} for i in redeemed})
     return list(redeemed)
+
+
+#: The longest reason a cancellation keeps.
+REASON_MAX = 500
+
+
+def cancel_lien(session: Session, actor: Actor, lien: Lien, reason: str, *, today: date) -> Lien:
+    """Take a lien back (sold in error, a bankruptcy stay, an abatement): refused (LienError,
+    nothing written) without a reason or when the lien is no longer under lien. A cancelled lien
+    closes no online payment. Audited (`lien.cancel`); flushes."""
+    words = " ".join((reason or "").split())
+    if not words:
+        raise LienError("reason: say why the lien is cancelled (e.g. sold in error)")
+    if len(words) > REASON_MAX:
+        raise LienError(f"reason: at most {REASON_MAX} characters")
+    if lien.status != LienStatus.UNDER_LIEN:
+        raise LienError(
+            f"lien: the lien on parcel {lien.parcel.parcel_number} is "
+            f"{lien.status.value.replace('_', ' ')}, not under lien"
+        )
+    lien.status = LienStatus.CANCELLED
+    lien.cancelled_on, lien.cancelled_by, lien.cancel_reason = today, actor.label, words
+    session.flush()
+    record(
+        session,
+        actor,
+        "lien.cancel",
+        lien,
+        parcel=lien.parcel.parcel_number,
+        sale_date=lien.sale_date.isoformat(),
+        amount_cents=lien.amount_cents,
+        reason=words,
+    )
+    return lien
+
+
+def find_lien(session: Session, list_id: str, parcel_number: str) -> Lien | None:
+    """A sale list's lien on a parcel, or None."""
+    return session.scalar(
+        sa.select(Lien)
+        .join(LienSale, LienSale.id == Lien.sale_id)
+        .join(Parcel, Parcel.id == Lien.parcel_id)
+        .where(LienSale.list_id == list_id, Parcel.parcel_number == parcel_number)
+    )

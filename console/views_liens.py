@@ -26,7 +26,7 @@ from flask import (
 from flask_login import login_required
 
 from billing.lien_file import entries_of_sale, sale_file
-from billing.liens import certify_sale, sale_list
+from billing.liens import cancel_lien, certify_sale, sale_list
 from billing.models import Lien, LienSale
 from billing.tax_delinquency import LienError, delinquent_roll, roll_csv
 from core.auth import request_actor, requires
@@ -137,6 +137,30 @@ def certify():
         return _liens_page(error=str(error), status=422)
     db.session.commit()
     flash(f"Sale list {sale.list_id} certified: {sale.parcel_count} parcels.")
+    return redirect(url_for(".liens"), 303)
+
+
+@bp.post("/liens/<int:lien_id>/cancel")
+@login_required
+@requires("approve")
+def cancel(lien_id: int):
+    """A supervisor cancels a lien with the reason (sold in error, a bankruptcy stay)."""
+    lien = db.session.get(Lien, lien_id)
+    if lien is None:
+        abort(404)
+    try:
+        cancel_lien(
+            db.session,
+            request_actor(),
+            lien,
+            request.form.get("reason", ""),
+            today=town_today(current_app.config),
+        )
+    except LienError as error:
+        db.session.rollback()
+        return _liens_page(error=str(error), status=422)
+    db.session.commit()
+    flash(f"The lien on parcel {lien.parcel.parcel_number} ({lien.sale.list_id}) is cancelled.")
     return redirect(url_for(".liens"), 303)
 
 

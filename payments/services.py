@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session, selectinload
 
 from accounts.models import Account
-from billing.liens import online_payment_refusal, redeem_liens
+from billing.liens import LIEN_REFUSAL, closing_liens, redeem_liens, refusal_of
 from billing.models import Invoice, Settlement, SettlementKind
 from billing.receivables import fill
 from billing.reconnection import reconnect_paid
@@ -41,9 +41,14 @@ BEING_CONFIRMED = "a payment for these bills is being confirmed; try again in a 
 class PaymentRefused(ValueError):
     """A payment that cannot be made; `field` names what is wrong, nothing was recorded."""
 
-    def __init__(self, field: str, message: str):
+    def __init__(
+        self, field: str, message: str, template: str | None = None, params: dict | None = None
+    ):
         super().__init__(f"{field}: {message}")
         self.field, self.message = field, message
+        #: The message as a sentence with %(name)s places, and their words, for a page that
+        #: shows it in the reader's language (None: the message has no translation).
+        self.template, self.params = template, params or {}
 
 
 def _open_invoices(session: Session, account_id: int) -> list[Invoice]:
@@ -96,9 +101,7 @@ def record_payment(
     # NOTE: a clerk's card page is the counter (a redemption is taken there); residents, quick
     # pay and autopay are not.
     if channel == Channel.ONLINE and actor.kind != "user":
-        refusal = online_payment_refusal(session, [i.id for i in invoices])
-        if refusal is not None:
-            raise PaymentRefused("invoices", refusal)
+        chosen, invoices = _open_online(session, chosen, invoices)
     owed = sum(item.balance_cents for item in owed_items(session, invoices))
     if owed == 0:
         raise PaymentRefused("invoices", "nothing is owed on this account")
@@ -130,6 +133,22 @@ def record_payment(
         invoices=[i.number for i in chosen],
     )
     return payment
+
+
+def _open_online(
+    session: Session, chosen: list[Invoice], invoices: list[Invoice]
+) -> tuple[list[Invoice], list[Invoice]]:
+    """The invoices an online payment may pay: a chosen invoice under a lien that closes online
+    payment is refused with the reason; with none chosen ("pay everything"), the open invoices
+    not under such a lien, pinned as chosen so the allocation pays only those."""
+    closed = closing_liens(session, [i.id for i in invoices])
+    if not closed:
+        return chosen, invoices
+    payable = [i for i in invoices if i.id not in closed]
+    if chosen or not payable:
+        message, params = refusal_of(closed)
+        raise PaymentRefused("invoices", message, LIEN_REFUSAL, params)
+    return payable, payable
 
 
 def _being_confirmed(session: Session, account_id: int, invoice_ids: list[int]) -> bool:

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from flask_babel import get_locale, gettext, lazy_gettext, lazy_pgettext
 
+from billing import liens
 from payments import ach_codes, bank_payments, gateway
+from payments.payflow import sentence
+from payments.services import PaymentRefused
 
 
 def N_(text: str) -> str:  # noqa: N802 - the conventional name of a no-op translation marker
@@ -58,6 +61,28 @@ BANK_MESSAGES = (
     N_("Read and accept the authorization to continue."),
 )
 assert bank_payments.BLOCKED in BANK_MESSAGES
+
+
+#: Why an online payment of a parcel's tax under lien is refused (billing.liens).
+LIEN_MESSAGES = (
+    N_(
+        "A tax lien was sold on parcel %(parcel)s on %(day)s; its taxes cannot be paid online. "
+        "Pay the redemption amount to the tax collector at the counter."
+    ),
+)
+assert liens.LIEN_REFUSAL in LIEN_MESSAGES
+
+
+def lien_refusal(params: dict[str, str]) -> str:
+    """The lien refusal (billing.liens.refusal_of's words) in the page's language."""
+    return gettext(liens.LIEN_REFUSAL, **params)
+
+
+def refusal_text(refused: PaymentRefused) -> str:
+    """A payment service's refusal as a sentence in the page's language."""
+    if refused.template is not None:
+        return gettext(refused.template, **refused.params)
+    return translate(sentence(refused.message))
 
 
 def translate(text: str) -> str:

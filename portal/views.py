@@ -34,7 +34,7 @@ from wtforms import HiddenField, StringField
 import portal.models  # noqa: F401 - the portal's tables belong to the app's metadata
 from accounts.models import Language
 from accounts.services import FormerNumbers
-from billing.liens import liens_of_account
+from billing.liens import closing_liens, liens_of_account, refusal_of
 from billing.reconnection import service_shut_off
 from core import errors
 from core.audit import record
@@ -239,10 +239,14 @@ def _bill_page(form: PayForm, status: int = 200):
     balance = bill_data.balance(db.session, account, today)
     asked = any(bill.has_questions for bill in bills)
     questions = questions_by_invoice(db.session, account.id) if asked else {}
+    closed = closing_liens(db.session, [bill.invoice_id for bill in bills])
     page = render_template(
         "portal/bill.html",
         account=account,
         bills=bills,
+        # NOTE: "pay everything" online pays the bills not under a lien closing online payment.
+        online_cents=sum(b.owed_cents for b in bills if b.invoice_id not in closed),
+        liened_cents=sum(b.owed_cents for b in bills if b.invoice_id in closed),
         balance=balance,
         next_due=bill_data.next_due(bills, balance, today),
         liens=liens_of_account(db.session, account.id),
@@ -301,7 +305,12 @@ def pay():
         form.method.errors = [_("Choose how to pay.")]
         return _bill_page(form, 422)
     account = web.account()
-    owed = sum(cents for _invoice, cents in payflow.open_bills(db.session, account))
+    bills = payflow.open_bills(db.session, account)
+    closed = closing_liens(db.session, [invoice.id for invoice, _cents in bills])
+    owed = sum(cents for invoice, cents in bills if invoice.id not in closed)
+    if owed <= 0 and closed:
+        form.amount.errors = [messages.lien_refusal(refusal_of(closed)[1])]
+        return _bill_page(form, 422)
     if owed <= 0:
         flash(_("Nothing is owed on this account."))
         return redirect(url_for(".bill"), 303)
@@ -321,7 +330,7 @@ def pay():
         payflow.quote_fee(db.session, web.actor(), payment, FeeChannel.ONLINE)
     except PaymentRefused as refused:
         db.session.rollback()
-        form.amount.errors = [messages.translate(payflow.sentence(refused.message))]
+        form.amount.errors = [messages.refusal_text(refused)]
         form.choice.data = "other"
         return _bill_page(form, 422)
     db.session.commit()

@@ -19,7 +19,7 @@ class LienStatus(enum.StrEnum):
     UNDER_LIEN = "under_lien"
     #: Its amount was paid in full (at the counter) after the sale.
     REDEEMED = "redeemed"
-    #: Taken back by a clerk (sold in error, an abatement).
+    #: Taken back by a supervisor (sold in error, a bankruptcy stay, an abatement).
     CANCELLED = "cancelled"
 
 
@@ -103,6 +103,10 @@ class Lien(CreatedAtMixin, Base):
     #: Frozen from the rule: no online payment of the parcel's tax bills while under lien.
     closes_online: Mapped[bool]
     redeemed_on: Mapped[date | None]
+    #: When, by whom and why a supervisor cancelled it (status cancelled).
+    cancelled_on: Mapped[date | None]
+    cancelled_by: Mapped[str | None] = mapped_column(sa.String(254))
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
 
     sale: Mapped[LienSale] = relationship(back_populates="liens")
     parcel: Mapped[Parcel] = relationship()

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
@@ -22,6 +22,9 @@ LOADER = Actor.system("test loader")
 CLERK = Actor("user", "7", "clerk@example.org", "127.0.0.1")
 #: A resident paying on the portal.
 RESIDENT = Actor("resident", "3", "owner@example.org", "127.0.0.1")
+#: The instant the lien tests run at (December 6, 2026, midday in the town): they never read
+#: the real clock, so none starts failing on a later day.
+NOW = datetime(2026, 12, 6, 18, 0, tzinfo=UTC)
 #: Penalties and interest assessed through this day (February and March of delinquency).
 ASSESSED = date(2026, 3, 15)
 RULE = {

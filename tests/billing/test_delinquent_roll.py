@@ -11,14 +11,22 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+import time_machine
 
 from billing.position import TAX, account_position
 from billing.tax_delinquency import LienError, delinquent_roll, roll_csv
 from core.extensions import db
 from core.money import format_cents
-from tests.billing.lien_fixtures import ASSESSED, delinquent_town, pay
+from tests.billing.lien_fixtures import ASSESSED, NOW, delinquent_town, pay
 
 TODAY = date(2026, 12, 6)
+
+
+@pytest.fixture(autouse=True)
+def _on_the_day():
+    """Today is December 6, 2026 in the town, whatever the real clock says."""
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 @pytest.fixture

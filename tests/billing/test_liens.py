@@ -13,6 +13,7 @@ from datetime import date
 
 import pytest
 import sqlalchemy as sa
+import time_machine
 
 from billing.computed import RuleError
 from billing.lien_cli import sale_text
@@ -25,9 +26,26 @@ from core.models import AuditEvent
 from payments.counter import open_drawer, take_counter_payment
 from payments.models import Channel, Payment, Tender
 from payments.services import PaymentRefused
-from tests.billing.lien_fixtures import CLERK, RESIDENT, RULE, delinquent_town, pay, tax_invoice
+from tests.billing.lien_fixtures import (
+    CLERK,
+    NOW,
+    RESIDENT,
+    RULE,
+    delinquent_town,
+    pay,
+    tax_invoice,
+)
 
 TODAY = date(2026, 12, 6)
+
+
+@pytest.fixture(autouse=True)
+def _on_the_day():
+    """Today is December 6, 2026 in the town, whatever the real clock says."""
+    with time_machine.travel(NOW, tick=True):
+        yield
+
+
 SALE = date(2027, 1, 15)
 
 

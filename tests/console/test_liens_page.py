@@ -7,11 +7,22 @@ from __future__ import annotations
 import subprocess
 from datetime import date
 
+import pytest
+import time_machine
+
+from billing.liens import certify_sale, find_lien
 from billing.tax_delinquency import delinquent_roll
 from core.extensions import db
 from core.money import format_cents
-from tests.billing.lien_fixtures import ASSESSED, delinquent_town
+from tests.billing.lien_fixtures import ASSESSED, CLERK, NOW, delinquent_town
 from tests.conftest import csrf_token
+
+
+@pytest.fixture(autouse=True)
+def _on_the_day():
+    """Today is December 6, 2026 in the town, whatever the real clock says."""
+    with time_machine.travel(NOW, tick=True):
+        yield
 
 
 def _town(app):
@@ -63,3 +74,30 @@ def test_a_clerk_certifies_the_sale_once_and_the_account_page_shows_the_lien(app
     assert "Under tax lien: parcel P-100 was on sale list LS-2027-01-15" in account
     assert "cannot be paid online" in account
     assert "Under tax lien" not in client.get(f"/staff/accounts/{numbers['P-300']}").text
+
+
+def test_a_supervisor_cancels_a_lien_with_the_reason_and_a_clerk_cannot(app, signed_in):
+    numbers, _roll = _town(app)
+    with app.app_context():
+        certify_sale(db.session, CLERK, date(2027, 1, 15), today=date(2026, 12, 6))
+        db.session.commit()
+        lien_id = find_lien(db.session, "LS-2027-01-15", "P-100").id
+    clerk = signed_in("clerk")
+    page = clerk.get("/staff/tax/liens")
+    assert "Cancel the lien on P-100" not in page.text
+    data = {"csrf_token": csrf_token(page.text), "reason": "sold in error"}
+    assert clerk.post(f"/staff/tax/liens/{lien_id}/cancel", data=data).status_code == 403
+    supervisor = signed_in("supervisor")
+    page = supervisor.get("/staff/tax/liens")
+    assert "Cancel the lien on P-100" in page.text
+    token = csrf_token(page.text)
+    empty = supervisor.post(f"/staff/tax/liens/{lien_id}/cancel", data={"csrf_token": token})
+    assert empty.status_code == 422 and "say why the lien is cancelled" in empty.text
+    done = supervisor.post(
+        f"/staff/tax/liens/{lien_id}/cancel", data={"csrf_token": token, "reason": "sold in error"}
+    )
+    assert done.status_code == 303
+    listed = supervisor.get("/staff/tax/liens").text
+    assert "cancelled on 2026-12-06 by" in listed and "sold in error" in listed
+    assert "Cancel the lien on P-100" not in listed
+    assert "Under tax lien" not in supervisor.get(f"/staff/accounts/{numbers['P-100']}").text
