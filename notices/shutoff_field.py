@@ -103,6 +103,9 @@ def _why_not(found: Eligibility, invoice_id: int, *, shutoff: bool) -> str | Non
         return "the delinquency that was noticed is paid"
     if shutoff and found.not_today:
         return f"no shutoffs on {found.on.isoformat()}: {found.not_today}"
+    if shutoff and found.held:
+        # NOTE: a denied appeal's or the tenants' lead time holds the order, not the hanger.
+        return "; ".join(found.held)
     return None
 
 
@@ -119,6 +122,8 @@ def hang_door_hanger(
         raise FieldError(f"no door hanger for account {account.number}: {why}")
     rule = shutoff_rule_on(session, on)
     earliest = on + timedelta(days=hanger_days(rule.final_notice_hours))
+    if found.shutoff_not_before is not None:
+        earliest = max(earliest, found.shutoff_not_before)
     invoice = session.get(Invoice, notice.invoice_id)
     address, _ = place_of(session, account, invoice)
     hanger = DoorHanger(

@@ -22,6 +22,8 @@ from billing.shutoff_rules import parse_shutoff_rule
 from core.extensions import db
 from core.models import AuditEvent
 from core.money import format_cents
+from notices.models import AppealChannel
+from notices.shutoff_appeals import decide_appeal, file_appeal
 from notices.shutoff_field import FieldError, hang_door_hangers, issue_work_orders, orders_on
 from notices.shutoff_field_pdf import (
     ORDER_COLUMNS,
@@ -299,3 +301,69 @@ def test_a_rule_with_bad_field_terms_is_refused_naming_the_place():
 
 
 __all__ = ["DoorHanger"]
+
+
+def test_a_denied_appeals_lead_time_holds_the_hanger_date_and_the_order(app):
+    """Denied on the hanger's day (Tuesday January 5): no shutoff before five business days
+    later (6, 7, 8, 11, 12), so the hanger names January 12 and no order comes before it."""
+    account_id = one(app)
+    with app.app_context():
+        account = db.session.get(Account, account_id)
+        moment = at(HANG_DAY, 9)
+        appeal = file_appeal(
+            db.session,
+            CLERK,
+            account,
+            statement="I paid it",
+            channel=AppealChannel.PHONE,
+            at=moment,
+            on=date(2026, 12, 29),
+        )
+        decide_appeal(
+            db.session,
+            CLERK,
+            appeal,
+            upheld=False,
+            resident_reasons="The bill is owed.",
+            at=moment,
+            on=HANG_DAY,
+        )
+        db.session.commit()
+        hang_door_hangers(db.session, app.config, JOB, as_of=HANG_DAY)
+        hanger = db.session.scalar(sa.select(DoorHanger))
+        assert hanger.shutoff_on == date(2027, 1, 12)
+        for day in (WORK_DAY, date(2027, 1, 11)):
+            assert issue_work_orders(db.session, app.config, JOB, as_of=day).done == 0
+        assert issue_work_orders(db.session, app.config, JOB, as_of=date(2027, 1, 12)).done == 1
+
+
+def _appeal_denied(account: Account, on: date) -> None:
+    moment = at(on, 9)
+    appeal = file_appeal(
+        db.session,
+        CLERK,
+        account,
+        statement="I paid it",
+        channel=AppealChannel.PHONE,
+        at=moment,
+        on=on,
+    )
+    decide_appeal(
+        db.session, CLERK, appeal, upheld=False, resident_reasons="It is owed.", at=moment, on=on
+    )
+    db.session.commit()
+
+
+def test_an_appeal_denied_after_the_hanger_holds_the_order_until_its_lead_time(app):
+    """Hung on January 5 for the 7th, then appealed and denied on the 6th: no shutoff before
+    five business days later (7, 8, 11, 12, 13); the order waits, saying why."""
+    account_id = one(app)
+    with app.app_context():
+        hang_door_hangers(db.session, app.config, JOB, as_of=HANG_DAY)
+        _appeal_denied(db.session.get(Account, account_id), date(2027, 1, 6))
+        for day in (WORK_DAY, date(2027, 1, 12)):
+            outcome = issue_work_orders(db.session, app.config, JOB, as_of=day)
+            assert outcome.done == 0
+            assert "no shutoff before 2027-01-13" in outcome.reasons[str(account_id)]
+        assert db.session.scalar(sa.select(sa.func.count()).select_from(ShutoffOrder)) == 0
+        assert issue_work_orders(db.session, app.config, JOB, as_of=date(2027, 1, 13)).done == 1
