@@ -5,7 +5,9 @@ bring back are entered by notices.shutoff_results.
 
 Every step asks notices.shutoff_eligibility again on its own day: an account that paid, entered
 a plan or got a medical certificate since the shutoff notice gets no hanger and no order. One
-hanger and one order per account and delinquency (unique keys). Services flush; the daily jobs
+hanger per account and delinquency, one order per attempt (unique keys): a crew that could not
+shut off (no access, a dog, out of time; not a payment at the door) leaves the delinquency to a
+new attempt from the next day. Services flush; the daily jobs
 commit account by account.
 """
 
@@ -22,7 +24,14 @@ from sqlalchemy.orm import Session
 from accounts.models import Account, ServicePoint
 from billing.closed_days import town_working_calendar
 from billing.medical_certificates import ShutoffError
-from billing.models import BillingCycle, DoorHanger, Invoice, OrderState, ShutoffOrder
+from billing.models import (
+    BillingCycle,
+    DoorHanger,
+    Invoice,
+    NotDoneReason,
+    OrderState,
+    ShutoffOrder,
+)
 from billing.shutoff_rules import no_shutoff_because, shutoff_rule_on
 from billing.working_days import WorkingCalendar
 from core.audit import Actor, record
@@ -214,15 +223,22 @@ def issue_work_order(
             f"(the door hanger's date)"
         )
     earlier = session.scalar(
-        sa.select(ShutoffOrder).where(
-            ShutoffOrder.account_id == account.id, ShutoffOrder.invoice_id == hanger.invoice_id
-        )
+        sa.select(ShutoffOrder)
+        .where(ShutoffOrder.account_id == account.id, ShutoffOrder.invoice_id == hanger.invoice_id)
+        .order_by(ShutoffOrder.attempt.desc())
+        .limit(1)
     )
-    if earlier is not None:
+    if earlier is not None and not may_try_again(earlier, on):
         raise FieldError(
             f"shutoff order {earlier.number} was already issued for this delinquency of "
             f"account {account.number}"
+            + (
+                f" on {earlier.work_on}: a new attempt from the next day"
+                if may_try_again(earlier, earlier.work_on + timedelta(days=1))
+                else ""
+            )
         )
+    attempt = 1 if earlier is None else earlier.attempt + 1
     found = shutoff_eligibility(session, account, on, calendar=calendar_of(session, config))
     why = _why_not(found, hanger.invoice_id, shutoff=True)
     if why:
@@ -239,6 +255,7 @@ def issue_work_order(
         amount_cents=found.past_due_cents,
         state=OrderState.ISSUED,
         issued_by=actor.label,
+        attempt=attempt,
     )
     session.add(order)
     session.flush()
@@ -251,8 +268,21 @@ def issue_work_order(
         account=account.number,
         amount_cents=order.amount_cents,
         work_on=on.isoformat(),
+        attempt=attempt,
+        after=earlier.number if earlier is not None else None,
     )
     return order
+
+
+def may_try_again(order: ShutoffOrder, on: date) -> bool:
+    """Whether the delinquency of an order the crew could not carry out (no access, a dog, out
+    of time, a medical emergency, other; not a payment at the door) gets a new attempt on the
+    day: from the day after the order's."""
+    return (
+        order.state == OrderState.NOT_SHUT_OFF
+        and order.not_done_reason != NotDoneReason.PAID_AT_DOOR
+        and order.work_on < on
+    )
 
 
 def issue_work_orders(
@@ -268,16 +298,24 @@ def issue_work_orders(
     outcome = Outcome(
         cancelled=0 if dry_run else cancel_stale_orders(session, config, actor, as_of)
     )
-    hangers = session.scalars(
-        sa.select(DoorHanger)
-        .outerjoin(
-            ShutoffOrder,
-            sa.and_(
-                ShutoffOrder.account_id == DoorHanger.account_id,
-                ShutoffOrder.invoice_id == DoorHanger.invoice_id,
+    # An order blocks another for its delinquency unless the crew could not shut off (for a
+    # reason other than a payment at the door) on an earlier day.
+    blocking = (
+        sa.select(ShutoffOrder.id)
+        .where(
+            ShutoffOrder.account_id == DoorHanger.account_id,
+            ShutoffOrder.invoice_id == DoorHanger.invoice_id,
+            sa.or_(
+                ShutoffOrder.state != OrderState.NOT_SHUT_OFF,
+                ShutoffOrder.not_done_reason == NotDoneReason.PAID_AT_DOOR,
+                ShutoffOrder.work_on >= as_of,
             ),
         )
-        .where(DoorHanger.shutoff_on <= as_of, ShutoffOrder.id.is_(None))
+        .exists()
+    )
+    hangers = session.scalars(
+        sa.select(DoorHanger)
+        .where(DoorHanger.shutoff_on <= as_of, ~blocking)
         .order_by(DoorHanger.route, DoorHanger.service_address, DoorHanger.id)
     ).all()
     for hanger in hangers:
