@@ -38,8 +38,10 @@ from core.audit import Actor, record
 from core.db import utcnow
 from core.numbering import next_number
 from notices.bill_recipients import service_address
+from notices.mail_delivery import Mailer
 from notices.models import ShutoffNotice
 from notices.shutoff_eligibility import Eligibility, shutoff_eligibility
+from notices.shutoff_hanger_delivery import deliver_door_hanger
 
 
 class FieldError(ShutoffError):
@@ -92,6 +94,9 @@ class Outcome:
     excluded: int = 0
     already: int = 0
     cancelled: int = 0
+    #: Door hangers also texted / e-mailed to the account (the resident's choice).
+    texted: int = 0
+    emailed: int = 0
     #: Account number -> why it got nothing (for the clerk's list).
     reasons: dict[str, str] = field(default_factory=dict)
 
@@ -158,10 +163,17 @@ def hang_door_hanger(
 
 
 def hang_door_hangers(
-    session: Session, config: Mapping, actor: Actor, *, as_of: date, dry_run: bool = False
+    session: Session,
+    config: Mapping,
+    actor: Actor,
+    *,
+    as_of: date,
+    dry_run: bool = False,
+    mailer: Mailer | None = None,
 ) -> Outcome:
     """The day's door hangers: every noticed delinquency whose shutoff comes within the rule's
-    final-notice hours and that has none yet, asked again; each committed on its own."""
+    final-notice hours and that has none yet, asked again; each committed on its own, then
+    texted and e-mailed where the resident chose them."""
     outcome = Outcome()
     rule = shutoff_rule_on(session, as_of)
     if rule is None:
@@ -181,7 +193,7 @@ def hang_door_hangers(
     ).all()
     for notice in notices:
         try:
-            hang_door_hanger(session, config, actor, notice, as_of)
+            hanger = hang_door_hanger(session, config, actor, notice, as_of)
         except FieldError as error:
             session.rollback()
             outcome.excluded += 1
@@ -194,8 +206,11 @@ def hang_door_hangers(
         outcome.done += 1
         if dry_run:
             session.rollback()
-        else:
-            session.commit()
+            continue
+        session.commit()
+        delivered = deliver_door_hanger(session, config, actor, hanger, mailer=mailer)
+        outcome.texted += int(delivered.texted)
+        outcome.emailed += int(delivered.emailed)
     return outcome
 
 
