@@ -6,7 +6,7 @@ paperless accounts with a working address; the job counts both."""
 from __future__ import annotations
 
 import email
-from datetime import datetime
+from datetime import date, datetime
 from email import policy
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -27,7 +27,7 @@ from notices.content import access_code, pay_url
 from notices.issuing import open_pdf
 from notices.jobs import leave_door_hangers
 from notices.models import Delivery, Notice, TextMessage
-from notices.text_rules import is_gsm, segments
+from notices.text_rules import is_gsm, segments, shutoff_body
 from tests.notices.field_fixtures import HANG_DAY, noticed_town, pdf_text
 from tests.notices.twilio_server import serve
 
@@ -134,3 +134,18 @@ def test_a_dry_run_texts_and_mails_nothing(app, twilio):
         assert (counts["hung"], counts["texted"], counts["emailed"]) == (1, 0, 0)
         assert twilio.requests == [] and db.session.scalar(sa.select(DoorHanger)) is None
         assert db.session.scalar(sa.select(sa.func.count()).select_from(TextMessage)) == 0
+
+
+def test_the_longest_hanger_text_fits_two_segments_in_gsm():
+    town = "Village of Long Lake Township Water and Sewer Utility"
+    for language in ("en", "es"):
+        body = shutoff_body(
+            language,
+            town,
+            999_999_99,
+            date(2027, 9, 30),
+            "https://pay.example.org/pay?account=1234567890",
+            kind="hanger",
+        )
+        assert is_gsm(body) and segments(body) <= 2, (language, len(body))
+        assert body.endswith(("Reply STOP to opt out.", "Responda STOP para cancelar."))
