@@ -82,6 +82,7 @@ def test_the_cli_prints_the_lists_and_enters_results(app, runner, tmp_path):
         args=["shutoff", "door-hangers", "--on", "2027-01-05", "--pdf", str(tmp_path / "h.pdf")]
     )
     assert hangers.exit_code == 0, hangers.output
+    assert '"hung": 1' in hangers.output and '"texted": 0, "emailed": 0' in hangers.output
     assert "48-hour notice" in pdf_text((tmp_path / "h.pdf").read_bytes(), tmp_path, "h2.pdf")
     orders = runner.invoke(
         args=[
