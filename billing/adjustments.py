@@ -29,6 +29,7 @@ from billing.models import (
     SettlementKind,
 )
 from billing.receivables import fill, outstanding_by_receivable
+from billing.reconnection import reconnect_cleared
 from billing.rules import levy_spec
 from billing.writer import add_discounts
 from core.audit import Actor, record
@@ -37,7 +38,7 @@ from core.money import split_cents
 from core.numbering import next_number
 from ledger import chart
 from ledger.chart import gl_codes
-from ledger.models import JournalEntry
+from ledger.models import GLAccount, JournalEntry, JournalLine
 from ledger.posting import Posting, post_entry, reverse_entry
 
 #: The longest words for the resident an adjustment carries.
@@ -155,7 +156,50 @@ def void_invoice(
         after={"status": "void"},
         reason=reason,
     )
+    reconnect_cleared(session, actor, [invoice.account_id], how="void")
     return invoice
+
+
+#: The revenue account of each fee charged as an invoice charge, by its rule (the charge's
+#: source); a rule not named here is looked up in the entry that booked the charge.
+FEE_REVENUE = {
+    "reconnection_fee": chart.RECONNECTION_FEES,
+    "returned_payment": chart.RETURNED_PAYMENT_FEES,
+    "convenience_fee": chart.CONVENIENCE_FEE_REVENUE,
+}
+#: The journal sources that book a fee charge (source_id: the charge's id).
+FEE_SOURCES = ("reconnection_fee", "ach_return_fee", "convenience_fee")
+
+
+def charge_revenue_code(session: Session, charge: InvoiceCharge) -> str:
+    """The revenue account a charge was booked to, which its waiver takes back: interest and
+    penalties by category; a fee by the entry that charged it (a returned-payment rule may name
+    its own account), else by its rule."""
+    if charge.category == LineCategory.INTEREST:
+        return chart.INTEREST_REVENUE
+    if charge.category != LineCategory.FEE:
+        return chart.PENALTY_REVENUE
+    booked = session.scalar(
+        sa.select(GLAccount.code)
+        .join(JournalLine, JournalLine.gl_account_id == GLAccount.id)
+        .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
+        .where(
+            JournalEntry.source_type.in_(FEE_SOURCES),
+            JournalEntry.source_id == str(charge.id),
+            JournalEntry.reverses_id.is_(None),
+            JournalLine.credit_cents > 0,
+            GLAccount.code != chart.PENALTY_RECEIVABLE,
+        )
+        .order_by(JournalEntry.seq)
+        .limit(1)
+    )
+    if booked is not None:
+        return booked
+    if charge.rule_id not in FEE_REVENUE:
+        raise AdjustmentError(
+            f"charge {charge.id}: no revenue account is known for fee rule {charge.rule_id!r}"
+        )
+    return FEE_REVENUE[charge.rule_id]
 
 
 def waive_charge(
@@ -167,10 +211,12 @@ def waive_charge(
     on: date,
     resident_text: str | None = None,
 ) -> InvoiceCharge:
-    """Waive what is still owed on a penalty or interest charge (supervisor), with a reason.
+    """Waive what is still owed on a penalty, interest or fee charge (supervisor), with a
+    reason.
 
     The unpaid part goes back out of the penalty receivable and the revenue it was booked
-    to; what was already paid on it stays paid.
+    to (charge_revenue_code: a reconnection fee to 4540, a returned-payment fee to its rule's
+    account); what was already paid on it stays paid.
     """
     reason = _require_reason(reason)
     words = resident_words(resident_text)
@@ -182,11 +228,7 @@ def waive_charge(
     left = charge.balance_cents
     if left <= 0:
         raise AdjustmentError(f"charge {charge.id} is paid; refund the payment instead")
-    revenue = {
-        LineCategory.INTEREST: chart.INTEREST_REVENUE,
-        # NOTE: the one fee charged as an invoice charge is a returned bank debit's.
-        LineCategory.FEE: chart.RETURNED_PAYMENT_FEES,
-    }.get(charge.category, chart.PENALTY_REVENUE)
+    revenue = charge_revenue_code(session, charge)
     post_entry(
         session,
         [
@@ -203,6 +245,7 @@ def waive_charge(
     charge.balance_cents, charge.waived_at, charge.waiver_text = 0, utcnow(), words
     refresh_status(session, invoice)
     session.flush()
+    reconnect_cleared(session, actor, [invoice.account_id], how="waiver")
     record(
         session,
         actor,
@@ -352,6 +395,8 @@ def issue_credit_memo(
         amount_cents=amount_cents,
         reason=reason,
     )
+    # A memo that clears what was past due at a shutoff turns the service back on.
+    reconnect_cleared(session, actor, [invoice.account_id], how="credit_memo")
     return memo
 
 

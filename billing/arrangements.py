@@ -41,6 +41,7 @@ from billing.models import (
 from billing.models.invoices import REOPENING
 from billing.models.plans import OPEN_STATUSES
 from billing.position import account_position, group_of
+from billing.reconnection import reconnect_cleared
 from core.audit import Actor, record
 
 OWING = (InvoiceStatus.OPEN, InvoiceStatus.PARTIALLY_PAID)
@@ -203,6 +204,8 @@ def accept_plan(
     )
     session.flush()
     record(session, actor, "plan.accepted", plan, how=how, on=on.isoformat())
+    # SB 998: service shut off comes back under an alternative arrangement for its arrears.
+    reconnect_cleared(session, actor, [plan.account_id], how="plan")
 
 
 def cancel_plan(

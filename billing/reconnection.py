@@ -10,12 +10,14 @@ and printed before the resident pays, and a payment that clears it reconnects at
 `reconnect_paid` is called once by payments.services.write_settled for every batch of
 settled payments (the webhook, the counter, the lockbox import, by day or by night): one query
 finds the batch's shut-off accounts that no longer owe what was past due at the shutoff, and
-their reconnection orders are written in the settlement's own transaction.
+their reconnection orders are written in the settlement's own transaction. Bills cleared
+without a payment reconnect the same way (`reconnect_cleared`): a credit memo, a waiver or a
+void (billing.adjustments) and a payment plan accepted for them (billing.arrangements).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 
 import sqlalchemy as sa
@@ -29,6 +31,9 @@ from billing.models import (
     InvoiceStatus,
     LineCategory,
     OrderState,
+    PaymentPlan,
+    PlanInvoice,
+    PlanStatus,
     ReconnectionOrder,
     ShutoffOrder,
     ShutoffRule,
@@ -92,8 +97,15 @@ def charge_reconnection_fee(
 
 
 def _still_owing():
-    """Whether a utility bill past due on the shutoff day is still owed (principal or charge)."""
+    """Whether a utility bill past due on the shutoff day is still owed (principal or charge)
+    and not under a current payment plan (an alternative arrangement restores the service)."""
     owed = aliased(Invoice)
+    planned = (
+        sa.select(PlanInvoice.invoice_id)
+        .join(PaymentPlan, PaymentPlan.id == PlanInvoice.plan_id)
+        .where(PlanInvoice.invoice_id == owed.id, PaymentPlan.status == PlanStatus.CURRENT)
+        .exists()
+    )
     return (
         sa.select(owed.id)
         .where(
@@ -101,15 +113,29 @@ def _still_owing():
             owed.kind == InvoiceKind.UTILITY,
             owed.status.in_(OWING),
             owed.due_date < ShutoffOrder.work_on,
+            ~planned,
         )
         .exists()
     )
 
 
-def reconnect_paid(session: Session, actor: Actor, paid_at: Mapping[int, datetime]) -> list[int]:
+def reconnect_cleared(
+    session: Session, actor: Actor, account_ids: Iterable[int], *, how: str
+) -> list[int]:
+    """Make the reconnection order of each shut-off account whose past-due bills were just
+    cleared without a payment (`how`: "credit_memo", "waiver", "void", "plan"), in the caller's
+    transaction; the moment is now. The new orders' shutoff order ids. Flushes."""
+    now = utcnow()
+    return reconnect_paid(session, actor, dict.fromkeys(account_ids, now), how=how)
+
+
+def reconnect_paid(
+    session: Session, actor: Actor, paid_at: Mapping[int, datetime], *, how: str = "payment"
+) -> list[int]:
     """Make the reconnection order of each account of a settled batch (account id -> the moment
-    of its payment) whose service is off and which no longer owes what was past due on the
-    shutoff day; one query for the whole batch. The new orders' shutoff order ids. Flushes."""
+    of its payment, or of what else cleared the bills: `how`) whose service is off and which no
+    longer owes what was past due on the shutoff day (a current plan that includes a bill counts
+    as clearing it); one query for the whole batch. The new orders' shutoff order ids. Flushes."""
     if not paid_at:
         return []
     session.flush()
@@ -150,6 +176,7 @@ def reconnect_paid(session: Session, actor: Actor, paid_at: Mapping[int, datetim
                 "account_id": account_id,
                 "shutoff_order": number,
                 "paid_at": paid_at[account_id],
+                "how": how,
             }
             for order_id, account_id, number in due
         },

@@ -1,4 +1,4 @@
-"""The clerks' shutoff page: a day's shutoff work orders by route with a result form for each
+"""The clerks' shutoff page: a day's door hangers (PDF and CSV), its shutoff work orders by route with a result form for each
 order still out, issuing the day's orders, the list as PDF and CSV for the crews, and the open
 reconnection orders with their completion (thin: read the form, call notices.shutoff_field*,
 commit once). docs/shutoff.md, "In the field".
@@ -21,14 +21,15 @@ from flask import (
 )
 from flask_login import login_required
 
+from accounts.models import Account
 from billing.models import NotDoneReason, OrderState
 from billing.reconnection import reconnection_orders
 from core.auth import request_actor, requires
 from core.calendar import town_today, town_zone
 from core.extensions import db
 from core.money import MoneyError, parse_dollars
-from notices.shutoff_field import FieldError, issue_work_orders, orders_on
-from notices.shutoff_field_pdf import orders_csv, orders_pdf
+from notices.shutoff_field import FieldError, door_hangers_on, issue_work_orders, orders_on
+from notices.shutoff_field_pdf import hangers_csv, hangers_pdf, orders_csv, orders_pdf
 from notices.shutoff_field_results import (
     OUTCOMES,
     PAID_AT_DOOR,
@@ -54,10 +55,19 @@ def _day() -> date:
 
 
 def _page(day: date, errors: dict | None = None, status: int = 200):
+    hangers_of_day = door_hangers_on(db.session, day)
     page = render_template(
         "console/shutoff.html",
         day=day,
         orders=orders_on(db.session, day),
+        hangers=hangers_of_day,
+        hanger_accounts=dict(
+            db.session.execute(
+                sa.select(Account.id, Account.number).where(
+                    Account.id.in_({h.account_id for h in hangers_of_day})
+                )
+            ).all()
+        ),
         reconnections=reconnection_orders(db.session),
         outcomes=OUTCOMES,
         reasons=list(NotDoneReason),
@@ -91,6 +101,26 @@ def download(kind: str):
     else:
         return _page(day, {"_form": f"no list as {kind}"}, 404)
     name = f"shutoff-orders-{day.isoformat()}.{kind}"
+    return Response(
+        body, mimetype=mime, headers={"Content-Disposition": f"attachment; filename={name}"}
+    )
+
+
+@bp.get("/hangers.<kind>")
+@login_required
+@requires("read")
+def hangers(kind: str):
+    """The day's door hangers (the 48-hour notices) for the crews: the hangers as PDF, one a
+    page in each account's language, or the list as CSV."""
+    day = _day()
+    found = door_hangers_on(db.session, day)
+    if kind == "pdf":
+        body, mime = hangers_pdf(db.session, current_app.config, found), "application/pdf"
+    elif kind == "csv":
+        body, mime = hangers_csv(db.session, found), "text/csv"
+    else:
+        return _page(day, {"_form": f"no door hangers as {kind}"}, 404)
+    name = f"door-hangers-{day.isoformat()}.{kind}"
     return Response(
         body, mimetype=mime, headers={"Content-Disposition": f"attachment; filename={name}"}
     )

@@ -1,5 +1,6 @@
-"""/api/v1/shutoff-orders and /api/v1/reconnection-orders: the day's shutoff work orders, issuing
-them, entering a crew's result, and the reconnection orders with their completion (thin:
+"""/api/v1/door-hangers, /api/v1/shutoff-orders and /api/v1/reconnection-orders: the day's door
+hangers and hanging them, the day's shutoff work orders, issuing them, entering a crew's result,
+and the reconnection orders with their completion (thin:
 validate, call a service, commit once, answer). docs/shutoff.md, "In the field"."""
 
 from __future__ import annotations
@@ -8,12 +9,19 @@ import marshmallow as ma
 from flask import current_app
 from flask_smorest import Blueprint, abort
 
+from accounts.models import Account
 from billing.models import NotDoneReason, OrderState, ReconnectionOrder, ShutoffOrder
 from billing.reconnection import reconnection_orders
 from core.auth import request_actor, requires
 from core.calendar import town_today
 from core.extensions import db
-from notices.shutoff_field import FieldError, issue_work_orders, orders_on
+from notices.shutoff_field import (
+    FieldError,
+    door_hangers_on,
+    hang_door_hangers,
+    issue_work_orders,
+    orders_on,
+)
 from notices.shutoff_field_results import (
     NOT_SHUT_OFF,
     SHUT_OFF,
@@ -27,7 +35,8 @@ shutoff_api = Blueprint(
     "shutoff_api",
     __name__,
     url_prefix="/api/v1",
-    description="Utility shutoff in the field: work orders, results, reconnection orders",
+    description="Utility shutoff in the field: door hangers, work orders, results, reconnection "
+    "orders",
 )
 
 
@@ -35,6 +44,7 @@ class ShutoffOrderSchema(ma.Schema):
     """A shutoff work order and its result."""
 
     number = ma.fields.String()
+    attempt = ma.fields.Integer(metadata={"description": "1, or 2, 3, … after a crew could not"})
     account = ma.fields.Function(lambda o: o.account.number)
     work_on = ma.fields.Date()
     route = ma.fields.String()
@@ -46,6 +56,32 @@ class ShutoffOrderSchema(ma.Schema):
     meter_reading = ma.fields.Integer(allow_none=True)
     not_done_reason = ma.fields.Enum(NotDoneReason, by_value=True, allow_none=True)
     note = ma.fields.String(allow_none=True, metadata={"description": "or why it was cancelled"})
+
+
+class DoorHangerSchema(ma.Schema):
+    """A door hanger (the 48-hour notice) left at a service address."""
+
+    account = ma.fields.Function(lambda h: db.session.get(Account, h.account_id).number)
+    hung_on = ma.fields.Date()
+    shutoff_on = ma.fields.Date()
+    amount_cents = ma.fields.Integer()
+    route = ma.fields.String()
+    service_address = ma.fields.String()
+    language = ma.fields.String()
+    notice_id = ma.fields.Integer(
+        allow_none=True, metadata={"description": "the hanger's notice where texted or e-mailed"}
+    )
+
+
+class HangResultSchema(ma.Schema):
+    """What hanging the day's door hangers did."""
+
+    hung = ma.fields.Integer()
+    excluded = ma.fields.Integer()
+    already = ma.fields.Integer()
+    texted = ma.fields.Integer()
+    emailed = ma.fields.Integer()
+    reasons = ma.fields.List(ma.fields.String())
 
 
 class DaySchema(ma.Schema):
@@ -99,6 +135,35 @@ def _refused(error: ValueError) -> None:
     if not sep or " " in field:
         field, message = "_request", str(error)
     abort(422, errors={field: [message]})
+
+
+@shutoff_api.route("/door-hangers")
+@shutoff_api.arguments(DaySchema, location="query")
+@shutoff_api.response(200, DoorHangerSchema(many=True))
+@requires("read")
+def list_door_hangers(args):
+    """The door hangers of a day by route and service address (the crew's walk)."""
+    return door_hangers_on(db.session, args.get("on") or town_today(current_app.config))
+
+
+@shutoff_api.route("/door-hangers/hang", methods=["POST"])
+@shutoff_api.arguments(DaySchema)
+@shutoff_api.response(200, HangResultSchema)
+@requires("write")
+def hang_day(args):
+    """Hang the day's door hangers (each account asked again), text and e-mail them where the
+    resident chose; a second call hangs none twice."""
+    on = args.get("on") or town_today(current_app.config)
+    outcome = hang_door_hangers(db.session, current_app.config, request_actor(), as_of=on)
+    db.session.commit()
+    return {
+        "hung": outcome.done,
+        "excluded": outcome.excluded,
+        "already": outcome.already,
+        "texted": outcome.texted,
+        "emailed": outcome.emailed,
+        "reasons": list(outcome.reasons.values()),
+    }
 
 
 @shutoff_api.route("/shutoff-orders")

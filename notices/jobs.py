@@ -61,7 +61,7 @@ def leave_door_hangers(session: Session, context: JobContext) -> dict:
     outcome = hang_door_hangers(
         session, context.config, context.actor, as_of=context.as_of, dry_run=context.dry_run
     )
-    return outcome.counts("hung")
+    return outcome.counts("hung") | {"texted": outcome.texted, "emailed": outcome.emailed}
 
 
 def issue_shutoff_orders(session: Session, context: JobContext) -> dict:

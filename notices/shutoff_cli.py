@@ -167,7 +167,9 @@ def shutoff_door_hangers(day: datetime | None, pdf_path: str | None, csv_path: s
     """Record the day's door hangers (48-hour notices) and write their PDF and CSV by route."""
     on = _day(day)
     outcome = hang_door_hangers(db.session, current_app.config, OPERATOR, as_of=on)
-    click.echo(json.dumps(outcome.counts("hung")))
+    click.echo(
+        json.dumps(outcome.counts("hung") | {"texted": outcome.texted, "emailed": outcome.emailed})
+    )
     hangers = door_hangers_on(db.session, on)
     if pdf_path:
         _write(pdf_path, hangers_pdf(db.session, current_app.config, hangers), "door hangers")

@@ -5,7 +5,9 @@ bring back are entered by notices.shutoff_results.
 
 Every step asks notices.shutoff_eligibility again on its own day: an account that paid, entered
 a plan or got a medical certificate since the shutoff notice gets no hanger and no order. One
-hanger and one order per account and delinquency (unique keys). Services flush; the daily jobs
+hanger per account and delinquency, one order per attempt (unique keys): a crew that could not
+shut off (no access, a dog, out of time; not a payment at the door) leaves the delinquency to a
+new attempt from the next day. Services flush; the daily jobs
 commit account by account.
 """
 
@@ -22,15 +24,24 @@ from sqlalchemy.orm import Session
 from accounts.models import Account, ServicePoint
 from billing.closed_days import town_working_calendar
 from billing.medical_certificates import ShutoffError
-from billing.models import BillingCycle, DoorHanger, Invoice, OrderState, ShutoffOrder
+from billing.models import (
+    BillingCycle,
+    DoorHanger,
+    Invoice,
+    NotDoneReason,
+    OrderState,
+    ShutoffOrder,
+)
 from billing.shutoff_rules import no_shutoff_because, shutoff_rule_on
 from billing.working_days import WorkingCalendar
 from core.audit import Actor, record
 from core.db import utcnow
 from core.numbering import next_number
 from notices.bill_recipients import service_address
+from notices.mail_delivery import Mailer
 from notices.models import ShutoffNotice
 from notices.shutoff_eligibility import Eligibility, shutoff_eligibility
+from notices.shutoff_hanger_delivery import deliver_door_hanger
 
 
 class FieldError(ShutoffError):
@@ -83,6 +94,9 @@ class Outcome:
     excluded: int = 0
     already: int = 0
     cancelled: int = 0
+    #: Door hangers also texted / e-mailed to the account (the resident's choice).
+    texted: int = 0
+    emailed: int = 0
     #: Account number -> why it got nothing (for the clerk's list).
     reasons: dict[str, str] = field(default_factory=dict)
 
@@ -154,10 +168,17 @@ def hang_door_hanger(
 
 
 def hang_door_hangers(
-    session: Session, config: Mapping, actor: Actor, *, as_of: date, dry_run: bool = False
+    session: Session,
+    config: Mapping,
+    actor: Actor,
+    *,
+    as_of: date,
+    dry_run: bool = False,
+    mailer: Mailer | None = None,
 ) -> Outcome:
     """The day's door hangers: every noticed delinquency whose shutoff comes within the rule's
-    final-notice hours and that has none yet, asked again; each committed on its own."""
+    final-notice hours and that has none yet, asked again; each committed on its own, then
+    texted and e-mailed where the resident chose them."""
     outcome = Outcome()
     rule = shutoff_rule_on(session, as_of)
     if rule is None:
@@ -177,7 +198,7 @@ def hang_door_hangers(
     ).all()
     for notice in notices:
         try:
-            hang_door_hanger(session, config, actor, notice, as_of)
+            hanger = hang_door_hanger(session, config, actor, notice, as_of)
         except FieldError as error:
             session.rollback()
             outcome.excluded += 1
@@ -190,8 +211,11 @@ def hang_door_hangers(
         outcome.done += 1
         if dry_run:
             session.rollback()
-        else:
-            session.commit()
+            continue
+        session.commit()
+        delivered = deliver_door_hanger(session, config, actor, hanger, mailer=mailer)
+        outcome.texted += int(delivered.texted)
+        outcome.emailed += int(delivered.emailed)
     return outcome
 
 
@@ -219,15 +243,22 @@ def issue_work_order(
             f"(the door hanger's date)"
         )
     earlier = session.scalar(
-        sa.select(ShutoffOrder).where(
-            ShutoffOrder.account_id == account.id, ShutoffOrder.invoice_id == hanger.invoice_id
-        )
+        sa.select(ShutoffOrder)
+        .where(ShutoffOrder.account_id == account.id, ShutoffOrder.invoice_id == hanger.invoice_id)
+        .order_by(ShutoffOrder.attempt.desc())
+        .limit(1)
     )
-    if earlier is not None:
+    if earlier is not None and not may_try_again(earlier, on):
         raise FieldError(
             f"shutoff order {earlier.number} was already issued for this delinquency of "
             f"account {account.number}"
+            + (
+                f" on {earlier.work_on}: a new attempt from the next day"
+                if may_try_again(earlier, earlier.work_on + timedelta(days=1))
+                else ""
+            )
         )
+    attempt = 1 if earlier is None else earlier.attempt + 1
     found = shutoff_eligibility(session, account, on, calendar=calendar_of(session, config))
     why = _why_not(found, hanger.invoice_id, shutoff=True)
     if why:
@@ -244,6 +275,7 @@ def issue_work_order(
         amount_cents=found.past_due_cents,
         state=OrderState.ISSUED,
         issued_by=actor.label,
+        attempt=attempt,
     )
     session.add(order)
     session.flush()
@@ -256,8 +288,21 @@ def issue_work_order(
         account=account.number,
         amount_cents=order.amount_cents,
         work_on=on.isoformat(),
+        attempt=attempt,
+        after=earlier.number if earlier is not None else None,
     )
     return order
+
+
+def may_try_again(order: ShutoffOrder, on: date) -> bool:
+    """Whether the delinquency of an order the crew could not carry out (no access, a dog, out
+    of time, a medical emergency, other; not a payment at the door) gets a new attempt on the
+    day: from the day after the order's."""
+    return (
+        order.state == OrderState.NOT_SHUT_OFF
+        and order.not_done_reason != NotDoneReason.PAID_AT_DOOR
+        and order.work_on < on
+    )
 
 
 def issue_work_orders(
@@ -273,16 +318,24 @@ def issue_work_orders(
     outcome = Outcome(
         cancelled=0 if dry_run else cancel_stale_orders(session, config, actor, as_of)
     )
-    hangers = session.scalars(
-        sa.select(DoorHanger)
-        .outerjoin(
-            ShutoffOrder,
-            sa.and_(
-                ShutoffOrder.account_id == DoorHanger.account_id,
-                ShutoffOrder.invoice_id == DoorHanger.invoice_id,
+    # An order blocks another for its delinquency unless the crew could not shut off (for a
+    # reason other than a payment at the door) on an earlier day.
+    blocking = (
+        sa.select(ShutoffOrder.id)
+        .where(
+            ShutoffOrder.account_id == DoorHanger.account_id,
+            ShutoffOrder.invoice_id == DoorHanger.invoice_id,
+            sa.or_(
+                ShutoffOrder.state != OrderState.NOT_SHUT_OFF,
+                ShutoffOrder.not_done_reason == NotDoneReason.PAID_AT_DOOR,
+                ShutoffOrder.work_on >= as_of,
             ),
         )
-        .where(DoorHanger.shutoff_on <= as_of, ShutoffOrder.id.is_(None))
+        .exists()
+    )
+    hangers = session.scalars(
+        sa.select(DoorHanger)
+        .where(DoorHanger.shutoff_on <= as_of, ~blocking)
         .order_by(DoorHanger.route, DoorHanger.service_address, DoorHanger.id)
     ).all()
     for hanger in hangers:

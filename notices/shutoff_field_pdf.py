@@ -27,6 +27,7 @@ from notices.texts import texts_for
 #: The CSV columns of the work-order list (docs/shutoff.md, "The work-order list").
 ORDER_COLUMNS = (
     "order",
+    "attempt",
     "route",
     "account",
     "service_address",
@@ -157,7 +158,8 @@ def orders_pdf(session: Session, day: date, orders: Sequence[ShutoffOrder]) -> b
             canvas.drawString(MARGIN, y, f"Route {route}")
             y -= 18
         canvas.setFont(BOLD, 10)
-        canvas.drawString(MARGIN, y, f"{order.number}  {order.service_address}")
+        again = f"  (attempt {order.attempt})" if order.attempt > 1 else ""
+        canvas.drawString(MARGIN, y, f"{order.number}{again}  {order.service_address}")
         canvas.drawRightString(RIGHT, y, format_cents(order.amount_cents))
         canvas.setFont(REGULAR, 9)
         meter = order.meter_id or "no meter"
@@ -206,6 +208,7 @@ def orders_csv(session: Session, orders: Sequence[ShutoffOrder]) -> str:
         writer.writerow(
             (
                 o.number,
+                o.attempt,
                 o.route,
                 numbers[o.account_id],
                 o.service_address,

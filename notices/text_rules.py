@@ -133,6 +133,10 @@ WORDS = {
             "unless the past-due amount of {amount} is paid before then. Pay: {url} "
             "Reply STOP to opt out."
         ),
+        "hanger": (
+            "{town}: 48-HOUR NOTICE. Your water service may be shut off on or after {date} "
+            "unless the past-due amount of {amount} is paid. Pay: {url} Reply STOP to opt out."
+        ),
     },
     "es": {
         "consent": (
@@ -154,6 +158,11 @@ WORDS = {
             "{town}: AVISO DE CORTE. Su servicio puede cortarse a partir del {date} si antes no "
             "se paga el saldo vencido de {amount}. Pague en {url} Responda STOP para cancelar."
         ),
+        "hanger": (
+            "{town}: AVISO DE 48 HORAS. Su servicio de agua puede cortarse a partir del {date} "
+            "si no se paga el saldo vencido de {amount}. Pague en {url} Responda STOP para "
+            "cancelar."
+        ),
     },
 }
 
@@ -163,10 +172,13 @@ def words(language: str) -> dict[str, str]:
     return WORDS.get(language, WORDS["en"])
 
 
-def shutoff_body(language: str, town: str, amount_cents: int, shutoff_on: date, url: str) -> str:
-    """The shutoff notice's text: the town, the amount that stops it, the earliest shutoff date,
-    where to pay and how to opt out. Never the access code."""
-    return words(language)["shutoff"].format(
+def shutoff_body(
+    language: str, town: str, amount_cents: int, shutoff_on: date, url: str, *, kind="shutoff"
+) -> str:
+    """The shutoff notice's text (kind "shutoff"; "hanger": the 48-hour notice's): the town,
+    the amount that stops it, the earliest shutoff date, where to pay and how to opt out. Never
+    the access code."""
+    return words(language)[kind].format(
         town=town,
         amount=format_cents(amount_cents),
         date=format_date(shutoff_on, language if language in WORDS else "en"),

@@ -219,6 +219,7 @@ EN: dict[str, str | tuple[str, ...]] = {
         "If someone in the home has a serious medical condition, call us before {date}: a "
         "medical certificate holds the shutoff."
     ),
+    "hanger.subject": "{town}: 48-hour notice of water service shutoff",
     "copy.occupant": (
         "To the occupant of {address}: the town must tell whoever lives at a service address "
         "before the service is shut off. The account holder was sent this notice at the "
@@ -478,6 +479,7 @@ ES: dict[str, str | tuple[str, ...]] = {
         "Si alguien en el hogar tiene una condición médica grave, llámenos antes del {date}: "
         "un certificado médico detiene el corte."
     ),
+    "hanger.subject": "{town}: aviso de 48 horas del corte del servicio de agua",
     "copy.occupant": (
         "Al ocupante de {address}: el municipio debe avisar a quien vive en la dirección del "
         "servicio antes de cortarlo. Este aviso también se envió al titular de la cuenta a la "

@@ -94,6 +94,9 @@ class DoorHanger(CreatedAtMixin, Base):
     service_address: Mapped[str] = mapped_column(sa.String(300))
     language: Mapped[str] = mapped_column(sa.String(2))
     created_by: Mapped[str] = mapped_column(sa.String(254))
+    #: The hanger as a notice (its PDF), where it was also texted or e-mailed to the account
+    #: (notices.notice; notices comes after billing).
+    notice_id: Mapped[int | None] = mapped_column(index=True)
 
     __table_args__ = (
         sa.UniqueConstraint("account_id", "invoice_id", name="uq_door_hanger_delinquency"),
@@ -121,7 +124,8 @@ class NotDoneReason(enum.StrEnum):
 
 
 class ShutoffOrder(CreatedAtMixin, Base):
-    """A shutoff work order for a field crew: one per account and delinquency, and its result."""
+    """A shutoff work order for a field crew: one per account, delinquency and attempt (a new
+    attempt after a crew could not shut off), and its result."""
 
     __tablename__ = "shutoff_order"
 
@@ -155,11 +159,16 @@ class ShutoffOrder(CreatedAtMixin, Base):
     #: The reconnection fee charged at the shutoff (billing.invoice_charge).
     fee_charge_id: Mapped[int | None] = mapped_column(sa.ForeignKey("invoice_charge.id"))
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: 1 for the first order of the delinquency; 2, 3, … for each after a crew could not shut off.
+    attempt: Mapped[int] = mapped_column(default=1, server_default="1")
 
     account: Mapped[Account] = relationship()
 
     __table_args__ = (
-        sa.UniqueConstraint("account_id", "invoice_id", name="uq_shutoff_order_delinquency"),
+        sa.UniqueConstraint(
+            "account_id", "invoice_id", "attempt", name="uq_shutoff_order_delinquency_attempt"
+        ),
+        sa.CheckConstraint("attempt >= 1", name="attempt_positive"),
     )
 
 

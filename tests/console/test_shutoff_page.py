@@ -5,6 +5,7 @@ while it is."""
 
 from __future__ import annotations
 
+import csv
 import io
 
 import sqlalchemy as sa
@@ -114,3 +115,29 @@ def test_a_crews_sheet_uploaded_with_a_payment_at_the_door_goes_into_the_drawer(
         payment = db.session.get(Payment, order.door_payment_id)
         assert order.state is OrderState.NOT_SHUT_OFF and payment.amount_cents == cents
         assert payment.channel is Channel.COUNTER
+
+
+def test_the_shutoff_page_lists_the_days_door_hangers_with_pdf_and_csv(
+    app, client, make_staff, tmp_path
+):
+    account_id = one(app)
+    with app.app_context():
+        hang_door_hangers(db.session, app.config, JOB, as_of=HANG_DAY)
+        db.session.commit()
+        number = db.session.get(Account, account_id).number
+    sign_in(client, make_staff("clerk"))
+    page = client.get("/staff/shutoff/?on=2027-01-05")
+    assert page.status_code == 200
+    assert "Door hangers (1)" in page.text and number in page.text and "1 Oak St" in page.text
+    assert "/staff/shutoff/hangers.pdf?on=2027-01-05" in page.text
+    pdf = client.get("/staff/shutoff/hangers.pdf?on=2027-01-05")
+    assert pdf.status_code == 200 and pdf.mimetype == "application/pdf"
+    text = pdf_text(pdf.data, tmp_path)
+    assert "48-hour notice" in text and number in text
+    listed = client.get("/staff/shutoff/hangers.csv?on=2027-01-05")
+    assert listed.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(listed.get_data(as_text=True))))
+    assert [(r["account"], r["shutoff_on"]) for r in rows] == [(number, "2027-01-07")]
+    assert client.get("/staff/shutoff/hangers.xls?on=2027-01-05").status_code == 404
+    empty = client.get("/staff/shutoff/?on=2027-01-06")
+    assert "Door hangers (0)" in empty.text and "No door hangers this day." in empty.text

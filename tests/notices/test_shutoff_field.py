@@ -158,8 +158,8 @@ def test_the_work_order_list_goes_by_route_with_address_meter_and_amount(app, tm
         assert f"Meter {order.meter_id}" in text and "not shut off, why" in text
         rows = list(csv.reader(io.StringIO(orders_csv(db.session, orders))))
         assert tuple(rows[0]) == ORDER_COLUMNS
-        assert rows[1][:3] == ["SO-2027-000001", order.route, order.account.number]
-        # Issued once per delinquency, whoever asks again.
+        assert rows[1][:4] == ["SO-2027-000001", "1", order.route, order.account.number]
+        # Issued once per delinquency and attempt, whoever asks again.
         assert issue_work_orders(db.session, app.config, JOB, as_of=date(2027, 1, 8)).done == 0
 
 

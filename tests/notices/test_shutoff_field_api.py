@@ -8,6 +8,7 @@ from datetime import date
 
 import sqlalchemy as sa
 
+from accounts.models import Account
 from billing.models import DoorHanger, OrderState, ShutoffOrder
 from core.extensions import db
 from core.jobs import JobContext
@@ -81,6 +82,7 @@ def test_the_cli_prints_the_lists_and_enters_results(app, runner, tmp_path):
         args=["shutoff", "door-hangers", "--on", "2027-01-05", "--pdf", str(tmp_path / "h.pdf")]
     )
     assert hangers.exit_code == 0, hangers.output
+    assert '"hung": 1' in hangers.output and '"texted": 0, "emailed": 0' in hangers.output
     assert "48-hour notice" in pdf_text((tmp_path / "h.pdf").read_bytes(), tmp_path, "h2.pdf")
     orders = runner.invoke(
         args=[
@@ -107,3 +109,59 @@ def test_the_cli_prints_the_lists_and_enters_results(app, runner, tmp_path):
     with app.app_context():
         order = db.session.scalar(sa.select(ShutoffOrder))
         assert order.state is OrderState.NOT_SHUT_OFF and "oxygen" in order.note
+
+
+def test_the_api_lists_and_hangs_the_days_door_hangers(app, client, api_headers):
+    one(app)
+    clerk, auditor = api_headers("clerk"), api_headers("auditor")
+    denied = client.post("/api/v1/door-hangers/hang", json={"on": "2027-01-05"}, headers=auditor)
+    assert denied.status_code == 403
+    assert client.get("/api/v1/door-hangers?on=2027-01-05", headers=auditor).get_json() == []
+    hung = client.post("/api/v1/door-hangers/hang", json={"on": "2027-01-05"}, headers=clerk)
+    assert hung.status_code == 200, hung.get_json()
+    assert hung.get_json() | {"reasons": []} == {
+        "hung": 1,
+        "excluded": 0,
+        "already": 0,
+        "texted": 0,
+        "emailed": 0,
+        "reasons": [],
+    }
+    again = client.post("/api/v1/door-hangers/hang", json={"on": "2027-01-05"}, headers=clerk)
+    assert again.get_json()["hung"] == 0
+    (listed,) = client.get("/api/v1/door-hangers?on=2027-01-05", headers=auditor).get_json()
+    with app.app_context():
+        hanger = db.session.scalar(sa.select(DoorHanger))
+        assert listed == {
+            "account": hanger_account(hanger),
+            "hung_on": "2027-01-05",
+            "shutoff_on": hanger.shutoff_on.isoformat(),
+            "amount_cents": hanger.amount_cents,
+            "route": hanger.route,
+            "service_address": hanger.service_address,
+            "language": "en",
+            "notice_id": None,
+        }
+    bad = client.get("/api/v1/door-hangers?on=someday", headers=auditor)
+    assert bad.status_code == 422
+
+
+def test_the_api_shows_each_orders_attempt(app, client, api_headers):
+    one(app)
+    with app.app_context():
+        leave_door_hangers(db.session, JobContext(HANG_DAY, False, JOB, app.config))
+    clerk = api_headers("clerk")
+    client.post("/api/v1/shutoff-orders/issue", json={"on": "2027-01-07"}, headers=clerk)
+    client.post(
+        "/api/v1/shutoff-orders/SO-2027-000001/result",
+        json={"result": "not_shut_off", "at": "2027-01-07T10:00:00-06:00", "reason": "no_access"},
+        headers=clerk,
+    )
+    issued = client.post("/api/v1/shutoff-orders/issue", json={"on": "2027-01-08"}, headers=clerk)
+    assert issued.get_json()["issued"] == 1
+    (second,) = client.get("/api/v1/shutoff-orders?on=2027-01-08", headers=clerk).get_json()
+    assert (second["number"], second["attempt"]) == ("SO-2027-000002", 2)
+
+
+def hanger_account(hanger: DoorHanger) -> str:
+    return db.session.get(Account, hanger.account_id).number
