@@ -37,7 +37,15 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from accounts.imports import KINDS
 from accounts.models import Account, Parcel
-from billing.models import BillingRun, Invoice, RatePlan, TaxYearLevy
+from billing.models import (
+    BillingRun,
+    Invoice,
+    PayoffQuote,
+    RatePlan,
+    ReconnectionOrder,
+    ShutoffOrder,
+    TaxYearLevy,
+)
 from core.apidoc import API_PREFIX
 from core.audit import Actor
 from core.auth import create_api_token
@@ -92,6 +100,9 @@ NUMBERS = {
     "/receipts/": Receipt.number,
     "/accounts/": Account.number,
     "/bank-deposits/": BankDeposit.number,
+    "/payoff-quotes/": PayoffQuote.number,
+    "/shutoff-orders/": ShutoffOrder.number,
+    "/reconnection-orders/": ReconnectionOrder.number,
 }
 
 

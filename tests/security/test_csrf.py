@@ -24,6 +24,8 @@ from tests.security.conftest import register_resident, resident_sign_in
 #: The only routes that take a state change without a CSRF token, and what protects them.
 EXEMPT = {
     "webhooks.stripe_webhook": "Stripe's signature of the body (payments.gateway.verify_webhook)",
+    "twilio_webhooks.inbound": "Twilio's signature of the URL and form (notices.sms_gateway)",
+    "twilio_webhooks.status": "Twilio's signature of the URL and form (notices.sms_gateway)",
 }
 
 
