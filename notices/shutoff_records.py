@@ -29,7 +29,8 @@ def read_rule_text(text: str) -> dict:
     """A rule document typed or uploaded (JSON or YAML) as a mapping; RuleError otherwise."""
     try:
         document = json.loads(text) if text.lstrip().startswith("{") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
+    except (ValueError, yaml.YAMLError) as error:
+        # NOTE: ValueError too: a number of more than 4,300 digits is refused by int() itself.
         raise RuleError(f"document: not valid JSON or YAML: {error}") from None
     if not isinstance(document, dict):
         raise RuleError("document: it must hold one mapping (effective, min_past_due, …)")

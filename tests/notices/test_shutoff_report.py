@@ -57,7 +57,7 @@ EXPECTED = {
     },
     "2027-01": {
         "door_hangers": 4,
-        "orders_issued": 4,
+        "orders_issued": 5,  # four first attempts, and baker's second after the dog
         "shut_off": 2,
         "not_shut_off_dog": 1,
         "orders_cancelled": 1,
@@ -164,6 +164,10 @@ def _history(app, client, monkeypatch) -> dict[str, str]:
     issue_work_orders(db.session, app.config, JOB, as_of=date(2027, 1, 11))
     db.session.commit()
     assert db.session.get(ShutoffOrder, orders[people["ford"].id].id).state is OrderState.CANCELLED
+    again = db.session.scalars(
+        sa.select(ShutoffOrder.attempt).where(ShutoffOrder.account_id == people["baker"].id)
+    ).all()
+    assert sorted(again) == [1, 2]  # the crew could not reach the meter: a second attempt
     cole = db.session.scalar(
         sa.select(ReconnectionOrder).where(ReconnectionOrder.account_id == people["cole"].id)
     )
