@@ -16,15 +16,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import date
-from typing import Any, NoReturn
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from billing.computed import RuleError
 from billing.models import LienRule
+from billing.rule_fields import day as _day
+from billing.rule_fields import dollars as _dollars
+from billing.rule_fields import fail as _fail
 from core.audit import Actor, record
-from core.money import MoneyError, format_cents, parse_dollars
+from core.money import format_cents
 
 _KEYS = frozenset(
     {
@@ -40,31 +42,6 @@ _KEYS = frozenset(
 _REQUIRED = ("effective", "sale", "min_amount", "closes_online")
 #: The longest delinquency a rule may ask before a sale (ten years).
 MAX_DAYS = 3650
-
-
-def _fail(place: str, message: str) -> NoReturn:
-    raise RuleError(f"{place}: {message}")
-
-
-def _day(value: Any, place: str) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        _fail(place, f"must be a date YYYY-MM-DD, not {value!r}")
-
-
-def _dollars(value: Any, place: str) -> int:
-    if not isinstance(value, str):
-        _fail(place, f'write dollars as a quoted string such as "25.00", not {value!r}')
-    try:
-        cents = parse_dollars(value)
-    except MoneyError as error:
-        _fail(place, str(error))
-    if cents < 0:
-        _fail(place, "must not be negative")
-    return cents
 
 
 def _words(value: Any, place: str) -> list[str]:

@@ -23,16 +23,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import date, timedelta
-from typing import Any, NoReturn
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing.computed import RuleError
 from billing.models import ShutoffRule
+from billing.rule_fields import day as _day
+from billing.rule_fields import dollars as _dollars
+from billing.rule_fields import fail as _fail
+from billing.rule_fields import whole as _whole
 from billing.working_days import WorkingCalendar
 from core.audit import Actor, record
-from core.money import MoneyError, format_cents, parse_dollars
+from core.money import format_cents
 
 #: The optional keys of appeals and tenants' protections, with their defaults.
 OPTIONAL = {
@@ -58,29 +62,6 @@ MAX_FINAL_HOURS = 240
 MAX_LEAD_DAYS = 60
 #: The longest run of days with no shutoff the reckoning walks through (a refusal, not a loop).
 _MAX_SEARCH = 400
-
-
-def _fail(place: str, message: str) -> NoReturn:
-    raise RuleError(f"{place}: {message}")
-
-
-def _whole(value: Any, place: str, high: int) -> int:
-    if not isinstance(value, int) or isinstance(value, bool):
-        _fail(place, f"must be a whole number, not {value!r}")
-    if value < 0:
-        _fail(place, f"must not be negative, not {value}")
-    if value > high:
-        _fail(place, f"must be at most {high}, not {value}")
-    return value
-
-
-def _day(value: Any, place: str) -> date:
-    if isinstance(value, date):
-        return value
-    try:
-        return date.fromisoformat(str(value))
-    except ValueError:
-        _fail(place, f"must be a date YYYY-MM-DD, not {value!r}")
 
 
 def _moratoria(value: Any) -> list[dict]:
@@ -126,18 +107,6 @@ def parse_shutoff_rule(document: Any) -> dict:
         "moratoria": _moratoria(document.get("moratoria", [])),
         **{key: _whole(document.get(key, default), key, 90) for key, default in OPTIONAL.items()},
     }
-
-
-def _dollars(amount: Any, place: str) -> int:
-    if not isinstance(amount, str):
-        _fail(place, f'write dollars as a quoted string such as "50.00", not {amount!r}')
-    try:
-        cents = parse_dollars(amount)
-    except MoneyError as error:
-        _fail(place, str(error))
-    if cents < 0:
-        _fail(place, "must not be negative")
-    return cents
 
 
 def rule_to_document(rule: ShutoffRule) -> dict:
