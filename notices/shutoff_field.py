@@ -32,7 +32,7 @@ from billing.models import (
     OrderState,
     ShutoffOrder,
 )
-from billing.shutoff_rules import no_shutoff_because, shutoff_rule_on
+from billing.shutoff_rules import earliest_shutoff, no_shutoff_because, shutoff_rule_on
 from billing.working_days import WorkingCalendar
 from core.audit import Actor, record
 from core.db import utcnow
@@ -76,14 +76,6 @@ def place_of(session: Session, account: Account, invoice: Invoice) -> tuple[str,
 def hanger_days(hours: int) -> int:
     """Whole days a door hanger must precede the shutoff (48 hours: 2 days)."""
     return -(-hours // 24)
-
-
-def _first_shutoff_day(calendar: WorkingCalendar, moratoria: list, day: date) -> date:
-    for _ in range(400):
-        if no_shutoff_because(calendar, moratoria, day) is None:
-            return day
-        day += timedelta(days=1)
-    raise FieldError(f"no day a shutoff may happen within 400 days of {day}")
 
 
 @dataclass
@@ -144,8 +136,9 @@ def hang_door_hanger(
         account_id=account.id,
         invoice_id=invoice.id,
         hung_on=on,
-        shutoff_on=_first_shutoff_day(
-            calendar, rule.moratoria, max(earliest, notice.earliest_shutoff_on)
+        # NOTE: no lead time left to count: the first day from then that allows a shutoff.
+        shutoff_on=earliest_shutoff(
+            calendar, rule.moratoria, max(earliest, notice.earliest_shutoff_on), 0
         ),
         amount_cents=found.past_due_cents,
         route=route_of(session, account),
