@@ -63,7 +63,10 @@ def pytest_report_header(config):
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests marked postgres skip, with a reason, unless the suite runs on PostgreSQL."""
+    """Tests marked long come first, so that a worker starts each at once rather than last,
+    alone, while the others have finished; tests marked postgres skip, with a reason, unless
+    the suite runs on PostgreSQL."""
+    items.sort(key=lambda item: "long" not in item.keywords)
     if TEST_DATABASE_URL.startswith(("postgres://", "postgresql")):
         return
     skip = pytest.mark.skip(reason="needs PostgreSQL: set TEST_DATABASE_URL=postgresql://...")
@@ -163,8 +166,24 @@ def reset_database(engine: sa.Engine, reference_rows: dict[str, list[dict]]) -> 
     tables = Base.metadata.sorted_tables
     with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{t.name}"' for t in tables)
-            connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+            # NOTE: TRUNCATE of every table makes new files for each of them and costs about a
+            # second a test on PostgreSQL; a DELETE of only the tables that hold a row, in the
+            # order their foreign keys allow, and the used sequences put back to 1 leave the
+            # same empty database in a few milliseconds.
+            probe = " UNION ALL ".join(
+                f'SELECT {i} WHERE EXISTS (SELECT 1 FROM "{t.name}")' for i, t in enumerate(tables)
+            )
+            used = {row[0] for row in connection.execute(sa.text(probe))}
+            for i, table in reversed(list(enumerate(tables))):
+                if i in used:
+                    connection.execute(table.delete())
+            connection.execute(
+                sa.text(
+                    "SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, 1, false)"
+                    " FROM pg_sequences WHERE schemaname = current_schema()"
+                    " AND last_value IS NOT NULL"
+                )
+            )
         else:
             for table in reversed(tables):
                 connection.execute(table.delete())

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 import sqlalchemy as sa
 import time_machine
 
@@ -285,6 +286,7 @@ def simulate(app, client) -> Year:
     return year
 
 
+@pytest.mark.long
 def test_a_year_of_collections_follows_the_rule_every_day(app, client):
     year = simulate(app, client)
     with app.app_context():
