@@ -70,6 +70,16 @@ def replica_down(database_url, reference_rows, instance, monkeypatch):
 
 
 @pytest.mark.postgres
+def test_with_the_replica_down_the_dashboard_is_unavailable_and_the_staff_home_answers(
+    replica_down, make_staff
+):
+    client = replica_down.test_client()
+    assert sign_in(client, make_staff("clerk")).status_code == 302
+    assert client.get("/staff/dashboard").status_code == 503
+    assert client.get("/staff/").status_code == 200
+
+
+@pytest.mark.postgres
 def test_with_the_replica_down_exports_are_unavailable_and_the_ledger_still_answers(replica_down):
     with replica_down.app_context():
         _token, secret = create_api_token(
