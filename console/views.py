@@ -22,6 +22,7 @@ from console.account import account_record
 from core.auth import requires
 from core.calendar import town_today, town_zone
 from core.extensions import db
+from core.replica import read_engine, read_session, replica_lag
 from core.text import only_digits
 from ledger import balances
 from ledger.export_datasets import DATASETS
@@ -44,7 +45,9 @@ def _as_of() -> date:
 def dashboard():
     """Collections of the day, open receivables by age, delinquency and two years of trends."""
     as_of = _as_of()
-    months = reports.monthly(db.session, MONTHS, as_of)
+    # NOTE: read-only: from the replica when there is one, which may be behind (the page says).
+    session = read_session()
+    months = reports.monthly(session, MONTHS, as_of)
     starts = [m.month for m in months]
     billed = [m.billed_cents for m in months]
     collected = [m.collected_cents for m in months]
@@ -52,11 +55,12 @@ def dashboard():
         "console/dashboard.html",
         as_of=as_of,
         today=town_today(current_app.config),
-        collections=reports.collections_on(db.session, as_of),
-        aging=reports.aging(db.session, as_of),
+        lag=replica_lag(session) if session is not db.session else None,
+        collections=reports.collections_on(session, as_of),
+        aging=reports.aging(session, as_of),
         buckets=reports.BUCKETS,
-        delinquency=reports.delinquency_rate(db.session, as_of),
-        under_plan=balances_under_plan(db.session, as_of),
+        delinquency=reports.delinquency_rate(session, as_of),
+        under_plan=balances_under_plan(session, as_of),
         months=months,
         # The charts escape every text they hold; the template inlines them as they are.
         collections_svg=charts.collections_chart(starts, collected),
@@ -192,7 +196,9 @@ def export_zip(dataset: str):
     folder = tempfile.mkdtemp(prefix="munibill-export-")
     try:
         data = Path(folder) / wanted.file_name()
-        write_export(db.engine, wanted, data, timezone=current_app.config["MUNICIPALITY_TIMEZONE"])
+        write_export(
+            read_engine(), wanted, data, timezone=current_app.config["MUNICIPALITY_TIMEZONE"]
+        )
         bundle = Path(folder) / "export.zip"
         with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as archive:
             archive.write(data, data.name)

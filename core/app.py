@@ -11,7 +11,7 @@ from dotenv import load_dotenv
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import errors, limits, submissions
+from core import errors, limits, replica, submissions
 from core.apidoc import API_SETTINGS
 from core.extensions import api, csrf, db, limiter, login_manager, migrate
 from core.settings import load_settings
@@ -66,6 +66,7 @@ def configure_logging(app: Flask) -> None:
 def register_extensions(app: Flask) -> None:
     """Bind the unbound extensions to this app."""
     db.init_app(app)
+    replica.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"

@@ -89,6 +89,18 @@ def normalize_database_url(url: str) -> str:
     return url
 
 
+def _replica_url(env: Mapping[str, str], database_url: str) -> str:
+    """DATABASE_REPLICA_URL, normalized; a replica of PostgreSQL only, and only of PostgreSQL."""
+    url = normalize_database_url(env.get("DATABASE_REPLICA_URL", "").strip())
+    if not url:
+        return ""
+    if not url.startswith("postgresql"):
+        raise ConfigError("DATABASE_REPLICA_URL must point at a PostgreSQL streaming replica")
+    if not database_url.startswith("postgresql"):
+        raise ConfigError("DATABASE_REPLICA_URL needs DATABASE_URL to point at PostgreSQL")
+    return url
+
+
 def _development_secret(instance_path: Path) -> str:
     """Generate a random key once and keep it under instance/."""
     key_file = instance_path / "secret_key"
@@ -134,6 +146,8 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
     if production and database_url.startswith("sqlite"):
         raise ConfigError("DATABASE_URL must point at PostgreSQL in production, not SQLite")
 
+    replica_url = _replica_url(env, database_url)
+
     timezone = env.get("MUNICIPALITY_TIMEZONE", "America/Chicago")
     try:
         ZoneInfo(timezone)
@@ -158,6 +172,8 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "SECRET_KEY": secret,
         "ACCESS_CODE_KEY": access_code_key.encode(),
         "SQLALCHEMY_DATABASE_URI": database_url,
+        # A streaming replica for read-only work (exports, dashboard); empty = none.
+        "DATABASE_REPLICA_URL": replica_url,
         # NOTE: hide_parameters keeps what people typed (messages, addresses) out of the
         # text of database errors, and so out of the error log.
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},

@@ -23,6 +23,7 @@ from flask_smorest import Blueprint, abort
 from core.apidoc import file_response
 from core.auth import requires
 from core.extensions import db
+from core.replica import read_engine
 from ledger.balances import trial_balance
 from ledger.export_datasets import DATASETS
 from ledger.exports import FORMATS, ExportError, ExportRequest, ExportRun
@@ -93,7 +94,7 @@ def _open_run(dataset: str, args: dict) -> ExportRun:
     try:
         request = ExportRequest(dataset, **args)
         return ExportRun(
-            db.engine, request, timezone=current_app.config["MUNICIPALITY_TIMEZONE"]
+            read_engine(), request, timezone=current_app.config["MUNICIPALITY_TIMEZONE"]
         ).open()
     except ExportError as error:
         abort(422, errors={error.field: [str(error)]})

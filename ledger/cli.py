@@ -10,6 +10,7 @@ from flask.cli import with_appcontext
 
 from core.extensions import db
 from core.money import format_cents
+from core.replica import read_engine
 from ledger import chart
 from ledger.balances import trial_balance
 from ledger.deposit_register import register_tie
@@ -123,7 +124,7 @@ def export_command(
     )
     try:
         manifest = write_export(
-            db.engine, request, out, timezone=current_app.config["MUNICIPALITY_TIMEZONE"]
+            read_engine(), request, out, timezone=current_app.config["MUNICIPALITY_TIMEZONE"]
         )
     except ExportError as error:
         raise click.BadParameter(str(error), param_hint=f"--{error.field}") from None

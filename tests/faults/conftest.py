@@ -8,13 +8,10 @@ import contextlib
 import http.client
 import json
 import os
-import pwd
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -25,16 +22,10 @@ import pytest
 
 from tests.conftest import WEBHOOK_SECRET
 from tests.payments.signing import signed
+from tests.private_postgres import PrivateCluster, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    """A TCP port of 127.0.0.1 that nothing listens on (just now)."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def child_env(database_url: str, instance: Path, **extra: str) -> dict[str, str]:
@@ -206,61 +197,6 @@ def json_of(body: bytes) -> dict:
         return json.loads(body)
     except ValueError:
         return {}
-
-
-def _postgres_bin() -> Path:
-    """The folder of PostgreSQL's server programs (the newest installed)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parts[-3]))
-    assert found, "PostgreSQL's server programs are not installed under /usr/lib/postgresql"
-    return found[-1].parent
-
-
-class PrivateCluster:
-    """A PostgreSQL cluster of the test's own (initdb into a temporary folder, a free port), so
-    that it can be restarted without touching anybody else's server. initdb and postgres refuse
-    to run as root, so as root they run as the `postgres` user."""
-
-    def __init__(self) -> None:
-        self.bin = _postgres_bin()
-        self.folder = Path(tempfile.mkdtemp(prefix="munibill-pg-"))
-        self.data = self.folder / "data"
-        self.port = free_port()
-        self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
-        if os.geteuid() == 0:
-            owner = pwd.getpwnam("postgres")
-            os.chown(self.folder, owner.pw_uid, owner.pw_gid)
-
-    def _run(self, program: str, *args: str, timeout: float = 60) -> None:
-        command = [str(self.bin / program), *args]
-        if os.geteuid() == 0:
-            command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout)
-        assert done.returncode == 0, f"{program} failed: {done.stdout}{done.stderr}"
-
-    def start(self) -> None:
-        """initdb (trust on 127.0.0.1 only) and start on the port; returns once it answers."""
-        self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", "postgres", "--no-sync")
-        options = (
-            f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
-            "-c fsync=off -c full_page_writes=off"
-        )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.log), "-w", "start")
-
-    def restart(self) -> None:
-        """A fast restart: every connection is cut, open transactions are rolled back."""
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-l", str(self.log), "-m", "fast", "-w", "restart"
-        )
-
-    @property
-    def log(self) -> Path:
-        return self.folder / "postgres.log"
-
-    def destroy(self) -> None:
-        """Stop the server and remove its folder."""
-        with contextlib.suppress(AssertionError, subprocess.TimeoutExpired):
-            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 @pytest.fixture
