@@ -17,7 +17,7 @@ from accounts.services import find_account
 from billing.arrangement_lists import balances_under_plan
 from billing.liens import liens_of_account
 from billing.reconnection import service_shut_off
-from console import books, charts, reports
+from console import books, charts, dashboard_snapshots, reports
 from console.account import account_record
 from core.auth import requires
 from core.calendar import town_today, town_zone
@@ -29,7 +29,6 @@ from ledger.exports import FORMATS, ExportError, ExportRequest, manifest_path, w
 from notices import text_messages
 
 bp = Blueprint("console", __name__, url_prefix="/staff", template_folder="templates")
-MONTHS = 24
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -44,7 +43,11 @@ def _as_of() -> date:
 def dashboard():
     """Collections of the day, open receivables by age, delinquency and two years of trends."""
     as_of = _as_of()
-    months = reports.monthly(db.session, MONTHS, as_of)
+    # NOTE: the figures a job kept for the day when there are some (with their staleness);
+    # otherwise computed from every document, as before.
+    kept = dashboard_snapshots.stored(db.session, as_of)
+    figures, staleness = kept or (dashboard_snapshots.compute(db.session, as_of), None)
+    months = figures.months
     starts = [m.month for m in months]
     billed = [m.billed_cents for m in months]
     collected = [m.collected_cents for m in months]
@@ -52,10 +55,12 @@ def dashboard():
         "console/dashboard.html",
         as_of=as_of,
         today=town_today(current_app.config),
-        collections=reports.collections_on(db.session, as_of),
-        aging=reports.aging(db.session, as_of),
+        staleness=staleness,
+        zone=town_zone(current_app.config),
+        collections=figures.collections,
+        aging=figures.aging,
         buckets=reports.BUCKETS,
-        delinquency=reports.delinquency_rate(db.session, as_of),
+        delinquency=figures.delinquency,
         under_plan=balances_under_plan(db.session, as_of),
         months=months,
         # The charts escape every text they hold; the template inlines them as they are.

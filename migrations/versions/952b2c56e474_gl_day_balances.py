@@ -1,5 +1,5 @@
 """period balances: each GL account's debits and credits per entry date, kept by posting and
-backfilled here from the journal
+backfilled here from the journal; the dashboard's figures as of a day, kept by a job
 
 Revision ID: 952b2c56e474
 Revises: ef929eea3a1e
@@ -44,8 +44,17 @@ def upgrade():
         "FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id "
         "GROUP BY l.gl_account_id, e.entry_date"
     )
+    op.create_table(
+        "dashboard_snapshot",
+        sa.Column("as_of", sa.Date(), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ledger_length", sa.BigInteger(), nullable=False),
+        sa.Column("figures", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("as_of", name=op.f("pk_dashboard_snapshot")),
+    )
 
 
 def downgrade():
+    op.drop_table("dashboard_snapshot")
     op.drop_index("ix_gl_day_balance_entry_date", table_name="gl_day_balance")
     op.drop_table("gl_day_balance")
