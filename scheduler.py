@@ -89,6 +89,13 @@ SCHEDULE: list[Entry] = [
         # NOTE: after the late fees of the night, so a bill that became late today counts.
         {"hour": 3, "minute": 15},
     ),
+    Entry(
+        "keep_dashboard_figures",
+        "console.jobs:keep_dashboard_figures",
+        "cron",
+        # NOTE: after the night's late fees, deposits asked and billing runs, before the clerks.
+        {"hour": 4, "minute": 0},
+    ),
 ]
 
 

@@ -111,3 +111,23 @@ class Chain:
             )
         self.head = digest
         return seq
+
+
+#: The period balances of the journal just loaded (ledger/day_balances.py): posting keeps them,
+#: but the seed writes journal lines by COPY, so it sums them once when the COPY is done.
+PERIOD_BALANCES = (
+    "INSERT INTO gl_day_balance (gl_account_id, entry_date, debit_cents, credit_cents) "
+    "SELECT l.gl_account_id, e.entry_date, SUM(l.debit_cents), SUM(l.credit_cents) "
+    "FROM journal_line l JOIN journal_entry e ON e.id = l.entry_id "
+    "GROUP BY l.gl_account_id, e.entry_date"
+)
+
+
+def fill_period_balances(connection) -> int:
+    """Sum the loaded journal into gl_day_balance (empty until now) and commit; the rows."""
+    with connection.cursor() as cursor:
+        cursor.execute("DELETE FROM gl_day_balance")
+        cursor.execute(PERIOD_BALANCES)
+        written = cursor.rowcount
+    connection.commit()
+    return written

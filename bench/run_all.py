@@ -35,7 +35,10 @@ POSTGRES = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1
 PREFIX = os.environ.get("BENCH_DATABASE_PREFIX", "munibill_bench")
 #: Arguments a benchmark is run with (none: its own defaults). The billing run's target names
 #: 100,000 accounts.
-ARGS: dict[str, list[str]] = {"billing_run.py": ["100000"]}
+ARGS: dict[str, list[str]] = {
+    "billing_run.py": ["100000"],
+    "period_balances.py": ["--accounts", "20000"],
+}
 
 
 @dataclass

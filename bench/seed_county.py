@@ -36,7 +36,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
 import _results  # noqa: E402
 from _county_copy import Sink, deferred_constraints  # noqa: E402
 from _county_history import LATE, PARTIAL, Account, History  # noqa: E402
-from _county_ledger import Chain, moment  # noqa: E402
+from _county_ledger import Chain, fill_period_balances, moment  # noqa: E402
 from _county_tables import COLUMNS, TABLES  # noqa: E402
 
 from core.checkdigit import with_luhn  # noqa: E402
@@ -386,6 +386,9 @@ def seed(
             finish(history, connection, accounts)
             loaded = time.perf_counter()
         reset_sequences(connection)
+        balances = time.perf_counter()
+        period_days = fill_period_balances(connection)
+        balanced = time.perf_counter()
         connection.autocommit = True
         vacuum = time.perf_counter()
         connection.execute("VACUUM ANALYZE")
@@ -398,6 +401,8 @@ def seed(
         "load": loaded - set_up,
         "constraints": timing.get("constraints", 0.0),
         "vacuum": ended - vacuum,
+        "period balances": balanced - balances,
+        "period days": period_days,
         "rows": counts,
         "bytes": size,
         "entries": history.chain.seq,
@@ -415,6 +420,7 @@ def print_figures(name: str, accounts: int, figures: dict) -> None:
     print(
         f"  time {figures['seconds']:.1f} s (setup {figures['setup']:.1f}, COPY "
         f"{figures['load']:.1f}, indexes and keys {figures['constraints']:.1f}, "
+        f"period balances {figures['period balances']:.1f}, "
         f"VACUUM ANALYZE {figures['vacuum']:.1f}); size {figures['bytes'] / 1e9:.2f} GB"
     )
     projected = figures["seconds"] * 1_000_000 / accounts

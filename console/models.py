@@ -1,9 +1,10 @@
-"""Requests a clerk makes and a supervisor decides: refunds, voids, credit memos, waivers."""
+"""Requests a clerk makes and a supervisor decides (refunds, voids, credit memos, waivers), and
+the dashboard's figures kept by a job."""
 
 from __future__ import annotations
 
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
@@ -66,3 +67,16 @@ class ApprovalRequest(CreatedAtMixin, Base):
     __table_args__ = (
         sa.CheckConstraint("amount_cents IS NULL OR amount_cents > 0", name="amount_positive"),
     )
+
+
+class DashboardSnapshot(Base):
+    """The dashboard's figures as of one day, as a job computed them (console/dashboard_snapshots.py)."""
+
+    __tablename__ = "dashboard_snapshot"
+
+    as_of: Mapped[date] = mapped_column(primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The ledger's length when computed: entries with a higher seq came after.
+    ledger_length: Mapped[int] = mapped_column(sa.BigInteger)
+    #: Collections, aging, delinquency and months, in whole cents and counts.
+    figures: Mapped[dict] = mapped_column(sa.JSON)

@@ -1,4 +1,5 @@
-"""Balances read from the journal: GL accounts, each billing account's receivable and credit, the trial balance."""
+"""Balances read from the journal: GL accounts and the trial balance from its period balances
+(ledger/day_balances.py), each billing account's receivable and credit from its lines."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from core.db import among
-from ledger.models import GLAccount, GLCategory, GLType, JournalEntry, JournalLine
+from ledger.day_balances import sums_as_of
+from ledger.models import GLAccount, GLCategory, GLDayBalance, GLType, JournalEntry, JournalLine
 from ledger.posting import LedgerError
 
 
@@ -31,11 +33,18 @@ def _sums(as_of: date | None):
 
 
 def gl_balance(session: Session, code: str, as_of: date | None = None) -> int:
-    """The balance of one GL account in its normal direction, in cents."""
+    """The balance of one GL account in its normal direction, in cents (its day rows summed)."""
     gl = session.scalar(sa.select(GLAccount).where(GLAccount.code == code))
     if gl is None:
         raise LedgerError(f"GL account {code} does not exist")
-    debits, credits = session.execute(_sums(as_of).where(JournalLine.gl_account_id == gl.id)).one()
+    days = GLDayBalance.__table__
+    query = sa.select(
+        sa.func.coalesce(sa.func.sum(days.c.debit_cents), 0),
+        sa.func.coalesce(sa.func.sum(days.c.credit_cents), 0),
+    ).where(days.c.gl_account_id == gl.id)
+    if as_of is not None:
+        query = query.where(days.c.entry_date <= as_of)
+    debits, credits = session.execute(query).one()
     return _signed(gl.type, int(debits), int(credits))
 
 
@@ -189,19 +198,12 @@ class TrialBalance:
 
 
 def trial_balance(session: Session, as_of: date | None = None) -> TrialBalance:
-    """Debit and credit totals of every GL account with activity up to as_of."""
-    sums = (
-        sa.select(
-            JournalLine.gl_account_id,
-            sa.func.sum(JournalLine.debit_cents).label("debits"),
-            sa.func.sum(JournalLine.credit_cents).label("credits"),
-        )
-        .join(JournalEntry, JournalEntry.id == JournalLine.entry_id)
-        .group_by(JournalLine.gl_account_id)
-    )
-    if as_of is not None:
-        sums = sums.where(JournalEntry.entry_date <= as_of)
-    sums = sums.subquery()
+    """Debit and credit totals of every GL account with activity up to as_of.
+
+    Read from the period balances (ledger/day_balances.py): one row per GL account and
+    entry date, not every journal line.
+    """
+    sums = sums_as_of(as_of).subquery()
     rows = session.execute(
         sa.select(GLAccount.code, GLAccount.name, GLAccount.type, sums.c.debits, sums.c.credits)
         .join(sums, sums.c.gl_account_id == GLAccount.id)

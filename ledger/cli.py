@@ -1,4 +1,4 @@
-"""`munibill ledger verify|trial-balance` and `munibill export`: the general ledger and its exports."""
+"""`munibill ledger verify|trial-balance|check-balances` and `munibill export`: the general ledger and its exports."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from flask.cli import with_appcontext
 from core.extensions import db
 from core.money import format_cents
 from core.replica import read_engine
-from ledger import chart
+from ledger import chart, day_balances
 from ledger.balances import trial_balance
 from ledger.deposit_register import register_tie
 from ledger.export_datasets import DATASETS
@@ -81,6 +81,29 @@ def ledger_trial_balance(as_of) -> None:
         f"{'':<8}{'total':<40}{format_cents(report.total_debit_cents):>16}"
         f"{format_cents(report.total_credit_cents):>16}"
     )
+
+
+@ledger.command("check-balances")
+@click.option("--rebuild", is_flag=True, help="Replace the period balances with the recomputation.")
+@with_appcontext
+def ledger_check_balances(rebuild: bool) -> None:
+    """Recompute the period balances from every journal line; exit 1 naming the days that differ."""
+    if rebuild:
+        written = day_balances.rebuild(db.session)
+        db.session.commit()
+        click.echo(f"Rebuilt: {written:,} GL account days from the journal")
+    found = day_balances.differences(db.session)
+    for miss in found[:20]:
+        click.echo(
+            f"GL account id {miss.gl_account_id} on {miss.entry_date}: kept "
+            f"{miss.stored[0]}/{miss.stored[1]}, journal {miss.journal[0]}/{miss.journal[1]} "
+            "(debit/credit cents)",
+            err=True,
+        )
+    if found:
+        click.echo(f"FAILED: {len(found):,} GL account days differ from the journal", err=True)
+        raise SystemExit(1)
+    click.echo("OK: the period balances equal the journal's lines")
 
 
 def _day(value):

@@ -138,6 +138,24 @@ class JournalLine(AppendOnly, Base):
     )
 
 
+class GLDayBalance(Base):
+    """What one day's journal lines add up to on one GL account: the period balance that the
+    trial balance and GL balances as of a date sum (ledger/day_balances.py keeps it)."""
+
+    __tablename__ = "gl_day_balance"
+
+    gl_account_id: Mapped[int] = mapped_column(sa.ForeignKey("gl_account.id"), primary_key=True)
+    #: The entry date of the lines summed (the business date, not the posting instant).
+    entry_date: Mapped[date] = mapped_column(primary_key=True)
+    debit_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+    credit_cents: Mapped[int] = mapped_column(sa.BigInteger, default=0)
+
+    __table_args__ = (
+        sa.Index("ix_gl_day_balance_entry_date", "entry_date"),
+        sa.CheckConstraint("debit_cents >= 0 AND credit_cents >= 0", name="sums_not_negative"),
+    )
+
+
 class LedgerHead(Base):
     """The single row that holds the chain's head; locking it orders all postings."""
 

@@ -1,7 +1,8 @@
 """Posting balanced journal entries to the general ledger, one or many at a time, and reversing them.
 
-Each entry takes the next place in the hash chain (ledger/chain.py); ledger/verify.py walks
-the chain and ledger/balances.py reads what the entries add up to.
+Each entry takes the next place in the hash chain (ledger/chain.py) and adds its lines to the
+period balances in the same transaction (ledger/day_balances.py); ledger/verify.py walks the
+chain and ledger/balances.py reads what the entries add up to.
 
 There is deliberately no function that updates or deletes a journal entry;
 journal models are AppendOnly, so the session refuses such a flush as well.
@@ -21,6 +22,7 @@ from core.db import bulk_insert, utcnow
 from core.numbering import reserve_ids
 from ledger.chain import EntryFacts, LineFacts, entry_hash
 from ledger.chart import gl_codes
+from ledger.day_balances import add_to_day_balances, day_sums
 from ledger.models import (
     GLAccount,
     JournalEntry,
@@ -192,6 +194,10 @@ def post_entry(
     session.add(entry)
     head = LedgerHead.__table__
     session.execute(head.update().where(head.c.id == 1).values(head_hash=digest))
+    add_to_day_balances(
+        session,
+        day_sums((gl_ids[p.gl_code], entry_date, p.debit_cents, p.credit_cents) for p in postings),
+    )
     session.flush()
     return entry
 
@@ -292,6 +298,14 @@ def post_entries(
         for position, p in enumerate(spec.postings, start=1)
     ]
     bulk_insert(session, JournalLine.__table__, line_rows)
+    add_to_day_balances(
+        session,
+        day_sums(
+            (gl_ids[p.gl_code], spec.entry_date, p.debit_cents, p.credit_cents)
+            for spec in specs
+            for p in spec.postings
+        ),
+    )
     session.execute(head.update().where(head.c.id == 1).values(head_hash=prev_hash))
     return list(ids)
 

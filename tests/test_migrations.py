@@ -90,3 +90,26 @@ def test_lines_and_charges_posted_before_texts_by_language_keep_theirs_as_the_de
     for (ident, description, unit), (same, descriptions, units) in zip(before, rows, strict=True):
         assert ident == same and descriptions == {"en": description}
         assert units == ({"en": unit} if unit is not None else None)
+
+
+def test_the_period_balances_are_backfilled_from_the_journal_posted_before_them(
+    empty_database_url, tmp_path, monkeypatch
+):
+    from ledger import day_balances
+    from tests.billing.billing_fixtures import bill_households
+
+    monkeypatch.setenv("MUNIBILL_INSTANCE_PATH", str(tmp_path))
+    app = create_app(app_settings(empty_database_url, tmp_path))
+    with app.app_context():
+        flask_migrate.upgrade()
+    bill_households(app, "olson", "nguyen")
+    with app.app_context():
+        # Back to the schema before the period balances, and up again: the migration sums
+        # the journal posted meanwhile.
+        flask_migrate.downgrade(revision="ef929eea3a1e")
+        flask_migrate.upgrade()
+        kept = day_balances.stored(db.session)
+        differing = day_balances.differences(db.session)
+        db.session.remove()
+        db.engine.dispose()
+    assert kept and differing == []
