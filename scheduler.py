@@ -81,6 +81,22 @@ SCHEDULE: list[Entry] = [
         "cron",
         {"month": 1, "day": 2, "hour": 2, "minute": 45},
     ),
+    Entry(
+        "verify_ledger",
+        "ledger.jobs:verify_ledger",
+        "cron",
+        # NOTE: after the night's billing, late fees and deposits, before the morning's
+        # notices; the entries since the latest checkpoint only (docs/ledger.md).
+        {"hour": 4, "minute": 0},
+    ),
+    Entry(
+        "verify_ledger_full",
+        "ledger.jobs:verify_ledger_full",
+        "cron",
+        # NOTE: the whole chain once a week, Sunday night, so a change to an entry before the
+        # latest checkpoint is found within a week.
+        {"day_of_week": "sun", "hour": 4, "minute": 30},
+    ),
     Entry("refund_deposits", "payments.jobs:refund_deposits", "cron", {"hour": 3, "minute": 0}),
     Entry(
         "ask_late_payment_deposits",

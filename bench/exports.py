@@ -56,9 +56,9 @@ COPY (
          e.source_type, e.source_id, e.actor_label AS actor, e.memo, r.seq AS reverses_seq,
          e.prev_hash, e.hash, l.position AS line, g.code AS gl_code,
          a.number AS account_number, l.debit_cents, l.credit_cents
-  FROM journal_line l
-  JOIN journal_entry e ON e.id = l.entry_id
-  JOIN gl_account g ON g.id = l.gl_account_id
+  FROM journal_entry e
+  LEFT JOIN journal_line l ON l.entry_id = e.id
+  LEFT JOIN gl_account g ON g.id = l.gl_account_id
   LEFT JOIN account a ON a.id = l.account_id
   LEFT JOIN journal_entry r ON r.id = e.reverses_id
   ORDER BY e.seq, l.position

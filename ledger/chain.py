@@ -91,3 +91,87 @@ def is_balanced(lines: Iterable[LineFacts]) -> bool:
     debits = sum(line.debit_cents for line in lines)
     credits = sum(line.credit_cents for line in lines)
     return debits == credits and debits > 0
+
+
+#: The source type of a checkpoint: a chain record with no lines (docs/ledger.md, "Checkpoints").
+CHECKPOINT_SOURCE = "ledger_checkpoint"
+
+
+@dataclass(frozen=True)
+class CheckpointFacts:
+    """What a verify established: the chain held through entry verified_seq, whose hash it names."""
+
+    verified_seq: int
+    verified_hash: str
+    #: The first entry this verify walked (1 for a full verify).
+    from_seq: int
+    #: How many entries it walked.
+    entries: int
+    #: "full" or "incremental".
+    mode: str
+    verified_at: datetime
+    #: Who verified: the actor of the checkpoint's journal entry.
+    by: str
+
+
+def checkpoint_document(facts: CheckpointFacts) -> dict:
+    """The JSON document whose canonical bytes are the checkpoint's own hash."""
+    return {
+        "verified_seq": facts.verified_seq,
+        "verified_hash": facts.verified_hash,
+        "from_seq": facts.from_seq,
+        "entries": facts.entries,
+        "mode": facts.mode,
+        "verified_at": timestamp(facts.verified_at),
+        "by": facts.by,
+    }
+
+
+def checkpoint_hash(facts: CheckpointFacts) -> str:
+    """The SHA-256 hex digest of the checkpoint's canonical form."""
+    return hashlib.sha256(canonical_bytes(checkpoint_document(facts))).hexdigest()
+
+
+def checkpoint_memo(checkpoint_id: int, facts: CheckpointFacts) -> str:
+    """The memo of the checkpoint's journal entry: its facts and hash as canonical JSON.
+
+    "by" is left out: it is the entry's actor, which the entry's hash covers already.
+    """
+    document = checkpoint_document(facts)
+    del document["by"]
+    document["checkpoint"] = checkpoint_id
+    document["hash"] = checkpoint_hash(facts)
+    return canonical_bytes(document).decode()
+
+
+def checkpoint_entry_problem(facts: EntryFacts) -> str | None:
+    """What is wrong with a checkpoint's journal entry, or None.
+
+    It has no lines; its memo names the entry just before it (seq and hash), and the
+    checkpoint hash in its memo is the hash of the facts it states.
+    """
+    if facts.lines:
+        return "is a checkpoint but has lines"
+    try:
+        memo = json.loads(facts.memo)
+        stated = CheckpointFacts(
+            verified_seq=memo["verified_seq"],
+            verified_hash=memo["verified_hash"],
+            from_seq=memo["from_seq"],
+            entries=memo["entries"],
+            mode=memo["mode"],
+            verified_at=datetime.strptime(memo["verified_at"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(
+                tzinfo=UTC
+            ),
+            by=facts.actor,
+        )
+        if memo["checkpoint"] is None or str(memo["checkpoint"]) != facts.source_id:
+            return "is a checkpoint whose memo names another checkpoint"
+        claimed = memo["hash"]
+    except (ValueError, KeyError, TypeError):
+        return "is a checkpoint whose memo is not a checkpoint's facts"
+    if (stated.verified_seq, stated.verified_hash) != (facts.seq - 1, facts.prev_hash):
+        return "is a checkpoint that does not name the entry just before it"
+    if checkpoint_hash(stated) != claimed:
+        return "is a checkpoint whose hash does not match its facts (it was altered)"
+    return None

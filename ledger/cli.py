@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from core.audit import Actor
+from core.calendar import town_today
 from core.extensions import db
 from core.money import format_cents
 from core.replica import read_engine
 from ledger import chart, day_balances
 from ledger.balances import trial_balance
+from ledger.checkpoints import (
+    FULL,
+    CheckedChain,
+    entries_after,
+    latest_checkpoint,
+    verify_full,
+    verify_incremental,
+)
 from ledger.deposit_register import register_tie
 from ledger.export_datasets import DATASETS
 from ledger.export_verify import verify_export
@@ -23,6 +37,19 @@ ledger = click.Group("ledger", help="The general ledger.")
 
 
 @ledger.command("verify")
+@click.option(
+    "--incremental",
+    "--since-checkpoint",
+    "incremental",
+    is_flag=True,
+    help="Re-check the latest checkpoint and walk only the entries after it.",
+)
+@click.option(
+    "--no-checkpoint",
+    is_flag=True,
+    help="Verify without storing a checkpoint (a restored copy, a read-only database).",
+)
+@click.option("--quiet", is_flag=True, help="No progress bar (there is none off a terminal).")
 @click.option(
     "--export",
     "export_file",
@@ -38,8 +65,17 @@ ledger = click.Group("ledger", help="The general ledger.")
     help="The export's manifest, when it is not beside the file.",
 )
 @with_appcontext
-def ledger_verify(export_file: Path | None, manifest: Path | None) -> None:
-    """Walk the hash chain; exit 1 naming the first entry that does not match."""
+def ledger_verify(
+    incremental: bool,
+    no_checkpoint: bool,
+    quiet: bool,
+    export_file: Path | None,
+    manifest: Path | None,
+) -> None:
+    """Walk the hash chain; exit 1 naming the first entry that does not match.
+
+    A successful verify stores a checkpoint signed into the chain (docs/ledger.md).
+    """
     if export_file is not None:
         checked = verify_export(export_file, manifest)
         if not checked.ok:
@@ -49,11 +85,22 @@ def ledger_verify(export_file: Path | None, manifest: Path | None) -> None:
         return
     if manifest is not None:
         raise click.UsageError("--manifest goes with --export")
-    report = verify_chain(db.session)
-    if not report.ok:
-        click.echo(f"FAILED: {report.problem}", err=True)
+    if incremental and no_checkpoint:
+        raise click.UsageError("--incremental starts from a checkpoint and stores one")
+    with _progress(quiet, incremental) as progress:
+        if no_checkpoint:
+            checked = CheckedChain(FULL, verify_chain(db.session, progress=progress))
+        else:
+            verify = verify_incremental if incremental else verify_full
+            actor = Actor.system("munibill ledger verify", origin="cli")
+            checked = verify(db.session, actor, town_today(current_app.config), progress=progress)
+    if not checked.ok:
+        db.session.rollback()
+        click.echo(f"FAILED: {checked.report.problem}", err=True)
         raise SystemExit(1)
-    click.echo(f"OK: {report.length} entries, head {report.head_hash}")
+    db.session.commit()
+    for line in describe(checked):
+        click.echo(line)
     tie = register_tie(db.session)
     said = (
         f"deposit register {format_cents(tie.register_cents)} ({tie.deposits} held), "
@@ -63,6 +110,48 @@ def ledger_verify(export_file: Path | None, manifest: Path | None) -> None:
         click.echo(f"FAILED: {said}: they differ", err=True)
         raise SystemExit(1)
     click.echo(f"OK: {said}")
+
+
+@contextmanager
+def _progress(quiet: bool, incremental: bool) -> Iterator[Callable[[int], None] | None]:
+    """A progress bar on a terminal (entries done of total, rate, ETA), else nothing."""
+    if quiet or not sys.stdout.isatty():
+        yield None
+        return
+    latest = None if not incremental else latest_checkpoint(db.session)
+    total = entries_after(db.session, latest.verified_seq if latest else 0)
+    started = time.monotonic()
+    with click.progressbar(
+        length=total, label="Verifying", show_pos=True, show_eta=True, show_percent=True
+    ) as bar:
+
+        def advance(entries: int) -> None:
+            rate = (bar.pos + entries) / max(time.monotonic() - started, 1e-6)
+            bar.update(entries, current_item=f"{rate:,.0f} entries/s")
+
+        bar.item_show_func = lambda item: item
+        yield advance
+
+
+def describe(checked: CheckedChain) -> list[str]:
+    """What a verify found, a line each."""
+    report = checked.report
+    if checked.mode == FULL:
+        lines = [f"OK: {report.length} entries, head {report.head_hash}"]
+        if checked.no_checkpoint:
+            lines.insert(0, "No checkpoint yet: verified the whole chain.")
+    else:
+        lines = [
+            f"OK: {report.checked} entries after the checkpoint at entry {checked.after_seq} "
+            f"(entries {checked.after_seq + 1}-{report.length}), head {report.head_hash}"
+        ]
+    point = checked.checkpoint
+    if point is not None:
+        lines.append(
+            f"Checkpoint {point.id}: verified through entry {point.verified_seq}, "
+            f"signed into the chain as entry {point.verified_seq + 1} (hash {point.hash})"
+        )
+    return lines
 
 
 @ledger.command("trial-balance")

@@ -131,8 +131,10 @@ LEDGER = Dataset(
         Column("debit_cents", journal_line.c.debit_cents, "int"),
         Column("credit_cents", journal_line.c.credit_cents, "int"),
     ),
-    journal_line.join(journal_entry, journal_entry.c.id == journal_line.c.entry_id)
-    .join(gl_account, gl_account.c.id == journal_line.c.gl_account_id)
+    # NOTE: from the entries, so a checkpoint (an entry without lines) is one row whose
+    # line columns are empty.
+    journal_entry.outerjoin(journal_line, journal_line.c.entry_id == journal_entry.c.id)
+    .outerjoin(gl_account, gl_account.c.id == journal_line.c.gl_account_id)
     .outerjoin(_account, _account.c.id == journal_line.c.account_id)
     .outerjoin(_reversed, _reversed.c.id == journal_entry.c.reverses_id),
     (journal_entry.c.seq, journal_line.c.position),

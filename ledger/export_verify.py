@@ -8,7 +8,8 @@ this one file and run it anywhere:
 For every entry it recomputes the hash from the exported columns exactly as
 docs/ledger.md describes, checks that the entry links to the one before it,
 that seq has no gap, that the lines are numbered 1..n and that debits equal
-credits. With the manifest beside the file (FILE.manifest.json) it also checks
+credits; a checkpoint (an entry without lines, one row with empty line columns) must
+state facts whose hash is the one it gives and name the entry just before it. With the manifest beside the file (FILE.manifest.json) it also checks
 the file's SHA-256, its row count and the chain head. It stops at the first
 problem and names the row and the entry.
 """
@@ -43,6 +44,10 @@ INTEGERS = ("seq", "reverses_seq", "line", "debit_cents", "credit_cents")
 #: Columns whose empty CSV cell means null (JSON Lines writes null itself).
 NULLABLE = ("source_id", "reverses_seq", "account_number")
 _WHOLE = re.compile(r"0|[1-9][0-9]*")
+#: The source type of a checkpoint: a record of a verify of the chain, with no lines.
+CHECKPOINT = "ledger_checkpoint"
+#: The facts a checkpoint's hash covers ("by" is the entry's actor).
+CHECKPOINT_FACTS = ("verified_seq", "verified_hash", "from_seq", "entries", "mode", "verified_at")
 
 
 class ExportProblem(Exception):
@@ -72,7 +77,7 @@ def _typed(row: dict, number: int, from_csv: bool) -> dict:
     out = {}
     for name in ENTRY_COLUMNS + LINE_COLUMNS:
         value = row[name]
-        if from_csv and value == "" and name in NULLABLE:
+        if from_csv and value == "" and (name in NULLABLE or name in LINE_COLUMNS):
             value = None
         elif from_csv and name not in INTEGERS and value.startswith("'"):
             # NOTE: the export put one quote before a cell a spreadsheet would take for a
@@ -85,9 +90,13 @@ def _typed(row: dict, number: int, from_csv: bool) -> dict:
                 raise ExportProblem(f"row {number}: {name} {value!r} is not a whole number")
         elif value is not None and not isinstance(value, str):
             raise ExportProblem(f"row {number}: {name} {value!r} is not text")
-        elif value is None and name not in NULLABLE:
+        elif value is None and name not in NULLABLE and name not in LINE_COLUMNS:
             raise ExportProblem(f"row {number}: {name} is empty")
         out[name] = value
+    empty = [name for name in LINE_COLUMNS if out[name] is None and name not in NULLABLE]
+    if empty and (len(empty) != len(LINE_COLUMNS) - 1 or out["source_type"] != CHECKPOINT):
+        # NOTE: only a checkpoint has a row without a line, and all its line columns are empty.
+        raise ExportProblem(f"row {number}: {empty[0]} is empty")
     return out
 
 
@@ -179,10 +188,12 @@ def entries(rows: Iterator[tuple[int, dict]]) -> Iterator[Entry]:
                 )
             entry.lines.append(line)
             entry.last_row = number
+            if line["line"] is None:
+                raise ExportProblem(f"row {number}: line is empty (entry {columns['seq']})")
             continue
         if entry is not None:
             yield entry
-        entry = Entry(number, number, columns, [line])
+        entry = Entry(number, number, columns, [line] if line["line"] is not None else [])
     if entry is not None:
         yield entry
 
@@ -198,6 +209,7 @@ class ExportReport:
     debit_cents: int = 0
     credit_cents: int = 0
     gaps: int = 0
+    checkpoints: int = 0
     manifest: dict | None = None
     problem: str | None = None
 
@@ -218,6 +230,8 @@ class ExportReport:
                 f"{self.rows:,} lines; every hash recomputed and every link checked; "
                 f"debits {self.debit_cents:,} = credits {self.credit_cents:,} cents"
             )
+        if self.checkpoints:
+            text += f"; {self.checkpoints:,} checkpoints checked"
         if self.gaps:
             text += f"; {self.gaps:,} gaps in seq, as the export's filters leave out entries"
         if self.manifest is not None:
@@ -251,6 +265,10 @@ def _check_entry(entry: Entry, before: Entry | None, report: ExportReport, gaps:
         raise ExportProblem(f"{entry.name()} has lines {numbers}, not 1..{len(numbers)}")
     if not entry.hash_matches():
         raise ExportProblem(f"{entry.name()} hash does not match its content (it was altered)")
+    if c["source_type"] == CHECKPOINT:
+        _check_checkpoint(entry)
+        report.checkpoints += 1
+        return
     debits = sum(line["debit_cents"] for line in entry.lines)
     credits = sum(line["credit_cents"] for line in entry.lines)
     if debits != credits or debits == 0:
@@ -259,6 +277,26 @@ def _check_entry(entry: Entry, before: Entry | None, report: ExportReport, gaps:
         )
     report.debit_cents += debits
     report.credit_cents += credits
+
+
+def _check_checkpoint(entry: Entry) -> None:
+    """A checkpoint: no lines; its memo's hash is the hash of its facts; it names the entry before."""
+    c = entry.columns
+    if entry.lines:
+        raise ExportProblem(f"{entry.name()} is a checkpoint but has lines")
+    try:
+        memo = json.loads(c["memo"])
+        facts = {name: memo[name] for name in CHECKPOINT_FACTS}
+        named = str(memo["checkpoint"]) == c["source_id"]
+        claimed = memo["hash"]
+    except (ValueError, KeyError, TypeError):
+        raise ExportProblem(f"{entry.name()} is a checkpoint whose memo is not its facts") from None
+    if not named:
+        raise ExportProblem(f"{entry.name()} is a checkpoint whose memo names another checkpoint")
+    if (facts["verified_seq"], facts["verified_hash"]) != (c["seq"] - 1, c["prev_hash"]):
+        raise ExportProblem(f"{entry.name()} is a checkpoint not naming the entry just before it")
+    if canonical_hash({**facts, "by": c["actor"]}) != claimed:
+        raise ExportProblem(f"{entry.name()} is a checkpoint whose hash does not match its facts")
 
 
 def _filtered(manifest: dict | None) -> bool:

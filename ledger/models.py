@@ -168,6 +168,31 @@ class LedgerHead(Base):
     __table_args__ = (sa.CheckConstraint("id = 1", name="single_row"),)
 
 
+class LedgerCheckpoint(AppendOnly, Base):
+    """A verify of the chain that succeeded: through which entry, with which hash, by whom.
+
+    Its facts and own hash (ledger.chain.checkpoint_hash) are also the memo of a journal
+    entry without lines, posted right after the entry it names, so the chain covers it.
+    """
+
+    __tablename__ = "ledger_checkpoint"
+
+    id: Mapped[intpk]
+    #: The checkpoint's own journal entry (source_type ledger_checkpoint).
+    entry_id: Mapped[int] = mapped_column(sa.ForeignKey("journal_entry.id"), unique=True)
+    verified_seq: Mapped[int] = mapped_column(sa.BigInteger)
+    verified_hash: Mapped[str] = mapped_column(sa.String(64))
+    from_seq: Mapped[int] = mapped_column(sa.BigInteger)
+    entries: Mapped[int] = mapped_column(sa.BigInteger)
+    #: full or incremental.
+    mode: Mapped[str] = mapped_column(sa.String(16))
+    verified_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    actor_label: Mapped[str] = mapped_column(sa.String(254))
+    hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+
+    __table_args__ = (sa.CheckConstraint("mode IN ('full', 'incremental')", name="mode"),)
+
+
 class ServiceKind(Base):
     """A billed service: water, sewer, trash, stormwater or one the municipality defines."""
 

@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 from core.audit import Actor
 from core.db import bulk_insert, utcnow
 from core.numbering import reserve_ids
-from ledger.chain import EntryFacts, LineFacts, entry_hash
+from ledger.chain import (
+    CHECKPOINT_SOURCE,
+    EntryFacts,
+    LineFacts,
+    checkpoint_entry_problem,
+    entry_hash,
+)
 from ledger.chart import gl_codes
 from ledger.day_balances import add_to_day_balances, day_sums
 from ledger.models import (
@@ -198,6 +204,50 @@ def post_entry(
         session,
         day_sums((gl_ids[p.gl_code], entry_date, p.debit_cents, p.credit_cents) for p in postings),
     )
+    session.flush()
+    return entry
+
+
+def post_checkpoint_entry(
+    session: Session, *, checkpoint_id: int, memo: str, entry_date: date, actor: Actor
+) -> JournalEntry:
+    """Post a checkpoint's journal entry: no lines, its facts in the memo (ledger.checkpoints).
+
+    The caller holds the head's lock and has verified the chain through the entry before
+    the one this takes; the checkpoint's memo names that entry.
+    """
+    seq, prev_hash = _advance_head(session)
+    facts = EntryFacts(
+        seq=seq,
+        prev_hash=prev_hash,
+        entry_date=entry_date,
+        posted_at=utcnow(),
+        source_type=CHECKPOINT_SOURCE,
+        source_id=str(checkpoint_id),
+        memo=memo,
+        actor=actor.label,
+        reverses_seq=None,
+        lines=(),
+    )
+    if len(memo) > MEMO_LENGTH or checkpoint_entry_problem(facts):
+        raise LedgerError(f"checkpoint {checkpoint_id}: its memo does not state its facts")
+    digest = entry_hash(facts)
+    entry = JournalEntry(
+        seq=seq,
+        entry_date=entry_date,
+        posted_at=facts.posted_at,
+        source_type=CHECKPOINT_SOURCE,
+        source_id=facts.source_id,
+        memo=memo,
+        actor_type=actor.kind,
+        actor_id=actor.id,
+        actor_label=actor.label,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
+    session.add(entry)
+    head = LedgerHead.__table__
+    session.execute(head.update().where(head.c.id == 1).values(head_hash=digest))
     session.flush()
     return entry
 

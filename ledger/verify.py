@@ -3,13 +3,21 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, aliased
 
-from ledger.chain import GENESIS, EntryFacts, LineFacts, entry_hash, is_balanced
+from ledger.chain import (
+    CHECKPOINT_SOURCE,
+    GENESIS,
+    EntryFacts,
+    LineFacts,
+    checkpoint_entry_problem,
+    entry_hash,
+    is_balanced,
+)
 from ledger.models import (
     GLAccount,
     JournalEntry,
@@ -23,8 +31,11 @@ from ledger.models import (
 class VerifyReport:
     """The result of walking the chain."""
 
+    #: The last entry verified and its hash (where the walk started, if it checked none).
     length: int = 0
     head_hash: str = GENESIS
+    #: How many entries this walk checked (all of them for a full verify).
+    checked: int = 0
     #: None when the chain is intact; else what is wrong, naming the entry.
     problem: str | None = None
     bad_seq: int | None = None
@@ -49,10 +60,12 @@ _ENTRY_COLUMNS = (
 )
 
 
-def _entries_in_order(session: Session, batch: int) -> Iterator[tuple[sa.Row, EntryFacts]]:
-    """Yield each stored entry row with the facts rebuilt from its stored content, by seq."""
+def _entries_in_order(
+    session: Session, batch: int, after_seq: int = 0
+) -> Iterator[tuple[sa.Row, EntryFacts]]:
+    """Yield each stored entry row after after_seq with the facts rebuilt from its content, by seq."""
     reversed_entry = aliased(JournalEntry)
-    last_seq = 0
+    last_seq = after_seq
     while True:
         entries = session.execute(
             sa.select(*_ENTRY_COLUMNS, reversed_entry.seq.label("reverses_seq"))
@@ -104,33 +117,61 @@ def _describe(entry: sa.Row) -> str:
     return f"entry {entry.seq} (id {entry.id}, {entry.entry_date.isoformat()}, {source})"
 
 
-def verify_chain(session: Session, batch: int = 2000) -> VerifyReport:
-    """Walk the chain from the first entry; stop at the first entry that does not match."""
-    report = VerifyReport()
-    expected_prev = GENESIS
-    for entry, facts in _entries_in_order(session, batch):
-        expected_seq = report.length + 1
-        if entry.seq != expected_seq:
-            report.problem = (
-                f"entry {expected_seq} is missing (the next entry found is {_describe(entry)})"
-            )
-            report.bad_seq = expected_seq
-            return report
-        problem = None
-        if entry.prev_hash != expected_prev:
-            problem = "does not link to the entry before it"
-        elif entry_hash(facts) != entry.hash:
-            problem = "hash does not match its content (it was altered)"
-        elif not is_balanced(facts.lines):
-            problem = "does not balance"
-        if problem:
-            report.problem = f"{_describe(entry)} {problem}"
-            report.bad_seq = entry.seq
-            return report
-        report.length = entry.seq
-        report.head_hash = entry.hash
-        expected_prev = entry.hash
-    head = session.execute(sa.select(LedgerHead.length, LedgerHead.head_hash)).one()
+def entry_problem(facts: EntryFacts, stored_hash: str) -> str | None:
+    """What is wrong with one entry on its own (its hash, its lines), or None."""
+    if entry_hash(facts) != stored_hash:
+        return "hash does not match its content (it was altered)"
+    if facts.source_type == CHECKPOINT_SOURCE:
+        return checkpoint_entry_problem(facts)
+    if not is_balanced(facts.lines):
+        return "does not balance"
+    return None
+
+
+def verify_chain(
+    session: Session,
+    batch: int = 2000,
+    *,
+    after: tuple[int, str] = (0, GENESIS),
+    progress: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Walk the chain from the entry after `after` (seq, hash: the start by default) to the head.
+
+    Stops at the first entry that does not match; progress, when given, is told how many
+    entries each batch checked.
+    """
+    report = VerifyReport(length=after[0], head_hash=after[1])
+    done = 0
+    while True:
+        walked = report.checked
+        for entry, facts in _entries_in_order(session, batch, report.length):
+            expected_seq = report.length + 1
+            if entry.seq != expected_seq:
+                report.problem = (
+                    f"entry {expected_seq} is missing (the next entry found is {_describe(entry)})"
+                )
+                report.bad_seq = expected_seq
+                return report
+            if entry.prev_hash != report.head_hash:
+                problem = "does not link to the entry before it"
+            else:
+                problem = entry_problem(facts, entry.hash)
+            if problem:
+                report.problem = f"{_describe(entry)} {problem}"
+                report.bad_seq = entry.seq
+                return report
+            report.length = entry.seq
+            report.head_hash = entry.hash
+            report.checked += 1
+            if progress is not None and report.checked - done == batch:
+                progress(batch)
+                done = report.checked
+        head = session.execute(sa.select(LedgerHead.length, LedgerHead.head_hash)).one()
+        # NOTE: entries posted while the walk read its last batch are walked too.
+        if head.length <= report.length or report.checked == walked:
+            break
+    if progress is not None and report.checked > done:
+        progress(report.checked - done)
     if (head.length, head.head_hash) != (report.length, report.head_hash):
         report.problem = (
             f"the chain ends at entry {report.length} but the ledger head records entry "

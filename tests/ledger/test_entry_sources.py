@@ -25,6 +25,7 @@ from tests.ledger import ach_postings as ach
 from tests.ledger import bank_deposit_postings as bank_deposits
 from tests.ledger import bank_statement_postings as bank_statements
 from tests.ledger import billing_postings as billing
+from tests.ledger import checkpoint_postings as checkpoints
 from tests.ledger import conversion_postings as conversions
 from tests.ledger import deposit_postings as deposits
 from tests.ledger import discount_postings as discounts
@@ -40,6 +41,8 @@ from tests.test_architecture import ROOT, sources
 #: The functions that post, and which argument holds the source type (keyword, position).
 POSTING_CALLS = {"post_entry": ("source_type", None), "EntrySpec": ("source_type", 2)}
 REVERSING_CALLS = {"reverse_entry"}
+#: The functions that post one source type of their own.
+OWN_SOURCE_CALLS = {"post_checkpoint_entry": "ledger_checkpoint"}
 CORRECTION = "billing/source_corrections.py:correct_credit_memo_sources"
 
 
@@ -136,6 +139,7 @@ KINDS = [
         "reconnection_fee",
         shutoff.reconnection_fee_charged,
     ),
+    Kind("ledger/checkpoints.py:_store", "ledger_checkpoint", checkpoints.checkpoint_of_a_verify),
 ]
 
 
@@ -169,6 +173,8 @@ class _Postings(ast.NodeVisitor):
         name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", None)
         if name in POSTING_CALLS:
             self.found.add((self.function, _source_type(node, *POSTING_CALLS[name])))
+        elif name in OWN_SOURCE_CALLS:
+            self.found.add((self.function, OWN_SOURCE_CALLS[name]))
         elif name in REVERSING_CALLS:
             self.found.add((self.function, None))
         self.generic_visit(node)
