@@ -6,12 +6,12 @@ city, a service street or a parcel id; letters in any case, `%`, `_` and `\\` ta
 
 On PostgreSQL each substring column has a pg_trgm GIN index on `lower(column)` and each
 prefix column a `varchar_pattern_ops` b-tree (migration 383bdffc3061), so the query is
-written for them. The leading word is the one the indexes find the fewest accounts for
-(counted up to DENSE_MATCHES): its accounts are a UNION ALL of id lookups in each table (an
-OR spanning tables would leave the planner a scan of every account), each then checked for
-the other words, and the page is taken by account number. When every word is common (a
-town's name, a big street) the accounts are walked in number order instead and the walk
-stops at a full page, as the LIKE search always did.
+written for them. A rare word (the indexes find fewer than DENSE_MATCHES accounts for it,
+counted up to there) gives its accounts as a UNION ALL of id lookups in each table (an OR
+spanning tables would leave the planner a scan of every account); the accounts of every rare
+word are intersected, each checked for the common words, and the page is taken by account
+number. When every word is common (a town's name, a big street) the accounts are walked in
+number order instead and the walk stops at a full page, as the LIKE search always did.
 
 NOTE: a trigram index cannot find a word of one or two characters anywhere in a column
 (it has no whole trigram to look up), and at county scale such a word matches a large share
@@ -136,28 +136,29 @@ def _count_up_to(session: Session, word: str, cap: int) -> int:
     )
 
 
-def leading_word(session: Session, words: list[str]) -> str | None:
-    """The word whose index lookup finds the fewest accounts, when it finds fewer than
-    DENSE_MATCHES; None when every word matches that many (or none is long enough)."""
-    counts = {
-        w: _count_up_to(session, w, DENSE_MATCHES) for w in words if len(w) >= SHORTEST_ANYWHERE
-    }
-    if not counts:
-        return None
-    rarest = min(counts, key=counts.__getitem__)
-    return rarest if counts[rarest] < DENSE_MATCHES else None
+def rare_words(session: Session, words: list[str]) -> list[str]:
+    """The words of three or more characters the indexes find fewer than DENSE_MATCHES
+    accounts for; the others are common."""
+    return [
+        w
+        for w in dict.fromkeys(words)
+        if len(w) >= SHORTEST_ANYWHERE and _count_up_to(session, w, DENSE_MATCHES) < DENSE_MATCHES
+    ]
 
 
-def search_query(words: list[str], leading: str | None, *, limit: int) -> sa.Select:
-    """The page of accounts matching every word, by account number: the leading word's
-    accounts through the indexes, each checked for the other words; with no leading word,
+def search_query(words: list[str], rare: list[str], *, limit: int) -> sa.Select:
+    """The page of accounts matching every word, by account number: the accounts of every
+    rare word through the indexes, each checked for the other words; with no rare word,
     the accounts in number order, each checked for every word (quick when they are common)."""
     anywhere = any(len(w) >= SHORTEST_ANYWHERE for w in words)
     query = sa.select(Account).order_by(Account.number).limit(limit)
-    if leading is not None:
-        query = query.where(Account.id.in_(_ids_matching(leading)))
+    if rare:
+        # One set of ids, not one IN per word: the planner knows too little of a UNION's
+        # size to join several well, and would scan every account.
+        each = [sa.select(_ids_matching(w).subquery().c[0]) for w in rare]
+        query = query.where(Account.id.in_(sa.intersect(*each) if len(each) > 1 else each[0]))
     for word in words:
-        if word != leading:
+        if word not in rare:
             query = query.where(_matches_anywhere(word) if anywhere else _starts_a_number(word))
     return query
 
@@ -169,5 +170,5 @@ def search_accounts(session: Session, text: str, *, limit: int = 50) -> list[Acc
     narrows a common name by ZIP code; "10" alone lists the accounts numbered 10….
     """
     words = text.split()[:MAX_WORDS]
-    query = search_query(words, leading_word(session, words), limit=limit)
+    query = search_query(words, rare_words(session, words), limit=limit)
     return list(session.scalars(query))
