@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from accounts.models import Account, AccountStatus, Language, Parcel, ServicePoint
+from accounts.models import Account, AccountStatus, Language
+from accounts.search import search_accounts
 from core.audit import Actor, changes, record
 from core.checkdigit import is_valid_luhn, with_luhn
 from core.numbering import next_number
@@ -189,50 +190,6 @@ def find_by_former_number(session: Session, typed: str, accepted: FormerNumbers)
     if account is None or not accepted.accepts(account.converted_on):
         return None
     return account
-
-
-def _like(text: str) -> str:
-    """A LIKE pattern that finds text anywhere, with the wildcards in it taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def search_accounts(session: Session, text: str, *, limit: int = 50) -> list[Account]:
-    """Accounts matching every word typed, each word in any of: the account number, the
-    former number (docs/conversion.md), the holder's name, the e-mail, the mailing address,
-    a service address or a parcel id.
-
-    "412 oak" finds the account mailed to or served at 412 Oak Street; "olson 54901"
-    narrows a common name by ZIP code.
-    """
-    query = sa.select(Account).order_by(Account.number).limit(limit)
-    for word in text.split()[:6]:
-        pattern = _like(word.lower())
-        service = sa.select(ServicePoint.id).where(
-            ServicePoint.account_id == Account.id,
-            sa.or_(
-                sa.func.lower(ServicePoint.service_street).like(pattern, escape="\\"),
-                ServicePoint.service_zip.startswith(word, autoescape=True),
-            ),
-        )
-        parcel = sa.select(Parcel.id).where(
-            Parcel.owner_account_id == Account.id,
-            sa.func.lower(Parcel.parcel_number).like(pattern, escape="\\"),
-        )
-        query = query.where(
-            sa.or_(
-                Account.number.startswith(word, autoescape=True),
-                sa.func.lower(Account.former_number).like(pattern, escape="\\"),
-                sa.func.lower(Account.holder_name).like(pattern, escape="\\"),
-                sa.func.lower(Account.email).like(pattern, escape="\\"),
-                sa.func.lower(Account.mail_street).like(pattern, escape="\\"),
-                sa.func.lower(Account.mail_city).like(pattern, escape="\\"),
-                Account.mail_zip.startswith(word, autoescape=True),
-                service.exists(),
-                parcel.exists(),
-            )
-        )
-    return list(session.scalars(query))
 
 
 __all__ = [

@@ -1,7 +1,7 @@
 """Run every benchmark in bench/ and write bench/RESULTS.md (`make bench`).
 
 A benchmark is a script here with a `__main__` block (not this one). Each runs
-in its own process, one after another, with its output shown as it goes, on
+in its own process, one after another (the county seed first, then by name), with its output shown as it goes, on
 a PostgreSQL database of its own named BENCH_DATABASE_PREFIX_<script>
 (created when missing; PostgreSQL at BENCH_POSTGRES_URL) where it takes one,
 and hands its results back through bench/_results.py. RESULTS.md gets a table
@@ -66,7 +66,7 @@ def benchmarks(names: list[str]) -> list[Path]:
     """The benchmark scripts, by name order (or the named ones)."""
     found = [
         path
-        # NOTE: the county seed first: the benchmarks on a county (ledger_verify.py) copy the
+        # NOTE: the county seed first: the benchmarks on a county (ledger_verify.py, account_search.py, …) copy the
         # template it builds instead of building their own.
         for path in sorted(BENCH.glob("*.py"), key=lambda p: (p.name not in FIRST, p.name))
         if path.name != Path(__file__).name
