@@ -26,7 +26,6 @@ import argparse
 import os
 import random
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -77,24 +76,6 @@ STREETS = listed(
 )
 SUFFIXES = ("St", "Ave", "Rd", "Dr", "Ln", "Ct")
 DOMAINS = ("example.com", "example.net", "mail.example.org", "example.edu")
-
-
-def template_name(server: str, accounts: int, name: str | None) -> str:
-    """The county template (munibill_county_<accounts>), seeded first when it does not exist."""
-    name = name or f"munibill_county_{accounts}"
-    engine = seed_county.server_engine(server)
-    with engine.connect() as connection:
-        found = connection.scalar(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
-        )
-    engine.dispose()
-    if not found:
-        print(f"seeding the template {name} (bench/seed_county.py) first", flush=True)
-        url = seed_county.fresh_database(server, name)
-        with tempfile.TemporaryDirectory() as folder:
-            os.environ.setdefault("MUNIBILL_INSTANCE_PATH", folder)
-            seed_county.seed(url, accounts, accounts * 2 // 5, 24)
-    return name
 
 
 def sql_array(words) -> str:
@@ -238,7 +219,7 @@ def main() -> int:
         or "postgresql://postgres@127.0.0.1:5432/munibill_bench_account_search"
     )
     server = url.set(database="postgres").render_as_string(hide_password=False)
-    template = template_name(server, args.accounts, args.template)
+    template = seed_county.ensure_template(server, args.accounts, args.template)
     copy = seed_county.clone(template, url.database, server)
     app = create_app(
         {"SQLALCHEMY_DATABASE_URI": copy, "ENV": {"DATABASE_URL": copy, "SECRET_KEY": "b" * 40}}

@@ -103,20 +103,6 @@ def child(mode: str, url: str) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def template(server: str, accounts: int, name: str | None) -> str:
-    """The county template's name, seeded first when it does not exist."""
-    name = name or f"munibill_county_{accounts}"
-    engine = seed_county.server_engine(server)
-    with engine.connect() as connection:
-        found = connection.scalar(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
-        )
-    engine.dispose()
-    if not found:
-        seed_county.main(["--url", server, "--accounts", str(accounts), "--template", name])
-    return name
-
-
 def a_day(url: str) -> tuple[int, list[tuple[int, str]]]:
     """The seed's average journal entries per day, and accounts (id, number) to post them on."""
     engine = sa.create_engine(url)
@@ -173,7 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         else SERVER
     )
     name = sa.make_url(own).database if own else DEFAULT_NAME
-    source = template(server, args.accounts, args.template)
+    source = seed_county.ensure_template(server, args.accounts, args.template)
     url = seed_county.clone(source, name, server)
     child("select", url)  # the first read fills PostgreSQL's cache
     select = child("select", url)

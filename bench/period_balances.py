@@ -19,7 +19,6 @@ import argparse
 import os
 import statistics
 import sys
-import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -39,23 +38,6 @@ TARGET_MS = 2000
 DASHBOARD_MS = 1000
 #: How many times each date is read each way (the median is kept).
 REPEATS = 3
-
-
-def ensure_template(server: str, template: str, accounts: int) -> None:
-    """Seed the county template unless it is there already."""
-    engine = seed_county.server_engine(server)
-    with engine.connect() as connection:
-        found = connection.scalar(
-            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": template}
-        )
-    engine.dispose()
-    if found:
-        return
-    print(f"seeding {template} ({accounts:,} accounts) ...", flush=True)
-    url = seed_county.fresh_database(server, template)
-    with tempfile.TemporaryDirectory() as folder:
-        os.environ.setdefault("MUNIBILL_INSTANCE_PATH", folder)
-        seed_county.seed(url, accounts, accounts * 2 // 5, 24)
 
 
 def from_lines(session, as_of: date) -> dict[str, tuple[int, int]]:
@@ -166,8 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         or "postgresql://postgres@127.0.0.1:5432/munibill_bench_period_balances"
     )
     server = bench_url.set(database="postgres").render_as_string(hide_password=False)
-    template = args.template or f"munibill_county_{args.accounts}"
-    ensure_template(server, template, args.accounts)
+    template = seed_county.ensure_template(server, args.accounts, args.template)
     url = seed_county.clone(template, args.copy or bench_url.database, server)
     found = measure(url)
     ratio = found["old"] / found["new"]

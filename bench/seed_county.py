@@ -68,6 +68,23 @@ def clone(template: str, name: str, url: str = "postgresql://postgres@127.0.0.1:
     return sa.make_url(url).set(database=name).render_as_string(hide_password=False)
 
 
+def ensure_template(url: str, accounts: int, name: str | None = None) -> str:
+    """The county template's name (munibill_county_<accounts> unless named), seeded first
+    with the defaults when the server does not have it: `make bench` seeds it once and the
+    benchmarks on a county copy it."""
+    name = name or f"munibill_county_{accounts}"
+    engine = server_engine(url)
+    with engine.connect() as connection:
+        found = connection.scalar(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+    engine.dispose()
+    if not found:
+        print(f"seeding the template {name} ({accounts:,} accounts) first", flush=True)
+        main(["--url", url, "--accounts", str(accounts), "--template", name])
+    return name
+
+
 def fresh_database(url: str, name: str) -> str:
     """An empty database of that name (dropped first); its URL."""
     engine = server_engine(url)
