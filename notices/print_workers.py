@@ -1,0 +1,177 @@
+"""Rendering a print batch's bills, a chunk at a time, in this process or in worker processes.
+
+A chunk is a contiguous slice of the batch's invoice ids (in id order). Its
+bills (and the owners' copies) are read, rendered and stored under
+NOTICES_DIR by their hash; what comes back is each bill's `Rendered` (the
+document, PDF, hash and page count), in the chunk's order. Nothing is written
+to the database here: the batch (notices.print_batches) records the notices,
+their numbers, the e-mails and the audit in its own process, chunk by chunk,
+in the order of the ids, so the records are the same whether one process or
+several rendered the bills.
+
+With PRINT_WORKERS above 1 the chunks go to that many worker processes
+(started with "spawn", each with its own app and database connections built
+from the batch's config), at most two chunks per worker ahead of the one
+being recorded, so memory does not grow with the batch. A worker that fails
+fails the batch with its reason; the chunks recorded before it stay, as
+when a one-process batch is cut off.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, joinedload, selectinload
+
+from billing.models import Invoice
+from notices import content
+from notices.bill_recipients import owners_copied, owners_copy
+from notices.issuing import NoticeError, Rendered, render_notice, store_pdf
+
+#: Chunks handed to each worker ahead of the one the batch is recording.
+AHEAD = 2
+
+
+@dataclass(frozen=True)
+class Made:
+    """One bill rendered and stored, and the owner's copy when the owner gets one."""
+
+    invoice_id: int
+    bill: Rendered
+    owner_id: int | None = None
+    copy: Rendered | None = None
+
+
+def render_chunk(session: Session, config: Mapping, ids: Sequence[int], on: date) -> list[Made]:
+    """Read, render and store the bills of these invoices (and owners' copies), in id order."""
+    invoices = session.scalars(
+        sa.select(Invoice)
+        .where(Invoice.id.in_(ids))
+        .options(
+            selectinload(Invoice.lines),
+            selectinload(Invoice.installments),
+            joinedload(Invoice.account),
+        )
+        .order_by(Invoice.id)
+    ).all()
+    facts = content.BillFacts(session, invoices, on)
+    owners = owners_copied(session, invoices)
+    made = []
+    for invoice in invoices:
+        rendered = render_notice(content.bill(session, config, invoice, on=on, facts=facts))
+        store_pdf(config, rendered, durable=False)
+        owner = owners.get(invoice.id)
+        if owner is None:
+            made.append(Made(invoice.id, rendered))
+            continue
+        copy = render_notice(owners_copy(rendered.document, owner))
+        store_pdf(config, copy, durable=False)
+        made.append(Made(invoice.id, rendered, owner.id, copy))
+    return made
+
+
+def rendered_chunks(
+    session: Session,
+    config: Mapping,
+    ids: Sequence[int],
+    on: date,
+    *,
+    chunk: int,
+    workers: int,
+) -> Iterator[tuple[Sequence[int], list[Made]]]:
+    """(the chunk's ids, its bills) for each chunk of `ids`, in order.
+
+    One worker (or one chunk) renders here, in the batch's own session, as a
+    batch always has; more start that many worker processes.
+    """
+    chunks = [ids[start : start + chunk] for start in range(0, len(ids), chunk)]
+    workers = min(workers, len(chunks))
+    if workers <= 1:
+        for part in chunks:
+            yield part, render_chunk(session, config, part, on)
+        return
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_start, initargs=(_portable(config),)
+    )
+    try:
+        waiting: deque[tuple[Sequence[int], Future]] = deque()
+        upcoming = iter(chunks)
+        for part in upcoming:
+            waiting.append((part, pool.submit(_render, part, on)))
+            if len(waiting) >= workers * AHEAD:
+                break
+        while waiting:
+            part, future = waiting.popleft()
+            yield part, _result(part, future)
+            following = next(upcoming, None)
+            if following is not None:
+                waiting.append((following, pool.submit(_render, following, on)))
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _result(part: Sequence[int], future: Future) -> list[Made]:
+    """A chunk's bills from its worker; NoticeError with the reason if the worker failed."""
+    try:
+        return future.result()
+    except BrokenProcessPool as error:
+        raise NoticeError(
+            f"a print worker stopped while rendering invoices {part[0]}-{part[-1]}: {error}"
+        ) from error
+
+
+def _portable(config: Mapping) -> dict:
+    """The batch's config, what of it can be sent to another process (all the bills need)."""
+    return {key: value for key, value in config.items() if _picklable(value)}
+
+
+def _picklable(value) -> bool:
+    try:
+        pickle.dumps(value)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        return False
+    return True
+
+
+#: The worker process's app (one per worker, made by _start).
+_APP = None
+
+
+def _start(config: dict) -> None:
+    """In a new worker: an app from the batch's config, with its own engine and session."""
+    global _APP
+    from core import create_app
+
+    environment = {"MUNIBILL_ENV": config.get("MUNIBILL_ENV", "development")}
+    environment["DATABASE_URL"] = config["SQLALCHEMY_DATABASE_URI"]
+    environment["SECRET_KEY"] = config["SECRET_KEY"]
+    key = config.get("ACCESS_CODE_KEY", b"")
+    environment["ACCESS_CODE_KEY"] = key.decode() if isinstance(key, bytes) else key
+    _APP = create_app({**config, "ENV": environment})
+    _APP.app_context().push()
+
+
+def _render(ids: Sequence[int], on: date) -> list[Made]:
+    """In a worker: one chunk's bills; the session is let go after each chunk."""
+    from core.extensions import db
+
+    try:
+        return render_chunk(db.session, _APP.config, ids, on)
+    except NoticeError:
+        raise
+    except Exception as error:  # noqa: BLE001 - the batch gets the reason as a NoticeError
+        raise NoticeError(
+            f"a print worker could not render invoices {ids[0]}-{ids[-1]}: "
+            f"{type(error).__name__}: {error}"
+        ) from None
+    finally:
+        db.session.remove()
