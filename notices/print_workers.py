@@ -10,9 +10,11 @@ in the order of the ids, so the records are the same whether one process or
 several rendered the bills.
 
 With PRINT_WORKERS above 1 the chunks go to that many worker processes
-(started with "spawn", each with its own app and database connections built
-from the batch's config), at most two chunks per worker ahead of the one
-being recorded, so memory does not grow with the batch. A worker that fails
+(forked on Linux, spawned elsewhere; each opens its own database connections
+from the batch's config and never touches the batch's own), at most two
+chunks per worker ahead of the one being recorded, so memory does not grow
+with the batch. Rendering needs no app context and no Flask session, only a
+session and the config. A worker that fails
 fails the batch with its reason; the chunks recorded before it stay, as
 when a one-process batch is cut off.
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import multiprocessing
 import pickle
+import sys
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -36,6 +39,9 @@ from notices import content
 from notices.bill_recipients import owners_copied, owners_copy
 from notices.issuing import NoticeError, Rendered, render_notice, store_pdf
 
+#: How workers start: forked where that is the platform's way (Linux: no second start-up of
+#: the interpreter, the modules and the app), else spawned.
+START = "fork" if sys.platform == "linux" else "spawn"
 #: Chunks handed to each worker ahead of the one the batch is recording.
 AHEAD = 2
 
@@ -98,7 +104,7 @@ def rendered_chunks(
         for part in chunks:
             yield part, render_chunk(session, config, part, on)
         return
-    context = multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context(START)
     pool = ProcessPoolExecutor(
         workers, mp_context=context, initializer=_start, initargs=(_portable(config),)
     )
@@ -142,30 +148,32 @@ def _picklable(value) -> bool:
     return True
 
 
-#: The worker process's app (one per worker, made by _start).
-_APP = None
+#: The worker process's engine (one per worker, made by _start).
+_ENGINE: sa.Engine | None = None
+#: The worker process's config.
+_CONFIG: Mapping = {}
 
 
 def _start(config: dict) -> None:
-    """In a new worker: an app from the batch's config, with its own engine and session."""
-    global _APP
-    from core import create_app
+    """In a new worker: its own engine (its own connections) on the batch's database.
 
-    environment = {"MUNIBILL_ENV": config.get("MUNIBILL_ENV", "development")}
-    environment["DATABASE_URL"] = config["SQLALCHEMY_DATABASE_URI"]
-    environment["SECRET_KEY"] = config["SECRET_KEY"]
-    key = config.get("ACCESS_CODE_KEY", b"")
-    environment["ACCESS_CODE_KEY"] = key.decode() if isinstance(key, bytes) else key
-    _APP = create_app({**config, "ENV": environment})
-    _APP.app_context().push()
+    A forked worker leaves the connections it inherited alone (they are the
+    batch's; closing them here would close them there) and never uses them.
+    """
+    global _ENGINE, _CONFIG
+    from core.app import configure_engine
+
+    options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    _ENGINE = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"], **options)
+    configure_engine(_ENGINE)
+    _CONFIG = config
 
 
 def _render(ids: Sequence[int], on: date) -> list[Made]:
-    """In a worker: one chunk's bills; the session is let go after each chunk."""
-    from core.extensions import db
-
+    """In a worker: one chunk's bills, in a session of its own."""
     try:
-        return render_chunk(db.session, _APP.config, ids, on)
+        with Session(_ENGINE) as session:
+            return render_chunk(session, _CONFIG, ids, on)
     except NoticeError:
         raise
     except Exception as error:  # noqa: BLE001 - the batch gets the reason as a NoticeError
@@ -173,5 +181,3 @@ def _render(ids: Sequence[int], on: date) -> list[Made]:
             f"a print worker could not render invoices {ids[0]}-{ids[-1]}: "
             f"{type(error).__name__}: {error}"
         ) from None
-    finally:
-        db.session.remove()

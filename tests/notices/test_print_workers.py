@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from core.extensions import db
-from notices import print_batches
+from notices import print_batches, print_workers
 from notices.issuing import NoticeError
 from notices.models import Delivery, Notice, NoticeBatch
 from notices.print_batches import print_batch
@@ -43,7 +43,9 @@ def _printed(app, batch: NoticeBatch) -> tuple[list[dict], list[str], dict[int, 
     return rows, pages, invoices
 
 
-def test_two_workers_print_the_batch_one_process_prints(app):
+@pytest.mark.parametrize("start", ["fork", "spawn"])
+def test_two_workers_print_the_batch_one_process_prints(app, monkeypatch, start):
+    monkeypatch.setattr(print_workers, "START", start)  # forked on Linux, spawned elsewhere
     _town(app, PEOPLE)
     with app.app_context():
         one = print_batch(db.session, app.config, CLERK, cycle=CYCLE, on=ISSUED, workers=1)
