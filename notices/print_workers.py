@@ -22,7 +22,9 @@ when a one-process batch is cut off.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
+import signal
 import sys
 from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
@@ -106,7 +108,7 @@ def rendered_chunks(
         return
     context = multiprocessing.get_context(START)
     pool = ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_start, initargs=(_portable(config),)
+        workers, mp_context=context, initializer=_start, initargs=(_portable(config), os.getpid())
     )
     try:
         waiting: deque[tuple[Sequence[int], Future]] = deque()
@@ -154,7 +156,7 @@ _ENGINE: sa.Engine | None = None
 _CONFIG: Mapping = {}
 
 
-def _start(config: dict) -> None:
+def _start(config: dict, parent: int) -> None:
     """In a new worker: its own engine (its own connections) on the batch's database.
 
     A forked worker leaves the connections it inherited alone (they are the
@@ -163,10 +165,26 @@ def _start(config: dict) -> None:
     global _ENGINE, _CONFIG
     from core.app import configure_engine
 
+    _end_with(parent)
     options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    # NOTE: no pool: a worker holds a connection only while it reads a chunk.
+    options["poolclass"] = sa.pool.NullPool
     _ENGINE = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"], **options)
     configure_engine(_ENGINE)
     _CONFIG = config
+
+
+def _end_with(parent: int) -> None:
+    """On Linux, have the kernel stop this worker when the batch's process ends (killed
+    included), so no worker is left waiting for chunks that will not come."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+    if os.getppid() != parent:  # it ended before the line above
+        os._exit(1)
 
 
 def _render(ids: Sequence[int], on: date) -> list[Made]:
