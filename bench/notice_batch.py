@@ -99,7 +99,7 @@ def batch(url: str, folder: Path, workers: int) -> Batch:
     # NOTE: VmHWM, not ru_maxrss: the latter keeps the parent's size from before the exec.
     # The workers' VmHWM is read from /proc while they run (they are gone by the end).
     script = (
-        "import datetime, os, sys, threading, time\n"
+        "import datetime, os, resource, sys, threading, time\n"
         "from core import create_app\n"
         "from core.audit import Actor\n"
         "from core.extensions import db\n"
@@ -131,12 +131,15 @@ def batch(url: str, folder: Path, workers: int) -> Batch:
         "app = create_app()\n"
         "os.sync()  # what preparing the data left to write is not charged to the batch\n"
         "with app.app_context():\n"
-        "    start = time.perf_counter()\n"
+        "    start, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF)\n"
         "    made = print_batch(db.session, app.config, Actor.system('bench'), cycle='2026-10', on=datetime.date(2026, 11, 2))\n"
         "    seconds = time.perf_counter() - start\n"
         "    done.set()\n"
         "    root = app.config['NOTICES_DIR'] + '/'\n"
-        "    print(seconds, hwm(os.getpid()), max(workers.values(), default=0), len(workers), made.pages, made.printed, root + made.pdf_path, root + made.manifest_path)\n"
+        "    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)\n"
+        "    mine = me.ru_utime + me.ru_stime - before.ru_utime - before.ru_stime\n"
+        "    cpu = f'{mine:.3f}', f'{kids.ru_utime + kids.ru_stime:.3f}'\n"
+        "    print(seconds, hwm(os.getpid()), max(workers.values(), default=0), len(workers), made.pages, made.printed, root + made.pdf_path, root + made.manifest_path, *cpu)\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", script], env=env, check=True, capture_output=True, text=True
@@ -150,6 +153,8 @@ def batch(url: str, folder: Path, workers: int) -> Batch:
         int(out[5]),
         Path(out[6]),
         Path(out[7]),
+        float(out[8]),
+        float(out[9]),
     )
     assert made.printed > 0
     return made
@@ -158,7 +163,8 @@ def batch(url: str, folder: Path, workers: int) -> Batch:
 @dataclass(frozen=True)
 class Batch:
     """One batch's run: seconds, peak RSS (KiB) of its process and of its largest worker,
-    the workers seen, pages, bills printed, and the merged PDF and manifest."""
+    the workers seen, pages, bills printed, the merged PDF and manifest, and the CPU seconds
+    of its process and of its workers."""
 
     seconds: float
     peak: int
@@ -168,6 +174,8 @@ class Batch:
     printed: int
     pdf: Path
     manifest: Path
+    cpu: float
+    workers_cpu: float
 
 
 def _spin(rounds: int) -> float:
@@ -287,6 +295,15 @@ def main() -> None:
     )
     print(f"  two workers against one: {two_rate / rate:.2f}x  (target >= 1.7x)")
     spread = f"{min(free):.2f}x-{max(free):.2f}x"
+    # CPU seconds do not depend on how busy the machine is: the two-worker batch could go as
+    # fast as its busiest process allows (its own, or each of its two workers).
+    total = one.cpu + one.workers_cpu
+    longest = max(two.cpu, two.workers_cpu / 2)
+    print(
+        f"  CPU: one worker {total:.1f} s; two workers {two.cpu:.1f} s in the batch's process "
+        f"+ {two.workers_cpu:.1f} s in the workers; on two free cores at most "
+        f"{total / longest:.2f}x (an estimate from CPU time, not a measurement)"
+    )
     print(
         f"  what the machine gave two processes spinning at once, before and after: {spread} "
         "(2.0x on two idle cores)"
@@ -336,6 +353,9 @@ def main() -> None:
             "load average": f"{load} on {os.cpu_count()} cores",
             "two spinning processes against one, before and after": f"{spread} (2.0x when "
             "the cores are free)",
+            "CPU seconds": f"one worker {total:.1f} s; two workers {two.cpu:.1f} s (batch) + "
+            f"{two.workers_cpu:.1f} s (workers): at most {total / longest:.2f}x on two free "
+            "cores, estimated",
         },
     )
 
