@@ -51,6 +51,14 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be a whole number, not {raw!r}") from None
 
 
+def _cores() -> int:
+    """The cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
 def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     """Read a whole number of at least one."""
     value = _int(env, name, default)
@@ -221,6 +229,8 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         # Notices.
         "NOTICES_DIR": env.get("NOTICES_DIR") or str(instance_path / "notices"),
         "MUNICIPALITY_LOGO": env.get("MUNICIPALITY_LOGO", ""),
+        # Processes rendering a print batch's bills (1: the batch's own process alone).
+        "PRINT_WORKERS": _positive_int(env, "PRINT_WORKERS", _cores()),
         "FINAL_NOTICE_DAYS": _int(env, "FINAL_NOTICE_DAYS", 14),
         "REMINDER_PAY_DAYS": _int(env, "REMINDER_PAY_DAYS", 10),
         "FINAL_NOTICE_UTILITY": {

@@ -13,20 +13,21 @@ import hashlib
 import io
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
 
 from accounts.models import Account
 from billing.models import BillingRun, Invoice, InvoiceStatus, RunStatus
 from core.audit import Actor, record, record_many
 from core.db import utcnow
 from notices import content
-from notices.bill_recipients import owners_copied, owners_copy, recipient_zip
+from notices.bill_recipients import owners_copied, recipient_zip
 from notices.issuing import (
     NoticeError,
     Rendered,
@@ -35,11 +36,11 @@ from notices.issuing import (
     can_email,
     email_notice,
     issue,
-    render_notice,
 )
 from notices.mail_delivery import Mailer
 from notices.models import Delivery, Notice, NoticeBatch
 from notices.pdfmerge import StreamingMerger
+from notices.print_workers import Made, rendered_chunks
 
 #: The page size of the padding page (US Letter, in points).
 LETTER = (612, 792)
@@ -98,6 +99,7 @@ def print_batch(
     mailer: Mailer | None = None,
     reprint: bool = False,
     chunk: int = 200,
+    workers: int | None = None,
 ) -> NoticeBatch:
     """Bills of a cycle: paperless accounts e-mailed, the rest merged into one PDF for the mail house.
 
@@ -106,7 +108,10 @@ def print_batch(
     count, for duplex printing); the CSV manifest lists them with their first
     page, page count, ZIP and the SHA-256 of each notice's own PDF. Bills are
     read, rendered and recorded a chunk at a time (each chunk committed), so
-    memory does not grow with the batch.
+    memory does not grow with the batch. `workers` (PRINT_WORKERS unless
+    given) processes render the chunks (notices.print_workers); this process
+    records them in the order of the invoices, so the notices, their numbers,
+    the manifest and the merged pages are the same for any number of workers.
 
     A batch cut off part way (a full disk, a killed process) is resumed by the
     next call for its cycle: the bills it already issued (and e-mailed) are
@@ -141,40 +146,12 @@ def print_batch(
         session.scalars(sa.select(Notice.invoice_id).where(Notice.batch_id == batch_id))
     )
     ids = [i for i in ids if i not in issued_before]
-    for start in range(0, len(ids), chunk):
-        invoices = session.scalars(
-            sa.select(Invoice)
-            .where(Invoice.id.in_(ids[start : start + chunk]))
-            .options(
-                selectinload(Invoice.lines),
-                selectinload(Invoice.installments),
-                joinedload(Invoice.account),
-            )
-            .order_by(Invoice.id)
-        ).all()
-        facts = content.BillFacts(session, invoices, on)
-        owners = owners_copied(session, invoices)
-        issued: list[tuple[Notice, str, str, bool]] = []
-        for invoice in invoices:
-            owner = owners.get(invoice.id)
-            issued += _bill_out(session, config, actor, mailer, batch, invoice, facts, owner)
-        session.flush()
-        record_many(
-            session,
-            actor,
-            "notice.issue",
-            "Notice",
-            {n.id: {"kind": n.kind.value, "sha256": n.sha256} for n, *_ in issued},
-        )
-        printed += [
-            Printed(zip_code, number, n.id, n.pages, n.sha256, n.path)
-            for n, zip_code, number, to_print in issued
-            if to_print
-        ]
-        os.sync()  # the chunk's files are on disk before their records are committed
-        session.commit()  # each chunk's notices (and e-mails) are kept as they go
-        session.expunge_all()  # the chunk's invoices, accounts and notices can go
-        batch = session.get(NoticeBatch, batch_id)
+    workers = config.get("PRINT_WORKERS", 1) if workers is None else workers
+    chunks = rendered_chunks(session, config, ids, on, chunk=chunk, workers=workers)
+    with closing(chunks):  # a batch cut off stops its workers
+        for part, made in chunks:
+            _record_chunk(session, config, actor, mailer, batch_id, part, made, printed)
+    batch = session.get(NoticeBatch, batch_id)
     printed.sort(key=lambda item: (item.zip_code, item.account_number))
     if printed:
         _merge(config, batch, printed)
@@ -191,6 +168,48 @@ def print_batch(
     )
     session.commit()
     return batch
+
+
+def _record_chunk(
+    session: Session,
+    config: Mapping,
+    actor: Actor,
+    mailer: Mailer,
+    batch_id: int,
+    part: Sequence[int],
+    made: list[Made],
+    printed: list[Printed],
+) -> None:
+    """Record a chunk's rendered bills in the order of its invoices, e-mail those that can be,
+    add the printed ones to `printed`, and commit."""
+    batch = session.get(NoticeBatch, batch_id)
+    invoices = session.scalars(
+        sa.select(Invoice)
+        .where(Invoice.id.in_(part))
+        .options(joinedload(Invoice.account))
+        .order_by(Invoice.id)
+    ).all()
+    owners = owners_copied(session, invoices)
+    issued: list[tuple[Notice, str, str, bool]] = []
+    for invoice, bill in zip(invoices, made, strict=True):
+        owner = owners.get(invoice.id)
+        issued += _bill_out(session, config, actor, mailer, batch, invoice, bill, owner)
+    session.flush()
+    record_many(
+        session,
+        actor,
+        "notice.issue",
+        "Notice",
+        {n.id: {"kind": n.kind.value, "sha256": n.sha256} for n, *_ in issued},
+    )
+    printed.extend(
+        Printed(zip_code, number, n.id, n.pages, n.sha256, n.path)
+        for n, zip_code, number, to_print in issued
+        if to_print
+    )
+    os.sync()  # the chunk's files are on disk before their records are committed
+    session.commit()  # each chunk's notices (and e-mails) are kept as they go
+    session.expunge_all()  # the chunk's invoices, accounts and notices can go
 
 
 def _already_printed(session: Session, batch_id: int) -> list[Printed]:
@@ -213,20 +232,21 @@ def _bill_out(
     mailer: Mailer,
     batch: NoticeBatch,
     invoice: Invoice,
-    facts: content.BillFacts,
+    made: Made,
     owner: Account | None,
 ) -> list[tuple[Notice, str, str, bool]]:
-    """Render and record one bill, e-mailed if it can be, and the owner's copy when `owner`
+    """Record one rendered bill, e-mailed if it can be, and the owner's copy when `owner`
     gets one (the location's rule): [(notice, ZIP, account, to print?)]."""
-    account = invoice.account
-    rendered = render_notice(content.bill(session, config, invoice, on=facts.as_of, facts=facts))
-    notice = _send_out(session, config, actor, mailer, batch, invoice, rendered, account)
+    if made.invoice_id != invoice.id or made.owner_id != (owner.id if owner else None):
+        raise NoticeError(
+            f"invoice {invoice.id} changed while its bill was rendered; make the batch again"
+        )
+    notice = _send_out(session, config, actor, mailer, batch, invoice, made.bill, invoice.account)
     out = [notice]
     if owner is not None:
         session.flush()  # the copy names the notice it copies
-        copy = render_notice(owners_copy(rendered.document, owner))
         out.append(
-            _send_out(session, config, actor, mailer, batch, invoice, copy, owner, notice[0])
+            _send_out(session, config, actor, mailer, batch, invoice, made.copy, owner, notice[0])
         )
     return out
 

@@ -62,11 +62,17 @@ def test_development_keeps_one_random_key_under_instance(tmp_path):
         ("SMTP_PORT", "twenty-five"),
         ("STAFF_IDLE_MINUTES", "0"),
         ("STAFF_SESSION_HOURS", "-1"),
+        ("PRINT_WORKERS", "0"),
     ],
 )
 def test_a_wrong_value_is_named(tmp_path, name, value):
     with pytest.raises(ConfigError, match=name):
         load_settings({name: value}, tmp_path)
+
+
+def test_print_batches_render_on_every_core_unless_told(tmp_path):
+    assert load_settings({}, tmp_path)["PRINT_WORKERS"] == len(os.sched_getaffinity(0))
+    assert load_settings({"PRINT_WORKERS": "1"}, tmp_path)["PRINT_WORKERS"] == 1
 
 
 def test_staff_sessions_end_after_30_idle_minutes_and_8_hours_unless_set(tmp_path):
