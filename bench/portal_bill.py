@@ -224,7 +224,7 @@ def client(port, path, pairs, seed, start_at, seconds, out) -> None:
         if pairs:
             cookie, number = rng.choice(pairs)
             headers["Cookie"] = cookie
-            marker = f"Account {number} ·".encode()
+            marker = f" {number} ·".encode()  # "Account N ·", or "Cuenta N ·" in Spanish
         begin = time.perf_counter()
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.request("GET", path, headers=headers)
