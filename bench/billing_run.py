@@ -334,13 +334,19 @@ def main() -> None:
     if county:
         print(f"  {_county_target.size_text(county)}")
     at_scale = accounts >= 100_000 and not county
+    #: The issue's target for the county: a 1,000,000-account county's monthly cycle in < 10 min.
+    county_scale = bool(county) and accounts >= 1_000_000
     _results.report(
         _county_target.label("billing run", county) if county else "billing run",
         figure=count / seconds,
         unit="rows/s",
         baseline=count / base_seconds,
-        target=">= 40% of the baseline's rows/s; < 400 MB; 100,000 accounts in < 90 s"
-        + ("; 1,000,000 accounts' monthly cycle in < 10 min (projected)" if county else ""),
+        target=">= 40% of the baseline's rows/s; < 400 MB; "
+        + (
+            "1,000,000 accounts' monthly cycle in < 10 min"
+            if county
+            else "100,000 accounts in < 90 s"
+        ),
         checks={
             "ratio >= 40%": base_seconds / seconds >= 0.40,
             "peak < 400 MB": peak_kib < 400 * 1024,
@@ -349,19 +355,26 @@ def main() -> None:
                 if at_scale
                 else {}
             ),
+            **({"1,000,000 accounts in < 10 min": seconds < 600} if county_scale else {}),
         },
         database=dialect,
         notes={
             "size": f"{accounts:,} accounts, {invoices:,} invoices, {count:,} rows",
             "time": f"{seconds:.1f} s ({invoices / seconds:,.0f} invoices/s)",
             "peak RSS": f"{peak_kib / 1024:,.0f} MB",
-            **({} if at_scale else {"100,000 accounts in < 90 s": "not judged at this size"}),
+            **(
+                {}
+                if at_scale or county
+                else {"100,000 accounts in < 90 s": "not judged at this size"}
+            ),
             **(
                 {
                     "county": _county_target.size_text(county),
                     "1,000,000 accounts' monthly cycle": "projected linearly "
                     f"{seconds * 1_000_000 / accounts / 60:.1f} min at this rate "
-                    "(not judged: projected, not measured)",
+                    + (
+                        "" if county_scale else "(the 10 min are judged only on 1,000,000 accounts)"
+                    ),
                 }
                 if county
                 else {}
