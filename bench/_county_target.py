@@ -34,17 +34,15 @@ def county_url(template: str, url: str) -> str:
     """A fresh copy of the template under the database name of `url`; its URL."""
     from seed_county import clone
 
-    name = sa.make_url(url).database
-    server = sa.make_url(url).set(database=None).render_as_string(hide_password=False)
-    return clone(template, name, server)
+    # NOTE: clone() takes the server from the URL and names the copy itself.
+    return clone(template, sa.make_url(url).database, url)
 
 
 def fresh(url: str) -> None:
     """Drop and re-create the database of `url` (empty)."""
     from seed_county import fresh_database
 
-    server = sa.make_url(url).set(database=None).render_as_string(hide_password=False)
-    fresh_database(server, sa.make_url(url).database)
+    fresh_database(url, sa.make_url(url).database)
 
 
 def size(url: str) -> dict[str, int]:

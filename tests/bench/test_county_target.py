@@ -33,7 +33,6 @@ THROUGH = date(2026, 11, 30)
 def template(tmp_path_factory):
     """A small county template and the server's URL; both databases dropped at the end."""
     server = os.environ["TEST_DATABASE_URL"].replace("postgres://", "postgresql://", 1)
-    server = sa.make_url(server).set(database=None).render_as_string(hide_password=False)
     name = f"county_target_test_{uuid.uuid4().hex[:8]}"
     with pytest.MonkeyPatch.context() as patch:
         folder = tmp_path_factory.mktemp("county_target")
@@ -49,9 +48,14 @@ def template(tmp_path_factory):
     engine.dispose()
 
 
+def copy_url(server: str, name: str) -> str:
+    """The URL of the template's copy on the same server."""
+    return sa.make_url(server).set(database=f"{name}_copy").render_as_string(hide_password=False)
+
+
 def test_the_billing_run_variant_bills_each_monthly_account_once_for_the_next_period(template):
     name, server, folder = template
-    url = f"{server}/{name}_copy"
+    url = copy_url(server, name)
     start, end, _bill, _due = _county_target.next_monthly_period(
         _county_target.county_url(name, url)
     )
@@ -84,7 +88,7 @@ def test_the_billing_run_variant_bills_each_monthly_account_once_for_the_next_pe
 
 def test_the_webhook_variant_pays_accounts_that_owe_what_they_owe(template):
     name, server, _folder = template
-    url = _county_target.county_url(name, f"{server}/{name}_copy")
+    url = _county_target.county_url(name, copy_url(server, name))
     app = billing_run.plain_app(url)
     with app.app_context():
         owing = _county_target.owing_accounts(db.session, 10, THROUGH)
