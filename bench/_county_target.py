@@ -82,6 +82,15 @@ def prepared(template: str, url: str, sample: int) -> tuple[str, dict[str, int],
     return url, size(url), random_accounts(url, sample), time.perf_counter() - started
 
 
+def last_payment(url: str) -> int:
+    """The largest payment id of the county (0 when there is none)."""
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        found = connection.scalar(sa.text("SELECT coalesce(max(id), 0) FROM payment"))
+    engine.dispose()
+    return found
+
+
 def random_accounts(url: str, count: int, seed: int = 11) -> list[int]:
     """Ids of `count` random active accounts of the county."""
     engine = sa.create_engine(url)

@@ -11,11 +11,11 @@ Prints both and the ratio. A benchmark, not a test.
 
     .venv/bin/python bench/billing_run.py [ACCOUNTS]
     .venv/bin/python bench/billing_run.py --county munibill_county_20000
+    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/munibill_bench .venv/bin/python bench/billing_run.py 100000
 
 With `--county TEMPLATE` (bench/_county_target.py) it runs on a copy of a county seed instead:
-every monthly account of the county is read at the end of last month and of this month and the
-monthly cycle's next (unbilled) period is posted; the baseline replays the rows that run wrote.
-    BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/munibill_bench .venv/bin/python bench/billing_run.py 100000
+the monthly cycle's first unbilled period is posted for every monthly account, each meter read
+the day before it and on its last day; the baseline replays the rows that run wrote.
 """
 
 from __future__ import annotations

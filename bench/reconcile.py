@@ -33,11 +33,10 @@ A benchmark, not a test.
 
     .venv/bin/python bench/reconcile.py [INTENTS] [SAMPLE]
     .venv/bin/python bench/reconcile.py --county munibill_county_20000 [INTENTS] [SAMPLE]
-
-With `--county TEMPLATE` (bench/_county_target.py) the intents part runs on a copy of a county
-seed: the payments are written on top of the county's own (ids after its last), spread over its
-accounts; the localstripe sample stays on its own small database.
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/munibill_bench_reconcile .venv/bin/python bench/reconcile.py
+
+With `--county TEMPLATE` the intents part runs on a copy of a county seed, on top of its
+payments (bench/_county_target.py, docs/bench-county.md).
 """
 
 from __future__ import annotations
@@ -403,13 +402,8 @@ def main() -> int:
             wipe(server.base_url)
             county, owners, after = None, None, 0
             if template:
-                county_url = _county_target.county_url(template, url)
-                county = _county_target.size(county_url)
-                owners = _county_target.random_accounts(county_url, count)
-                app = billing_run.plain_app(county_url)
-                with app.app_context():
-                    after = db.session.scalar(sa.select(sa.func.max(Payment.id))) or 0
-                    db.session.remove()
+                url, county, owners, _s = _county_target.prepared(template, url, count)
+                app, after = billing_run.plain_app(url), _county_target.last_payment(url)
             else:
                 app, _plans = billing_run.fresh_app(url)
             made = cases(count, after)
