@@ -31,6 +31,9 @@ SQL statements. A benchmark, not a test; it takes about a minute and a half.
 
     .venv/bin/python bench/portal_bill.py [SECONDS_PER_PHASE]
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/other .venv/bin/python bench/portal_bill.py
+    .venv/bin/python bench/portal_bill.py --county munibill_county_20000 [SECONDS_PER_PHASE]
+
+With `--county TEMPLATE` (bench/_county_target.py): the same on a copy of a county seed.
 """
 
 from __future__ import annotations
@@ -68,6 +71,7 @@ from portal.access import start_session  # noqa: E402
 
 sys.path.append(str(BENCH))
 
+import _county_target  # noqa: E402
 import _results  # noqa: E402
 import billing_run  # noqa: E402
 import webhooks  # noqa: E402
@@ -81,18 +85,6 @@ WORKERS = 4
 SECRET_KEY = "b" * 40
 ACTOR = Actor.job("bench")
 TARGET_RATIO, TARGET_P99_MS = 0.20, 100.0
-
-
-def create_database(url: str) -> None:
-    """Drop and re-create the bench's own database."""
-    name = sa.make_url(url).database
-    server = sa.create_engine(
-        sa.make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT"
-    )
-    with server.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    server.dispose()
 
 
 def bill_september(app, late: list[int]) -> int:
@@ -135,9 +127,9 @@ def bill_september(app, late: list[int]) -> int:
         return db.session.scalar(sa.select(sa.func.count()).select_from(InvoiceCharge))
 
 
-def sessions(app, count: int) -> list[tuple[str, str]]:
-    """(cookie header, account number) of quick-pay sessions on random accounts."""
-    picked = random.Random(11).sample(range(1, ACCOUNTS + 1), count)
+def sessions(app, count: int, ids: list[int] | None) -> list[tuple[str, str]]:
+    """(cookie header, account number) of quick-pay sessions on random accounts (of `ids`)."""
+    picked = ids[:count] if ids else random.Random(11).sample(range(1, ACCOUNTS + 1), count)
     with app.app_context():
         serializer = app.session_interface.get_signing_serializer(app)
         name = app.config["SESSION_COOKIE_NAME"]
@@ -232,7 +224,7 @@ def client(port, path, pairs, seed, start_at, seconds, out) -> None:
         if pairs:
             cookie, number = rng.choice(pairs)
             headers["Cookie"] = cookie
-            marker = f"Account {number} ·".encode()
+            marker = f" {number} ·".encode()  # "Account N ·", or "Cuenta N ·" in Spanish
         begin = time.perf_counter()
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         connection.request("GET", path, headers=headers)
@@ -354,7 +346,7 @@ def statements(app, pairs: list) -> tuple[list[int], list[int], int]:
 def prepare(url: str, folder: str):
     """The database with its bills and late fees; (app, late fee count, seconds taken)."""
     started = time.perf_counter()
-    create_database(url)
+    _county_target.fresh(url)
     app, plans = billing_run.fresh_app(url)
     billing_run.seed(app, plans, ACCOUNTS)
     charges = bill_september(app, list(range(LATE_EVERY, ACCOUNTS + 1, LATE_EVERY)))
@@ -369,7 +361,7 @@ def prepare(url: str, folder: str):
     return app, charges, time.perf_counter() - started
 
 
-def measure(url: str, folder: str, app, seconds: float) -> tuple[dict[str, Phase], list]:
+def measure(url: str, folder: str, app, seconds: float, ids=None) -> tuple[dict[str, Phase], list]:
     """The three phases against one server, and the sessions used."""
     server, port, log = serve(url, folder)
     meter = Meter(server.pid, url)
@@ -385,7 +377,7 @@ def measure(url: str, folder: str, app, seconds: float) -> tuple[dict[str, Phase
         before = metered("/pay", [])
         # Started now, so that no request of the bill phase is a session's first in a minute
         # (that one also writes its last-seen time); statements() counts both kinds.
-        pairs = sessions(app, SESSIONS)
+        pairs = sessions(app, SESSIONS, ids)
         load(port, "/my/bill", pairs, 3)
         bill = metered("/my/bill", pairs)
         after = metered("/pay", [])
@@ -412,7 +404,7 @@ def line(name: str, phase: Phase) -> str:
     )
 
 
-def report(phases: dict[str, Phase], seconds: float, charges: int, prepared: float, counts) -> int:
+def report(phases, seconds: float, charges: int, prepared: float, counts, county=None) -> int:
     """Print the figures and the verdicts; non-zero when an answer was wrong."""
     before, bill, after = phases["before"], phases["bill"], phases["after"]
     base = Phase(
@@ -426,8 +418,9 @@ def report(phases: dict[str, Phase], seconds: float, charges: int, prepared: flo
     )
     ratio = bill.rps / ((before.rps + after.rps) / 2)
     touching, reading, quick = counts
+    accounts = county["accounts"] if county else ACCOUNTS
     print(
-        f"portal on postgresql: {ACCOUNTS:,} accounts ({charges} late fees), {SESSIONS:,} sessions, "
+        f"portal on postgresql: {accounts:,} accounts ({charges} late fees), {SESSIONS:,} sessions, "
         f"{CLIENTS} clients, gunicorn {WORKERS} sync workers, {seconds:g} s per phase "
         f"(data ready in {prepared:.0f} s)"
     )
@@ -455,8 +448,10 @@ def report(phases: dict[str, Phase], seconds: float, charges: int, prepared: flo
         f"  answers: {failures} not 200; bill pages without their session's account number: "
         f"{bill.wrong_account}"
     )
+    if county:
+        print(f"  {_county_target.size_text(county)}")
     _results.report(
-        "portal bill page",
+        _county_target.label("portal bill page", county) if county else "portal bill page",
         figure=bill.rps,
         unit="req/s",
         baseline=(before.rps + after.rps) / 2,
@@ -470,7 +465,8 @@ def report(phases: dict[str, Phase], seconds: float, charges: int, prepared: flo
         },
         database="postgresql",
         notes={
-            "size": f"{ACCOUNTS:,} accounts, {SESSIONS:,} sessions, {CLIENTS} clients, "
+            **({"county": _county_target.size_text(county)} if county else {}),
+            "size": f"{accounts:,} accounts, {SESSIONS:,} sessions, {CLIENTS} clients, "
             f"gunicorn {WORKERS} sync workers, {seconds:g} s per phase",
             "p99": f"{bill.ms(99):.1f} ms (baseline {base.ms(99):.1f} ms)",
             "CPU per request ratio": f"{base.cpu_per_request / bill.cpu_per_request:.1%}",
@@ -482,16 +478,22 @@ def report(phases: dict[str, Phase], seconds: float, charges: int, prepared: flo
 
 def main() -> int:
     """Prepare, serve, load, check and print; non-zero when an answer was wrong."""
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 15.0
+    template, argv = _county_target.county_option(sys.argv[1:])
+    seconds = float(argv[0]) if argv else 15.0
     url = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/munibill_bench_portal"
     )
+    county = ids = None
     with tempfile.TemporaryDirectory() as folder:
         os.environ["MUNIBILL_INSTANCE_PATH"] = folder
-        app, charges, prepared = prepare(url, folder)
-        phases, pairs = measure(url, folder, app, seconds)
+        if template:
+            url, county, ids, prepared = _county_target.prepared(template, url, SESSIONS)
+            app, charges = billing_run.plain_app(url), county["penalty charges"]
+        else:
+            app, charges, prepared = prepare(url, folder)
+        phases, pairs = measure(url, folder, app, seconds, ids)
         counts = statements(app, pairs[:5])
-    return report(phases, seconds, charges, prepared, counts)
+    return report(phases, seconds, charges, prepared, counts, county)
 
 
 if __name__ == "__main__":

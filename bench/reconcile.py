@@ -32,7 +32,11 @@ kind (two with a different amount), so every flagging path runs.
 A benchmark, not a test.
 
     .venv/bin/python bench/reconcile.py [INTENTS] [SAMPLE]
+    .venv/bin/python bench/reconcile.py --county munibill_county_20000 [INTENTS] [SAMPLE]
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/munibill_bench_reconcile .venv/bin/python bench/reconcile.py
+
+With `--county TEMPLATE` the intents part runs on a copy of a county seed, on top of its
+payments (bench/_county_target.py, docs/bench-county.md).
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ import sqlalchemy as sa
 
 os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 
+import _county_target  # noqa: E402
 import _results  # noqa: E402
 import billing_run  # noqa: E402
 from _seed import account_rows  # noqa: E402
@@ -114,8 +119,11 @@ class Case:
         return PaymentStatus.FAILED.value if self.kind == FAILED_HERE else "pending"
 
 
-def cases(intents: int) -> list[Case]:
-    """The mix: per 2,000 intents one of each other kind, two with a different amount."""
+def cases(intents: int, after: int = 0) -> list[Case]:
+    """The mix: per 2,000 intents one of each other kind, two with a different amount.
+
+    Numbered from after + 1 (the payments' ids).
+    """
     each = max(intents // 2_000, 1)
     special = [AMOUNT] * 2 * each
     special += [k for k in (FAILED_HERE, RECOVERED, UNKNOWN_HERE, CANCELED) for _ in range(each)]
@@ -125,8 +133,8 @@ def cases(intents: int) -> list[Case]:
     for i in range(len(special)):
         j = (i * step + step // 2) % len(kinds)
         kinds[j], kinds[len(kinds) - 1 - i] = kinds[len(kinds) - 1 - i], kinds[j]
-    made = [Case(n + 1, kind) for n, kind in enumerate(kinds)]
-    return made + [Case(intents + 1 + i, UNKNOWN_TO_STRIPE) for i in range(each)]
+    made = [Case(after + n + 1, kind) for n, kind in enumerate(kinds)]
+    return made + [Case(after + intents + 1 + i, UNKNOWN_TO_STRIPE) for i in range(each)]
 
 
 def expected(made: list[Case]) -> Counter:
@@ -159,14 +167,16 @@ def ensure_database(url: str) -> None:
     server.dispose()
 
 
-def seed(app, made: list[Case], intent_ids: dict[int, str]) -> None:
-    """Accounts (one per ten payments) and our payments, with Core."""
+def seed(
+    app, made: list[Case], intent_ids: dict[int, str], owners: list[int] | None = None
+) -> None:
+    """Accounts (one per ten payments) and our payments, with Core; or on `owners`' accounts."""
     now = utcnow()
     accounts = max(len(made) // 10, 1)
     payments = [
         {
             "id": c.n,
-            "account_id": 1 + c.n % accounts,
+            "account_id": owners[c.n % len(owners)] if owners else 1 + c.n % accounts,
             "channel": "online",
             "tender": "card",
             "status": c.payment_status,
@@ -183,10 +193,10 @@ def seed(app, made: list[Case], intent_ids: dict[int, str]) -> None:
         if c.kind != UNKNOWN_HERE
     ]
     with app.app_context(), db.engine.begin() as connection:
-        connection.execute(
-            sa.insert(Account.__table__),
-            account_rows(range(1, accounts + 1), now),
-        )
+        if not owners:
+            connection.execute(
+                sa.insert(Account.__table__), account_rows(range(1, accounts + 1), now)
+            )
         for start in range(0, len(payments), 10_000):
             connection.execute(sa.insert(Payment.__table__), payments[start : start + 10_000])
         connection.execute(
@@ -380,8 +390,9 @@ def sample(url: str, base_url: str, size: int) -> dict:
 
 def main() -> int:
     """Sample at localstripe, then the 100,000; print the figures; non-zero on a wrong result."""
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    size = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000
+    template, argv = _county_target.county_option(sys.argv[1:])
+    count = int(argv[0]) if argv else 100_000
+    size = int(argv[1]) if len(argv) > 1 else 1_000
     url = os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
     ensure_database(url)
     with tempfile.TemporaryDirectory() as folder:
@@ -389,10 +400,15 @@ def main() -> int:
         with LocalStripeServer(Path(folder) / "localstripe") as server:
             real = sample(url, server.base_url, size)
             wipe(server.base_url)
-            made = cases(count)
-            app, _plans = billing_run.fresh_app(url)
+            county, owners, after = None, None, 0
+            if template:
+                url, county, owners, _s = _county_target.prepared(template, url, count)
+                app, after = billing_run.plain_app(url), _county_target.last_payment(url)
+            else:
+                app, _plans = billing_run.fresh_app(url)
+            made = cases(count, after)
             listed = listed_intents(made, real["payload"])
-            seed(app, made, {c.n: i.id for c, i in listed})
+            seed(app, made, {c.n: i.id for c, i in listed}, owners)
             intents = [i for _c, i in listed]
             before, outcomes = baseline(app, intents)
             gateway = TimedGateway(
@@ -402,18 +418,19 @@ def main() -> int:
                 intents,
             )
             seconds, report = run_reconcile(app, gateway)
-            after, _after_outcomes = baseline(app, intents)
+            after_seconds, _after_outcomes = baseline(app, intents)
             gateway.gateway.close()
             problems = check(app, made, report, outcomes, replayed=False) + real["problems"]
             with app.app_context():
                 db.engine.dispose()
-    return show(count, size, real, seconds, report, gateway, (before + after) / 2, problems)
+    base_seconds = (before + after_seconds) / 2
+    return show(count, size, real, seconds, report, gateway, base_seconds, problems, county)
 
 
 def listed_intents(made: list[Case], payload: dict) -> list[tuple[Case, object]]:
     """The intents as Stripe lists them: the sample's payload with each case's id, amount, status."""
     created = int((datetime.now(UTC) - timedelta(hours=12)).timestamp())
-    listed = []
+    listed, first = [], made[0].n
     for c in made:
         if c.kind == UNKNOWN_TO_STRIPE:
             continue
@@ -424,14 +441,14 @@ def listed_intents(made: list[Case], payload: dict) -> list[tuple[Case, object]]
             amount_received=c.amount_cents if c.kind != CANCELED else 0,
             status="canceled" if c.kind == CANCELED else "succeeded",
             metadata=metadata_of(c),
-            created=created + c.n * 43_200 // len(made),
+            created=created + (c.n - first + 1) * 43_200 // len(made),
             client_secret=f"pi_bench{c.n:014d}_secret_bench",
         )
         listed.append((c, _intent(data)))
     return listed
 
 
-def show(count, size, real, seconds, report, gateway, base_seconds, problems) -> int:
+def show(count, size, real, seconds, report, gateway, base_seconds, problems, county=None) -> int:
     """Print the figures and record the result; non-zero when the result was wrong."""
     intents = report["intents"]
     rate, base_rate = intents / seconds, intents / base_seconds
@@ -458,8 +475,10 @@ def show(count, size, real, seconds, report, gateway, base_seconds, problems) ->
     print(f"  ratio: {ratio:.1%}  (target {TARGET_TEXT})")
     for problem in problems:
         print(f"  WRONG: {problem}")
+    if county:
+        print(f"  {_county_target.size_text(county)}")
     _results.report(
-        "reconciliation",
+        _county_target.label("reconciliation", county) if county else "reconciliation",
         figure=rate,
         unit="intents/s",
         baseline=base_rate,
@@ -476,6 +495,7 @@ def show(count, size, real, seconds, report, gateway, base_seconds, problems) ->
             f"incl. listing {sample_rate:,.0f} intents/s (listing alone {listing:.1f} s)",
             "outcomes": ", ".join(f"{k} {v:,}" for k, v in report.items() if v),
             "result": "as expected" if not problems else "; ".join(problems),
+            **({"county": _county_target.size_text(county)} if county else {}),
         },
     )
     return 1 if problems else 0

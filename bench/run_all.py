@@ -11,6 +11,10 @@ the date. A script that exits non-zero or reports nothing is named at the end
 and makes the run exit 1 (RESULTS.md is still written, saying so).
 
     .venv/bin/python bench/run_all.py [SCRIPT ...]      # e.g. reconcile.py; all when none given
+
+After all of them, when the county seed's template (bench/seed_county.py, 20,000 accounts) is on
+the server, the county variants in COUNTY run on copies of it (their `--county` option), each its own
+run and result rows, e.g. "portal bill page (county 20,000)"; the template is not seeded again.
 """
 
 from __future__ import annotations
@@ -41,6 +45,15 @@ ARGS: dict[str, list[str]] = {
 }
 #: Benchmarks run before the others, in this order.
 FIRST = ("seed_county.py",)
+#: The template bench/seed_county.py builds when run with no arguments (it runs first).
+COUNTY_TEMPLATE = os.environ.get("BENCH_COUNTY_TEMPLATE", "munibill_county_20000")
+#: The benchmarks run again on copies of the county template, with these arguments.
+COUNTY: dict[str, list[str]] = {
+    "portal_bill.py": [],
+    "webhooks.py": [],
+    "reconcile.py": [],
+    "billing_run.py": [],
+}
 
 
 @dataclass
@@ -95,9 +108,26 @@ def database_url(script: Path) -> str:
     return f"{POSTGRES}/{name}"
 
 
-def run(script: Path) -> Run:
-    """Run one benchmark with its own database and results file; collect what it reported."""
-    done = Run(script.name)
+def template_exists(name: str) -> bool:
+    """Whether the server holds a database of that name."""
+    server = sa.create_engine(f"{POSTGRES}/postgres")
+    with server.connect() as connection:
+        found = connection.scalar(
+            sa.text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+        )
+    server.dispose()
+    return bool(found)
+
+
+def run(script: Path, county: str | None = None) -> Run:
+    """Run one benchmark with its own database and results file; collect what it reported.
+
+    With `county`, its county variant on a copy of that template (`--county TEMPLATE`).
+    """
+    arguments = ARGS.get(script.name, [])
+    if county is not None:
+        arguments = ["--county", county, *COUNTY[script.name]]
+    done = Run(script.name if county is None else f"{script.name} --county {county}")
     with tempfile.TemporaryDirectory() as folder:
         results = Path(folder) / "results.jsonl"
         env = {
@@ -105,16 +135,14 @@ def run(script: Path) -> Run:
             "BENCH_DATABASE_URL": database_url(script),
             "BENCH_RESULTS": str(results),
         }
-        print(f"== {script.name}", flush=True)
+        print(f"== {done.script}", flush=True)
         start = time.perf_counter()
-        process = subprocess.run(
-            [sys.executable, str(script), *ARGS.get(script.name, [])], env=env, check=False
-        )
+        process = subprocess.run([sys.executable, str(script), *arguments], env=env, check=False)
         done.seconds = time.perf_counter() - start
         done.returncode = process.returncode
         if results.exists():
             done.results = [json.loads(line) for line in results.read_text().splitlines()]
-    print(f"== {script.name}: {done.failed or 'done'} in {done.seconds:.0f} s", flush=True)
+    print(f"== {done.script}: {done.failed or 'done'} in {done.seconds:.0f} s", flush=True)
     return done
 
 
@@ -240,6 +268,10 @@ def main() -> int:
     load = os.getloadavg()
     facts = machine()
     runs = [run(script) for script in scripts]
+    if template_exists(COUNTY_TEMPLATE):
+        runs += [run(s, COUNTY_TEMPLATE) for s in scripts if s.name in COUNTY]
+    else:
+        print(f"no county template {COUNTY_TEMPLATE}: the county variants are not run")
     ended = datetime.now(UTC)
     facts["load average (1, 5, 15 min)"] = (
         f"{load[0]:.2f}, {load[1]:.2f}, {load[2]:.2f} at the start; "

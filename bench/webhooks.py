@@ -9,6 +9,11 @@ after, and the two are averaged. Afterwards every invoice
 must be paid exactly once and the ledger must verify. A benchmark, not a test.
 
     BENCH_DATABASE_URL=postgresql://postgres@127.0.0.1/munibill_bench .venv/bin/python bench/webhooks.py [INVOICES]
+    .venv/bin/python bench/webhooks.py --county munibill_county_20000 [ACCOUNTS]
+
+With `--county TEMPLATE` (bench/_county_target.py) it runs on a copy of a county seed: ACCOUNTS
+accounts that owe money (billing.position) each get a pending card payment of what they owe,
+and afterwards each of them must owe nothing and each payment have one receipt.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import date
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -33,6 +39,7 @@ import sqlalchemy as sa
 os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _county_target  # noqa: E402
 import _results  # noqa: E402
 import billing_run  # noqa: E402
 
@@ -46,18 +53,38 @@ SENDERS = 16
 DUPLICATES = 0.2
 
 
-def prepare(url: str, folder: str, invoices: int) -> list[dict]:
-    """Bill `invoices` accounts, record a pending payment for each, return their success events."""
-    app, plans = billing_run.fresh_app(url)
-    billing_run.seed(app, plans, invoices)
-    billing_run.run_billing(url, folder)
+def county_payments(app, count: int) -> list[tuple[list[int], int, int]]:
+    """(invoice ids, account id, cents) of what `count` owing accounts of the county owe."""
+    with app.app_context():
+        owing = _county_target.owing_accounts(db.session, count, date.today())
+        db.session.remove()
+    return [(invoices, account, cents) for account, (cents, invoices) in owing.items()]
+
+
+def prepare(url: str, folder: str, invoices: int, county: bool = False) -> list[dict]:
+    """Bill `invoices` accounts, record a pending payment for each, return their success events.
+
+    On the county (`url` a copy of it), take `invoices` accounts that owe instead.
+    """
+    if county:
+        app = billing_run.plain_app(url)
+        rows = county_payments(app, invoices)
+    else:
+        app, plans = billing_run.fresh_app(url)
+        billing_run.seed(app, plans, invoices)
+        billing_run.run_billing(url, folder)
+        with app.app_context(), db.engine.connect() as connection:
+            rows = [
+                ([i], account, total)
+                for i, account, total in connection.execute(
+                    sa.select(Invoice.id, Invoice.account_id, Invoice.total_cents)
+                )
+            ]
     with app.app_context(), db.engine.begin() as connection:
         connection.execute(
             sa.text("CREATE TABLE bench_raw_event (id varchar(255) PRIMARY KEY, body text)")
         )
-        rows = connection.execute(
-            sa.select(Invoice.id, Invoice.account_id, Invoice.total_cents)
-        ).all()
+        first = 1 + connection.scalar(sa.select(sa.func.coalesce(sa.func.max(Payment.id), 0)))
         now = utcnow()
         connection.execute(
             sa.insert(Payment.__table__),
@@ -70,15 +97,19 @@ def prepare(url: str, folder: str, invoices: int) -> list[dict]:
                     "status": "pending",
                     "amount_cents": total,
                     "currency": "usd",
-                    "invoice_ids": [invoice_id],
+                    "invoice_ids": invoice_ids,
                     "stripe_payment_intent_id": f"pi_bench_{i}",
                     "created_by": "bench",
                     "created_at": now,
                     "updated_at": now,
                 }
-                for i, (invoice_id, account_id, total) in enumerate(rows, start=1)
+                for i, (invoice_ids, account_id, total) in enumerate(rows, start=first)
             ],
         )
+        if county:
+            connection.execute(
+                sa.text("SELECT setval('payment_id_seq', (SELECT max(id) FROM payment))")
+            )
         db.engine.dispose()
     return [
         {
@@ -96,7 +127,7 @@ def prepare(url: str, folder: str, invoices: int) -> list[dict]:
                 }
             },
         }
-        for i, (_invoice, _account, total) in enumerate(rows, start=1)
+        for i, (_invoice, _account, total) in enumerate(rows, start=first)
     ]
 
 
@@ -178,6 +209,44 @@ def wait_until_settled(url: str, invoices: int, patience: float = 120.0) -> bool
         engine.dispose()
 
 
+def outcome(url: str, first: int, county: bool) -> tuple[int, int, int]:
+    """(invoices paid, or on the county accounts owing nothing; receipts; payments settled).
+
+    Only the bench's payments (ids from `first`) and their accounts count.
+    """
+    engine = sa.create_engine(url)
+    with engine.connect() as connection:
+        receipts = connection.execute(
+            sa.text("SELECT count(*) FROM receipt WHERE payment_id >= :first"), {"first": first}
+        ).scalar_one()
+        settlements = connection.execute(
+            sa.text(
+                "SELECT count(DISTINCT source_id) FROM settlement "
+                "WHERE kind = 'payment' AND source_id IN "
+                "(SELECT CAST(id AS varchar) FROM payment WHERE id >= :first)"
+            ),
+            {"first": first},
+        ).scalar_one()
+        if not county:
+            paid = connection.execute(
+                sa.text("SELECT count(*) FROM invoice WHERE status = 'paid'")
+            ).scalar_one()
+    engine.dispose()
+    if county:
+        app = billing_run.plain_app(url)
+        with app.app_context():
+            from billing.position import positions
+
+            accounts = db.session.scalars(
+                sa.select(Payment.account_id).where(Payment.id >= first)
+            ).all()
+            done = positions(db.session, accounts, date.today())
+            paid = sum(1 for p in done.values() if p.owed_cents() == 0)
+            db.session.remove()
+            db.engine.dispose()
+    return paid, receipts, settlements
+
+
 def p99(latencies: list[float]) -> float:
     """The 99th percentile, in milliseconds."""
     return statistics.quantiles(latencies, n=100)[98] * 1000
@@ -185,13 +254,19 @@ def p99(latencies: list[float]) -> float:
 
 def main() -> None:
     """Prepare, serve, send, check and print."""
-    invoices = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+    template, argv = _county_target.county_option(sys.argv[1:])
+    invoices = int(argv[0]) if argv else 2000
     url = os.environ.get(
         "BENCH_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/munibill_bench"
     )
+    county = None
+    if template:
+        url = _county_target.county_url(template, url)
+        county = _county_target.size(url)
     with tempfile.TemporaryDirectory() as folder:
         os.environ["MUNIBILL_INSTANCE_PATH"] = folder
-        events = prepare(url, folder, invoices)
+        events = prepare(url, folder, invoices, county=bool(county))
+        first = min(int(e["data"]["object"]["metadata"]["payment_id"]) for e in events)
         random.seed(7)
         stream = events + random.sample(events, int(len(events) * DUPLICATES / (1 - DUPLICATES)))
         random.shuffle(stream)
@@ -240,19 +315,11 @@ def main() -> None:
             capture_output=True,
             text=True,
         )
-        check = sa.create_engine(url)
-        with check.connect() as connection:
-            paid = connection.execute(
-                sa.text("SELECT count(*) FROM invoice WHERE status = 'paid'")
-            ).scalar_one()
-            receipts = connection.execute(sa.text("SELECT count(*) FROM receipt")).scalar_one()
-            settlements = connection.execute(
-                sa.text("SELECT count(DISTINCT source_id) FROM settlement WHERE kind = 'payment'")
-            ).scalar_one()
-        check.dispose()
+        paid, receipts, settlements = outcome(url, first, bool(county))
     rate, base_rate = len(stream) / seconds, len(events) / base_seconds
+    what = "owing accounts" if county else "invoices"
     print(
-        f"webhooks on postgresql: {len(events):,} invoices, {len(stream):,} events ({DUPLICATES:.0%} duplicates), "
+        f"webhooks on postgresql: {len(events):,} {what}, {len(stream):,} events ({DUPLICATES:.0%} duplicates), "
         f"{SENDERS} senders, gunicorn 4 sync workers"
     )
     print(
@@ -265,8 +332,10 @@ def main() -> None:
     )
     print(f"  ratio: {rate / base_rate:.1%}  (target >= 35%, p99 < 100 ms)")
     correct = failures == 0 and receipts == settlements == paid == len(events)
+    if county:
+        print(f"  {_county_target.size_text(county)}")
     _results.report(
-        "webhooks",
+        _county_target.label("webhooks", county) if county else "webhooks",
         figure=rate,
         unit="events/s settled",
         baseline=base_rate,
@@ -278,14 +347,15 @@ def main() -> None:
         },
         database="postgresql",
         notes={
-            "size": f"{len(events):,} invoices, {len(stream):,} events, {SENDERS} senders",
+            "size": f"{len(events):,} {what}, {len(stream):,} events, {SENDERS} senders",
+            **({"county": _county_target.size_text(county)} if county else {}),
             "p99": f"{p99(latencies):.1f} ms (baseline {p99(base_latencies):.1f} ms)",
-            "afterwards": f"{paid:,} paid, {receipts:,} receipts, {failures} non-2xx, "
+            "afterwards": f"{paid:,} {what} paid off, {receipts:,} receipts, {failures} non-2xx, "
             f"ledger {verify.stdout.strip() or verify.stderr.strip()}",
         },
     )
     print(
-        f"  afterwards: {paid:,} of {len(events):,} invoices paid, {receipts:,} receipts, "
+        f"  afterwards: {paid:,} of {len(events):,} {what} paid off, {receipts:,} receipts, "
         f"{settlements:,} payments settled (lost {len(events) - receipts}, doubled {receipts - settlements}); "
         f"ledger {verify.stdout.strip() or verify.stderr.strip()}"
     )
