@@ -172,22 +172,7 @@ def post_entry(
             for p in postings
         ),
     )
-    digest = entry_hash(facts)
-    entry = JournalEntry(
-        seq=seq,
-        entry_date=entry_date,
-        posted_at=facts.posted_at,
-        source_type=source_type,
-        source_id=facts.source_id,
-        memo=memo,
-        actor_type=actor.kind,
-        actor_id=actor.id,
-        actor_label=actor.label,
-        reverses=reverses,
-        prev_hash=prev_hash,
-        hash=digest,
-    )
-    entry.lines = [
+    lines = [
         JournalLine(
             position=i,
             gl_account_id=gl_ids[p.gl_code],
@@ -197,9 +182,7 @@ def post_entry(
         )
         for i, p in enumerate(postings, start=1)
     ]
-    session.add(entry)
-    head = LedgerHead.__table__
-    session.execute(head.update().where(head.c.id == 1).values(head_hash=digest))
+    entry = _chain_entry(session, facts, actor, reverses, lines)
     add_to_day_balances(
         session,
         day_sums((gl_ids[p.gl_code], entry_date, p.debit_cents, p.credit_cents) for p in postings),
@@ -231,24 +214,39 @@ def post_checkpoint_entry(
     )
     if len(memo) > MEMO_LENGTH or checkpoint_entry_problem(facts):
         raise LedgerError(f"checkpoint {checkpoint_id}: its memo does not state its facts")
+    entry = _chain_entry(session, facts, actor, None, [])
+    session.flush()
+    return entry
+
+
+def _chain_entry(
+    session: Session,
+    facts: EntryFacts,
+    actor: Actor,
+    reverses: JournalEntry | None,
+    lines: list[JournalLine],
+) -> JournalEntry:
+    """The entry of these facts and lines, hashed onto the chain: added to the session, the
+    head moved."""
     digest = entry_hash(facts)
     entry = JournalEntry(
-        seq=seq,
-        entry_date=entry_date,
+        seq=facts.seq,
+        entry_date=facts.entry_date,
         posted_at=facts.posted_at,
-        source_type=CHECKPOINT_SOURCE,
+        source_type=facts.source_type,
         source_id=facts.source_id,
-        memo=memo,
+        memo=facts.memo,
         actor_type=actor.kind,
         actor_id=actor.id,
         actor_label=actor.label,
-        prev_hash=prev_hash,
+        reverses=reverses,
+        prev_hash=facts.prev_hash,
         hash=digest,
     )
+    entry.lines = lines
     session.add(entry)
     head = LedgerHead.__table__
     session.execute(head.update().where(head.c.id == 1).values(head_hash=digest))
-    session.flush()
     return entry
 
 
