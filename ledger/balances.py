@@ -38,14 +38,8 @@ def gl_balance(session: Session, code: str, as_of: date | None = None) -> int:
     if gl is None:
         raise LedgerError(f"GL account {code} does not exist")
     days = GLDayBalance.__table__
-    query = sa.select(
-        sa.func.coalesce(sa.func.sum(days.c.debit_cents), 0),
-        sa.func.coalesce(sa.func.sum(days.c.credit_cents), 0),
-    ).where(days.c.gl_account_id == gl.id)
-    if as_of is not None:
-        query = query.where(days.c.entry_date <= as_of)
-    debits, credits = session.execute(query).one()
-    return _signed(gl.type, int(debits), int(credits))
+    row = session.execute(sums_as_of(as_of).where(days.c.gl_account_id == gl.id)).one_or_none()
+    return _signed(gl.type, int(row.debits), int(row.credits)) if row else 0
 
 
 def _account_balance(
