@@ -3,8 +3,8 @@
 The figures (console/reports.py: the day's collections by channel, the aging by class and
 bucket, the delinquency rate, the months billed and collected) are built from every invoice,
 charge and settlement; at a county's size that is seconds to minutes, too slow for a page. A
-snapshot is that computation, done by the nightly job (console/jobs.py) or by
-`munibill dashboard refresh`, and kept as one row per as-of date. The page shows a snapshot
+snapshot is that computation, done by the nightly job (console/jobs.py, or by hand with
+`munibill jobs run keep_dashboard_figures --as-of DAY`), and kept as one row per as-of date. The page shows a snapshot
 when there is one, with when it was computed and how many ledger entries were posted since
 (those dated on or before its day could change it); without one it computes the figures as
 it always did, and says so.
