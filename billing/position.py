@@ -22,7 +22,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from billing import position_pieces
@@ -167,8 +166,7 @@ def positions(session: Session, account_ids: Iterable[int], as_of: date) -> dict
     """The positions of many accounts as of one date, with two queries."""
     wanted = sorted(set(account_ids))
     pieces: dict[int, list[_Piece]] = defaultdict(list)
-    table = position_pieces.pieces(as_of, wanted)
-    for row in session.execute(sa.select(table)):
+    for row in session.execute(position_pieces.of_accounts(), {"as_of": as_of, "accounts": wanted}):
         receivable = Receivable(
             row.grp, int(row.tax_year), int(row.installment), row.service, bool(row.charges)
         )

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accounts.models import Account
-from billing.adjustments import AdjustmentError, issue_credit_memo, waive_charge
+from billing.adjustments import AdjustmentError, issue_credit_memo, void_invoice, waive_charge
 from billing.models import Invoice, InvoiceCharge, InvoiceKind
 from billing.penalty_service import assess_penalties
 from billing.position import TAX, UTILITY, Receivable, account_position
@@ -107,6 +107,26 @@ def test_a_bill_is_owed_from_its_issue_date_and_past_due_after_its_due_date(sess
     assert [c.due_date for c in tax] == [date(2026, 1, 31), date(2026, 7, 31)]
     assert later.days_past_due(TAX) == (later.as_of - date(2026, 1, 31)).days
     for day in (ISSUED - timedelta(days=1), ISSUED, DUE, DUE + timedelta(days=10)):
+        _agrees_with_the_ledger(session, account.id, day)
+
+
+def test_a_voided_bill_is_owed_until_the_day_it_was_voided(session):
+    account = _town(session)
+    utility = session.scalar(sa.select(Invoice).where(Invoice.kind == InvoiceKind.UTILITY))
+    tax_owed = account_position(session, account.id, ISSUED).owed_cents(TAX)
+    voided_on = ISSUED + timedelta(days=5)
+    void_invoice(session, CLERK, utility, reason="misread meter", on=voided_on)
+    session.flush()
+    for day, utility_owed in (
+        (ISSUED, utility.total_cents),
+        (voided_on - timedelta(days=1), utility.total_cents),
+        (voided_on, 0),
+        (DUE + timedelta(days=10), 0),
+    ):
+        position = account_position(session, account.id, day)
+        assert position.owed_cents(UTILITY) == utility_owed, day
+        assert position.owed_cents(TAX) == tax_owed
+        assert (utility.id in position.by_invoice) == bool(utility_owed)
         _agrees_with_the_ledger(session, account.id, day)
 
 
