@@ -11,7 +11,7 @@ from dotenv import load_dotenv
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from core import errors, limits, replica, submissions
+from core import errors, limits, read_only_end, replica, submissions
 from core.apidoc import API_SETTINGS
 from core.extensions import api, csrf, db, limiter, login_manager, migrate
 from core.settings import load_settings
@@ -157,6 +157,7 @@ def register_request_hooks(app: Flask) -> None:
         guard_current_request(app, db.session)
 
     app.after_request(add_security_headers)
+    read_only_end.init_app(app)
 
 
 def register_commands(app: Flask) -> None:

@@ -167,8 +167,10 @@ def _start(config: dict, parent: int) -> None:
 
     _end_with(parent)
     options = dict(config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
-    # NOTE: no pool: a worker holds a connection only while it reads a chunk.
+    # NOTE: no pool: a worker holds a connection only while it reads a chunk (and so no
+    # pool's settings either).
     options["poolclass"] = sa.pool.NullPool
+    options.pop("pool_use_lifo", None)
     _ENGINE = sa.create_engine(config["SQLALCHEMY_DATABASE_URI"], **options)
     configure_engine(_ENGINE)
     _CONFIG = config
