@@ -21,7 +21,12 @@ Load: 16 clients, one process each (so none waits on another's GIL), each
 requesting the path in a loop for a fixed time after a 3 s warm-up: GET /pay
 (the baseline: renders the quick-pay form, touches no database), then GET
 /my/bill of a random session, then GET /pay again; the two baselines are
-averaged. Gunicorn's sync workers close every connection, so each request
+averaged. Then the quick-pay lookup: 2,000 accounts are each given an access code
+of their own (as a bill prints it) and each client, with the form's CSRF token,
+POSTs /pay with a random account number and its code in a loop; every answer
+must be a 303 to /my/bill (a new session each time). Its p99 and its rate
+against the same GET /pay baseline are a result of their own ("portal quick-pay
+lookup"). Gunicorn's sync workers close every connection, so each request
 opens a new one. Every answer must be 200 and every bill page must show its
 session's account number, else the exit status is 1. The CPU time per request
 of the clients, the gunicorn workers and the database's backends is printed
@@ -42,11 +47,13 @@ import http.client
 import multiprocessing
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.parse
 import urllib.request
 from collections import Counter
 from dataclasses import dataclass
@@ -60,6 +67,7 @@ os.environ.setdefault("MUNIBILL_DOTENV", os.devnull)
 BENCH = Path(__file__).resolve().parent
 
 from accounts.models import Account, MeterReading  # noqa: E402
+from accounts.services import derive_access_code, hash_access_code  # noqa: E402
 from billing.models import InvoiceCharge, InvoiceKind  # noqa: E402
 from billing.penalty_service import assess_penalties  # noqa: E402
 from billing.rules import load_penalty_rules  # noqa: E402
@@ -80,6 +88,8 @@ ACCOUNTS = 10_000
 #: Every LATE_EVERY-th account also has a September bill with a late payment charge.
 LATE_EVERY = 33
 SESSIONS = 2_000
+#: Accounts given an access code for the quick-pay lookups.
+LOOKUPS = 2_000
 CLIENTS = 16
 WORKERS = 4
 SECRET_KEY = "b" * 40
@@ -142,6 +152,30 @@ def sessions(app, count: int, ids: list[int] | None) -> list[tuple[str, str]]:
         db.session.commit()
         db.engine.dispose()
     return pairs
+
+
+def lookup_codes(app, count: int, ids: list[int] | None) -> list[tuple[str, str]]:
+    """(account number, access code) of accounts each given a code of its own, as printed on a
+    bill, for the quick-pay lookups (of `ids`, else random accounts)."""
+    picked = ids[:count] if ids else random.Random(13).sample(range(1, ACCOUNTS + 1), count)
+    table = Account.__table__
+    with app.app_context():
+        numbers = db.session.execute(
+            sa.select(table.c.id, table.c.number).where(table.c.id.in_(picked))
+        ).all()
+        codes = [(number, derive_access_code(b"bench", number, 1)) for _id, number in numbers]
+        db.session.execute(
+            sa.update(table)
+            .where(table.c.id == sa.bindparam("row_id"))
+            .values(access_code_hash=sa.bindparam("code_hash")),
+            [
+                {"row_id": row_id, "code_hash": hash_access_code(code)}
+                for (row_id, _number), (_n, code) in zip(numbers, codes, strict=True)
+            ],
+        )
+        db.session.commit()
+        db.engine.dispose()
+    return codes
 
 
 @dataclass
@@ -239,13 +273,49 @@ def client(port, path, pairs, seed, start_at, seconds, out) -> None:
     out.put((started, ended, latencies, statuses, wrong, time.process_time() - cpu))
 
 
-def load(port: int, path: str, pairs: list, seconds: float) -> Phase:
+def lookup_client(port, _path, codes, seed, start_at, seconds, out) -> None:
+    """One resident after another typing an account number and its access code into the
+    quick-pay form (POST /pay, with the form's CSRF token): each must be sent on to its bill
+    (303 to /my/bill), a new session each time."""
+    rng = random.Random(seed)
+    latencies, statuses, wrong = [], Counter(), 0
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/pay")
+    form = connection.getresponse()
+    page = form.read().decode()
+    connection.close()
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    cookie = form.getheader("Set-Cookie").split(";", 1)[0]
+    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+    time.sleep(max(0.0, start_at - time.time()))
+    cpu, started = time.process_time(), time.perf_counter()
+    deadline = started + seconds
+    while time.perf_counter() < deadline:
+        number, code = rng.choice(codes)
+        body = urllib.parse.urlencode(
+            {"csrf_token": token, "method": "code", "account": number, "code": code}
+        )
+        begin = time.perf_counter()
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.request("POST", "/pay", body=body, headers=headers)
+        response = connection.getresponse()
+        response.read()
+        connection.close()
+        latencies.append(time.perf_counter() - begin)
+        statuses[response.status] += 1
+        if response.status == 303 and not response.getheader("Location", "").endswith("/my/bill"):
+            wrong += 1
+    ended = time.perf_counter()
+    out.put((started, ended, latencies, statuses, wrong, time.process_time() - cpu))
+
+
+def load(port: int, path: str, pairs: list, seconds: float, target=client) -> Phase:
     """CLIENTS processes on one path for a fixed time."""
     forked = multiprocessing.get_context("fork")
     out = forked.Queue()
     start_at = time.time() + 0.3
     procs = [
-        forked.Process(target=client, args=(port, path, pairs, n, start_at, seconds, out))
+        forked.Process(target=target, args=(port, path, pairs, n, start_at, seconds, out))
         for n in range(CLIENTS)
     ]
     for proc in procs:
@@ -362,7 +432,8 @@ def prepare(url: str, folder: str):
 
 
 def measure(url: str, folder: str, app, seconds: float, ids=None) -> tuple[dict[str, Phase], list]:
-    """The three phases against one server, and the sessions used."""
+    """The four phases against one server (the quick-pay form, the bill page, the form again,
+    the quick-pay lookup), and the sessions used."""
     server, port, log = serve(url, folder)
     meter = Meter(server.pid, url)
 
@@ -381,13 +452,20 @@ def measure(url: str, folder: str, app, seconds: float, ids=None) -> tuple[dict[
         load(port, "/my/bill", pairs, 3)
         bill = metered("/my/bill", pairs)
         after = metered("/pay", [])
+        codes = lookup_codes(app, LOOKUPS, ids)
+        load(port, "/pay", codes, 3, target=lookup_client)
+        start = meter.read()
+        lookup = load(port, "/pay", codes, seconds, target=lookup_client)
+        lookup.server_cpu, lookup.db_cpu = meter.since(start)
     finally:
         server.terminate()
         server.wait(timeout=30)
         meter.engine.dispose()
-    if any(k != 200 for p in (before, bill, after) for k in p.statuses):
+    if any(k != 200 for p in (before, bill, after) for k in p.statuses) or any(
+        k != 303 for k in lookup.statuses
+    ):
         print(log.read_text()[-3000:], file=sys.stderr)
-    return {"before": before, "bill": bill, "after": after}, pairs
+    return {"before": before, "bill": bill, "after": after, "lookup": lookup}, pairs
 
 
 def line(name: str, phase: Phase) -> str:
@@ -448,8 +526,40 @@ def report(phases, seconds: float, charges: int, prepared: float, counts, county
         f"  answers: {failures} not 200; bill pages without their session's account number: "
         f"{bill.wrong_account}"
     )
+    lookup = phases["lookup"]
+    lookup_ratio = lookup.rps / ((before.rps + after.rps) / 2)
+    lookup_wrong = sum(v for k, v in lookup.statuses.items() if k != 303) + lookup.wrong_account
+    met_lookup = lookup.ms(99) < TARGET_P99_MS
+    print(line("POST /pay (quick-pay lookup)", lookup))
+    print(
+        f"  lookup ratio (req/s): {lookup_ratio:.1%} of GET /pay;  lookup p99 {lookup.ms(99):.1f} ms"
+        f"  target < {TARGET_P99_MS:.0f} ms: {'met' if met_lookup else 'NOT met'};  answers not "
+        f"sent on to their bill: {lookup_wrong}"
+    )
     if county:
         print(f"  {_county_target.size_text(county)}")
+    _results.report(
+        _county_target.label("portal quick-pay lookup", county)
+        if county
+        else "portal quick-pay lookup",
+        figure=lookup.rps,
+        unit="req/s",
+        baseline=(before.rps + after.rps) / 2,
+        ratio=lookup_ratio,
+        target=f"p99 < {TARGET_P99_MS:.0f} ms; every lookup sent on to its bill",
+        checks={
+            f"p99 < {TARGET_P99_MS:.0f} ms": met_lookup,
+            "every lookup sent on to its bill": not lookup_wrong,
+        },
+        database="postgresql",
+        notes={
+            "what": f"POST /pay with an account number and its access code ({LOOKUPS:,} "
+            "accounts), a new session each; baseline GET /pay",
+            "p99": f"{lookup.ms(99):.1f} ms (baseline {base.ms(99):.1f} ms)",
+            "CPU per request": f"gunicorn {lookup.server_cpu / len(lookup.latencies) * 1000:.1f} ms, "
+            f"PostgreSQL {lookup.db_cpu / len(lookup.latencies) * 1000:.1f} ms",
+        },
+    )
     _results.report(
         _county_target.label("portal bill page", county) if county else "portal bill page",
         figure=bill.rps,
@@ -473,7 +583,7 @@ def report(phases, seconds: float, charges: int, prepared: float, counts, county
             "answers": f"{failures} not 200, {bill.wrong_account} with a wrong account",
         },
     )
-    return 1 if failures or bill.wrong_account else 0
+    return 1 if failures or bill.wrong_account or lookup_wrong else 0
 
 
 def main() -> int:
