@@ -46,7 +46,7 @@ from ledger.models import GLAccount, JournalEntry, JournalLine, ServiceKind
 GL, INSTALLMENT, CHARGE = "gl", "inst", "charge"
 
 
-def _live(as_of, accounts):
+def _live(as_of: date | sa.BindParameter, accounts: Iterable[int] | sa.BindParameter | None):
     """The invoices in force on the date (issued by then, not voided by then).
 
     A void's date is the first reversing entry of the invoice, looked up for void invoices
