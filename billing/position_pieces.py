@@ -49,35 +49,50 @@ GL, INSTALLMENT, CHARGE = "gl", "inst", "charge"
 def _live(as_of: date | sa.BindParameter, accounts: Iterable[int] | sa.BindParameter | None):
     """The invoices in force on the date (issued by then, not voided by then).
 
-    A void's date is the first reversing entry of the invoice, looked up for void invoices
-    only (through the journal's source index), not grouped over every void of the town.
-    For some accounts this is a common table expression, read once by every branch of the
-    pieces' union instead of planned and run once per branch."""
-    void_day = (
-        sa.select(sa.func.min(JournalEntry.entry_date))
-        .where(
-            JournalEntry.source_type == "invoice",
-            JournalEntry.source_id == Invoice.number,
-            JournalEntry.reverses_id.is_not(None),
-        )
-        .correlate(Invoice)
-        .scalar_subquery()
-    )
+    A void's date is the first reversing entry of the invoice. For the whole town it comes from
+    one grouped pass over the voids, joined; for some accounts it is looked up for their void
+    invoices only (through the journal's source index), and the invoices in force are a common
+    table expression, read once by every branch of the pieces' union instead of planned and
+    run once per branch. The town's form is the one it always was: on the 20,000-account
+    county the correlated lookup computed the same dashboard in the same time within this
+    machine's noise (15-37 s either way), so nothing was gained by changing it."""
     query = sa.select(
         Invoice.id.label("invoice_id"),
         Invoice.account_id,
         Invoice.kind,
         Invoice.period_start,
         Invoice.due_date,
-    ).where(
-        Invoice.issue_date <= as_of,
-        sa.or_(Invoice.status != InvoiceStatus.VOID, void_day > as_of),
-    )
+    ).where(Invoice.issue_date <= as_of)
+    voids = (JournalEntry.source_type == "invoice", JournalEntry.reverses_id.is_not(None))
     if accounts is None:
-        return query.subquery("live")
+        void_day = (
+            sa.select(
+                JournalEntry.source_id.label("number"),
+                sa.func.min(JournalEntry.entry_date).label("day"),
+            )
+            .where(*voids)
+            .group_by(JournalEntry.source_id)
+            .subquery("void_day")
+        )
+        return (
+            query.outerjoin(void_day, void_day.c.number == Invoice.number)
+            .where(sa.or_(Invoice.status != InvoiceStatus.VOID, void_day.c.day > as_of))
+            .subquery("live")
+        )
+    void_day = (
+        sa.select(sa.func.min(JournalEntry.entry_date))
+        .where(*voids, JournalEntry.source_id == Invoice.number)
+        .correlate(Invoice)
+        .scalar_subquery()
+    )
     if not isinstance(accounts, sa.BindParameter):
         accounts = list(accounts)
-    return query.where(Invoice.account_id.in_(accounts)).cte("live")
+    return (
+        query.where(
+            sa.or_(Invoice.status != InvoiceStatus.VOID, void_day > as_of),
+            Invoice.account_id.in_(accounts),
+        )
+    ).cte("live")
 
 
 def _amounts(billed=0, paid=0, credited=0, adjusted=0) -> list:
