@@ -184,12 +184,13 @@ def load_settings(env: Mapping[str, str], instance_path: Path) -> dict:
         "DATABASE_REPLICA_URL": replica_url,
         # NOTE: hide_parameters keeps what people typed (messages, addresses) out of the
         # text of database errors, and so out of the error log.
-        # pool_use_lifo: a request takes back the connection used last, whose statements
-        # psycopg has prepared (core/read_only_end.py), rather than the longest idle one.
+        # pool_use_lifo (PostgreSQL): a request takes back the connection used last, whose
+        # statements psycopg has prepared (core/read_only_end.py), not the longest idle one.
+        # (An in-memory SQLite database has a pool without that setting.)
         "SQLALCHEMY_ENGINE_OPTIONS": {
             "pool_pre_ping": True,
             "hide_parameters": True,
-            "pool_use_lifo": True,
+            **({"pool_use_lifo": True} if database_url.startswith("postgresql") else {}),
         },
         "PUBLIC_BASE_URL": public_url,
         # Stripe: localstripe and api.stripe.com differ only in these.

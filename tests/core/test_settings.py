@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
 from core.settings import ConfigError, load_settings
 
@@ -98,3 +99,14 @@ def test_the_command_refuses_to_start_with_one_clear_line(tmp_path):
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
     assert "SECRET_KEY" in lines[0]
+
+
+def test_only_postgresql_takes_back_its_last_used_connection_first(tmp_path):
+    # NOTE: LIFO keeps psycopg's prepared statements warm (core/read_only_end.py); the pool of
+    # an in-memory SQLite database has no such setting and would refuse it.
+    postgres = load_settings({"DATABASE_URL": "postgresql://db/munibill"}, tmp_path)
+    assert postgres["SQLALCHEMY_ENGINE_OPTIONS"]["pool_use_lifo"] is True
+    for url in ("sqlite://", f"sqlite:///{tmp_path / 'town.db'}"):
+        options = load_settings({"DATABASE_URL": url}, tmp_path)["SQLALCHEMY_ENGINE_OPTIONS"]
+        assert "pool_use_lifo" not in options
+        sa.create_engine(url, **options).dispose()
