@@ -23,7 +23,6 @@ billing.position reads it for a few accounts; the clerks' dashboard aggregates i
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable
 from datetime import date
 
 import sqlalchemy as sa
@@ -46,16 +45,14 @@ from ledger.models import GLAccount, JournalEntry, JournalLine, ServiceKind
 GL, INSTALLMENT, CHARGE = "gl", "inst", "charge"
 
 
-def _live(as_of: date | sa.BindParameter, accounts: Iterable[int] | sa.BindParameter | None):
+def _live(as_of: date | sa.BindParameter, accounts: sa.BindParameter | None):
     """The invoices in force on the date (issued by then, not voided by then).
 
     A void's date is the first reversing entry of the invoice. For the whole town it comes from
-    one grouped pass over the voids, joined; for some accounts it is looked up for their void
-    invoices only (through the journal's source index), and the invoices in force are a common
-    table expression, read once by every branch of the pieces' union instead of planned and
-    run once per branch. The town's form is the one it always was: on the 20,000-account
-    county the correlated lookup computed the same dashboard in the same time within this
-    machine's noise (15-37 s either way), so nothing was gained by changing it."""
+    one grouped pass over the voids, joined; for some accounts (`accounts`, a bound list of
+    ids) it is looked up for their void invoices only, through the journal's source index, and
+    the invoices in force are a common table expression that every branch of the pieces' union
+    reads once instead of planning and running it again."""
     query = sa.select(
         Invoice.id.label("invoice_id"),
         Invoice.account_id,
@@ -85,13 +82,9 @@ def _live(as_of: date | sa.BindParameter, accounts: Iterable[int] | sa.BindParam
         .correlate(Invoice)
         .scalar_subquery()
     )
-    if not isinstance(accounts, sa.BindParameter):
-        accounts = list(accounts)
-    return (
-        query.where(
-            sa.or_(Invoice.status != InvoiceStatus.VOID, void_day > as_of),
-            Invoice.account_id.in_(accounts),
-        )
+    return query.where(
+        sa.or_(Invoice.status != InvoiceStatus.VOID, void_day > as_of),
+        Invoice.account_id.in_(accounts),
     ).cte("live")
 
 
@@ -199,11 +192,10 @@ def _settled(as_of: date, live, is_tax):
     )
 
 
-def pieces(
-    as_of: date | sa.BindParameter, accounts: Iterable[int] | sa.BindParameter | None = None
-):
-    """One row per piece in force on the date (for the accounts, or the whole town): account,
-    invoice, class columns, due date, and billed, paid, credited, adjusted cents."""
+def pieces(as_of: date | sa.BindParameter, accounts: sa.BindParameter | None = None):
+    """One row per piece in force on the date (for the accounts bound to `accounts`, or the
+    whole town): account, invoice, class columns, due date, and billed, paid, credited,
+    adjusted cents. billing.position reads some accounts through of_accounts()."""
     live = _live(as_of, accounts)
     rows = _rows(as_of, live).subquery("rows")
     totals = (
