@@ -90,31 +90,48 @@ class Meter:
         )
 
 
-def client(port, path, pairs, seed, start_at, seconds, out) -> None:
-    """One client: GET path (as a random session, if any) until the time is up, one connection each."""
-    rng = random.Random(seed)
+def _run(one, start_at: float, seconds: float, out) -> None:
+    """Call `one()` (a request: its status and whether its answer was wrong) in a loop from
+    `start_at` for `seconds`; put what was seen on `out`."""
     latencies, statuses, wrong = [], Counter(), 0
     time.sleep(max(0.0, start_at - time.time()))
     cpu, started = time.process_time(), time.perf_counter()
     deadline = started + seconds
     while time.perf_counter() < deadline:
+        begin = time.perf_counter()
+        status, mistaken = one()
+        latencies.append(time.perf_counter() - begin)
+        statuses[status] += 1
+        wrong += mistaken
+    ended = time.perf_counter()
+    out.put((started, ended, latencies, statuses, wrong, time.process_time() - cpu))
+
+
+def _send(port: int, method: str, path: str, headers: dict, body: str | None = None):
+    """One request on a new connection (as gunicorn's sync workers close each); the response
+    and its body."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request(method, path, body=body, headers=headers)
+    response = connection.getresponse()
+    content = response.read()
+    connection.close()
+    return response, content
+
+
+def client(port, path, pairs, seed, start_at, seconds, out) -> None:
+    """One client: GET path (as a random session, if any) until the time is up, one connection each."""
+    rng = random.Random(seed)
+
+    def one():
         headers, marker = {}, None
         if pairs:
             cookie, number = rng.choice(pairs)
             headers["Cookie"] = cookie
             marker = f" {number} ·".encode()  # "Account N ·", or "Cuenta N ·" in Spanish
-        begin = time.perf_counter()
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.request("GET", path, headers=headers)
-        response = connection.getresponse()
-        body = response.read()
-        connection.close()
-        latencies.append(time.perf_counter() - begin)
-        statuses[response.status] += 1
-        if marker is not None and response.status == 200 and marker not in body:
-            wrong += 1
-    ended = time.perf_counter()
-    out.put((started, ended, latencies, statuses, wrong, time.process_time() - cpu))
+        response, body = _send(port, "GET", path, headers)
+        return response.status, marker is not None and response.status == 200 and marker not in body
+
+    _run(one, start_at, seconds, out)
 
 
 def lookup_client(port, _path, codes, seed, start_at, seconds, out) -> None:
@@ -122,35 +139,21 @@ def lookup_client(port, _path, codes, seed, start_at, seconds, out) -> None:
     quick-pay form (POST /pay, with the form's CSRF token): each must be sent on to its bill
     (303 to /my/bill), a new session each time."""
     rng = random.Random(seed)
-    latencies, statuses, wrong = [], Counter(), 0
-    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-    connection.request("GET", "/pay")
-    form = connection.getresponse()
-    page = form.read().decode()
-    connection.close()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    form, page = _send(port, "GET", "/pay", {})
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page.decode()).group(1)
     cookie = form.getheader("Set-Cookie").split(";", 1)[0]
     headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
-    time.sleep(max(0.0, start_at - time.time()))
-    cpu, started = time.process_time(), time.perf_counter()
-    deadline = started + seconds
-    while time.perf_counter() < deadline:
+
+    def one():
         number, code = rng.choice(codes)
         body = urllib.parse.urlencode(
             {"csrf_token": token, "method": "code", "account": number, "code": code}
         )
-        begin = time.perf_counter()
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        connection.request("POST", "/pay", body=body, headers=headers)
-        response = connection.getresponse()
-        response.read()
-        connection.close()
-        latencies.append(time.perf_counter() - begin)
-        statuses[response.status] += 1
-        if response.status == 303 and not response.getheader("Location", "").endswith("/my/bill"):
-            wrong += 1
-    ended = time.perf_counter()
-    out.put((started, ended, latencies, statuses, wrong, time.process_time() - cpu))
+        response, _ = _send(port, "POST", "/pay", headers, body)
+        sent_on = response.getheader("Location", "").endswith("/my/bill")
+        return response.status, response.status == 303 and not sent_on
+
+    _run(one, start_at, seconds, out)
 
 
 def load(port: int, path: str, pairs: list, seconds: float, target=client) -> Phase:
